@@ -1,0 +1,155 @@
+//! Prometheus text format 0.0.4, read the way Prometheus's own `promparse`
+//! reads it: blanks may separate any two tokens, blank lines and `#`
+//! comments are skipped, only `# HELP` and `# TYPE` carry meaning, and no
+//! rule spans lines (so this module keeps no state beyond a capacity hint).
+
+use super::lexer::{self, Cursor, LabelSyntax};
+use super::{Entry, MetricType, Sample};
+
+pub(super) fn parse_line<'a>(
+    line: &'a str,
+    label_hint: &mut usize,
+) -> Result<Option<Entry<'a>>, String> {
+    // Files written on Windows end lines with "\r\n"; the spec says "\n",
+    // but refusing a textfile over it helps nobody.
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let mut cur = Cursor::new(line);
+    cur.skip_blanks();
+    match cur.peek() {
+        None => Ok(None),
+        Some(b'#') => comment(cur),
+        Some(_) => sample(cur, label_hint).map(|s| Some(Entry::Sample(s))),
+    }
+}
+
+fn comment(mut cur: Cursor<'_>) -> Result<Option<Entry<'_>>, String> {
+    cur.eat(b'#');
+    // "#HELP x" and "# HELPER" are plain comments, as in Prometheus.
+    if !cur.skip_blanks() {
+        return Ok(None);
+    }
+    let keyword = if cur.eat_str("HELP") {
+        "HELP"
+    } else if cur.eat_str("TYPE") {
+        "TYPE"
+    } else {
+        return Ok(None);
+    };
+    if !cur.skip_blanks() {
+        return Ok(None);
+    }
+    let family = lexer::metadata_name(&mut cur, keyword)?;
+    let separated = cur.skip_blanks();
+    if keyword == "HELP" {
+        if !separated && !cur.at_end() {
+            return Err(format!(
+                "expected a space between the metric name {family:?} and the help text, {}",
+                cur.found()
+            ));
+        }
+        // Text-format HELP escapes only backslash and newline.
+        let help = lexer::unescape(cur.rest(), false);
+        return Ok(Some(Entry::Help { family, help }));
+    }
+    let word = cur.rest().trim_end_matches([' ', '\t']);
+    if !separated || word.is_empty() {
+        return Err(format!(
+            "expected a metric type after \"# TYPE {family}\", {}",
+            cur.found()
+        ));
+    }
+    let kind = match word {
+        "counter" => MetricType::Counter,
+        "gauge" => MetricType::Gauge,
+        "histogram" => MetricType::Histogram,
+        "summary" => MetricType::Summary,
+        "untyped" => MetricType::Unknown,
+        _ => {
+            return Err(format!(
+                "unknown metric type {} for {family:?}; the Prometheus text format knows counter, gauge, histogram, summary and untyped",
+                lexer::snippet(word)
+            ))
+        }
+    };
+    Ok(Some(Entry::Type { family, kind }))
+}
+
+fn sample<'a>(mut cur: Cursor<'a>, label_hint: &mut usize) -> Result<Sample<'a>, String> {
+    let mut name = None;
+    if cur.peek() != Some(b'{') {
+        let n = cur.metric_name();
+        if n.is_empty() {
+            return Err(format!(
+                "expected a metric name (letters, digits, '_' and ':', not starting with a digit) or '{{' at the start of the line, {}",
+                cur.found()
+            ));
+        }
+        name = Some(n);
+    }
+    let separated = cur.skip_blanks();
+    let mut labels = Vec::new();
+    let after;
+    if cur.peek() == Some(b'{') {
+        labels.reserve_exact(*label_hint);
+        let quoted = lexer::label_set(&mut cur, LabelSyntax::Lenient, name.is_none(), &mut labels)?;
+        if quoted.is_some() {
+            name = quoted;
+        }
+        cur.skip_blanks();
+        after = "the label set";
+    } else {
+        if !separated {
+            // The name ran into a character that cannot be part of it.
+            return Err(if cur.at_end() {
+                format!(
+                    "expected a value after the metric name {:?}",
+                    name.unwrap_or_default()
+                )
+            } else {
+                format!(
+                    "unexpected {} right after the metric name {:?}; metric names may only contain letters, digits, '_' and ':' (quote other names inside the braces: {{\"name\"}})",
+                    lexer::snippet(cur.rest()),
+                    name.unwrap_or_default()
+                )
+            });
+        }
+        after = "the metric name";
+    }
+    let Some(name) = name else {
+        return Err(
+            "the label set does not name the metric; write the name before '{' or as a quoted string inside the braces"
+                .to_string(),
+        );
+    };
+    let text = cur.token(true);
+    if text.is_empty() {
+        return Err(format!("expected a value after {after}, {}", cur.found()));
+    }
+    let value = lexer::parse_value(text).map_err(|e| e.explain("the value", text))?;
+    cur.skip_blanks();
+    let mut timestamp_ms = None;
+    if !cur.at_end() {
+        let text = cur.token(true);
+        timestamp_ms = Some(text.parse::<i64>().map_err(|_| {
+            format!(
+                "the timestamp {} is not an integer number of milliseconds since the Unix epoch",
+                lexer::snippet(text)
+            )
+        })?);
+        cur.skip_blanks();
+        if !cur.at_end() {
+            return Err(format!(
+                "unexpected {} after the timestamp; a sample line ends after its value and optional timestamp",
+                lexer::snippet(cur.rest())
+            ));
+        }
+    }
+    *label_hint = labels.len();
+    Ok(Sample {
+        name,
+        labels,
+        value,
+        timestamp_ms,
+        exemplar: None,
+    })
+}

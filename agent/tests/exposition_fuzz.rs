@@ -1,0 +1,149 @@
+//! The exposition parser must never panic, whatever a target sends: random
+//! text, syntax-heavy noise, and real lines with random edits are fed to
+//! both formats. A round-trip property checks escaping on generated lines.
+
+use std::borrow::Cow;
+
+use pharos_agent::exposition::{lines, parse_all, Entry, Format, Parser};
+use proptest::prelude::*;
+
+const FORMATS: [Format; 2] = [Format::PrometheusText, Format::OpenMetrics];
+
+/// Real lines covering every construct, used as seeds for mutation.
+const SEEDS: &[&str] = &[
+    "# HELP http_requests_total The total number of \\\\ HTTP \\n requests.",
+    "# TYPE http_requests_total counter",
+    "# UNIT a_seconds seconds",
+    "# EOF",
+    "http_requests_total{method=\"post\",code=\"200\"} 1027 1395066363000",
+    "a_bucket{le=\"+Inf\",foo=\"bar # \"} 3 # {a=\"d\",foo=\"bar # bar\"} 4 1.5",
+    "a_total{foo=\"b\\\"a\\nr\"} 1 1.5e3",
+    "{\"my.dotted.metric\", \"error.message\"=\"Not Found\"} -Inf",
+    "a{quantile=\"0.5\"} NaN",
+    "x 0000000000000000000000000000000000000001.2e-1",
+];
+
+fn feed_body(body: &str) {
+    for format in FORMATS {
+        let _ = parse_all(body, format);
+    }
+}
+
+fn feed_lines(lines: &[String]) {
+    for format in FORMATS {
+        let mut p = Parser::new(format);
+        for (i, l) in lines.iter().enumerate() {
+            // Keep going after errors: a careless caller must not panic us.
+            let _ = p.parse_line(l, i + 1);
+        }
+        let _ = p.finish();
+    }
+}
+
+/// Applies `edits` (position, action, char) to `seed` at char boundaries.
+fn mutate(seed: &str, edits: &[(usize, u8, char)]) -> String {
+    let mut chars: Vec<char> = seed.chars().collect();
+    for &(pos, action, c) in edits {
+        let at = if chars.is_empty() {
+            0
+        } else {
+            pos % (chars.len() + 1)
+        };
+        match action % 3 {
+            0 => chars.insert(at, c),
+            1 if at < chars.len() => {
+                chars.remove(at);
+            }
+            _ if at < chars.len() => chars[at] = c,
+            _ => chars.push(c),
+        }
+    }
+    chars.into_iter().collect()
+}
+
+fn syntax_char() -> impl Strategy<Value = char> {
+    prop_oneof![
+        4 => prop::sample::select(vec![
+            '{', '}', '=', '"', ',', '#', ' ', '\t', '\\', 'n', '.', 'e', 'E', '+', '-', ':',
+            '_', '0', '1', '9', 'a', 'z', 'I', 'N', '\r', '\0', 'é', '☃',
+        ]),
+        1 => any::<char>(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_text_never_panics(body in ".{0,200}") {
+        feed_body(&body);
+    }
+
+    #[test]
+    fn syntax_noise_never_panics(lines in prop::collection::vec(
+        prop::collection::vec(syntax_char(), 0..60).prop_map(|v| v.into_iter().collect::<String>()),
+        0..8,
+    )) {
+        feed_lines(&lines);
+        feed_body(&lines.join("\n"));
+    }
+
+    #[test]
+    fn mutated_real_lines_never_panic(
+        seeds in prop::collection::vec(prop::sample::select(SEEDS.to_vec()), 1..6),
+        edits in prop::collection::vec((any::<usize>(), any::<u8>(), syntax_char()), 0..6),
+    ) {
+        let mutated: Vec<String> = seeds
+            .iter()
+            .enumerate()
+            .map(|(i, s)| if i % 2 == 0 { mutate(s, &edits) } else { s.to_string() })
+            .collect();
+        feed_lines(&mutated);
+    }
+
+    /// Escaping any label value and parsing it back gives the value again.
+    #[test]
+    fn label_values_round_trip(
+        name in "[a-zA-Z_:][a-zA-Z0-9_:]{0,10}",
+        values in prop::collection::vec("(?s).{0,20}", 0..4),
+        value in any::<f64>(),
+    ) {
+        let mut line = format!("{name}{{");
+        for (i, v) in values.iter().enumerate() {
+            let escaped = v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+            line.push_str(&format!("l{i}=\"{escaped}\","));
+        }
+        if line.ends_with(',') {
+            line.pop();
+        }
+        let text = if value.is_nan() { "NaN".to_string() } else if value.is_infinite() {
+            (if value > 0.0 { "+Inf" } else { "-Inf" }).to_string()
+        } else {
+            format!("{value:e}")
+        };
+        line.push_str(&format!("}} {text}"));
+        for format in FORMATS {
+            let mut p = Parser::new(format);
+            let entry = p.parse_line(&line, 1);
+            let Ok(Some(Entry::Sample(s))) = entry else {
+                panic!("{format:?} {line:?}: {entry:?}");
+            };
+            prop_assert_eq!(s.name, name.as_str());
+            let got: Vec<&str> = s.labels.iter().map(|(_, v)| v.as_ref()).collect();
+            let want: Vec<&str> = values.iter().map(String::as_str).collect();
+            prop_assert_eq!(got, want);
+            prop_assert!(s.value == value || (s.value.is_nan() && value.is_nan()));
+            prop_assert!(s.labels.iter().zip(&values).all(|((_, v), orig)|
+                matches!(v, Cow::Borrowed(_)) || orig.contains(['\\', '"', '\n'])));
+        }
+    }
+}
+
+#[test]
+fn every_prefix_of_a_real_body_is_handled() {
+    let body = SEEDS.join("\n");
+    for end in (0..=body.len()).filter(|&i| body.is_char_boundary(i)) {
+        feed_body(&body[..end]);
+        let _ = lines(&body[..end]).count();
+    }
+}

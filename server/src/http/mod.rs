@@ -1,0 +1,126 @@
+//! HTTP: the routers of the Prometheus-compatible API and pharos's own
+//! endpoints. `router(state)` builds everything, so tests drive it with
+//! `oneshot` and no socket.
+//!
+//! - [`api`]: `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values`
+//!   in Prometheus's JSON envelope, and `/api/v1/export` (raw samples);
+//! - [`write`]: the remote-write receiver at `/api/v1/write`;
+//! - health and readiness probes at `/-/healthy` and `/-/ready`.
+
+pub mod api;
+pub mod write;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::storage::Storage;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub storage: Arc<Storage>,
+}
+
+/// Largest compressed remote-write body accepted; bigger ones get 413.
+pub const MAX_WRITE_BODY: usize = 32 << 20;
+
+/// Builds the whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/v1/series", get(api::series).post(api::series))
+        .route("/api/v1/labels", get(api::labels).post(api::labels))
+        .route("/api/v1/label/{name}/values", get(api::label_values))
+        .route("/api/v1/export", get(api::export).post(api::export))
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true));
+    Router::new()
+        .route(
+            "/api/v1/write",
+            post(write::remote_write).layer(DefaultBodyLimit::max(MAX_WRITE_BODY)),
+        )
+        .route("/-/healthy", get(|| async { "Pharos is Healthy.\n" }).head(|| async {}))
+        .route("/-/ready", get(|| async { "Pharos is Ready.\n" }).head(|| async {}))
+        .merge(api)
+        .with_state(state)
+}
+
+/// Prometheus's `errorType` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorType {
+    BadData,
+    Execution,
+    Internal,
+    Unavailable,
+}
+
+impl ErrorType {
+    fn as_str(self) -> &'static str {
+        match self {
+            ErrorType::BadData => "bad_data",
+            ErrorType::Execution => "execution",
+            ErrorType::Internal => "internal",
+            ErrorType::Unavailable => "unavailable",
+        }
+    }
+
+    fn status(self) -> StatusCode {
+        match self {
+            ErrorType::BadData => StatusCode::BAD_REQUEST,
+            ErrorType::Execution => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorType::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+/// An API error, rendered as Prometheus's error envelope. Internal details
+/// (SQLite messages) are logged, not sent.
+#[derive(Debug)]
+pub struct ApiError {
+    pub kind: ErrorType,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn bad_data(message: impl Into<String>) -> ApiError {
+        ApiError {
+            kind: ErrorType::BadData,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<crate::storage::StorageError> for ApiError {
+    fn from(e: crate::storage::StorageError) -> ApiError {
+        tracing::error!(error = %e, "storage error while serving a query");
+        ApiError {
+            kind: ErrorType::Internal,
+            message: "storage error; see the server log".into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "status": "error",
+            "errorType": self.kind.as_str(),
+            "error": self.message,
+        });
+        (self.kind.status(), Json(body)).into_response()
+    }
+}
+
+/// The success envelope, with `warnings` only when there are some.
+pub fn success(data: Value, warnings: Vec<String>) -> Response {
+    let mut body = json!({ "status": "success", "data": data });
+    if !warnings.is_empty() {
+        body["warnings"] = json!(warnings);
+    }
+    Json(body).into_response()
+}

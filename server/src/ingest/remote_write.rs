@@ -1,0 +1,232 @@
+//! Decoding a remote-write request body into an append batch.
+//!
+//! Both protocol versions arrive on the same path; the `Content-Type` picks
+//! the message ([`pharos_agent::remote::version_from_content_type`]). The body
+//! is snappy *block* format (not framed), as the specification requires.
+//! Series with invalid label sets are left out of the batch and reported, so
+//! the valid rest of a request is still stored.
+
+use pharos_agent::remote::proto::{self, v2};
+use pharos_agent::remote::Version;
+use prost::Message;
+
+use crate::storage::{Labels, LabelsError, SeriesSamples};
+
+/// Largest decompressed body accepted. Prometheus senders cut requests at a
+/// few MiB; anything far beyond that is a mistake or an attack, and the
+/// decoded message needs several times this in memory.
+pub const MAX_DECODED_BYTES: usize = 64 << 20;
+
+/// Why a body could not be decoded at all (nothing of it is stored).
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("unsupported Content-Encoding {0:?}: remote write bodies must be snappy-compressed")]
+    Encoding(String),
+    #[error("snappy decompression failed: {0}")]
+    Snappy(String),
+    #[error("decompressed body would be {0} bytes, more than the limit of {MAX_DECODED_BYTES}")]
+    TooLarge(usize),
+    #[error("protobuf decoding failed: {0}")]
+    Protobuf(#[from] prost::DecodeError),
+    #[error("remote write 2.0: {0}")]
+    Symbols(String),
+}
+
+/// A decoded request: the valid series, and what was left out.
+#[derive(Debug, Default)]
+pub struct Decoded {
+    pub batch: Vec<SeriesSamples>,
+    /// Samples in the batch.
+    pub samples: usize,
+    /// Series refused for their labels, with the first reason.
+    pub invalid_series: usize,
+    pub invalid_example: Option<String>,
+    /// Native histogram samples, which pharos does not store yet.
+    pub histograms: usize,
+    /// Exemplars, which pharos does not store yet.
+    pub exemplars: usize,
+}
+
+impl Decoded {
+    fn refuse(&mut self, labels_text: String, err: LabelsError) {
+        self.invalid_series += 1;
+        if self.invalid_example.is_none() {
+            self.invalid_example = Some(format!("{err} in series {labels_text}"));
+        }
+    }
+}
+
+/// Decompresses and decodes a body. `content_encoding` is the request's
+/// header (missing means snappy, as Prometheus assumes).
+pub fn decode(
+    body: &[u8],
+    version: Version,
+    content_encoding: Option<&str>,
+) -> Result<Decoded, DecodeError> {
+    if let Some(enc) = content_encoding {
+        if !enc.eq_ignore_ascii_case("snappy") {
+            return Err(DecodeError::Encoding(enc.to_string()));
+        }
+    }
+    let len = snap::raw::decompress_len(body).map_err(|e| DecodeError::Snappy(e.to_string()))?;
+    if len > MAX_DECODED_BYTES {
+        return Err(DecodeError::TooLarge(len));
+    }
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| DecodeError::Snappy(e.to_string()))?;
+    match version {
+        Version::V1 => Ok(from_v1(proto::WriteRequest::decode(raw.as_slice())?)),
+        Version::V2 => from_v2(v2::Request::decode(raw.as_slice())?),
+    }
+}
+
+fn samples_of<'a>(it: impl Iterator<Item = (i64, f64)> + 'a) -> Vec<(i64, f64)> {
+    it.collect()
+}
+
+/// Prometheus's text form of labels as sent, for error messages.
+fn labels_text<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let inner: Vec<String> = pairs.map(|(n, v)| format!("{n}={v:?}")).collect();
+    format!("{{{}}}", inner.join(", "))
+}
+
+fn from_v1(req: proto::WriteRequest) -> Decoded {
+    let mut out = Decoded::default();
+    for ts in req.timeseries {
+        out.histograms += ts.histograms.len();
+        out.exemplars += ts.exemplars.len();
+        if ts.samples.is_empty() {
+            continue;
+        }
+        let pairs = ts.labels.iter().map(|l| (l.name.as_str(), l.value.as_str()));
+        match Labels::from_sorted(pairs.clone()) {
+            Ok(labels) => {
+                out.samples += ts.samples.len();
+                out.batch.push(SeriesSamples {
+                    labels,
+                    samples: samples_of(ts.samples.iter().map(|s| (s.timestamp, s.value))),
+                });
+            }
+            Err(e) => out.refuse(labels_text(pairs), e),
+        }
+    }
+    out
+}
+
+fn from_v2(req: v2::Request) -> Result<Decoded, DecodeError> {
+    if req.symbols.first().is_some_and(|s| !s.is_empty()) {
+        return Err(DecodeError::Symbols(
+            "the first entry of the symbols table must be the empty string".into(),
+        ));
+    }
+    let sym = |r: u32| -> Result<&str, DecodeError> {
+        req.symbols.get(r as usize).map(String::as_str).ok_or_else(|| {
+            DecodeError::Symbols(format!(
+                "symbol reference {r} is outside the symbols table of {} entries",
+                req.symbols.len()
+            ))
+        })
+    };
+    let mut out = Decoded::default();
+    for ts in &req.timeseries {
+        out.histograms += ts.histograms.len();
+        out.exemplars += ts.exemplars.len();
+        if ts.labels_refs.len() % 2 != 0 {
+            return Err(DecodeError::Symbols(
+                "labels_refs has an odd number of entries".into(),
+            ));
+        }
+        let pairs: Vec<(&str, &str)> = ts
+            .labels_refs
+            .chunks_exact(2)
+            .map(|p| Ok((sym(p[0])?, sym(p[1])?)))
+            .collect::<Result<_, DecodeError>>()?;
+        if ts.samples.is_empty() {
+            continue;
+        }
+        match Labels::from_sorted(pairs.iter().copied()) {
+            Ok(labels) => {
+                out.samples += ts.samples.len();
+                out.batch.push(SeriesSamples {
+                    labels,
+                    samples: samples_of(ts.samples.iter().map(|s| (s.timestamp, s.value))),
+                });
+            }
+            Err(e) => out.refuse(labels_text(pairs.into_iter()), e),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snappy(b: &[u8]) -> Vec<u8> {
+        snap::raw::Encoder::new().compress_vec(b).unwrap()
+    }
+
+    fn label(n: &str, v: &str) -> proto::Label {
+        proto::Label {
+            name: n.into(),
+            value: v.into(),
+        }
+    }
+
+    #[test]
+    fn v1_valid_and_invalid_series() {
+        let req = proto::WriteRequest {
+            timeseries: vec![
+                proto::TimeSeries {
+                    labels: vec![label("__name__", "up"), label("job", "a")],
+                    samples: vec![proto::Sample { value: 1.0, timestamp: 5 }],
+                    ..Default::default()
+                },
+                proto::TimeSeries {
+                    labels: vec![label("job", "a"), label("__name__", "up")],
+                    samples: vec![proto::Sample { value: 1.0, timestamp: 5 }],
+                    ..Default::default()
+                },
+            ],
+            metadata: vec![],
+        };
+        let d = decode(&snappy(&req.encode_to_vec()), Version::V1, None).unwrap();
+        assert_eq!(d.batch.len(), 1);
+        assert_eq!(d.samples, 1);
+        assert_eq!(d.invalid_series, 1);
+        assert!(d.invalid_example.unwrap().contains("not sorted"));
+    }
+
+    #[test]
+    fn v2_symbols() {
+        let req = v2::Request {
+            symbols: vec!["".into(), "__name__".into(), "up".into(), "job".into(), "x".into()],
+            timeseries: vec![v2::TimeSeries {
+                labels_refs: vec![1, 2, 3, 4],
+                samples: vec![v2::Sample { value: 2.0, timestamp: 7, start_timestamp: 0 }],
+                ..Default::default()
+            }],
+        };
+        let d = decode(&snappy(&req.encode_to_vec()), Version::V2, Some("snappy")).unwrap();
+        assert_eq!(d.batch[0].labels.get("job"), Some("x"));
+        assert_eq!(d.batch[0].samples, vec![(7, 2.0)]);
+
+        let mut bad = req.clone();
+        bad.timeseries[0].labels_refs = vec![1, 9];
+        assert!(matches!(
+            decode(&snappy(&bad.encode_to_vec()), Version::V2, None),
+            Err(DecodeError::Symbols(_))
+        ));
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        assert!(matches!(decode(b"\xff\xff\xff", Version::V1, None), Err(DecodeError::Snappy(_))));
+        assert!(matches!(
+            decode(&snappy(b"\xff\xff\xff\xff"), Version::V1, None),
+            Err(DecodeError::Protobuf(_))
+        ));
+        assert!(matches!(decode(b"", Version::V1, Some("gzip")), Err(DecodeError::Encoding(_))));
+    }
+}

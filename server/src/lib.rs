@@ -1,0 +1,19 @@
+//! pharos: one binary that collects, stores, queries, alerts on and shows
+//! metrics, speaking Prometheus's formats and APIs.
+//!
+//! Modules follow the pipeline (see DESIGN.md):
+//!
+//! - [`storage`]: the embedded SQLite store with compressed chunks, the
+//!   write-ahead log and the label index; the [`storage::Appender`] and
+//!   [`storage::Queryable`] seams every other stage uses.
+//! - [`ingest`]: remote write 1.0/2.0 decoding and `pharos import`.
+//! - [`http`]: the Prometheus-compatible HTTP API.
+//! - [`serve`]: wiring for `pharos serve`: storage, background maintenance,
+//!   HTTP, and the shutdown order.
+//! - [`units`]: Prometheus-style durations and byte sizes for flags.
+
+pub mod http;
+pub mod ingest;
+pub mod serve;
+pub mod storage;
+pub mod units;

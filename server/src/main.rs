@@ -1,0 +1,175 @@
+//! The `pharos` command line: a thin layer that parses flags with clap and
+//! hands typed settings to the library (`serve`, `ingest::import`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use pharos::serve::ServeConfig;
+use pharos::storage::Options;
+use pharos::units::{parse_bytes, parse_duration_ms};
+
+/// pharos: metrics collection, storage, PromQL, alerting and dashboards in
+/// one binary, compatible with Prometheus's formats and APIs.
+///
+/// With no subcommand, pharos serves (same as `pharos serve`).
+#[derive(Parser, Debug)]
+#[command(name = "pharos", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server: storage, remote-write receiver and HTTP API.
+    Serve(ServeArgs),
+    /// Backfill data into a data directory (the server must be stopped).
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum ImportCommand {
+    /// Import an OpenMetrics text file, as `promtool tsdb
+    /// create-blocks-from openmetrics` takes: samples with timestamps,
+    /// terminated by `# EOF`.
+    Openmetrics {
+        /// The OpenMetrics file to import.
+        file: PathBuf,
+        /// Data directory to write into.
+        #[arg(long = "storage.path", default_value = "data", value_name = "DIR")]
+        storage_path: PathBuf,
+        /// Do not draw a progress bar (it is also hidden when stderr is not a terminal).
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+struct ServeArgs {
+    /// Address to listen on for the web interface, API and remote write
+    /// (`:9090` means every interface).
+    #[arg(long = "web.listen-address", default_value = ":9090", value_name = "ADDR")]
+    listen_address: String,
+    /// Directory for the database.
+    #[arg(long = "storage.path", alias = "storage.tsdb.path", default_value = "data", value_name = "DIR")]
+    storage_path: PathBuf,
+    /// How long to keep samples, counted back from the newest one
+    /// (e.g. 15d, 12h, 1y). Default 15d when no size limit is set either.
+    #[arg(long = "storage.tsdb.retention.time", value_name = "DURATION")]
+    retention_time: Option<String>,
+    /// Largest size of stored data before the oldest is deleted (e.g. 512MB,
+    /// 10GB). 0 or unset means no size limit.
+    #[arg(long = "storage.tsdb.retention.size", value_name = "SIZE")]
+    retention_size: Option<String>,
+    /// Log level: debug, info, warn or error.
+    #[arg(long = "log.level", default_value = "info", value_name = "LEVEL")]
+    log_level: String,
+}
+
+impl ServeArgs {
+    fn to_config(&self) -> Result<ServeConfig, String> {
+        let addr = if self.listen_address.starts_with(':') {
+            format!("0.0.0.0{}", self.listen_address)
+        } else {
+            self.listen_address.clone()
+        };
+        let listen: SocketAddr = addr.parse().map_err(|_| {
+            format!(
+                "invalid --web.listen-address {:?}: expected host:port, e.g. :9090 or 127.0.0.1:9090",
+                self.listen_address
+            )
+        })?;
+        let retention_ms = self
+            .retention_time
+            .as_deref()
+            .map(parse_duration_ms)
+            .transpose()
+            .map_err(|e| format!("--storage.tsdb.retention.time: {e}"))?;
+        let retention_bytes = self
+            .retention_size
+            .as_deref()
+            .filter(|s| *s != "0")
+            .map(parse_bytes)
+            .transpose()
+            .map_err(|e| format!("--storage.tsdb.retention.size: {e}"))?;
+        let retention_ms = match (retention_ms, retention_bytes) {
+            (Some(0), _) => None,
+            (Some(ms), _) => Some(ms),
+            (None, None) => Options::default().retention_ms,
+            (None, Some(_)) => None,
+        };
+        Ok(ServeConfig {
+            listen,
+            storage_path: self.storage_path.clone(),
+            storage: Options {
+                retention_ms,
+                retention_bytes,
+                ..Options::default()
+            },
+        })
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("pharos={level},warn")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Import(ImportCommand::Openmetrics {
+            file,
+            storage_path,
+            quiet,
+        })) => {
+            init_logging("warn");
+            match pharos::ingest::import::import_openmetrics(&file, &storage_path, !quiet) {
+                Ok(summary) => {
+                    println!("{summary}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("pharos import: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Some(Command::Serve(args)) => serve(args),
+        None => serve(cli.serve),
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    init_logging(&args.log_level);
+    let cfg = match args.to_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pharos: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pharos: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(pharos::serve::run(cfg)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pharos: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! `pharos serve`: opens storage, starts the background maintenance loops and
+//! the HTTP server, and shuts down in an order that loses nothing:
+//!
+//! 1. stop accepting HTTP requests and let in-flight ones finish, so every
+//!    acknowledged write is already committed;
+//! 2. stop the maintenance loops;
+//! 3. seal what is frozen, so the next start replays less;
+//! 4. close storage (the directory lock goes with it).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::watch;
+
+use crate::http::{router, AppState};
+use crate::storage::{Options, Storage};
+
+/// How often frozen head chunks are persisted and the log truncated.
+const SEAL_EVERY: Duration = Duration::from_secs(60);
+/// How often retention runs.
+const RETENTION_EVERY: Duration = Duration::from_secs(300);
+
+/// Settings of a server run, filled from flags.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub storage_path: PathBuf,
+    pub storage: Options,
+}
+
+/// Runs until SIGINT or SIGTERM.
+pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let path = cfg.storage_path.clone();
+    let opts = cfg.storage.clone();
+    let storage = tokio::task::spawn_blocking(move || Storage::open(&path, opts))
+        .await?
+        .with_context(|| format!("opening storage in {}", cfg.storage_path.display()))?;
+    let storage = Arc::new(storage);
+    tracing::info!(
+        path = %cfg.storage_path.display(),
+        series = storage.series_count(),
+        wal_records_replayed = storage.stats.wal_records_replayed.load(std::sync::atomic::Ordering::Relaxed),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "storage opened"
+    );
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let maintenance = tokio::spawn(maintain(Arc::clone(&storage), stop_rx));
+
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("listening on {}", cfg.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    let app = router(AppState {
+        storage: Arc::clone(&storage),
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("HTTP server failed")?;
+
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    let _ = maintenance.await;
+    let s = Arc::clone(&storage);
+    tokio::task::spawn_blocking(move || s.seal(false))
+        .await?
+        .context("sealing chunks at shutdown")?;
+    drop(storage);
+    tracing::info!("storage closed");
+    Ok(())
+}
+
+/// Periodic sealing and retention until `stop` flips.
+async fn maintain(storage: Arc<Storage>, mut stop: watch::Receiver<bool>) {
+    let mut seal = tokio::time::interval(SEAL_EVERY);
+    let mut retention = tokio::time::interval(RETENTION_EVERY);
+    seal.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = seal.tick() => {
+                let s = Arc::clone(&storage);
+                match tokio::task::spawn_blocking(move || s.seal(true)).await {
+                    Ok(Ok(n)) if n > 0 => tracing::debug!(chunks = n, "sealed head chunks"),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "sealing head chunks failed; will retry"),
+                    Err(e) => tracing::error!(error = %e, "sealing task failed"),
+                }
+            }
+            _ = retention.tick() => {
+                let s = Arc::clone(&storage);
+                match tokio::task::spawn_blocking(move || s.enforce_retention()).await {
+                    Ok(Ok(n)) if n > 0 => tracing::info!(chunks = n, "retention deleted chunks"),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "retention failed; will retry"),
+                    Err(e) => tracing::error!(error = %e, "retention task failed"),
+                }
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,189 @@
+//! The head: per-series in-memory state. Each [`MemSeries`] holds the open
+//! Gorilla chunk samples are appended to, the frozen chunks waiting for the
+//! sealer to persist them, and what the append path needs to refuse
+//! out-of-order and duplicate samples.
+
+use std::sync::Arc;
+
+use super::chunkenc::XorChunk;
+use super::labels::Labels;
+
+/// Chunks cover aligned windows of this many milliseconds (2 h, the block
+/// size Prometheus uses), so each sealed chunk holds one window of a series.
+pub const WINDOW_MS: i64 = 2 * 3600 * 1000;
+
+/// The window a timestamp falls in.
+pub fn window_of(t: i64) -> i64 {
+    t.div_euclid(WINDOW_MS)
+}
+
+/// An in-memory chunk and the bookkeeping the write-ahead log needs.
+pub struct HeadChunk {
+    pub chunk: XorChunk,
+    /// Window all samples of this chunk fall in.
+    pub window: i64,
+    /// Lowest `wal.seq` that holds a sample of this chunk: the log may only be
+    /// truncated below the minimum of these over all in-memory chunks.
+    pub first_seq: u64,
+}
+
+/// What the head keeps per series.
+pub struct MemSeries {
+    pub labels: Arc<Labels>,
+    /// The open chunk, appended to.
+    pub head: Option<HeadChunk>,
+    /// Closed chunks not yet committed to the `chunks` table. `Arc` so the
+    /// sealer can encode them without holding the head lock.
+    pub frozen: Vec<Arc<HeadChunk>>,
+    /// Last accepted sample: timestamp and, when known, value bits. After a
+    /// restart only the timestamp of persisted data is known; a re-sent
+    /// sample at that timestamp is then accepted as a no-op.
+    pub last: Option<(i64, Option<u64>)>,
+    /// Time range of all data of the series, persisted or not.
+    pub min_t: i64,
+    pub max_t: i64,
+    /// Time range of the persisted chunks (`i64::MAX`/`i64::MIN` when none).
+    pub disk_min_t: i64,
+    pub disk_max_t: i64,
+}
+
+/// Outcome of checking one sample against the last accepted one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    Accept,
+    /// Same timestamp and same value as already stored: Prometheus treats a
+    /// re-sent sample as success without storing it twice.
+    Repeat,
+    OutOfOrder,
+    Duplicate,
+}
+
+/// Checks `(t, v)` against the last accepted sample.
+pub fn check(last: Option<(i64, Option<u64>)>, t: i64, v: f64) -> Check {
+    match last {
+        None => Check::Accept,
+        Some((lt, _)) if t > lt => Check::Accept,
+        Some((lt, _)) if t < lt => Check::OutOfOrder,
+        Some((_, Some(bits))) if bits != v.to_bits() => Check::Duplicate,
+        Some(_) => Check::Repeat,
+    }
+}
+
+impl MemSeries {
+    pub fn new(labels: Arc<Labels>) -> MemSeries {
+        MemSeries {
+            labels,
+            head: None,
+            frozen: Vec::new(),
+            last: None,
+            min_t: i64::MAX,
+            max_t: i64::MIN,
+            disk_min_t: i64::MAX,
+            disk_max_t: i64::MIN,
+        }
+    }
+
+    /// Appends an accepted sample (`t` after every sample of the series),
+    /// freezing the open chunk first when `t` starts a new window.
+    pub fn append(&mut self, t: i64, v: f64, seq: u64) {
+        let window = window_of(t);
+        if self.head.as_ref().is_some_and(|h| h.window != window) {
+            self.freeze();
+        }
+        let head = self.head.get_or_insert_with(|| HeadChunk {
+            chunk: XorChunk::new(),
+            window,
+            first_seq: seq,
+        });
+        head.chunk.append(t, v);
+        self.last = Some((t, Some(v.to_bits())));
+        self.min_t = self.min_t.min(t);
+        self.max_t = self.max_t.max(t);
+    }
+
+    /// Closes the open chunk (if any) so the sealer persists it.
+    pub fn freeze(&mut self) {
+        if let Some(h) = self.head.take() {
+            if !h.chunk.is_empty() {
+                self.frozen.push(Arc::new(h));
+            }
+        }
+    }
+
+    /// Lowest write-ahead sequence still needed by this series' memory.
+    pub fn min_seq(&self) -> Option<u64> {
+        self.frozen
+            .iter()
+            .map(|c| c.first_seq)
+            .chain(self.head.as_ref().map(|h| h.first_seq))
+            .min()
+    }
+
+    /// True when nothing of the series is in memory.
+    pub fn memory_empty(&self) -> bool {
+        self.head.is_none() && self.frozen.is_empty()
+    }
+
+    /// Copies the in-memory samples within `[mint, maxt]`, oldest first.
+    pub fn samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
+        let chunks = self
+            .frozen
+            .iter()
+            .map(|c| &c.chunk)
+            .chain(self.head.as_ref().map(|h| &h.chunk));
+        for c in chunks {
+            if c.max_t().is_some_and(|m| m < mint) || c.min_t().is_some_and(|m| m > maxt) {
+                continue;
+            }
+            out.extend(c.iter().filter(|&(t, _)| t >= mint && t <= maxt));
+        }
+    }
+
+    /// Heap bytes held, for memory accounting.
+    pub fn mem_size(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.head.as_ref().map_or(0, |h| h.chunk.mem_size())
+            + self.frozen.iter().map(|c| c.chunk.mem_size()).sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series() -> MemSeries {
+        MemSeries::new(Arc::new(Labels::from_sorted([("__name__", "x")]).unwrap()))
+    }
+
+    #[test]
+    fn check_rules() {
+        assert_eq!(check(None, 5, 1.0), Check::Accept);
+        assert_eq!(check(Some((5, Some(1f64.to_bits()))), 6, 1.0), Check::Accept);
+        assert_eq!(check(Some((5, Some(1f64.to_bits()))), 4, 1.0), Check::OutOfOrder);
+        assert_eq!(check(Some((5, Some(1f64.to_bits()))), 5, 1.0), Check::Repeat);
+        assert_eq!(check(Some((5, Some(1f64.to_bits()))), 5, 2.0), Check::Duplicate);
+        assert_eq!(check(Some((5, None)), 5, 2.0), Check::Repeat);
+    }
+
+    #[test]
+    fn window_crossing_freezes() {
+        let mut s = series();
+        s.append(1, 1.0, 10);
+        s.append(WINDOW_MS - 1, 2.0, 11);
+        assert!(s.frozen.is_empty());
+        s.append(WINDOW_MS, 3.0, 12);
+        assert_eq!(s.frozen.len(), 1);
+        assert_eq!(s.frozen[0].first_seq, 10);
+        assert_eq!(s.min_seq(), Some(10));
+        let mut out = Vec::new();
+        s.samples_in(2, WINDOW_MS, &mut out);
+        assert_eq!(out, vec![(WINDOW_MS - 1, 2.0), (WINDOW_MS, 3.0)]);
+        assert_eq!((s.min_t, s.max_t), (1, WINDOW_MS));
+    }
+
+    #[test]
+    fn negative_times_use_floor_windows() {
+        assert_eq!(window_of(-1), -1);
+        assert_eq!(window_of(0), 0);
+    }
+}

@@ -1,0 +1,928 @@
+//! Embedded storage: one SQLite database per data directory holding the series
+//! index, compressed sample chunks and the write-ahead log (byte layout in
+//! `FORMAT.md`, chunk encodings in `chunkenc/FORMAT.md`).
+//!
+//! The seams the rest of pharos uses are the two traits [`Appender`] (scrape,
+//! remote write, import, recording rules) and [`Queryable`] (HTTP API,
+//! PromQL, rules). [`Storage`] implements both:
+//!
+//! - append: validate against the head ([`head`]), commit one write-ahead
+//!   record ([`wal`]) with any new series, then append to the in-memory
+//!   Gorilla chunks ([`chunkenc::XorChunk`]) and acknowledge;
+//! - [`Storage::seal`]: persist frozen head chunks with the best sealed
+//!   encoding and truncate the log;
+//! - [`Storage::enforce_retention`]: drop data past the time and size limits
+//!   in small transactions;
+//! - select: label matchers resolve through the inverted [`index`]; samples
+//!   come from memory, then from sealed chunks, merged by time.
+
+pub mod chunkenc;
+mod db;
+pub mod head;
+pub mod index;
+pub mod labels;
+mod varint;
+pub mod wal;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use rusqlite::{params, Connection};
+
+pub use db::DB_FILE;
+use head::{Check, MemSeries};
+pub use index::{MatchOp, Matcher, SeriesId};
+pub use labels::{Labels, LabelsError, METRIC_NAME};
+
+/// Errors of the storage engine.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("storage database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the disk holding the data directory is full; the write was not stored")]
+    Full,
+    #[error("data directory {path} is in use by another pharos process (stop it first)")]
+    Locked { path: PathBuf },
+    #[error("data directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the data directory was written by a newer pharos (storage format {0}; this one reads 1)")]
+    Version(i64),
+    #[error("corrupt data in the storage database: {0}")]
+    Corrupt(String),
+}
+
+impl StorageError {
+    /// Maps SQLite's "disk full" to [`StorageError::Full`].
+    fn from_sqlite(e: rusqlite::Error) -> StorageError {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => StorageError::Full,
+            _ => StorageError::Sqlite(e),
+        }
+    }
+}
+
+/// One series' samples in an append batch, oldest first.
+#[derive(Debug, Clone)]
+pub struct SeriesSamples {
+    pub labels: Labels,
+    pub samples: Vec<(i64, f64)>,
+}
+
+/// Why a sample was refused; these mirror Prometheus's append errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectReason {
+    /// Older than the newest sample of its series.
+    OutOfOrder,
+    /// Same timestamp as the newest sample of its series, different value.
+    Duplicate,
+}
+
+impl RejectReason {
+    /// Prometheus's wording for the reason.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::OutOfOrder => "out of order sample",
+            RejectReason::Duplicate => "duplicate sample for timestamp",
+        }
+    }
+}
+
+/// What an append did.
+#[derive(Debug, Default, Clone)]
+pub struct AppendReport {
+    /// Samples stored (repeats of an identical stored sample count too, as
+    /// in Prometheus: they are success).
+    pub written: usize,
+    /// Series created by this append.
+    pub new_series: usize,
+    /// Refused samples by reason, with the first example of each.
+    pub rejected: Vec<(RejectReason, usize, String)>,
+}
+
+impl AppendReport {
+    /// Total refused samples.
+    pub fn rejected_total(&self) -> usize {
+        self.rejected.iter().map(|r| r.1).sum()
+    }
+}
+
+/// The write seam: everything that produces samples appends through this.
+pub trait Appender: Send + Sync {
+    /// Appends a batch atomically: when this returns `Ok`, every sample the
+    /// report counts as written is durable; refused samples are reported,
+    /// not stored. On `Err` nothing of the batch was stored.
+    fn append(&self, batch: Vec<SeriesSamples>) -> Result<AppendReport, StorageError>;
+}
+
+/// One selected series and its samples within the requested range.
+#[derive(Debug, Clone)]
+pub struct SeriesData {
+    pub labels: Arc<Labels>,
+    pub samples: Vec<(i64, f64)>,
+}
+
+/// The read seam: the HTTP API, PromQL and rules read through this.
+pub trait Queryable: Send + Sync {
+    /// Series matching every matcher that have data in `[mint, maxt]`,
+    /// sorted by labels.
+    fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64)
+        -> Result<Vec<Arc<Labels>>, StorageError>;
+    /// Like [`Queryable::series`], with the samples in `[mint, maxt]`.
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64)
+        -> Result<Vec<SeriesData>, StorageError>;
+}
+
+/// Storage settings (Prometheus's flag names in brackets).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Keep data this many milliseconds behind the newest sample
+    /// (`--storage.tsdb.retention.time`); `None` keeps everything.
+    pub retention_ms: Option<i64>,
+    /// Delete the oldest chunks while the database is larger than this
+    /// (`--storage.tsdb.retention.size`).
+    pub retention_bytes: Option<u64>,
+    /// fsync every commit (durable against power loss). Off only for
+    /// benchmarks of the rest of the path.
+    pub sync_full: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            retention_ms: Some(15 * 24 * 3600 * 1000),
+            retention_bytes: None,
+            sync_full: true,
+        }
+    }
+}
+
+/// Counters exposed on `/metrics` and used by tests and benchmarks.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub samples_appended: AtomicU64,
+    pub samples_out_of_order: AtomicU64,
+    pub samples_duplicate: AtomicU64,
+    pub chunks_sealed: AtomicU64,
+    pub chunks_deleted: AtomicU64,
+    pub series_deleted: AtomicU64,
+    pub wal_records_replayed: AtomicU64,
+}
+
+/// The in-memory state guarded by one lock: series, their labels → id map,
+/// and the inverted index.
+#[derive(Default)]
+struct Head {
+    series: HashMap<SeriesId, MemSeries>,
+    by_labels: HashMap<Arc<Labels>, SeriesId>,
+    index: index::Index,
+    /// Newest timestamp stored anywhere: retention counts back from it, as
+    /// Prometheus counts back from its newest block.
+    max_t: i64,
+}
+
+/// The one writer connection and the next write-ahead sequence number.
+struct Writer {
+    conn: Connection,
+    next_seq: u64,
+}
+
+/// The storage engine of one data directory.
+pub struct Storage {
+    dir: PathBuf,
+    opts: Options,
+    /// Serialises writers. A `std` mutex: it is never held across `.await`
+    /// (callers run appends on blocking threads).
+    writer: Mutex<Writer>,
+    /// Lock order: `writer` before `head`, never the reverse.
+    head: RwLock<Head>,
+    /// Idle read connections, reused across queries.
+    readers: Mutex<Vec<Connection>>,
+    pub stats: Stats,
+    _lock: db::DirLock,
+}
+
+impl Storage {
+    /// Opens (or creates) the data directory, rebuilds the index from the
+    /// `series` table, replays the write-ahead log into the head, and
+    /// persists what the replay froze.
+    pub fn open(dir: &Path, opts: Options) -> Result<Storage, StorageError> {
+        let lock = db::lock_dir(dir)?;
+        let conn = db::open_writer(dir, opts.sync_full)?;
+        let mut head = Head {
+            max_t: i64::MIN,
+            ..Head::default()
+        };
+        load_series(&conn, &mut head)?;
+        let next_seq: u64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM wal", [], |r| {
+            r.get::<_, i64>(0)
+        })? as u64;
+        let storage = Storage {
+            dir: dir.to_path_buf(),
+            opts,
+            writer: Mutex::new(Writer { conn, next_seq }),
+            head: RwLock::new(head),
+            readers: Mutex::new(Vec::new()),
+            stats: Stats::default(),
+            _lock: lock,
+        };
+        storage.replay_wal()?;
+        storage.seal(false)?;
+        Ok(storage)
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Number of series in the index.
+    pub fn series_count(&self) -> usize {
+        self.read_head().index.len()
+    }
+
+    /// Approximate heap bytes used by the head and index.
+    pub fn head_mem_bytes(&self) -> usize {
+        let head = self.read_head();
+        head.index.mem_size()
+            + head
+                .series
+                .values()
+                .map(|s| s.mem_size() + s.labels.mem_size() + 64)
+                .sum::<usize>()
+    }
+
+    /// Bytes of the database files in use.
+    pub fn disk_bytes(&self) -> Result<u64, StorageError> {
+        let w = self.lock_writer();
+        db::used_bytes(&w.conn, &self.dir)
+    }
+
+    /// Moves SQLite's own log into the main file and truncates it, so file
+    /// sizes reflect what is stored.
+    pub fn checkpoint(&self) -> Result<(), StorageError> {
+        let w = self.lock_writer();
+        w.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(StorageError::from_sqlite)
+    }
+
+    fn read_head(&self) -> std::sync::RwLockReadGuard<'_, Head> {
+        self.head.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_head(&self) -> std::sync::RwLockWriteGuard<'_, Head> {
+        self.head.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_writer(&self) -> std::sync::MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn replay_wal(&self) -> Result<(), StorageError> {
+        let w = self.lock_writer();
+        let mut stmt = w.conn.prepare("SELECT seq, data FROM wal ORDER BY seq")?;
+        let mut rows = stmt.query([])?;
+        let mut head = self.write_head();
+        let mut replayed = 0u64;
+        while let Some(row) = rows.next()? {
+            let seq: i64 = row.get(0)?;
+            let data: Vec<u8> = row.get(1)?;
+            let head = &mut *head;
+            let mut max_t = head.max_t;
+            wal::decode(&data, |id, t, v| {
+                let Some(s) = head.series.get_mut(&id) else {
+                    return;
+                };
+                // Already sealed into a chunk before the record was deleted,
+                // or (never expected) not after the series' last sample.
+                if t <= s.disk_max_t || s.last.is_some_and(|(lt, _)| t <= lt) {
+                    return;
+                }
+                s.append(t, v, seq as u64);
+                max_t = max_t.max(t);
+            })
+            .map_err(|e| StorageError::Corrupt(format!("wal record {seq}: {e}")))?;
+            head.max_t = max_t;
+            replayed += 1;
+        }
+        self.stats
+            .wal_records_replayed
+            .store(replayed, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Persists frozen chunks (and, with `freeze_idle`, first freezes open
+    /// chunks whose window ended a whole window before the newest sample),
+    /// then truncates the write-ahead log. Returns the chunks written.
+    ///
+    /// Encoding runs without any lock; only the commit holds the writer.
+    pub fn seal(&self, freeze_idle: bool) -> Result<usize, StorageError> {
+        let frozen: Vec<(SeriesId, Arc<head::HeadChunk>)> = {
+            let mut head = self.write_head();
+            if freeze_idle && head.max_t != i64::MIN {
+                let current = head::window_of(head.max_t);
+                for s in head.series.values_mut() {
+                    if s.head.as_ref().is_some_and(|h| h.window < current - 1) {
+                        s.freeze();
+                    }
+                }
+            }
+            head.series
+                .iter()
+                .flat_map(|(&id, s)| s.frozen.iter().map(move |c| (id, Arc::clone(c))))
+                .collect()
+        };
+        let encoded: Vec<(SeriesId, &Arc<head::HeadChunk>, i64, i64, usize, Vec<u8>)> = frozen
+            .iter()
+            .filter_map(|(id, c)| {
+                let samples: Vec<(i64, f64)> = c.chunk.iter().collect();
+                let (first, last) = (samples.first()?.0, samples.last()?.0);
+                let data = chunkenc::encode_sealed(&samples);
+                Some((*id, c, first, last, samples.len(), data))
+            })
+            .collect();
+        let mut w = self.lock_writer();
+        if !encoded.is_empty() {
+            let tx = w.conn.transaction().map_err(StorageError::from_sqlite)?;
+            {
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO chunks (series_id, min_t, max_t, samples, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for (id, _, min_t, max_t, n, data) in &encoded {
+                    ins.execute(params![*id as i64, min_t, max_t, *n as i64, data])
+                        .map_err(StorageError::from_sqlite)?;
+                }
+            }
+            tx.commit().map_err(StorageError::from_sqlite)?;
+            let mut head = self.write_head();
+            for (id, chunk, min_t, max_t, _, _) in &encoded {
+                if let Some(s) = head.series.get_mut(id) {
+                    s.frozen.retain(|c| !Arc::ptr_eq(c, chunk));
+                    s.disk_min_t = s.disk_min_t.min(*min_t);
+                    s.disk_max_t = s.disk_max_t.max(*max_t);
+                }
+            }
+        }
+        // Every record below the oldest one memory still needs is now
+        // covered by sealed chunks.
+        let keep_from = {
+            let head = self.read_head();
+            head.series
+                .values()
+                .filter_map(MemSeries::min_seq)
+                .min()
+                .unwrap_or(w.next_seq)
+        };
+        w.conn
+            .execute("DELETE FROM wal WHERE seq < ?1", [keep_from as i64])
+            .map_err(StorageError::from_sqlite)?;
+        self.stats
+            .chunks_sealed
+            .fetch_add(encoded.len() as u64, Ordering::Relaxed);
+        Ok(encoded.len())
+    }
+
+    /// Deletes chunks past the retention limits, a batch per transaction so
+    /// appends interleave, then series left without any data. Returns the
+    /// number of chunks deleted.
+    pub fn enforce_retention(&self) -> Result<usize, StorageError> {
+        const BATCH: i64 = 500;
+        let mut deleted = 0usize;
+        let mut touched: HashSet<SeriesId> = HashSet::new();
+        if let Some(ret) = self.opts.retention_ms {
+            let newest = self.read_head().max_t;
+            if newest != i64::MIN {
+                let cutoff = newest.saturating_sub(ret);
+                loop {
+                    let ids = self.delete_chunks(
+                        "SELECT id FROM chunks WHERE max_t < ?1 LIMIT ?2",
+                        params![cutoff, BATCH],
+                    )?;
+                    deleted += ids.len();
+                    let done = (ids.len() as i64) < BATCH;
+                    touched.extend(ids);
+                    if done {
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(limit) = self.opts.retention_bytes {
+            while self.disk_bytes()? > limit {
+                // Small steps: chunks can be large, and each step re-measures.
+                let ids = self.delete_chunks(
+                    "SELECT id FROM chunks ORDER BY max_t LIMIT ?1",
+                    params![BATCH / 16],
+                )?;
+                if ids.is_empty() {
+                    break;
+                }
+                deleted += ids.len();
+                touched.extend(ids);
+                // Freed pages only show in the size once SQLite's log is
+                // moved into the main file.
+                self.checkpoint()?;
+            }
+        }
+        if !touched.is_empty() {
+            self.refresh_series_ranges(touched)?;
+        }
+        self.stats
+            .chunks_deleted
+            .fetch_add(deleted as u64, Ordering::Relaxed);
+        Ok(deleted)
+    }
+
+    /// Deletes the chunks whose ids `select` yields; returns their series.
+    fn delete_chunks(
+        &self,
+        select: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<SeriesId>, StorageError> {
+        let mut w = self.lock_writer();
+        let tx = w.conn.transaction().map_err(StorageError::from_sqlite)?;
+        let series: Vec<SeriesId> = {
+            let sql = format!("DELETE FROM chunks WHERE id IN ({select}) RETURNING series_id");
+            let mut stmt = tx.prepare(&sql)?;
+            let rows = stmt.query_map(args, |r| r.get::<_, i64>(0))?;
+            rows.map(|r| r.map(|id| id as SeriesId))
+                .collect::<Result<_, _>>()?
+        };
+        tx.commit().map_err(StorageError::from_sqlite)?;
+        Ok(series)
+    }
+
+    /// Recomputes the persisted range of series that lost chunks, and
+    /// deletes those left with no data at all.
+    fn refresh_series_ranges(&self, ids: HashSet<SeriesId>) -> Result<(), StorageError> {
+        let w = self.lock_writer();
+        let mut range = w.conn.prepare_cached(
+            "SELECT MIN(min_t), MAX(max_t) FROM chunks WHERE series_id = ?1",
+        )?;
+        let mut gone = Vec::new();
+        let mut head = self.write_head();
+        for id in ids {
+            let (lo, hi): (Option<i64>, Option<i64>) =
+                range.query_row([id as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let Some(s) = head.series.get_mut(&id) else {
+                continue;
+            };
+            s.disk_min_t = lo.unwrap_or(i64::MAX);
+            s.disk_max_t = hi.unwrap_or(i64::MIN);
+            let mut mem = Vec::new();
+            s.samples_in(i64::MIN, i64::MAX, &mut mem);
+            s.min_t = s.disk_min_t.min(mem.first().map_or(i64::MAX, |x| x.0));
+            if lo.is_none() && s.memory_empty() {
+                gone.push(id);
+            }
+        }
+        drop(range);
+        for id in &gone {
+            w.conn
+                .execute("DELETE FROM series WHERE id = ?1", [*id as i64])
+                .map_err(StorageError::from_sqlite)?;
+            if let Some(s) = head.series.remove(id) {
+                head.by_labels.remove(&s.labels);
+                head.index.remove(*id, &s.labels);
+            }
+        }
+        self.stats
+            .series_deleted
+            .fetch_add(gone.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Writes whole runs of samples straight into sealed chunks, bypassing
+    /// the head and the log: the backfill path of `pharos import`. Samples of
+    /// each series must be strictly increasing. Older data may overlap what
+    /// is stored; readers merge it. One transaction per call.
+    pub fn write_chunks(&self, batch: &[SeriesSamples]) -> Result<AppendReport, StorageError> {
+        let mut report = AppendReport::default();
+        // Encode before taking the writer: it is the expensive part.
+        let encoded: Vec<Vec<(i64, i64, usize, Vec<u8>)>> = batch
+            .iter()
+            .map(|s| {
+                s.samples
+                    .chunk_by(|a, b| head::window_of(a.0) == head::window_of(b.0))
+                    .map(|run| {
+                        let (first, last) = (run[0].0, run[run.len() - 1].0);
+                        (first, last, run.len(), chunkenc::encode_sealed(run))
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut w = self.lock_writer();
+        let tx = w.conn.transaction().map_err(StorageError::from_sqlite)?;
+        let mut ids = Vec::with_capacity(batch.len());
+        let mut new_series = Vec::new();
+        {
+            let head = self.read_head();
+            let mut ins_series = tx.prepare_cached("INSERT INTO series (labels) VALUES (?1)")?;
+            for s in batch {
+                match head.by_labels.get(&s.labels) {
+                    Some(&id) => ids.push(id),
+                    None => {
+                        // The same new series may occur twice in one batch.
+                        if let Some((id, _)) = new_series.iter().find(|(_, l)| *l == &s.labels) {
+                            ids.push(*id);
+                            continue;
+                        }
+                        ins_series
+                            .execute([s.labels.encode()])
+                            .map_err(StorageError::from_sqlite)?;
+                        let id = tx.last_insert_rowid() as SeriesId;
+                        new_series.push((id, &s.labels));
+                        ids.push(id);
+                    }
+                }
+            }
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO chunks (series_id, min_t, max_t, samples, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (chunks, id) in encoded.iter().zip(&ids) {
+                for (min_t, max_t, n, data) in chunks {
+                    ins.execute(params![*id as i64, min_t, max_t, *n as i64, data])
+                        .map_err(StorageError::from_sqlite)?;
+                }
+            }
+        }
+        tx.commit().map_err(StorageError::from_sqlite)?;
+        let mut head = self.write_head();
+        for (id, labels) in &new_series {
+            head.add_series(*id, Arc::new((*labels).clone()));
+        }
+        for (s, id) in batch.iter().zip(&ids) {
+            let (Some(first), Some(last)) = (s.samples.first(), s.samples.last()) else {
+                continue;
+            };
+            head.max_t = head.max_t.max(last.0);
+            let ms = head.series.get_mut(id).expect("BUG: imported series not in head");
+            ms.disk_min_t = ms.disk_min_t.min(first.0);
+            ms.disk_max_t = ms.disk_max_t.max(last.0);
+            ms.min_t = ms.min_t.min(first.0);
+            ms.max_t = ms.max_t.max(last.0);
+            if ms.last.is_none_or(|(lt, _)| lt < last.0) {
+                ms.last = Some((last.0, Some(last.1.to_bits())));
+            }
+            report.written += s.samples.len();
+        }
+        report.new_series = new_series.len();
+        Ok(report)
+    }
+
+    fn reader(&self) -> Result<Connection, StorageError> {
+        let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match pooled {
+            Some(c) => Ok(c),
+            None => db::open_reader(&self.dir),
+        }
+    }
+
+    fn return_reader(&self, c: Connection) {
+        let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < 8 {
+            pool.push(c);
+        }
+    }
+
+    /// Label names of series matching any of the selectors (all series when
+    /// `selectors` is empty) with data in the range, sorted.
+    pub fn label_names(
+        &self,
+        selectors: &[Vec<Matcher>],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
+        if selectors.is_empty() && mint == i64::MIN && maxt == i64::MAX {
+            return Ok(self.read_head().index.label_names());
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for labels in self.series_for_selectors(selectors, mint, maxt)? {
+            names.extend(labels.iter().map(|(n, _)| n.to_string()));
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    /// Values of label `name` over series matching any of the selectors (all
+    /// series when empty) with data in the range, sorted.
+    pub fn label_values(
+        &self,
+        name: &str,
+        selectors: &[Vec<Matcher>],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
+        if selectors.is_empty() && mint == i64::MIN && maxt == i64::MAX {
+            return Ok(self.read_head().index.label_values(name));
+        }
+        let mut values = std::collections::BTreeSet::new();
+        for labels in self.series_for_selectors(selectors, mint, maxt)? {
+            if let Some(v) = labels.get(name) {
+                values.insert(v.to_string());
+            }
+        }
+        Ok(values.into_iter().collect())
+    }
+
+    /// Union of the series of several selectors (empty list = all series).
+    fn series_for_selectors(
+        &self,
+        selectors: &[Vec<Matcher>],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Arc<Labels>>, StorageError> {
+        if selectors.is_empty() {
+            return self.series(&[], mint, maxt);
+        }
+        let mut all: Vec<Arc<Labels>> = Vec::new();
+        for m in selectors {
+            all.extend(self.series(m, mint, maxt)?);
+        }
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
+}
+
+impl Head {
+    fn add_series(&mut self, id: SeriesId, labels: Arc<Labels>) {
+        self.index.add(id, &labels);
+        self.by_labels.insert(Arc::clone(&labels), id);
+        self.series.insert(id, MemSeries::new(labels));
+    }
+}
+
+/// Rebuilds the series map and index from the `series` table, with each
+/// series' persisted time range.
+fn load_series(conn: &Connection, head: &mut Head) -> Result<(), StorageError> {
+    let mut stmt = conn.prepare("SELECT id, labels FROM series ORDER BY id")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let raw: Vec<u8> = row.get(1)?;
+        let labels = Labels::decode(&raw)
+            .map_err(|e| StorageError::Corrupt(format!("series {id}: {e}")))?;
+        head.add_series(id as SeriesId, Arc::new(labels));
+    }
+    let mut stmt = conn.prepare(
+        "SELECT series_id, MIN(min_t), MAX(max_t) FROM chunks GROUP BY series_id",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let (lo, hi): (i64, i64) = (row.get(1)?, row.get(2)?);
+        if let Some(s) = head.series.get_mut(&(id as SeriesId)) {
+            s.disk_min_t = lo;
+            s.disk_max_t = hi;
+            s.min_t = lo;
+            s.max_t = hi;
+            s.last = Some((hi, None));
+            head.max_t = head.max_t.max(hi);
+        }
+    }
+    Ok(())
+}
+
+impl Appender for Storage {
+    fn append(&self, batch: Vec<SeriesSamples>) -> Result<AppendReport, StorageError> {
+        let mut report = AppendReport::default();
+        let mut reasons: HashMap<RejectReason, (usize, String)> = HashMap::new();
+        let mut w = self.lock_writer();
+
+        // 1. Plan under the read lock: which samples are accepted, which
+        //    series are new. Holding `writer` means no one else appends, so
+        //    the decisions stay valid until step 3.
+        enum Target {
+            Existing(SeriesId),
+            New(usize),
+        }
+        struct Plan {
+            target: Target,
+            samples: Vec<(i64, f64)>,
+            last: Option<(i64, Option<u64>)>,
+        }
+        let mut plans: Vec<Plan> = Vec::with_capacity(batch.len());
+        let mut new_labels: Vec<Labels> = Vec::new();
+        {
+            let head = self.read_head();
+            let mut plan_of_id: HashMap<SeriesId, usize> = HashMap::new();
+            let mut plan_of_new: HashMap<Labels, usize> = HashMap::new();
+            for entry in batch {
+                let p = match head.by_labels.get(&entry.labels) {
+                    Some(&id) => *plan_of_id.entry(id).or_insert_with(|| {
+                        plans.push(Plan {
+                            target: Target::Existing(id),
+                            samples: Vec::new(),
+                            last: head.series[&id].last,
+                        });
+                        plans.len() - 1
+                    }),
+                    None => match plan_of_new.get(&entry.labels) {
+                        Some(&p) => p,
+                        None => {
+                            plans.push(Plan {
+                                target: Target::New(new_labels.len()),
+                                samples: Vec::new(),
+                                last: None,
+                            });
+                            new_labels.push(entry.labels.clone());
+                            plan_of_new.insert(entry.labels.clone(), plans.len() - 1);
+                            plans.len() - 1
+                        }
+                    },
+                };
+                let plan = &mut plans[p];
+                for &(t, v) in &entry.samples {
+                    match head::check(plan.last, t, v) {
+                        Check::Accept => {
+                            plan.samples.push((t, v));
+                            plan.last = Some((t, Some(v.to_bits())));
+                            report.written += 1;
+                        }
+                        Check::Repeat => report.written += 1,
+                        Check::OutOfOrder | Check::Duplicate => {
+                            let reason = if head::check(plan.last, t, v) == Check::OutOfOrder {
+                                RejectReason::OutOfOrder
+                            } else {
+                                RejectReason::Duplicate
+                            };
+                            let e = reasons.entry(reason).or_insert_with(|| {
+                                (0, format!("series {}, timestamp {t}", entry.labels))
+                            });
+                            e.0 += 1;
+                        }
+                    }
+                }
+            }
+        }
+        for (reason, (n, example)) in reasons {
+            let counter = match reason {
+                RejectReason::OutOfOrder => &self.stats.samples_out_of_order,
+                RejectReason::Duplicate => &self.stats.samples_duplicate,
+            };
+            counter.fetch_add(n as u64, Ordering::Relaxed);
+            report.rejected.push((reason, n, example));
+        }
+        report.rejected.sort_by_key(|r| r.0.as_str());
+        plans.retain(|p| !p.samples.is_empty());
+        if plans.is_empty() {
+            return Ok(report);
+        }
+
+        // 2. Commit new series and one write-ahead record.
+        let seq = w.next_seq;
+        let mut new_ids: Vec<Option<SeriesId>> = vec![None; new_labels.len()];
+        {
+            let tx = w.conn.transaction().map_err(StorageError::from_sqlite)?;
+            {
+                let mut ins = tx.prepare_cached("INSERT INTO series (labels) VALUES (?1)")?;
+                for p in &plans {
+                    if let Target::New(i) = p.target {
+                        ins.execute([new_labels[i].encode()])
+                            .map_err(StorageError::from_sqlite)?;
+                        new_ids[i] = Some(tx.last_insert_rowid() as SeriesId);
+                    }
+                }
+            }
+            let id_of = |t: &Target| match *t {
+                Target::Existing(id) => id,
+                Target::New(i) => new_ids[i].expect("BUG: new series without id"),
+            };
+            let record = wal::encode(plans.iter().map(|p| (id_of(&p.target), p.samples.as_slice())));
+            tx.execute(
+                "INSERT INTO wal (seq, data) VALUES (?1, ?2)",
+                params![seq as i64, record],
+            )
+            .map_err(StorageError::from_sqlite)?;
+            tx.commit().map_err(StorageError::from_sqlite)?;
+        }
+        w.next_seq += 1;
+
+        // 3. Apply to memory. Readers see the samples from here on.
+        let mut head = self.write_head();
+        let mut appended = 0u64;
+        for p in plans {
+            let id = match p.target {
+                Target::Existing(id) => id,
+                Target::New(i) => {
+                    let id = new_ids[i].expect("BUG: new series without id");
+                    head.add_series(id, Arc::new(new_labels[i].clone()));
+                    report.new_series += 1;
+                    id
+                }
+            };
+            let s = head.series.get_mut(&id).expect("BUG: planned series not in head");
+            for &(t, v) in &p.samples {
+                s.append(t, v, seq);
+            }
+            let max_t = s.max_t;
+            head.max_t = head.max_t.max(max_t);
+            appended += p.samples.len() as u64;
+        }
+        self.stats
+            .samples_appended
+            .fetch_add(appended, Ordering::Relaxed);
+        Ok(report)
+    }
+}
+
+impl Queryable for Storage {
+    fn series(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Arc<Labels>>, StorageError> {
+        let head = self.read_head();
+        let ids = if matchers.is_empty() {
+            head.index.select(&[])
+        } else {
+            head.index.select(matchers)
+        };
+        let mut out: Vec<Arc<Labels>> = ids
+            .iter()
+            .filter_map(|id| head.series.get(id))
+            .filter(|s| s.min_t <= maxt && s.max_t >= mint)
+            .map(|s| Arc::clone(&s.labels))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<SeriesData>, StorageError> {
+        // Memory first, then disk: a chunk the sealer moves in between is
+        // then seen twice (merged away) rather than not at all, because the
+        // sealer commits to disk before it drops the chunk from memory.
+        let mut picked: Vec<(SeriesId, SeriesData, bool)> = {
+            let head = self.read_head();
+            head.index
+                .select(matchers)
+                .into_iter()
+                .filter_map(|id| head.series.get(&id).map(|s| (id, s)))
+                .filter(|(_, s)| s.min_t <= maxt && s.max_t >= mint)
+                .map(|(id, s)| {
+                    let mut samples = Vec::new();
+                    s.samples_in(mint, maxt, &mut samples);
+                    let on_disk = s.disk_min_t <= maxt && s.disk_max_t >= mint;
+                    (id, SeriesData { labels: Arc::clone(&s.labels), samples }, on_disk)
+                })
+                .collect()
+        };
+        if picked.iter().any(|p| p.2) {
+            let conn = self.reader()?;
+            {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT data FROM chunks WHERE series_id = ?1 AND min_t <= ?2 AND max_t >= ?3 ORDER BY min_t",
+                )?;
+                let mut disk = Vec::new();
+                for (id, data, _) in picked.iter_mut().filter(|p| p.2) {
+                    disk.clear();
+                    let mut rows = stmt.query(params![*id as i64, maxt, mint])?;
+                    while let Some(row) = rows.next()? {
+                        let blob = row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?;
+                        chunkenc::decode_sealed_into(blob, &mut disk).map_err(|e| {
+                            StorageError::Corrupt(format!("chunk of series {id}: {e}"))
+                        })?;
+                    }
+                    disk.retain(|&(t, _)| t >= mint && t <= maxt);
+                    if !disk.is_empty() {
+                        disk.append(&mut data.samples);
+                        data.samples = merge_sorted(std::mem::take(&mut disk));
+                    }
+                }
+            }
+            self.return_reader(conn);
+        }
+        let mut out: Vec<SeriesData> = picked
+            .into_iter()
+            .map(|p| p.1)
+            .filter(|d| !d.samples.is_empty())
+            .collect();
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(out)
+    }
+}
+
+/// Orders samples by time and keeps the first of equal timestamps. Chunks
+/// normally follow each other, so the common case is a sortedness check.
+fn merge_sorted(mut v: Vec<(i64, f64)>) -> Vec<(i64, f64)> {
+    if v.windows(2).all(|w| w[0].0 < w[1].0) {
+        return v;
+    }
+    v.sort_by_key(|s| s.0);
+    v.dedup_by_key(|s| s.0);
+    v
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every pharos test: unit and property tests of each crate, and the
+# end-to-end tests under tests/ that start the real `pharos` binary.
+# Installs what the tests need first (Debian packages via apt-get when
+# running as root and something is missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v python3 >/dev/null || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+  else
+    echo "tests/run.sh: please install: ${need[*]}" >&2
+    exit 1
+  fi
+fi
+
+# The end-to-end tests run the binary this build produces.
+cargo build --locked -p pharos --bin pharos
+cargo test --locked --workspace "$@"

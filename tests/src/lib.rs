@@ -1,0 +1,264 @@
+//! Helpers for the end-to-end tests: start the real `pharos` binary on a free
+//! port with its own data directory, talk to it over HTTP as a user's tool
+//! would, and kill it (gracefully or with SIGKILL).
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pharos_agent::remote::proto;
+use prost::Message;
+
+/// Path of the `pharos` binary: `$PHAROS_BIN`, or the one cargo built next
+/// to this test executable (`target/<profile>/pharos`).
+pub fn pharos_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("PHAROS_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable lives in target/<profile>/deps");
+    let bin = profile_dir.join("pharos");
+    assert!(
+        bin.exists(),
+        "{} does not exist: run `cargo build -p pharos` first (tests/run.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A running pharos server.
+pub struct Server {
+    child: Option<Child>,
+    pub addr: String,
+    pub dir: PathBuf,
+    log: PathBuf,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+impl Server {
+    /// Starts pharos on `dir` with extra flags and waits until it is ready.
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let log = dir.with_extension(format!("log.{}", free_port()));
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(pharos_bin())
+            .arg(format!("--web.listen-address={addr}"))
+            .arg(format!("--storage.path={}", dir.display()))
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("spawn pharos");
+        let mut s = Server {
+            child: Some(child),
+            addr,
+            dir: dir.to_path_buf(),
+            log,
+        };
+        s.wait_ready();
+        s
+    }
+
+    /// Starts pharos on `dir` with default flags.
+    pub fn start(dir: &Path) -> Server {
+        Server::start_with(dir, &[])
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(r) = reqwest::blocking::get(self.url("/-/ready")) {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("pharos exited with {status} before it was ready:\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("pharos was not ready within 30 s:\n{}", self.log_text());
+    }
+
+    /// Everything the server wrote to stderr.
+    pub fn log_text(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit; returns whether it exited 0.
+    pub fn stop(&mut self) -> bool {
+        let Some(mut c) = self.child.take() else {
+            return true;
+        };
+        unsafe {
+            libc::kill(c.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = c.try_wait() {
+                return st.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        false
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// GET a path and parse the JSON body; returns (status, body).
+    pub fn get_json(&self, path_and_query: &str) -> (u16, serde_json::Value) {
+        let r = reqwest::blocking::get(self.url(path_and_query)).expect("GET");
+        let status = r.status().as_u16();
+        let text = r.text().expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    }
+
+    /// Every stored sample of the series matching `selector`, via the export
+    /// endpoint: (labels as JSON, [(timestamp, value)]).
+    pub fn export(&self, selector: &str) -> Vec<(serde_json::Value, Vec<(i64, f64)>)> {
+        let r = reqwest::blocking::Client::new()
+            .get(self.url("/api/v1/export"))
+            .query(&[("match[]", selector)])
+            .send()
+            .expect("export");
+        assert_eq!(r.status().as_u16(), 200);
+        r.text()
+            .unwrap()
+            .lines()
+            .map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                let ts = v["timestamps"].as_array().unwrap();
+                let vals = v["values"].as_array().unwrap();
+                let samples = ts
+                    .iter()
+                    .zip(vals)
+                    .map(|(t, x)| {
+                        let x = match x {
+                            serde_json::Value::String(s) => match s.as_str() {
+                                "+Inf" => f64::INFINITY,
+                                "-Inf" => f64::NEG_INFINITY,
+                                _ => f64::NAN,
+                            },
+                            n => n.as_f64().unwrap(),
+                        };
+                        (t.as_i64().unwrap(), x)
+                    })
+                    .collect();
+                (v["metric"].clone(), samples)
+            })
+            .collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// A remote-write 1.0 series from sorted label pairs and samples.
+pub fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> proto::TimeSeries {
+    proto::TimeSeries {
+        labels: labels
+            .iter()
+            .map(|(n, v)| proto::Label {
+                name: n.to_string(),
+                value: v.to_string(),
+            })
+            .collect(),
+        samples: samples
+            .iter()
+            .map(|&(t, v)| proto::Sample {
+                value: v,
+                timestamp: t,
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// Snappy block compression, as remote write uses.
+pub fn snappy(b: &[u8]) -> Vec<u8> {
+    snap::raw::Encoder::new().compress_vec(b).expect("snappy")
+}
+
+/// Posts a raw body to `/api/v1/write`; returns (status, response text).
+pub fn post_write(
+    server: &Server,
+    body: Vec<u8>,
+    content_type: Option<&str>,
+) -> Result<(u16, String), reqwest::Error> {
+    post_write_to(&server.addr, body, content_type)
+}
+
+/// [`post_write`] by address, for threads that do not own the [`Server`].
+pub fn post_write_to(
+    addr: &str,
+    body: Vec<u8>,
+    content_type: Option<&str>,
+) -> Result<(u16, String), reqwest::Error> {
+    let mut req = reqwest::blocking::Client::new()
+        .post(format!("http://{addr}/api/v1/write"))
+        .header("Content-Encoding", "snappy")
+        .timeout(Duration::from_secs(30))
+        .body(body);
+    if let Some(ct) = content_type {
+        req = req.header("Content-Type", ct);
+    }
+    let r = req.send()?;
+    let status = r.status().as_u16();
+    Ok((status, r.text().unwrap_or_default()))
+}
+
+/// Sends a remote-write 1.0 request.
+pub fn write_v1(server: &Server, ts: Vec<proto::TimeSeries>) -> Result<(u16, String), reqwest::Error> {
+    write_v1_to(&server.addr, ts)
+}
+
+/// [`write_v1`] by address.
+pub fn write_v1_to(addr: &str, ts: Vec<proto::TimeSeries>) -> Result<(u16, String), reqwest::Error> {
+    let req = proto::WriteRequest {
+        timeseries: ts,
+        metadata: vec![],
+    };
+    post_write_to(
+        addr,
+        snappy(&req.encode_to_vec()),
+        Some("application/x-protobuf"),
+    )
+}
