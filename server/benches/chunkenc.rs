@@ -60,28 +60,36 @@ fn bench_xor(c: &mut Criterion) {
         for n in SIZES {
             let samples = gen(n);
             g.throughput(Throughput::Elements(n as u64));
-            g.bench_with_input(BenchmarkId::new(format!("append/{name}"), n), &samples, |b, s| {
-                b.iter(|| {
-                    let mut c = XorChunk::new();
-                    for &(t, v) in s {
-                        c.append(t, v);
-                    }
-                    c
-                })
-            });
+            g.bench_with_input(
+                BenchmarkId::new(format!("append/{name}"), n),
+                &samples,
+                |b, s| {
+                    b.iter(|| {
+                        let mut c = XorChunk::new();
+                        for &(t, v) in s {
+                            c.append(t, v);
+                        }
+                        c
+                    })
+                },
+            );
             let mut chunk = XorChunk::new();
             for &(t, v) in &samples {
                 chunk.append(t, v);
             }
-            g.bench_with_input(BenchmarkId::new(format!("iter/{name}"), n), &chunk, |b, c| {
-                b.iter(|| {
-                    let mut acc = 0f64;
-                    for (t, v) in c.iter() {
-                        acc += v + t as f64;
-                    }
-                    black_box(acc)
-                })
-            });
+            g.bench_with_input(
+                BenchmarkId::new(format!("iter/{name}"), n),
+                &chunk,
+                |b, c| {
+                    b.iter(|| {
+                        let mut acc = 0f64;
+                        for (t, v) in c.iter() {
+                            acc += v + t as f64;
+                        }
+                        black_box(acc)
+                    })
+                },
+            );
         }
     }
     g.finish();
@@ -93,18 +101,24 @@ fn bench_sealed(c: &mut Criterion) {
         for n in SIZES {
             let samples = gen(n);
             g.throughput(Throughput::Elements(n as u64));
-            g.bench_with_input(BenchmarkId::new(format!("encode/{name}"), n), &samples, |b, s| {
-                b.iter(|| encode_sealed(black_box(s)))
-            });
+            g.bench_with_input(
+                BenchmarkId::new(format!("encode/{name}"), n),
+                &samples,
+                |b, s| b.iter(|| encode_sealed(black_box(s))),
+            );
             let blob = encode_sealed(&samples);
             let mut out = Vec::with_capacity(n);
-            g.bench_with_input(BenchmarkId::new(format!("decode/{name}"), n), &blob, |b, blob| {
-                b.iter(|| {
-                    out.clear();
-                    decode_sealed_into(black_box(blob), &mut out).expect("bench blob decodes");
-                    black_box(out.len())
-                })
-            });
+            g.bench_with_input(
+                BenchmarkId::new(format!("decode/{name}"), n),
+                &blob,
+                |b, blob| {
+                    b.iter(|| {
+                        out.clear();
+                        decode_sealed_into(black_box(blob), &mut out).expect("bench blob decodes");
+                        black_box(out.len())
+                    })
+                },
+            );
         }
     }
     g.finish();

@@ -53,10 +53,19 @@ enum ImportCommand {
 struct ServeArgs {
     /// Address to listen on for the web interface, API and remote write
     /// (`:9090` means every interface).
-    #[arg(long = "web.listen-address", default_value = ":9090", value_name = "ADDR")]
+    #[arg(
+        long = "web.listen-address",
+        default_value = ":9090",
+        value_name = "ADDR"
+    )]
     listen_address: String,
     /// Directory for the database.
-    #[arg(long = "storage.path", alias = "storage.tsdb.path", default_value = "data", value_name = "DIR")]
+    #[arg(
+        long = "storage.path",
+        alias = "storage.tsdb.path",
+        default_value = "data",
+        value_name = "DIR"
+    )]
     storage_path: PathBuf,
     /// How long to keep samples, counted back from the newest one
     /// (e.g. 15d, 12h, 1y). Default 15d when no size limit is set either.
@@ -158,7 +167,10 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("pharos: cannot start the async runtime: {e}");

@@ -83,8 +83,15 @@ impl Server {
                     return;
                 }
             }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("pharos exited with {status} before it was ready:\n{}", self.log_text());
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "pharos exited with {status} before it was ready:\n{}",
+                    self.log_text()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -144,7 +151,10 @@ impl Server {
         let r = reqwest::blocking::get(self.url(path_and_query)).expect("GET");
         let status = r.status().as_u16();
         let text = r.text().expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
     }
 
     /// Every stored sample of the series matching `selector`, via the export
@@ -246,12 +256,18 @@ pub fn post_write_to(
 }
 
 /// Sends a remote-write 1.0 request.
-pub fn write_v1(server: &Server, ts: Vec<proto::TimeSeries>) -> Result<(u16, String), reqwest::Error> {
+pub fn write_v1(
+    server: &Server,
+    ts: Vec<proto::TimeSeries>,
+) -> Result<(u16, String), reqwest::Error> {
     write_v1_to(&server.addr, ts)
 }
 
 /// [`write_v1`] by address.
-pub fn write_v1_to(addr: &str, ts: Vec<proto::TimeSeries>) -> Result<(u16, String), reqwest::Error> {
+pub fn write_v1_to(
+    addr: &str,
+    ts: Vec<proto::TimeSeries>,
+) -> Result<(u16, String), reqwest::Error> {
     let req = proto::WriteRequest {
         timeseries: ts,
         metadata: vec![],

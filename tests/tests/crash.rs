@@ -80,9 +80,16 @@ fn verify(s: &Server, acked: &[i64], unknown: &[i64]) {
         let k: usize = job[1..].parse().unwrap();
         let stored: BTreeMap<i64, f64> = samples.iter().copied().collect();
         assert_eq!(stored.len(), samples.len(), "{job}: duplicate timestamps");
-        assert!(samples.windows(2).all(|w| w[0].0 < w[1].0), "{job}: out of order");
+        assert!(
+            samples.windows(2).all(|w| w[0].0 < w[1].0),
+            "{job}: out of order"
+        );
         for t in acked {
-            assert_eq!(stored.get(t), Some(&value(k, *t)), "{job}: acknowledged sample at {t}");
+            assert_eq!(
+                stored.get(t),
+                Some(&value(k, *t)),
+                "{job}: acknowledged sample at {t}"
+            );
         }
         for (t, v) in &stored {
             assert!(

@@ -7,7 +7,10 @@ use pharos_tests::{post_write, series, snappy, write_v1, Server};
 use prost::Message;
 
 fn up(job: &str, samples: &[(i64, f64)]) -> pharos_agent::remote::proto::TimeSeries {
-    series(&[("__name__", "up"), ("instance", "h:9100"), ("job", job)], samples)
+    series(
+        &[("__name__", "up"), ("instance", "h:9100"), ("job", job)],
+        samples,
+    )
 }
 
 #[test]
@@ -17,8 +20,14 @@ fn v1_write_then_series_labels_and_values() {
     let (status, body) = write_v1(
         &s,
         vec![
-            up("node", &[(1_700_000_000_000, 1.0), (1_700_000_015_000, 1.0)]),
-            series(&[("__name__", "node_load1"), ("job", "node")], &[(1_700_000_000_000, 0.25)]),
+            up(
+                "node",
+                &[(1_700_000_000_000, 1.0), (1_700_000_015_000, 1.0)],
+            ),
+            series(
+                &[("__name__", "node_load1"), ("job", "node")],
+                &[(1_700_000_000_000, 0.25)],
+            ),
         ],
     )
     .unwrap();
@@ -33,7 +42,10 @@ fn v1_write_then_series_labels_and_values() {
         ]})
     );
     let (_, v) = s.get_json("/api/v1/labels");
-    assert_eq!(v["data"], serde_json::json!(["__name__", "instance", "job"]));
+    assert_eq!(
+        v["data"],
+        serde_json::json!(["__name__", "instance", "job"])
+    );
     let (_, v) = s.get_json("/api/v1/label/__name__/values");
     assert_eq!(v["data"], serde_json::json!(["node_load1", "up"]));
     let (_, v) = s.get_json("/api/v1/label/job/values?match[]=node_load1");
@@ -46,7 +58,10 @@ fn v1_write_then_series_labels_and_values() {
     // limit truncates with a warning.
     let (_, v) = s.get_json("/api/v1/label/__name__/values?limit=1");
     assert_eq!(v["data"], serde_json::json!(["node_load1"]));
-    assert_eq!(v["warnings"], serde_json::json!(["results truncated due to limit"]));
+    assert_eq!(
+        v["warnings"],
+        serde_json::json!(["results truncated due to limit"])
+    );
     // POST form works like GET.
     let r = reqwest::blocking::Client::new()
         .post(s.url("/api/v1/series"))
@@ -57,7 +72,10 @@ fn v1_write_then_series_labels_and_values() {
     assert_eq!(v["data"].as_array().unwrap().len(), 2);
 
     let exported = s.export("up");
-    assert_eq!(exported[0].1, vec![(1_700_000_000_000, 1.0), (1_700_000_015_000, 1.0)]);
+    assert_eq!(
+        exported[0].1,
+        vec![(1_700_000_000_000, 1.0), (1_700_000_015_000, 1.0)]
+    );
 }
 
 #[test]
@@ -72,24 +90,41 @@ fn v2_write_with_symbols() {
         timeseries: vec![v2::TimeSeries {
             labels_refs: vec![1, 2, 3, 4],
             samples: vec![
-                v2::Sample { value: 21.5, timestamp: 1000, start_timestamp: 0 },
-                v2::Sample { value: 21.75, timestamp: 2000, start_timestamp: 0 },
+                v2::Sample {
+                    value: 21.5,
+                    timestamp: 1000,
+                    start_timestamp: 0,
+                },
+                v2::Sample {
+                    value: 21.75,
+                    timestamp: 2000,
+                    start_timestamp: 0,
+                },
             ],
             ..Default::default()
         }],
     };
     let r = reqwest::blocking::Client::new()
         .post(s.url("/api/v1/write"))
-        .header("Content-Type", "application/x-protobuf;proto=io.prometheus.write.v2.Request")
+        .header(
+            "Content-Type",
+            "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+        )
         .header("Content-Encoding", "snappy")
         .header("X-Prometheus-Remote-Write-Version", "2.0.0")
         .body(snappy(&req.encode_to_vec()))
         .send()
         .unwrap();
     assert_eq!(r.status().as_u16(), 204);
-    assert_eq!(r.headers()["X-Prometheus-Remote-Write-Samples-Written"], "2");
+    assert_eq!(
+        r.headers()["X-Prometheus-Remote-Write-Samples-Written"],
+        "2"
+    );
     let got = s.export("temp_celsius");
-    assert_eq!(got[0].0, serde_json::json!({"__name__": "temp_celsius", "room": "lab"}));
+    assert_eq!(
+        got[0].0,
+        serde_json::json!({"__name__": "temp_celsius", "room": "lab"})
+    );
     assert_eq!(got[0].1, vec![(1000, 21.5), (2000, 21.75)]);
 }
 
@@ -116,7 +151,10 @@ fn out_of_order_samples_are_reported_and_the_rest_stored() {
 fn bad_input_gets_a_clear_4xx_and_harms_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Server::start(&dir.path().join("data"));
-    assert_eq!(write_v1(&s, vec![up("keep", &[(1000, 42.0)])]).unwrap().0, 204);
+    assert_eq!(
+        write_v1(&s, vec![up("keep", &[(1000, 42.0)])]).unwrap().0,
+        204
+    );
     let good = pharos_agent::remote::proto::WriteRequest {
         timeseries: vec![up("x", &[(5000, 1.0)])],
         metadata: vec![],
@@ -139,7 +177,10 @@ fn bad_input_gets_a_clear_4xx_and_harms_nothing() {
     // Empty label name, duplicate names, unsorted names.
     for (labels, want) in [
         (vec![("__name__", "m"), ("", "v")], "empty label name"),
-        (vec![("__name__", "m"), ("a", "1"), ("a", "2")], "duplicate label name"),
+        (
+            vec![("__name__", "m"), ("a", "1"), ("a", "2")],
+            "duplicate label name",
+        ),
         (vec![("b", "1"), ("__name__", "m")], "not sorted"),
         (vec![("job", "no-name")], "no metric name"),
     ] {
@@ -169,7 +210,10 @@ fn bad_input_gets_a_clear_4xx_and_harms_nothing() {
     assert_eq!(v["status"], "error");
     assert_eq!(v["errorType"], "bad_data");
     let (st, v) = s.get_json("/api/v1/series");
-    assert_eq!((st, v["error"].as_str().unwrap()), (400, "no match[] parameter provided"));
+    assert_eq!(
+        (st, v["error"].as_str().unwrap()),
+        (400, "no match[] parameter provided")
+    );
     let (st, v) = s.get_json("/api/v1/labels?start=yesterday");
     assert_eq!(st, 400);
     assert!(v["error"].as_str().unwrap().contains("\"start\""));

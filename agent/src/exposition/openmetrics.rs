@@ -47,7 +47,7 @@ pub(super) fn parse_line<'a>(
 fn metadata<'a>(
     line: &'a str,
     lineno: usize,
-    mut rules: Option<&mut Rules>,
+    rules: Option<&mut Rules>,
 ) -> Result<Entry<'a>, String> {
     let mut cur = Cursor::new(line);
     let keyword = if cur.eat_str("# HELP") {
@@ -83,7 +83,7 @@ fn metadata<'a>(
     let rest = cur.rest();
     match keyword {
         "HELP" => {
-            if let Some(rules) = rules.as_deref_mut() {
+            if let Some(rules) = rules {
                 rules.on_metadata(family, Meta::Help, lineno)?;
             }
             Ok(Entry::Help {
@@ -113,7 +113,7 @@ fn metadata<'a>(
                     ))
                 }
             };
-            if let Some(rules) = rules.as_deref_mut() {
+            if let Some(rules) = rules {
                 rules.on_metadata(family, Meta::Type(kind), lineno)?;
             }
             Ok(Entry::Type { family, kind })
@@ -125,7 +125,7 @@ fn metadata<'a>(
                     lexer::snippet(rest)
                 ));
             }
-            if let Some(rules) = rules.as_deref_mut() {
+            if let Some(rules) = rules {
                 rules.on_metadata(family, Meta::Unit(rest), lineno)?;
             }
             Ok(Entry::Unit { family, unit: rest })

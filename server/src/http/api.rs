@@ -34,7 +34,10 @@ impl Params {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
@@ -72,7 +75,9 @@ impl Params {
         match self.get("limit") {
             None | Some("") => Ok(0),
             Some(s) => s.parse::<usize>().map_err(|_| {
-                ApiError::bad_data(format!("invalid parameter \"limit\": cannot parse {s:?} to a non-negative integer"))
+                ApiError::bad_data(format!(
+                    "invalid parameter \"limit\": cannot parse {s:?} to a non-negative integer"
+                ))
             }),
         }
     }
@@ -103,7 +108,9 @@ pub fn parse_selector(s: &str) -> Result<Vec<Vec<Matcher>>, String> {
     use promql_parser::parser::Expr;
     let expr = promql_parser::parser::parse(s)?;
     let Expr::VectorSelector(vs) = expr else {
-        return Err(format!("1:1: parse error: expected a series selector, got {s:?}"));
+        return Err(format!(
+            "1:1: parse error: expected a series selector, got {s:?}"
+        ));
     };
     let convert = |ms: &[promql_parser::label::Matcher]| -> Result<Vec<Matcher>, String> {
         let mut out = Vec::with_capacity(ms.len() + 1);
@@ -237,7 +244,10 @@ mod tests {
         assert_eq!(parse_time("1700000000"), Some(1_700_000_000_000));
         assert_eq!(parse_time("1700000000.123"), Some(1_700_000_000_123));
         assert_eq!(parse_time("2023-11-14T22:13:20Z"), Some(1_700_000_000_000));
-        assert_eq!(parse_time("2023-11-14T22:13:20.5+01:00"), Some(1_699_996_400_500));
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20.5+01:00"),
+            Some(1_699_996_400_500)
+        );
         assert_eq!(parse_time("abc"), None);
         assert_eq!(parse_time("NaN"), None);
     }
@@ -283,7 +293,8 @@ pub async fn export(
         for s in all {
             let values: Vec<Value> = s.samples.iter().map(|&(_, v)| float_json(v)).collect();
             let ts: Vec<i64> = s.samples.iter().map(|&(t, _)| t).collect();
-            let line = json!({ "metric": labels_json(&s.labels), "values": values, "timestamps": ts });
+            let line =
+                json!({ "metric": labels_json(&s.labels), "values": values, "timestamps": ts });
             out.push_str(&line.to_string());
             out.push('\n');
         }

@@ -43,8 +43,14 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/write",
             post(write::remote_write).layer(DefaultBodyLimit::max(MAX_WRITE_BODY)),
         )
-        .route("/-/healthy", get(|| async { "Pharos is Healthy.\n" }).head(|| async {}))
-        .route("/-/ready", get(|| async { "Pharos is Ready.\n" }).head(|| async {}))
+        .route(
+            "/-/healthy",
+            get(|| async { "Pharos is Healthy.\n" }).head(|| async {}),
+        )
+        .route(
+            "/-/ready",
+            get(|| async { "Pharos is Ready.\n" }).head(|| async {}),
+        )
         .merge(api)
         .with_state(state)
 }

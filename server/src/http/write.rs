@@ -24,11 +24,7 @@ enum Failure {
 }
 
 /// `POST /api/v1/write`.
-pub async fn remote_write(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn remote_write(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let text = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok());
     let content_type = text(header::CONTENT_TYPE);
     let Some(version) = remote::version_from_content_type(content_type) else {
@@ -90,7 +86,10 @@ fn respond(version: Version, decoded: &rw::Decoded, report: &AppendReport) -> Re
         ));
     }
     for (reason, n, example) in &report.rejected {
-        problems.push(format!("{n} samples refused: {} (first: {example})", reason.as_str()));
+        problems.push(format!(
+            "{n} samples refused: {} (first: {example})",
+            reason.as_str()
+        ));
     }
     if decoded.histograms > 0 {
         problems.push(format!(
@@ -101,18 +100,17 @@ fn respond(version: Version, decoded: &rw::Decoded, report: &AppendReport) -> Re
     let mut resp = if problems.is_empty() {
         StatusCode::NO_CONTENT.into_response()
     } else {
-        let mut msg = format!(
-            "stored {} of {} samples; ",
-            report.written,
-            decoded.samples
-        );
+        let mut msg = format!("stored {} of {} samples; ", report.written, decoded.samples);
         msg.push_str(&problems.join("; "));
         msg.push('\n');
         (StatusCode::BAD_REQUEST, msg).into_response()
     };
     if version == Version::V2 {
         let h = resp.headers_mut();
-        h.insert(remote::HEADER_SAMPLES_WRITTEN, HeaderValue::from(report.written));
+        h.insert(
+            remote::HEADER_SAMPLES_WRITTEN,
+            HeaderValue::from(report.written),
+        );
         h.insert(remote::HEADER_HISTOGRAMS_WRITTEN, HeaderValue::from(0u32));
         h.insert(remote::HEADER_EXEMPLARS_WRITTEN, HeaderValue::from(0u32));
     }

@@ -153,7 +153,10 @@ pub fn import_openmetrics(
         let Some(t) = s.timestamp_ms else {
             return Err(input_err(
                 lineno,
-                format!("sample of {} has no timestamp; every sample of an import file needs one", s.name),
+                format!(
+                    "sample of {} has no timestamp; every sample of an import file needs one",
+                    s.name
+                ),
             ));
         };
         // Look the series up by a key built in a reused buffer, so known

@@ -99,7 +99,10 @@ fn from_v1(req: proto::WriteRequest) -> Decoded {
         if ts.samples.is_empty() {
             continue;
         }
-        let pairs = ts.labels.iter().map(|l| (l.name.as_str(), l.value.as_str()));
+        let pairs = ts
+            .labels
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str()));
         match Labels::from_sorted(pairs.clone()) {
             Ok(labels) => {
                 out.samples += ts.samples.len();
@@ -121,12 +124,15 @@ fn from_v2(req: v2::Request) -> Result<Decoded, DecodeError> {
         ));
     }
     let sym = |r: u32| -> Result<&str, DecodeError> {
-        req.symbols.get(r as usize).map(String::as_str).ok_or_else(|| {
-            DecodeError::Symbols(format!(
-                "symbol reference {r} is outside the symbols table of {} entries",
-                req.symbols.len()
-            ))
-        })
+        req.symbols
+            .get(r as usize)
+            .map(String::as_str)
+            .ok_or_else(|| {
+                DecodeError::Symbols(format!(
+                    "symbol reference {r} is outside the symbols table of {} entries",
+                    req.symbols.len()
+                ))
+            })
     };
     let mut out = Decoded::default();
     for ts in &req.timeseries {
@@ -180,12 +186,18 @@ mod tests {
             timeseries: vec![
                 proto::TimeSeries {
                     labels: vec![label("__name__", "up"), label("job", "a")],
-                    samples: vec![proto::Sample { value: 1.0, timestamp: 5 }],
+                    samples: vec![proto::Sample {
+                        value: 1.0,
+                        timestamp: 5,
+                    }],
                     ..Default::default()
                 },
                 proto::TimeSeries {
                     labels: vec![label("job", "a"), label("__name__", "up")],
-                    samples: vec![proto::Sample { value: 1.0, timestamp: 5 }],
+                    samples: vec![proto::Sample {
+                        value: 1.0,
+                        timestamp: 5,
+                    }],
                     ..Default::default()
                 },
             ],
@@ -201,10 +213,20 @@ mod tests {
     #[test]
     fn v2_symbols() {
         let req = v2::Request {
-            symbols: vec!["".into(), "__name__".into(), "up".into(), "job".into(), "x".into()],
+            symbols: vec![
+                "".into(),
+                "__name__".into(),
+                "up".into(),
+                "job".into(),
+                "x".into(),
+            ],
             timeseries: vec![v2::TimeSeries {
                 labels_refs: vec![1, 2, 3, 4],
-                samples: vec![v2::Sample { value: 2.0, timestamp: 7, start_timestamp: 0 }],
+                samples: vec![v2::Sample {
+                    value: 2.0,
+                    timestamp: 7,
+                    start_timestamp: 0,
+                }],
                 ..Default::default()
             }],
         };
@@ -222,11 +244,17 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error() {
-        assert!(matches!(decode(b"\xff\xff\xff", Version::V1, None), Err(DecodeError::Snappy(_))));
+        assert!(matches!(
+            decode(b"\xff\xff\xff", Version::V1, None),
+            Err(DecodeError::Snappy(_))
+        ));
         assert!(matches!(
             decode(&snappy(b"\xff\xff\xff\xff"), Version::V1, None),
             Err(DecodeError::Protobuf(_))
         ));
-        assert!(matches!(decode(b"", Version::V1, Some("gzip")), Err(DecodeError::Encoding(_))));
+        assert!(matches!(
+            decode(b"", Version::V1, Some("gzip")),
+            Err(DecodeError::Encoding(_))
+        ));
     }
 }

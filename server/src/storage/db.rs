@@ -67,7 +67,11 @@ pub fn open_writer(dir: &Path, sync_full: bool) -> Result<Connection, StorageErr
     // WAL lets readers run beside the one writer; FULL makes every commit
     // durable against power loss, not only against a process crash.
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", if sync_full { "FULL" } else { "NORMAL" })?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        if sync_full { "FULL" } else { "NORMAL" },
+    )?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.execute_batch(SCHEMA)?;

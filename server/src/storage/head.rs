@@ -143,7 +143,11 @@ impl MemSeries {
     pub fn mem_size(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.head.as_ref().map_or(0, |h| h.chunk.mem_size())
-            + self.frozen.iter().map(|c| c.chunk.mem_size()).sum::<usize>()
+            + self
+                .frozen
+                .iter()
+                .map(|c| c.chunk.mem_size())
+                .sum::<usize>()
     }
 }
 
@@ -158,10 +162,22 @@ mod tests {
     #[test]
     fn check_rules() {
         assert_eq!(check(None, 5, 1.0), Check::Accept);
-        assert_eq!(check(Some((5, Some(1f64.to_bits()))), 6, 1.0), Check::Accept);
-        assert_eq!(check(Some((5, Some(1f64.to_bits()))), 4, 1.0), Check::OutOfOrder);
-        assert_eq!(check(Some((5, Some(1f64.to_bits()))), 5, 1.0), Check::Repeat);
-        assert_eq!(check(Some((5, Some(1f64.to_bits()))), 5, 2.0), Check::Duplicate);
+        assert_eq!(
+            check(Some((5, Some(1f64.to_bits()))), 6, 1.0),
+            Check::Accept
+        );
+        assert_eq!(
+            check(Some((5, Some(1f64.to_bits()))), 4, 1.0),
+            Check::OutOfOrder
+        );
+        assert_eq!(
+            check(Some((5, Some(1f64.to_bits()))), 5, 1.0),
+            Check::Repeat
+        );
+        assert_eq!(
+            check(Some((5, Some(1f64.to_bits()))), 5, 2.0),
+            Check::Duplicate
+        );
         assert_eq!(check(Some((5, None)), 5, 2.0), Check::Repeat);
     }
 

@@ -272,10 +272,19 @@ mod tests {
 
     fn index() -> Index {
         let mut ix = Index::default();
-        ix.add(1, &ls(&[("__name__", "up"), ("job", "node"), ("instance", "a")]));
-        ix.add(2, &ls(&[("__name__", "up"), ("job", "prom"), ("instance", "b")]));
+        ix.add(
+            1,
+            &ls(&[("__name__", "up"), ("job", "node"), ("instance", "a")]),
+        );
+        ix.add(
+            2,
+            &ls(&[("__name__", "up"), ("job", "prom"), ("instance", "b")]),
+        );
         ix.add(3, &ls(&[("__name__", "cpu"), ("job", "node")]));
-        ix.add(4, &ls(&[("__name__", "cpu"), ("job", "node"), ("mode", "idle\nx")]));
+        ix.add(
+            4,
+            &ls(&[("__name__", "cpu"), ("job", "node"), ("mode", "idle\nx")]),
+        );
         ix
     }
 
@@ -284,14 +293,23 @@ mod tests {
         use MatchOp::*;
         let ix = index();
         assert_eq!(ix.select(&[m(Equal, "__name__", "up")]), vec![1, 2]);
-        assert_eq!(ix.select(&[m(Equal, "job", "node"), m(NotEqual, "__name__", "up")]), vec![3, 4]);
+        assert_eq!(
+            ix.select(&[m(Equal, "job", "node"), m(NotEqual, "__name__", "up")]),
+            vec![3, 4]
+        );
         // Regexes are fully anchored.
         assert_eq!(ix.select(&[m(RegexMatch, "job", "no")]), Vec::<u64>::new());
-        assert_eq!(ix.select(&[m(RegexMatch, "job", "no.*|prom")]), vec![1, 2, 3, 4]);
+        assert_eq!(
+            ix.select(&[m(RegexMatch, "job", "no.*|prom")]),
+            vec![1, 2, 3, 4]
+        );
         // `.` matches a newline.
         assert_eq!(ix.select(&[m(RegexMatch, "mode", "idle.x")]), vec![4]);
         // A matcher that matches "" keeps series without the label.
-        assert_eq!(ix.select(&[m(Equal, "__name__", "cpu"), m(Equal, "instance", "")]), vec![3, 4]);
+        assert_eq!(
+            ix.select(&[m(Equal, "__name__", "cpu"), m(Equal, "instance", "")]),
+            vec![3, 4]
+        );
         assert_eq!(ix.select(&[m(NotEqual, "instance", "a")]), vec![2, 3, 4]);
         assert_eq!(ix.select(&[m(RegexNoMatch, "job", "node")]), vec![2]);
         assert_eq!(ix.select(&[m(RegexMatch, "instance", "a|")]), vec![1, 3, 4]);
@@ -301,10 +319,16 @@ mod tests {
     #[test]
     fn remove_drops_empty_postings() {
         let mut ix = index();
-        ix.remove(2, &ls(&[("__name__", "up"), ("job", "prom"), ("instance", "b")]));
+        ix.remove(
+            2,
+            &ls(&[("__name__", "up"), ("job", "prom"), ("instance", "b")]),
+        );
         assert_eq!(ix.label_values("job"), vec!["node"]);
         assert_eq!(ix.len(), 3);
-        assert_eq!(ix.label_names(), vec!["__name__", "instance", "job", "mode"]);
+        assert_eq!(
+            ix.label_names(),
+            vec!["__name__", "instance", "job", "mode"]
+        );
     }
 
     #[test]

@@ -215,8 +215,8 @@ mod tests {
 
     #[test]
     fn round_trip_and_accessors() {
-        let l = Labels::from_sorted([("__name__", "up"), ("instance", "a:1"), ("job", "n")])
-            .unwrap();
+        let l =
+            Labels::from_sorted([("__name__", "up"), ("instance", "a:1"), ("job", "n")]).unwrap();
         assert_eq!(l.len(), 3);
         assert_eq!(l.get("job"), Some("n"));
         assert_eq!(l.metric_name(), "up");

@@ -50,7 +50,9 @@ pub enum StorageError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the data directory was written by a newer pharos (storage format {0}; this one reads 1)")]
+    #[error(
+        "the data directory was written by a newer pharos (storage format {0}; this one reads 1)"
+    )]
     Version(i64),
     #[error("corrupt data in the storage database: {0}")]
     Corrupt(String),
@@ -130,11 +132,19 @@ pub struct SeriesData {
 pub trait Queryable: Send + Sync {
     /// Series matching every matcher that have data in `[mint, maxt]`,
     /// sorted by labels.
-    fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64)
-        -> Result<Vec<Arc<Labels>>, StorageError>;
+    fn series(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Arc<Labels>>, StorageError>;
     /// Like [`Queryable::series`], with the samples in `[mint, maxt]`.
-    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64)
-        -> Result<Vec<SeriesData>, StorageError>;
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<SeriesData>, StorageError>;
 }
 
 /// Storage settings (Prometheus's flag names in brackets).
@@ -218,9 +228,10 @@ impl Storage {
             ..Head::default()
         };
         load_series(&conn, &mut head)?;
-        let next_seq: u64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM wal", [], |r| {
-            r.get::<_, i64>(0)
-        })? as u64;
+        let next_seq: u64 =
+            conn.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM wal", [], |r| {
+                r.get::<_, i64>(0)
+            })? as u64;
         let storage = Storage {
             dir: dir.to_path_buf(),
             opts,
@@ -461,9 +472,9 @@ impl Storage {
     /// deletes those left with no data at all.
     fn refresh_series_ranges(&self, ids: HashSet<SeriesId>) -> Result<(), StorageError> {
         let w = self.lock_writer();
-        let mut range = w.conn.prepare_cached(
-            "SELECT MIN(min_t), MAX(max_t) FROM chunks WHERE series_id = ?1",
-        )?;
+        let mut range = w
+            .conn
+            .prepare_cached("SELECT MIN(min_t), MAX(max_t) FROM chunks WHERE series_id = ?1")?;
         let mut gone = Vec::new();
         let mut head = self.write_head();
         for id in ids {
@@ -561,7 +572,10 @@ impl Storage {
                 continue;
             };
             head.max_t = head.max_t.max(last.0);
-            let ms = head.series.get_mut(id).expect("BUG: imported series not in head");
+            let ms = head
+                .series
+                .get_mut(id)
+                .expect("BUG: imported series not in head");
             ms.disk_min_t = ms.disk_min_t.min(first.0);
             ms.disk_max_t = ms.disk_max_t.max(last.0);
             ms.min_t = ms.min_t.min(first.0);
@@ -665,13 +679,12 @@ fn load_series(conn: &Connection, head: &mut Head) -> Result<(), StorageError> {
     while let Some(row) = rows.next()? {
         let id: i64 = row.get(0)?;
         let raw: Vec<u8> = row.get(1)?;
-        let labels = Labels::decode(&raw)
-            .map_err(|e| StorageError::Corrupt(format!("series {id}: {e}")))?;
+        let labels =
+            Labels::decode(&raw).map_err(|e| StorageError::Corrupt(format!("series {id}: {e}")))?;
         head.add_series(id as SeriesId, Arc::new(labels));
     }
-    let mut stmt = conn.prepare(
-        "SELECT series_id, MIN(min_t), MAX(max_t) FROM chunks GROUP BY series_id",
-    )?;
+    let mut stmt =
+        conn.prepare("SELECT series_id, MIN(min_t), MAX(max_t) FROM chunks GROUP BY series_id")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let id: i64 = row.get(0)?;
@@ -793,7 +806,11 @@ impl Appender for Storage {
                 Target::Existing(id) => id,
                 Target::New(i) => new_ids[i].expect("BUG: new series without id"),
             };
-            let record = wal::encode(plans.iter().map(|p| (id_of(&p.target), p.samples.as_slice())));
+            let record = wal::encode(
+                plans
+                    .iter()
+                    .map(|p| (id_of(&p.target), p.samples.as_slice())),
+            );
             tx.execute(
                 "INSERT INTO wal (seq, data) VALUES (?1, ?2)",
                 params![seq as i64, record],
@@ -816,7 +833,10 @@ impl Appender for Storage {
                     id
                 }
             };
-            let s = head.series.get_mut(&id).expect("BUG: planned series not in head");
+            let s = head
+                .series
+                .get_mut(&id)
+                .expect("BUG: planned series not in head");
             for &(t, v) in &p.samples {
                 s.append(t, v, seq);
             }
@@ -874,7 +894,14 @@ impl Queryable for Storage {
                     let mut samples = Vec::new();
                     s.samples_in(mint, maxt, &mut samples);
                     let on_disk = s.disk_min_t <= maxt && s.disk_max_t >= mint;
-                    (id, SeriesData { labels: Arc::clone(&s.labels), samples }, on_disk)
+                    (
+                        id,
+                        SeriesData {
+                            labels: Arc::clone(&s.labels),
+                            samples,
+                        },
+                        on_disk,
+                    )
                 })
                 .collect()
         };

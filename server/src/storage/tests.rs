@@ -42,11 +42,17 @@ fn append_then_select_keeps_bits() {
     let s = open(dir.path());
     let l = labels("up", "a");
     let stale = f64::from_bits(STALE);
-    let r = s.append(batch(&l, &[(1000, 1.0), (2000, stale), (3000, -0.0)])).unwrap();
+    let r = s
+        .append(batch(&l, &[(1000, 1.0), (2000, stale), (3000, -0.0)]))
+        .unwrap();
     assert_eq!((r.written, r.new_series), (3, 1));
     assert_eq!(
         all_samples(&s, "up"),
-        vec![(1000, 1f64.to_bits()), (2000, STALE), (3000, (-0.0f64).to_bits())]
+        vec![
+            (1000, 1f64.to_bits()),
+            (2000, STALE),
+            (3000, (-0.0f64).to_bits())
+        ]
     );
     let got = s.select(&eq("up"), 1500, 2500).unwrap();
     assert_eq!(got[0].samples.len(), 1);
@@ -60,7 +66,10 @@ fn out_of_order_and_duplicates_are_reported_not_stored() {
     let l = labels("up", "a");
     s.append(batch(&l, &[(1000, 1.0), (2000, 2.0)])).unwrap();
     let r = s
-        .append(batch(&l, &[(1500, 9.0), (2000, 2.0), (2000, 7.0), (3000, 3.0)]))
+        .append(batch(
+            &l,
+            &[(1500, 9.0), (2000, 2.0), (2000, 7.0), (3000, 3.0)],
+        ))
         .unwrap();
     // 2000/2.0 repeats the stored sample: success, stored once.
     assert_eq!(r.written, 2);
@@ -69,7 +78,10 @@ fn out_of_order_and_duplicates_are_reported_not_stored() {
     assert!(reasons.contains(&(RejectReason::OutOfOrder, 1)));
     assert!(reasons.contains(&(RejectReason::Duplicate, 1)));
     assert_eq!(
-        all_samples(&s, "up").iter().map(|x| x.0).collect::<Vec<_>>(),
+        all_samples(&s, "up")
+            .iter()
+            .map(|x| x.0)
+            .collect::<Vec<_>>(),
         vec![1000, 2000, 3000]
     );
     assert_eq!(s.stats.samples_out_of_order.load(Ordering::Relaxed), 1);
@@ -94,12 +106,17 @@ fn restart_replays_the_log_and_remembers_series() {
     {
         let s = open(dir.path());
         s.append(batch(&l, &[(1000, 1.0)])).unwrap();
-        s.append(batch(&l, &[(2000, f64::from_bits(STALE))])).unwrap();
-        s.append(batch(&labels("other", "b"), &[(500, 5.0)])).unwrap();
+        s.append(batch(&l, &[(2000, f64::from_bits(STALE))]))
+            .unwrap();
+        s.append(batch(&labels("other", "b"), &[(500, 5.0)]))
+            .unwrap();
     }
     let s = open(dir.path());
     assert_eq!(s.stats.wal_records_replayed.load(Ordering::Relaxed), 3);
-    assert_eq!(all_samples(&s, "up"), vec![(1000, 1f64.to_bits()), (2000, STALE)]);
+    assert_eq!(
+        all_samples(&s, "up"),
+        vec![(1000, 1f64.to_bits()), (2000, STALE)]
+    );
     assert_eq!(s.series_count(), 2);
     // The replayed head still refuses out-of-order samples.
     let r = s.append(batch(&l, &[(1500, 1.0)])).unwrap();
@@ -130,7 +147,10 @@ fn sealing_persists_chunks_and_truncates_the_log() {
         // Two windows are complete and frozen; the third is open.
         assert_eq!(s.seal(false).unwrap(), 2);
         let w = s.lock_writer();
-        let left: i64 = w.conn.query_row("SELECT COUNT(*) FROM wal", [], |r| r.get(0)).unwrap();
+        let left: i64 = w
+            .conn
+            .query_row("SELECT COUNT(*) FROM wal", [], |r| r.get(0))
+            .unwrap();
         // Only records holding samples of the open window remain.
         assert!(left > 0 && left < (n / 100) as i64, "{left}");
     }
@@ -138,7 +158,9 @@ fn sealing_persists_chunks_and_truncates_the_log() {
     let want: Vec<(i64, u64)> = samples.iter().map(|&(t, v)| (t, v.to_bits())).collect();
     assert_eq!(all_samples(&s, "up"), want);
     // Reading a range that spans disk and memory.
-    let got = s.select(&eq("up"), WINDOW_MS - 15_000, WINDOW_MS * 2 + 15_000).unwrap();
+    let got = s
+        .select(&eq("up"), WINDOW_MS - 15_000, WINDOW_MS * 2 + 15_000)
+        .unwrap();
     assert_eq!(got[0].samples.len(), (WINDOW_MS / 15_000 + 3) as usize);
 }
 
@@ -147,7 +169,8 @@ fn idle_heads_are_frozen_once_time_moves_on() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path());
     s.append(batch(&labels("idle", "a"), &[(0, 1.0)])).unwrap();
-    s.append(batch(&labels("busy", "a"), &[(3 * WINDOW_MS, 1.0)])).unwrap();
+    s.append(batch(&labels("busy", "a"), &[(3 * WINDOW_MS, 1.0)]))
+        .unwrap();
     assert_eq!(s.seal(true).unwrap(), 1);
     assert_eq!(all_samples(&s, "idle"), vec![(0, 1f64.to_bits())]);
 }
@@ -165,13 +188,18 @@ fn retention_by_time_deletes_old_chunks_and_empty_series() {
     .unwrap();
     let old = labels("old", "a");
     let new = labels("new", "a");
-    s.write_chunks(&batch(&old, &[(0, 1.0), (1000, 2.0)])).unwrap();
-    s.write_chunks(&batch(&new, &[(0, 1.0), (5 * WINDOW_MS, 2.0)])).unwrap();
+    s.write_chunks(&batch(&old, &[(0, 1.0), (1000, 2.0)]))
+        .unwrap();
+    s.write_chunks(&batch(&new, &[(0, 1.0), (5 * WINDOW_MS, 2.0)]))
+        .unwrap();
     let deleted = s.enforce_retention().unwrap();
     assert_eq!(deleted, 2);
     assert!(all_samples(&s, "old").is_empty());
     assert_eq!(s.series(&eq("old"), i64::MIN, i64::MAX).unwrap().len(), 0);
-    assert_eq!(all_samples(&s, "new"), vec![(5 * WINDOW_MS, 2f64.to_bits())]);
+    assert_eq!(
+        all_samples(&s, "new"),
+        vec![(5 * WINDOW_MS, 2f64.to_bits())]
+    );
     assert_eq!(s.series_count(), 1);
     drop(s);
     let s = open(dir.path());
@@ -192,9 +220,18 @@ fn retention_by_size_deletes_oldest_first() {
     .unwrap();
     // Random-looking values compress badly: ~ several MB in total.
     for k in 0..40 {
-        let l = Labels::from_sorted([("__name__", "big".to_string()), ("k", k.to_string())]).unwrap();
+        let l =
+            Labels::from_sorted([("__name__", "big".to_string()), ("k", k.to_string())]).unwrap();
         let samples: Vec<(i64, f64)> = (0..5000)
-            .map(|i| (i * 15_000, f64::from_bits(0x4000_0000_0000_0000 ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 12)))
+            .map(|i| {
+                (
+                    i * 15_000,
+                    f64::from_bits(
+                        0x4000_0000_0000_0000
+                            ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 12,
+                    ),
+                )
+            })
             .collect();
         s.write_chunks(&batch(&l, &samples)).unwrap();
     }
@@ -204,7 +241,11 @@ fn retention_by_size_deletes_oldest_first() {
     assert!(s.disk_bytes().unwrap() <= 200 * 1024);
     // What is left is the newest data.
     let left = s.select(&eq("big"), i64::MIN, i64::MAX).unwrap();
-    let newest = left.iter().map(|d| d.samples.last().unwrap().0).max().unwrap();
+    let newest = left
+        .iter()
+        .map(|d| d.samples.last().unwrap().0)
+        .max()
+        .unwrap();
     assert_eq!(newest, 4999 * 15_000);
 }
 
@@ -213,13 +254,20 @@ fn imported_chunks_merge_with_live_data() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path());
     let l = labels("up", "a");
-    s.append(batch(&l, &[(10_000, 10.0), (20_000, 20.0)])).unwrap();
+    s.append(batch(&l, &[(10_000, 10.0), (20_000, 20.0)]))
+        .unwrap();
     // Older data, one sample overlapping (timestamp 10 000).
-    s.write_chunks(&batch(&l, &[(0, 0.0), (5_000, 5.0), (10_000, 99.0)])).unwrap();
+    s.write_chunks(&batch(&l, &[(0, 0.0), (5_000, 5.0), (10_000, 99.0)]))
+        .unwrap();
     let got: Vec<i64> = all_samples(&s, "up").iter().map(|x| x.0).collect();
     assert_eq!(got, vec![0, 5_000, 10_000, 20_000]);
     // Import does not move the append frontier backwards.
-    assert_eq!(s.append(batch(&l, &[(15_000, 1.0)])).unwrap().rejected_total(), 1);
+    assert_eq!(
+        s.append(batch(&l, &[(15_000, 1.0)]))
+            .unwrap()
+            .rejected_total(),
+        1
+    );
 }
 
 #[test]
@@ -232,8 +280,17 @@ fn label_names_and_values_respect_matchers_and_time() {
         &[(5000, 1.0)],
     ))
     .unwrap();
-    assert_eq!(s.label_names(&[], i64::MIN, i64::MAX).unwrap(), vec!["__name__", "job", "mode"]);
-    assert_eq!(s.label_names(&[eq("up")], i64::MIN, i64::MAX).unwrap(), vec!["__name__", "job"]);
+    assert_eq!(
+        s.label_names(&[], i64::MIN, i64::MAX).unwrap(),
+        vec!["__name__", "job", "mode"]
+    );
+    assert_eq!(
+        s.label_names(&[eq("up")], i64::MIN, i64::MAX).unwrap(),
+        vec!["__name__", "job"]
+    );
     assert_eq!(s.label_values("job", &[], 0, 2000).unwrap(), vec!["a"]);
-    assert_eq!(s.label_values("job", &[], i64::MIN, i64::MAX).unwrap(), vec!["a", "b"]);
+    assert_eq!(
+        s.label_values("job", &[], i64::MIN, i64::MAX).unwrap(),
+        vec!["a", "b"]
+    );
 }

@@ -69,7 +69,11 @@ mod tests {
     #[test]
     fn round_trip_keeps_bits() {
         let stale = f64::from_bits(0x7ff0000000000002);
-        let a = [(i64::MIN + 1, 1.5), (-5, stale), (i64::MAX, f64::NEG_INFINITY)];
+        let a = [
+            (i64::MIN + 1, 1.5),
+            (-5, stale),
+            (i64::MAX, f64::NEG_INFINITY),
+        ];
         let b = [(1000, -0.0)];
         let rec = encode([(7u64, &a[..]), (9u64, &b[..])].into_iter());
         let mut got = Vec::new();

@@ -230,7 +230,9 @@ fn decode_inner(b: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), ChunkError> {
             *slot = Some(zstd::bulk::Decompressor::new().map_err(ChunkError::Zstd)?);
         }
         let Some(d) = slot.as_mut() else {
-            return Err(ChunkError::Zstd(std::io::Error::other("no zstd decompressor")));
+            return Err(ChunkError::Zstd(std::io::Error::other(
+                "no zstd decompressor",
+            )));
         };
         // Take the scratch buffer out of the thread-local so nothing is
         // borrowed while decoding.
@@ -326,7 +328,9 @@ fn finest_exp(v: f64, cur: Option<i32>) -> Option<i32> {
         return (1..=lo).rev().find(|&e| mantissa_at(v, e).is_some());
     }
     let from = cur.map_or(-1, |c| (c - 1).min(-1));
-    (-MAX_EXP..=from).rev().find(|&e| mantissa_at(v, e).is_some())
+    (-MAX_EXP..=from)
+        .rev()
+        .find(|&e| mantissa_at(v, e).is_some())
 }
 
 /// A decimal block analysed and ready to be written.
@@ -575,7 +579,11 @@ impl Seq {
         let rice = best_rice
             .filter(|b| b.2.div_ceil(8) as usize + 1 < self.varint_bytes())
             .map(|b| (b.0, b.1));
-        let coding = if rice.is_some() { CODING_RICE } else { CODING_VARINT };
+        let coding = if rice.is_some() {
+            CODING_RICE
+        } else {
+            CODING_VARINT
+        };
         out.push(p.order | (p.zigzag as u8) << 2 | coding << 3);
         if p.order >= 1 {
             put_varint(out, self.heads[0]);
@@ -608,10 +616,10 @@ fn residuals(xs: &[i64], order: u8, r: &mut Vec<i64>) {
     match order {
         0 => r.extend_from_slice(xs),
         1 => r.extend(xs.windows(2).map(|w| w[1].wrapping_sub(w[0]))),
-        _ => r.extend(
-            xs.windows(3)
-                .map(|w| w[2].wrapping_sub(w[1]).wrapping_sub(w[1].wrapping_sub(w[0]))),
-        ),
+        _ => r.extend(xs.windows(3).map(|w| {
+            w[2].wrapping_sub(w[1])
+                .wrapping_sub(w[1].wrapping_sub(w[0]))
+        })),
     }
 }
 
@@ -689,7 +697,12 @@ fn plan_ints(xs: &[i64], k: &Knobs, scratch: &mut Vec<i64>) -> IntPlan {
             _ => bit_len(zigzag(xs[0])) + bit_len(zigzag(xs[1].wrapping_sub(xs[0]))),
         };
         let Some(&min) = r.iter().min() else {
-            let plan = IntPlan { order, zigzag: false, base: 0, gcd: 0 };
+            let plan = IntPlan {
+                order,
+                zigzag: false,
+                base: 0,
+                gcd: 0,
+            };
             if best.is_none_or(|b| head_cost < b.1) {
                 best = Some((plan, head_cost));
             }
@@ -732,11 +745,21 @@ fn plan_ints(xs: &[i64], k: &Knobs, scratch: &mut Vec<i64>) -> IntPlan {
         let (c_for, c_zz) = (c_for * step as u64, c_zz * step as u64);
         let mut cands = [None, None];
         if k.allow_for {
-            let plan = IntPlan { order, zigzag: false, base: min, gcd: g_for };
+            let plan = IntPlan {
+                order,
+                zigzag: false,
+                base: min,
+                gcd: g_for,
+            };
             cands[0] = Some((plan, c_for + head_cost));
         }
         if k.allow_zigzag {
-            let plan = IntPlan { order, zigzag: true, base: med, gcd: g_zz };
+            let plan = IntPlan {
+                order,
+                zigzag: true,
+                base: med,
+                gcd: g_zz,
+            };
             cands[1] = Some((plan, c_zz + head_cost));
         }
         for c in cands.into_iter().flatten() {
@@ -751,7 +774,15 @@ fn plan_ints(xs: &[i64], k: &Knobs, scratch: &mut Vec<i64>) -> IntPlan {
         }
     }
     // Only reachable if a measurement disables every order/mapping.
-    best.map_or(IntPlan { order: 0, zigzag: true, base: 0, gcd: 1 }, |b| b.0)
+    best.map_or(
+        IntPlan {
+            order: 0,
+            zigzag: true,
+            base: 0,
+            gcd: 1,
+        },
+        |b| b.0,
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -837,8 +868,16 @@ fn read_ints(
     if order > 2 || order as usize > n || coding > CODING_RICE {
         return Err(ChunkError::Corrupt("int sequence descriptor"));
     }
-    let x0 = if order >= 1 { r.varint("int sequence head")? } else { 0 };
-    let d1 = if order >= 2 { r.varint("int sequence head")? } else { 0 };
+    let x0 = if order >= 1 {
+        r.varint("int sequence head")?
+    } else {
+        0
+    };
+    let d1 = if order >= 2 {
+        r.varint("int sequence head")?
+    } else {
+        0
+    };
     let base = r.varint("int sequence base")?;
     let g = r.uvarint("int sequence gcd")?;
     if zz && g > i64::MAX as u64 {
@@ -942,11 +981,31 @@ mod tests {
         let d = Knobs::default();
         let mut ks = vec![
             d.clone(),
-            Knobs { try_decimal: false, xor_above: 0.0, ..d.clone() },
-            Knobs { try_decimal: false, try_xor_zstd: true, xor_above: 0.0, ..d.clone() },
-            Knobs { try_decimal_zstd: false, rice_parts: &[], ..d.clone() },
-            Knobs { try_decimal_zstd: false, rice_parts: &[0, 3], ..d.clone() },
-            Knobs { use_gcd: false, ..d.clone() },
+            Knobs {
+                try_decimal: false,
+                xor_above: 0.0,
+                ..d.clone()
+            },
+            Knobs {
+                try_decimal: false,
+                try_xor_zstd: true,
+                xor_above: 0.0,
+                ..d.clone()
+            },
+            Knobs {
+                try_decimal_zstd: false,
+                rice_parts: &[],
+                ..d.clone()
+            },
+            Knobs {
+                try_decimal_zstd: false,
+                rice_parts: &[0, 3],
+                ..d.clone()
+            },
+            Knobs {
+                use_gcd: false,
+                ..d.clone()
+            },
         ];
         for order in 0..3 {
             let mut orders = [false; 3];
@@ -1030,7 +1089,16 @@ mod tests {
     #[test]
     fn mostly_special_values_fall_back_to_xor() {
         let s: Vec<(i64, f64)> = (0..100)
-            .map(|i| (i * 1000, if i % 4 == 0 { 1.0 } else { f64::from_bits(STALE_NAN + i as u64) }))
+            .map(|i| {
+                (
+                    i * 1000,
+                    if i % 4 == 0 {
+                        1.0
+                    } else {
+                        f64::from_bits(STALE_NAN + i as u64)
+                    },
+                )
+            })
             .collect();
         assert_round_trip(&s);
         assert_eq!(encode_sealed(&s)[0] & !FLAG_ZSTD, ENC_XOR);
@@ -1038,7 +1106,9 @@ mod tests {
 
     #[test]
     fn non_decimal_floats_fall_back_to_xor() {
-        let s: Vec<(i64, f64)> = (0..300).map(|i| (i * 15_000, (i as f64 * 0.1).sin())).collect();
+        let s: Vec<(i64, f64)> = (0..300)
+            .map(|i| (i * 15_000, (i as f64 * 0.1).sin()))
+            .collect();
         assert_round_trip(&s);
         assert_eq!(encode_sealed(&s)[0] & !FLAG_ZSTD, ENC_XOR);
     }
@@ -1062,7 +1132,11 @@ mod tests {
             1e22,
             123456789012345680000.0,
         ];
-        let s: Vec<(i64, f64)> = vals.iter().enumerate().map(|(i, &v)| (i as i64, v)).collect();
+        let s: Vec<(i64, f64)> = vals
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i as i64, v))
+            .collect();
         assert_round_trip(&s);
         for &v in &vals {
             assert_round_trip(&[(0, v), (1, v), (2, 0.5)]);
@@ -1091,13 +1165,21 @@ mod tests {
     #[test]
     fn timestamps_of_all_shapes() {
         let year = 365 * 86_400_000i64;
-        let jitter: Vec<(i64, f64)> =
-            (0..500).map(|i| (i * 15_000 + (i * 7919) % 41 - 20, 1.0)).collect();
+        let jitter: Vec<(i64, f64)> = (0..500)
+            .map(|i| (i * 15_000 + (i * 7919) % 41 - 20, 1.0))
+            .collect();
         assert_round_trip(&jitter);
-        assert_round_trip(&[(i64::MIN, 1.0), (-year, 2.0), (0, 3.0), (year * 100, 4.0), (i64::MAX, 5.0)]);
+        assert_round_trip(&[
+            (i64::MIN, 1.0),
+            (-year, 2.0),
+            (0, 3.0),
+            (year * 100, 4.0),
+            (i64::MAX, 5.0),
+        ]);
         assert_round_trip(&[(i64::MIN, 0.5), (i64::MAX, 0.25)]);
-        let gaps: Vec<(i64, f64)> =
-            (0..100).map(|i| (i * i * i * 1_000_000 - 5_000_000_000, i as f64)).collect();
+        let gaps: Vec<(i64, f64)> = (0..100)
+            .map(|i| (i * i * i * 1_000_000 - 5_000_000_000, i as f64))
+            .collect();
         assert_round_trip(&gaps);
     }
 
@@ -1129,8 +1211,14 @@ mod tests {
     #[test]
     fn corrupt_blobs_are_errors() {
         assert!(matches!(decode_sealed(&[]), Err(ChunkError::Truncated(_))));
-        assert!(matches!(decode_sealed(&[0x7f]), Err(ChunkError::UnknownEncoding(0x7f))));
-        assert!(matches!(decode_sealed(&[0x00]), Err(ChunkError::UnknownEncoding(0))));
+        assert!(matches!(
+            decode_sealed(&[0x7f]),
+            Err(ChunkError::UnknownEncoding(0x7f))
+        ));
+        assert!(matches!(
+            decode_sealed(&[0x00]),
+            Err(ChunkError::UnknownEncoding(0))
+        ));
         // A count beyond MAX_SEALED_SAMPLES is refused before allocating.
         let mut b = vec![ENC_DECIMAL];
         put_uvarint(&mut b, MAX_SEALED_SAMPLES as u64 + 1);
@@ -1141,7 +1229,13 @@ mod tests {
         z.extend_from_slice(&[0x28, 0xb5, 0x2f, 0xfd]);
         assert!(decode_sealed(&z).is_err());
         // Trailing bytes after a complete payload.
-        let mut t = encode_sealed_with(&counter(10, 1.0), &Knobs { try_decimal_zstd: false, ..Knobs::default() });
+        let mut t = encode_sealed_with(
+            &counter(10, 1.0),
+            &Knobs {
+                try_decimal_zstd: false,
+                ..Knobs::default()
+            },
+        );
         t.push(0);
         assert!(decode_sealed(&t).is_err());
     }

@@ -86,7 +86,10 @@ impl<'a> ByteReader<'a> {
 
     pub(crate) fn bytes(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], ChunkError> {
         let end = self.pos.checked_add(n).ok_or(ChunkError::Truncated(what))?;
-        let s = self.b.get(self.pos..end).ok_or(ChunkError::Truncated(what))?;
+        let s = self
+            .b
+            .get(self.pos..end)
+            .ok_or(ChunkError::Truncated(what))?;
         self.pos = end;
         Ok(s)
     }
@@ -126,7 +129,18 @@ mod tests {
 
     #[test]
     fn varint_round_trip_and_len() {
-        let vals = [0u64, 1, 127, 128, 300, 16383, 16384, u32::MAX as u64, u64::MAX >> 1, u64::MAX];
+        let vals = [
+            0u64,
+            1,
+            127,
+            128,
+            300,
+            16383,
+            16384,
+            u32::MAX as u64,
+            u64::MAX >> 1,
+            u64::MAX,
+        ];
         for &v in &vals {
             let mut b = Vec::new();
             put_uvarint(&mut b, v);

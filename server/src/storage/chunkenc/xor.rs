@@ -306,7 +306,9 @@ pub(crate) fn decode_checked(
     }
     let bits = d.r.bits_read();
     if bits.div_ceil(8) != stream.len() {
-        return Err(ChunkError::Corrupt("xor chunk has bytes after its last sample"));
+        return Err(ChunkError::Corrupt(
+            "xor chunk has bytes after its last sample",
+        ));
     }
     let free = (stream.len() * 8 - bits) as u8;
     // Appending ORs into the last byte, so its padding must be zero.
@@ -526,7 +528,11 @@ mod tests {
         let samples: Vec<(i64, f64)> = (0..1000).map(|i| (i * 15_000, 1.0)).collect();
         let c = build(&samples);
         // header 4 + t0 1 + v0 8 + delta 3 + 998 samples * 2 bits + 1 bit.
-        assert!(c.bytes().len() <= 4 + 1 + 8 + 3 + 251, "{}", c.bytes().len());
+        assert!(
+            c.bytes().len() <= 4 + 1 + 8 + 3 + 251,
+            "{}",
+            c.bytes().len()
+        );
         assert_round_trip(&samples);
     }
 
@@ -553,10 +559,21 @@ mod tests {
     #[test]
     fn large_gaps_and_extreme_timestamps() {
         let year = 365 * 86_400_000i64;
-        assert_round_trip(&[(-10 * year, 1.0), (-year, 2.0), (-1, 3.0), (0, 4.0), (50 * year, 5.0)]);
+        assert_round_trip(&[
+            (-10 * year, 1.0),
+            (-year, 2.0),
+            (-1, 3.0),
+            (0, 4.0),
+            (50 * year, 5.0),
+        ]);
         assert_round_trip(&[(i64::MIN, 1.0), (i64::MAX, 2.0)]);
         assert_round_trip(&[(i64::MIN, 1.0), (0, 2.0), (i64::MAX, 3.0)]);
-        assert_round_trip(&[(i64::MIN, 1.0), (i64::MIN + 1, 2.0), (i64::MAX - 1, 3.0), (i64::MAX, 4.0)]);
+        assert_round_trip(&[
+            (i64::MIN, 1.0),
+            (i64::MIN + 1, 2.0),
+            (i64::MAX - 1, 3.0),
+            (i64::MAX, 4.0),
+        ]);
     }
 
     #[test]
@@ -578,12 +595,24 @@ mod tests {
             f64::MIN,
             f64::EPSILON,
         ];
-        let samples: Vec<(i64, f64)> =
-            specials.iter().enumerate().map(|(i, &v)| (i as i64 * 15_000, v)).collect();
+        let samples: Vec<(i64, f64)> = specials
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i as i64 * 15_000, v))
+            .collect();
         assert_round_trip(&samples);
         // And interleaved with ordinary values, so windows are reused.
         let mixed: Vec<(i64, f64)> = (0..200)
-            .map(|i| (i * 1000, if i % 7 == 0 { specials[i as usize % specials.len()] } else { i as f64 * 0.5 }))
+            .map(|i| {
+                (
+                    i * 1000,
+                    if i % 7 == 0 {
+                        specials[i as usize % specials.len()]
+                    } else {
+                        i as f64 * 0.5
+                    },
+                )
+            })
             .collect();
         assert_round_trip(&mixed);
     }
@@ -635,8 +664,9 @@ mod tests {
 
     #[test]
     fn corrupt_bytes_never_panic() {
-        let samples: Vec<(i64, f64)> =
-            (0..64).map(|i| (i * 15_000 + i % 3, (i as f64 * 1.1).sin())).collect();
+        let samples: Vec<(i64, f64)> = (0..64)
+            .map(|i| (i * 15_000 + i % 3, (i as f64 * 1.1).sin()))
+            .collect();
         let b = build(&samples).bytes().to_vec();
         for i in 0..b.len() {
             for bit in 0..8 {
