@@ -10,6 +10,12 @@ use pharos::serve::ServeConfig;
 use pharos::storage::Options;
 use pharos::units::{parse_bytes, parse_duration_ms};
 
+/// glibc's allocator spent more time consolidating free lists than pharos
+/// spent decoding remote-write requests (many small label strings freed
+/// across blocking threads); mimalloc keeps per-thread pages instead.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// pharos: metrics collection, storage, PromQL, alerting and dashboards in
 /// one binary, compatible with Prometheus's formats and APIs.
 ///

@@ -253,14 +253,35 @@ impl Parser {
 
 /// Splits a body into lines the way the parser expects them: on `'\n'`
 /// only (a `'\r'` stays, as OpenMetrics forbids it), with no empty line
-/// after a final newline.
-pub fn lines(body: &str) -> impl Iterator<Item = &str> {
-    let trimmed = body.strip_suffix('\n').unwrap_or(body);
-    // An empty body has no lines at all, not one empty line.
-    (!body.is_empty())
-        .then(|| trimmed.split('\n'))
-        .into_iter()
-        .flatten()
+/// after a final newline, and none at all for an empty body.
+pub fn lines(body: &str) -> Lines<'_> {
+    Lines {
+        rest: Some(body).filter(|b| !b.is_empty()),
+    }
+}
+
+/// Iterator returned by [`lines`].
+pub struct Lines<'a> {
+    rest: Option<&'a str>,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.rest?;
+        match lexer::find2(rest.as_bytes(), b'\n', b'\n') {
+            Some(i) => {
+                // A final '\n' ends the last line; it does not start one.
+                self.rest = Some(&rest[i + 1..]).filter(|r| !r.is_empty());
+                Some(&rest[..i])
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
+    }
 }
 
 /// Parses a whole body with [`Validation::Strict`], returning every entry

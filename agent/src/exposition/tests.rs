@@ -248,3 +248,25 @@ fn content_type() {
     );
     assert_eq!(Format::from_content_type(""), Format::PrometheusText);
 }
+
+#[test]
+fn prometheus_validation_keeps_only_grammar_and_eof() {
+    let long = "x".repeat(200);
+    let body = format!(
+        "# TYPE a histogram\na_bucket{{le=\"-1\"}} 1 # {{id=\"{long}\"}} 1\na_bucket{{le=\"+Inf\"}} 2\na_sum -3\na_count 2\n# TYPE g gauge\ng 1 # {{x=\"y\"}} 2\ng 2\n# EOF\n"
+    );
+    assert!(parse_all(&body, Format::OpenMetrics).is_err());
+    let entries = parse_all_with(&body, Format::OpenMetrics, Validation::Prometheus).unwrap();
+    assert_eq!(entries.len(), 8);
+    for (body, want) in [
+        ("a 1\n", "line 1: the input ends without \"# EOF\""),
+        ("a  1\n# EOF\n", "line 1: expected a value"),
+        (
+            "# EOF\na 1\n",
+            "line 2: unexpected \"a 1\" after the \"# EOF\"",
+        ),
+    ] {
+        let err = parse_all_with(body, Format::OpenMetrics, Validation::Prometheus).unwrap_err();
+        assert!(err.to_string().starts_with(want), "{err}");
+    }
+}

@@ -43,11 +43,22 @@ impl Labels {
     /// free of duplicates (what remote write requires of senders). Pairs with
     /// an empty value are dropped: in Prometheus an empty value is the same as
     /// an absent label.
-    pub fn from_sorted<N: AsRef<str>, V: AsRef<str>>(
-        pairs: impl IntoIterator<Item = (N, V)>,
-    ) -> Result<Labels, LabelsError> {
-        let mut buf = String::new();
-        let mut ends: Vec<u32> = Vec::new();
+    pub fn from_sorted<N: AsRef<str>, V: AsRef<str>, I>(pairs: I) -> Result<Labels, LabelsError>
+    where
+        I: IntoIterator<Item = (N, V)>,
+        I::IntoIter: Clone,
+    {
+        let pairs = pairs.into_iter();
+        // Size both buffers exactly first: this runs once per series of
+        // every remote-write request, and growing them cost more than the
+        // rest of label handling.
+        let (mut bytes, mut count) = (0usize, 0usize);
+        for (n, v) in pairs.clone() {
+            bytes += n.as_ref().len() + v.as_ref().len();
+            count += 2;
+        }
+        let mut buf = String::with_capacity(bytes);
+        let mut ends: Vec<u32> = Vec::with_capacity(count);
         // The previous input name, for the order check. Usually it is the
         // last name in `buf`; after a dropped empty-valued label it is kept
         // in `skipped` instead.

@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use rusqlite::{params, Connection};
+use rustc_hash::FxHashMap;
 
 pub use db::DB_FILE;
 use head::{Check, MemSeries};
@@ -187,8 +188,10 @@ pub struct Stats {
 /// and the inverted index.
 #[derive(Default)]
 struct Head {
-    series: HashMap<SeriesId, MemSeries>,
-    by_labels: HashMap<Arc<Labels>, SeriesId>,
+    // Fx hashing: these maps are probed once per appended series, and
+    // SipHash's flooding resistance buys nothing for keys we created.
+    series: FxHashMap<SeriesId, MemSeries>,
+    by_labels: FxHashMap<Arc<Labels>, SeriesId>,
     index: index::Index,
     /// Newest timestamp stored anywhere: retention counts back from it, as
     /// Prometheus counts back from its newest block.
@@ -723,8 +726,9 @@ impl Appender for Storage {
         let mut new_labels: Vec<Labels> = Vec::new();
         {
             let head = self.read_head();
-            let mut plan_of_id: HashMap<SeriesId, usize> = HashMap::new();
-            let mut plan_of_new: HashMap<Labels, usize> = HashMap::new();
+            let mut plan_of_id: FxHashMap<SeriesId, usize> = FxHashMap::default();
+            plan_of_id.reserve(batch.len());
+            let mut plan_of_new: FxHashMap<Labels, usize> = FxHashMap::default();
             for entry in batch {
                 let p = match head.by_labels.get(&entry.labels) {
                     Some(&id) => *plan_of_id.entry(id).or_insert_with(|| {

@@ -10,10 +10,19 @@
 //! - `0x02` decimal: values as integer mantissas `m` with one exponent `e`
 //!   for the block (`v = m * 10^e`, checked bit-exact per value; NaN, ±Inf,
 //!   -0.0 and the unrepresentable are kept as raw exceptions), then
-//!   timestamps and mantissas each as a differenced integer sequence
-//!   ([`IntPlan`]). Exporter values are mostly short decimals (integers,
+//!   timestamps and mantissas each as an integer sequence ([`IntPlan`]:
+//!   deltas, delta-of-deltas or a line, a gcd taken out, and the residuals
+//!   Rice-coded). Exporter values are mostly short decimals (integers,
 //!   counters with 2 or 3 decimals), so this turns 64 float bits into a few
 //!   bits of increment, and regular scrapes into no bytes at all.
+//! - the `0x80` flag: the payload is zstd-compressed. Used for decimal
+//!   blocks with varint residuals when that beats Rice codes, which is the
+//!   case for low-entropy series (values that rarely change).
+//!
+//! Measured on the node_exporter-like bench data (1 000 series, 24 h at
+//! 15 s): 0.93 bytes/sample in 2 h blocks and 0.88 in 24 h blocks, against
+//! 3.5 for the XOR stream alone. The residuals are close to their order-0
+//! entropy there; the rest is per-block headers.
 //!
 //! Byte layout: `FORMAT.md`. Both decoders treat input as untrusted.
 
@@ -60,8 +69,9 @@ pub(crate) struct Knobs {
     pub try_xor_zstd: bool,
     pub try_decimal: bool,
     pub try_decimal_zstd: bool,
-    /// Orders (0, 1, 2) the integer sequences may use.
-    pub orders: [bool; 3],
+    /// Models (values, deltas, delta-of-deltas, linear) the integer
+    /// sequences may use.
+    pub models: [bool; 4],
     pub allow_for: bool,
     pub allow_zigzag: bool,
     pub use_gcd: bool,
@@ -83,7 +93,7 @@ impl Default for Knobs {
             try_xor_zstd: false,
             try_decimal: true,
             try_decimal_zstd: true,
-            orders: [true, true, true],
+            models: [true; 4],
             allow_for: true,
             allow_zigzag: true,
             use_gcd: true,
@@ -117,44 +127,61 @@ pub(crate) fn encode_sealed_with(samples: &[(i64, f64)], k: &Knobs) -> Vec<u8> {
         "BUG: encode_sealed given {} samples, more than MAX_SEALED_SAMPLES",
         samples.len()
     );
-    let mut best: Option<Vec<u8>> = None;
-    fn consider(best: &mut Option<Vec<u8>>, blob: Vec<u8>) {
-        if best.as_ref().is_none_or(|b| blob.len() < b.len()) {
-            *best = Some(blob);
-        }
+    if samples.is_empty() {
+        // One spelling of "no samples", so that no truncated XOR blob
+        // (just its id byte) can pass for an empty one.
+        return vec![ENC_DECIMAL, 0];
     }
+    let n = samples.len() as f64;
+    let mut decimal: Option<Vec<u8>> = None;
     if k.try_decimal {
         if let Some(parts) = analyse_decimal(samples, k) {
             let mut raw = vec![ENC_DECIMAL];
             write_decimal(&parts, k.rice_parts, &mut raw);
-            if k.try_decimal_zstd && raw.len() as f64 <= k.zstd_below * samples.len() as f64 {
+            if k.try_decimal_zstd && raw.len() as f64 <= k.zstd_below * n {
                 // zstd gets the varint form: it compresses bytes, not bits.
                 let mut payload = Vec::with_capacity(raw.len() + 16);
                 write_decimal(&parts, &[], &mut payload);
                 if let Some(z) = zstd_blob(ENC_DECIMAL, &payload, k.zstd_level) {
-                    consider(&mut best, z);
+                    if z.len() < raw.len() {
+                        raw = z;
+                    }
                 }
             }
-            consider(&mut best, raw);
+            decimal = Some(raw);
         }
     }
-    let dec_len = best.as_ref().map_or(usize::MAX, |b| b.len());
-    if best.is_none() || dec_len as f64 > k.xor_above * samples.len() as f64 {
-        let mut c = XorChunk::new();
-        for &(t, v) in samples {
-            c.append(t, v);
-        }
-        if k.try_xor_zstd {
-            if let Some(z) = zstd_blob(ENC_XOR, c.bytes(), k.zstd_level) {
-                consider(&mut best, z);
+    // Values that make a good decimal block make a poor XOR stream:
+    // building one only costs time.
+    match decimal {
+        Some(d) if d.len() as f64 <= k.xor_above * n => d,
+        decimal => {
+            let xor = encode_xor(samples, k);
+            match decimal {
+                Some(d) if d.len() <= xor.len() => d,
+                _ => xor,
             }
         }
-        let mut blob = Vec::with_capacity(1 + c.bytes().len());
-        blob.push(ENC_XOR);
-        blob.extend_from_slice(c.bytes());
-        consider(&mut best, blob);
     }
-    best.unwrap_or_else(|| unreachable!("BUG: the XOR candidate is always considered last"))
+}
+
+/// encode_xor is the smallest XOR blob (zstd only if the knobs ask).
+fn encode_xor(samples: &[(i64, f64)], k: &Knobs) -> Vec<u8> {
+    let mut c = XorChunk::new();
+    for &(t, v) in samples {
+        c.append(t, v);
+    }
+    let mut blob = Vec::with_capacity(1 + c.bytes().len());
+    blob.push(ENC_XOR);
+    blob.extend_from_slice(c.bytes());
+    if k.try_xor_zstd {
+        if let Some(z) = zstd_blob(ENC_XOR, c.bytes(), k.zstd_level) {
+            if z.len() < blob.len() {
+                return z;
+            }
+        }
+    }
+    blob
 }
 
 /// zstd_blob is `id|FLAG_ZSTD`, the payload length, and the zstd frame, or
@@ -173,13 +200,12 @@ fn zstd_blob(id: u8, payload: &[u8], level: i32) -> Option<Vec<u8>> {
             *slot = Some((level, c));
         }
         let (_, c) = slot.as_mut()?;
-        let mut blob = Vec::with_capacity(16 + zstd::zstd_safe::compress_bound(payload.len()));
-        blob.push(id | FLAG_ZSTD);
-        put_uvarint(&mut blob, payload.len() as u64);
-        let head = blob.len();
+        // The Vec target is written from its start, hence the copy.
         let mut frame = Vec::with_capacity(zstd::zstd_safe::compress_bound(payload.len()));
         c.compress_to_buffer(payload, &mut frame).ok()?;
-        blob.truncate(head);
+        let mut blob = Vec::with_capacity(11 + frame.len());
+        blob.push(id | FLAG_ZSTD);
+        put_uvarint(&mut blob, payload.len() as u64);
         blob.extend_from_slice(&frame);
         Some(blob)
     })
@@ -263,6 +289,9 @@ thread_local! {
 fn decode_payload(enc: u8, p: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), ChunkError> {
     match enc {
         ENC_XOR => {
+            if p.is_empty() {
+                return Err(ChunkError::Truncated("sealed xor payload"));
+            }
             xor::decode_checked(p, |t, v| out.push((t, v)))?;
             Ok(())
         }
@@ -276,9 +305,10 @@ fn decode_payload(enc: u8, p: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), Ch
 
 /// dec_value is the value a mantissa and exponent decode to. Encoder and
 /// decoder both use it, and the encoder keeps a mantissa only if this gives
-/// back the exact bits, so the round trip is bit-exact by construction
-/// (both operands are exact for |m| < 2^53, so the one IEEE operation is
-/// correctly rounded on every platform).
+/// back the exact bits, so the round trip is bit-exact by construction. It
+/// is an integer conversion and one IEEE-754 operation on an exact power of
+/// ten, so every IEEE platform computes the same bits (for |m| < 2^53 it is
+/// the correctly rounded value of m × 10^e).
 #[inline]
 fn dec_value(m: i64, e: i32) -> f64 {
     if e >= 0 {
@@ -297,8 +327,8 @@ fn mantissa_at(v: f64, e: i32) -> Option<i64> {
     } else {
         v * POW10[(-e) as usize]
     };
-    // Also rejects NaN and ±Inf.
-    if !(x.abs() < 9.0e18) {
+    // Also rejects ±Inf.
+    if x.is_nan() || x.abs() >= 9.0e18 {
         return None;
     }
     // Round to nearest without libm's `round` (a call on baseline x86-64).
@@ -477,7 +507,12 @@ fn decode_decimal(p: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), ChunkError>
         r.u64_le("decimal exception value")?;
     }
     let samples = &mut out[base..];
-    read_ints(&mut r, n, &mut res, |i, m| samples[i].1 = dec_value(m, exp))?;
+    read_ints(&mut r, n, &mut res, |i, m| {
+        // Always in range: the timestamps pushed exactly n samples.
+        if let Some(s) = samples.get_mut(i) {
+            s.1 = dec_value(m, exp);
+        }
+    })?;
     if !r.is_empty() {
         return Err(ChunkError::Corrupt("bytes after decimal block"));
     }
@@ -498,8 +533,13 @@ fn decode_decimal(p: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), ChunkError>
 // Integer sequences.
 
 /// IntPlan is how a sequence of i64 is turned into small unsigned numbers.
-/// The sequence is differenced `order` times (0: the values, 1: deltas,
-/// 2: delta-of-deltas); the `order` leading values needed to undo that are
+/// A model predicts each value; the residuals are what it misses:
+/// [`MODEL_VALUES`] predicts 0, [`MODEL_DELTA`] the previous value,
+/// [`MODEL_DOD`] the previous value plus the previous delta, and
+/// [`MODEL_LINEAR`] a straight line `x0 + i * step`. The last fits
+/// timestamps of scrapes that jitter around a fixed schedule (the jitter
+/// itself is cheaper to store than its differences) and values that follow
+/// the clock. The first value (and the first delta, or the step) are
 /// stored as heads. Each residual r becomes `(r - base) / gcd`, either
 /// as is (`zigzag == false`, base = minimum residual: best for one-sided
 /// spreads such as counter increments) or zigzagged (base = a median
@@ -508,7 +548,9 @@ fn decode_decimal(p: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), ChunkError>
 /// regular scrapes and constant values cost no bytes per sample.
 #[derive(Clone, Copy, Debug)]
 struct IntPlan {
-    order: u8,
+    model: u8,
+    /// The slope of [`MODEL_LINEAR`]; unused by the other models.
+    step: i64,
     zigzag: bool,
     base: i64,
     gcd: u64,
@@ -521,6 +563,21 @@ struct Seq {
     us: Vec<u64>,
 }
 
+const MODEL_VALUES: u8 = 0;
+const MODEL_DELTA: u8 = 1;
+const MODEL_DOD: u8 = 2;
+const MODEL_LINEAR: u8 = 3;
+
+/// head_len is how many leading values a model stores as heads rather
+/// than as residuals.
+fn head_len(model: u8) -> usize {
+    match model {
+        MODEL_VALUES => 0,
+        MODEL_DOD => 2,
+        _ => 1,
+    }
+}
+
 /// Residual codings: LEB128 varints (byte-aligned, for zstd) or Rice codes.
 const CODING_VARINT: u8 = 0;
 const CODING_RICE: u8 = 1;
@@ -530,16 +587,15 @@ const RICE_ESCAPE: u64 = 32;
 impl Seq {
     fn plan(xs: &[i64], k: &Knobs, scratch: &mut Vec<i64>) -> Seq {
         let plan = plan_ints(xs, k, scratch);
-        let mut heads = [0i64; 2];
-        if plan.order >= 1 {
-            heads[0] = xs[0];
-        }
-        if plan.order >= 2 {
-            heads[1] = xs[1].wrapping_sub(xs[0]);
-        }
+        let heads = match plan.model {
+            MODEL_VALUES => [0, 0],
+            MODEL_DELTA => [xs[0], 0],
+            MODEL_DOD => [xs[0], xs[1].wrapping_sub(xs[0])],
+            _ => [xs[0], plan.step],
+        };
         let mut us = Vec::new();
         if plan.gcd != 0 {
-            residuals(xs, plan.order, scratch);
+            residuals(xs, plan.model, plan.step, scratch);
             us.reserve(scratch.len());
             let g = plan.gcd;
             for &x in scratch.iter() {
@@ -584,11 +640,11 @@ impl Seq {
         } else {
             CODING_VARINT
         };
-        out.push(p.order | (p.zigzag as u8) << 2 | coding << 3);
-        if p.order >= 1 {
+        out.push(p.model | (p.zigzag as u8) << 2 | coding << 3);
+        if p.model != MODEL_VALUES {
             put_varint(out, self.heads[0]);
         }
-        if p.order >= 2 {
+        if p.model == MODEL_DOD || p.model == MODEL_LINEAR {
             put_varint(out, self.heads[1]);
         }
         put_varint(out, p.base);
@@ -610,16 +666,24 @@ impl Seq {
     }
 }
 
-/// residuals fills `r` with the order-`order` differences of `xs`.
-fn residuals(xs: &[i64], order: u8, r: &mut Vec<i64>) {
+/// residuals fills `r` with what `model` fails to predict of `xs` (all
+/// but the heads).
+fn residuals(xs: &[i64], model: u8, step: i64, r: &mut Vec<i64>) {
     r.clear();
-    match order {
-        0 => r.extend_from_slice(xs),
-        1 => r.extend(xs.windows(2).map(|w| w[1].wrapping_sub(w[0]))),
-        _ => r.extend(xs.windows(3).map(|w| {
+    match model {
+        MODEL_VALUES => r.extend_from_slice(xs),
+        MODEL_DELTA => r.extend(xs.windows(2).map(|w| w[1].wrapping_sub(w[0]))),
+        MODEL_DOD => r.extend(xs.windows(3).map(|w| {
             w[2].wrapping_sub(w[1])
                 .wrapping_sub(w[1].wrapping_sub(w[0]))
         })),
+        _ => {
+            let mut line = xs.first().copied().unwrap_or(0);
+            r.extend(xs.iter().skip(1).map(|&x| {
+                line = line.wrapping_add(step);
+                x.wrapping_sub(line)
+            }))
+        }
     }
 }
 
@@ -679,26 +743,34 @@ fn median_of_sample(r: &[i64]) -> i64 {
     *s.select_nth_unstable(mid).1
 }
 
-/// plan_ints picks the order and residual mapping with the fewest
+/// plan_ints picks the model and residual mapping with the fewest
 /// significant bits in total, a proxy for the coded size.
 fn plan_ints(xs: &[i64], k: &Knobs, scratch: &mut Vec<i64>) -> IntPlan {
     let n = xs.len();
     let mut best: Option<(IntPlan, u64)> = None;
-    for order in 0..=2u8 {
-        if !k.orders[order as usize] || order as usize > n {
+    for model in [MODEL_VALUES, MODEL_DELTA, MODEL_DOD, MODEL_LINEAR] {
+        if !k.models[model as usize] || head_len(model) > n {
             continue;
         }
-        residuals(xs, order, scratch);
+        let mut step = 0;
+        if model == MODEL_LINEAR {
+            // The typical delta is the slope.
+            residuals(xs, MODEL_DELTA, 0, scratch);
+            step = median_of_sample(scratch);
+        }
+        residuals(xs, model, step, scratch);
         let r = &scratch[..];
         // A head costs roughly what a residual of its size costs.
-        let head_cost: u64 = match order {
-            0 => 0,
-            1 => bit_len(zigzag(xs[0])),
-            _ => bit_len(zigzag(xs[0])) + bit_len(zigzag(xs[1].wrapping_sub(xs[0]))),
+        let head_cost: u64 = match model {
+            MODEL_VALUES => 0,
+            MODEL_DELTA => bit_len(zigzag(xs[0])),
+            MODEL_DOD => bit_len(zigzag(xs[0])) + bit_len(zigzag(xs[1].wrapping_sub(xs[0]))),
+            _ => bit_len(zigzag(xs[0])) + bit_len(zigzag(step)),
         };
         let Some(&min) = r.iter().min() else {
             let plan = IntPlan {
-                order,
+                model,
+                step,
                 zigzag: false,
                 base: 0,
                 gcd: 0,
@@ -720,12 +792,12 @@ fn plan_ints(xs: &[i64], k: &Knobs, scratch: &mut Vec<i64>) -> IntPlan {
         };
         // Both mappings' costs in one pass; a gcd of 0 costs nothing. The
         // cost only ranks candidates, so long sequences are sampled (every
-        // order keeps about the same number of residuals, so the ranking
+        // model keeps about the same number of residuals, so the ranking
         // is unchanged on average).
-        let step = (r.len() / 128).max(1);
+        let stride = (r.len() / 128).max(1);
         let (mut c_for, mut c_zz) = (0u64, 0u64);
         if g_for <= 1 && g_zz <= 1 {
-            for &x in r.iter().step_by(step) {
+            for &x in r.iter().step_by(stride) {
                 c_for += bit_len(x.wrapping_sub(min) as u64);
                 c_zz += bit_len(zigzag(x.wrapping_sub(med)));
             }
@@ -737,16 +809,17 @@ fn plan_ints(xs: &[i64], k: &Knobs, scratch: &mut Vec<i64>) -> IntPlan {
             }
         } else {
             let (gf, gz) = (g_for.max(1), g_zz.max(1) as i64);
-            for &x in r.iter().step_by(step) {
+            for &x in r.iter().step_by(stride) {
                 c_for += bit_len(x.wrapping_sub(min) as u64 / gf);
                 c_zz += bit_len(zigzag(x.wrapping_sub(med) / gz));
             }
         }
-        let (c_for, c_zz) = (c_for * step as u64, c_zz * step as u64);
+        let (c_for, c_zz) = (c_for * stride as u64, c_zz * stride as u64);
         let mut cands = [None, None];
         if k.allow_for {
             let plan = IntPlan {
-                order,
+                model,
+                step,
                 zigzag: false,
                 base: min,
                 gcd: g_for,
@@ -755,7 +828,8 @@ fn plan_ints(xs: &[i64], k: &Knobs, scratch: &mut Vec<i64>) -> IntPlan {
         }
         if k.allow_zigzag {
             let plan = IntPlan {
-                order,
+                model,
+                step,
                 zigzag: true,
                 base: med,
                 gcd: g_zz,
@@ -767,16 +841,17 @@ fn plan_ints(xs: &[i64], k: &Knobs, scratch: &mut Vec<i64>) -> IntPlan {
                 best = Some(c);
             }
         }
-        // No residual bytes at all (constant values, regular scrapes):
-        // higher orders can only add heads.
+        // No residual bytes at all (constant values, regular scrapes): the
+        // later models can only add heads.
         if best.is_some_and(|b| b.0.gcd == 0) {
             break;
         }
     }
-    // Only reachable if a measurement disables every order/mapping.
+    // Only reachable if a measurement disables every model/mapping.
     best.map_or(
         IntPlan {
-            order: 0,
+            model: MODEL_VALUES,
+            step: 0,
             zigzag: true,
             base: 0,
             gcd: 1,
@@ -862,18 +937,19 @@ fn read_ints(
     mut set: impl FnMut(usize, i64),
 ) -> Result<(), ChunkError> {
     let desc = r.u8("int sequence descriptor")?;
-    let order = desc & 3;
+    let model = desc & 3;
     let zz = desc & 4 != 0;
     let coding = desc >> 3;
-    if order > 2 || order as usize > n || coding > CODING_RICE {
+    if head_len(model) > n || coding > CODING_RICE {
         return Err(ChunkError::Corrupt("int sequence descriptor"));
     }
-    let x0 = if order >= 1 {
+    let x0 = if model != MODEL_VALUES {
         r.varint("int sequence head")?
     } else {
         0
     };
-    let d1 = if order >= 2 {
+    // The first delta (MODEL_DOD) or the step (MODEL_LINEAR).
+    let d1 = if model == MODEL_DOD || model == MODEL_LINEAR {
         r.varint("int sequence head")?
     } else {
         0
@@ -883,7 +959,7 @@ fn read_ints(
     if zz && g > i64::MAX as u64 {
         return Err(ChunkError::Corrupt("int sequence gcd"));
     }
-    let m = n - order as usize;
+    let m = n - head_len(model);
     res.clear();
     if g != 0 {
         if coding == CODING_VARINT {
@@ -910,18 +986,26 @@ fn read_ints(
             base.wrapping_add(d)
         }
     };
-    match order {
-        0 => {
+    match model {
+        MODEL_VALUES => {
             for i in 0..n {
                 set(i, next_res());
             }
         }
-        1 => {
+        MODEL_DELTA => {
             let mut x = x0;
             set(0, x);
             for i in 1..n {
                 x = x.wrapping_add(next_res());
                 set(i, x);
+            }
+        }
+        MODEL_LINEAR => {
+            let mut line = x0;
+            set(0, x0);
+            for i in 1..n {
+                line = line.wrapping_add(d1);
+                set(i, line.wrapping_add(next_res()));
             }
         }
         _ => {
@@ -977,7 +1061,7 @@ mod tests {
     }
 
     /// Knob sets that force each encoding path in turn.
-    fn all_knobs() -> Vec<Knobs> {
+    pub(super) fn all_knobs() -> Vec<Knobs> {
         let d = Knobs::default();
         let mut ks = vec![
             d.clone(),
@@ -1007,13 +1091,13 @@ mod tests {
                 ..d.clone()
             },
         ];
-        for order in 0..3 {
-            let mut orders = [false; 3];
-            orders[order] = true;
+        for model in 0..4 {
+            let mut models = [false; 4];
+            models[model] = true;
             for (allow_for, allow_zigzag) in [(true, false), (false, true)] {
                 for rice in [&[][..], &[6][..]] {
                     ks.push(Knobs {
-                        orders,
+                        models,
                         allow_for,
                         allow_zigzag,
                         rice_parts: rice,
@@ -1156,7 +1240,10 @@ mod tests {
         assert_eq!(finest_exp(42.0, None), Some(0));
         assert_eq!(finest_exp(1e20, None), Some(20));
         assert_eq!(finest_exp(f64::INFINITY, None), None);
-        assert_eq!(finest_exp(0.1 + 0.2, None), None);
+        assert_eq!(finest_exp(1e-30, None), None);
+        assert_eq!(finest_exp(5e-324, None), None);
+        // 17 significant digits still fit a mantissa.
+        assert_eq!(finest_exp(0.1 + 0.2, None), Some(-17));
         // Above 2^52 adding 0.5 would round the wrong way.
         let big = 4_503_599_627_370_497.0;
         assert_eq!(mantissa_at(big, 0), Some(4_503_599_627_370_497));
@@ -1196,6 +1283,57 @@ mod tests {
             .collect();
         assert_round_trip(&mem);
         assert!(encode_sealed(&mem).len() < 480 * 2);
+    }
+
+    fn unhex(s: &str) -> Vec<u8> {
+        s.split_whitespace()
+            .map(|b| u8::from_str_radix(b, 16).unwrap())
+            .collect()
+    }
+
+    /// Pins the byte layout: the worked example in FORMAT.md, and a block
+    /// with a stale marker. A change here is a format change.
+    #[test]
+    fn golden_bytes() {
+        let s = [
+            (1_700_000_000_000i64, 1.5f64),
+            (1_700_000_015_000, 2.25),
+            (1_700_000_030_000, 3.0),
+            (1_700_000_045_000, 3.0),
+        ];
+        let want = "02 04 08 80 a0 ab fe f9 62 98 75 06 02 91 fe 00 0c d8 04 4b 06 00 5c";
+        assert_eq!(encode_sealed(&s), unhex(want));
+        assert_eq!(bits(&decode_sealed(&unhex(want)).unwrap()), bits(&s));
+        let mut c = XorChunk::new();
+        for &(t, v) in &s {
+            c.append(t, v);
+        }
+        let want_xor =
+            "00 00 00 04 80 a0 ab fe f9 62 3f f8 00 00 00 00 00 00 98 75 c2 77 ff a8 00 50";
+        assert_eq!(c.bytes(), unhex(want_xor));
+        let mut sealed_xor = vec![ENC_XOR];
+        sealed_xor.extend_from_slice(&unhex(want_xor));
+        assert_eq!(bits(&decode_sealed(&sealed_xor).unwrap()), bits(&s));
+
+        let vals = [
+            0.5,
+            0.75,
+            f64::from_bits(STALE_NAN),
+            1.25,
+            2.0,
+            2.5,
+            3.0,
+            3.25,
+        ];
+        let s2: Vec<(i64, f64)> = vals
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (1_700_000_000_000 + i as i64 * 15_000, v))
+            .collect();
+        let want2 =
+            "02 08 08 80 a0 ab fe f9 62 98 75 06 06 d3 23 10 c0 fe 01 02 02 00 00 00 00 00 \
+                     f0 7f 0d 64 64 19 06 01 19 d0";
+        assert_eq!(encode_sealed(&s2), unhex(want2));
     }
 
     #[test]
@@ -1264,6 +1402,57 @@ mod tests {
                     m[i] ^= 1 << bit;
                     let _ = decode_sealed(&m);
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use super::super::testutil::{bits, series};
+    use super::tests::all_knobs;
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn round_trips_bit_exact(s in series(600), ki in any::<prop::sample::Index>()) {
+            let blob = encode_sealed(&s);
+            prop_assert_eq!(bits(&decode_sealed(&blob).unwrap()), bits(&s));
+            // And through one of the forced encoding paths.
+            let knobs = all_knobs();
+            let k = &knobs[ki.index(knobs.len())];
+            let blob = encode_sealed_with(&s, k);
+            prop_assert_eq!(bits(&decode_sealed(&blob).unwrap()), bits(&s));
+        }
+
+        #[test]
+        fn random_bytes_never_panic(
+            id in prop::sample::select(vec![0x01u8, 0x02, 0x81, 0x82, 0x03, 0x00]),
+            b in prop::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let _ = decode_sealed(&b);
+            let mut v = vec![id];
+            v.extend_from_slice(&b);
+            let _ = decode_sealed(&v);
+        }
+
+        #[test]
+        fn mutated_blobs_never_panic(
+            s in series(200),
+            ki in any::<prop::sample::Index>(),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+        ) {
+            let knobs = all_knobs();
+            let k = &knobs[ki.index(knobs.len())];
+            let mut blob = encode_sealed_with(&s, k);
+            for (i, x) in flips {
+                let i = i.index(blob.len());
+                blob[i] ^= x;
+            }
+            let mut out = vec![(0, 0.0)];
+            if decode_sealed_into(&blob, &mut out).is_err() {
+                prop_assert_eq!(out.len(), 1);
             }
         }
     }

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""usage: ingest_bench.py [--series 100000] [--per-request 2000] [--senders 2]
+                          [--warmup 10] [--duration 30] [--reps 1] [--only pharos|prometheus]
+
+Remote-write ingest, pharos vs Prometheus 2.42 (Debian `prometheus`, started
+with --web.enable-remote-write-receiver), one after the other in one run on
+the same load: the rw_load generator (tests/src/bin/rw_load.rs) sends
+node_exporter-like samples for SERIES active series, PER_REQUEST samples per
+request from SENDERS threads. After WARMUP seconds (every series created),
+the server's CPU time (utime+stime from /proc) is read over DURATION seconds.
+
+Prints per system: accepted samples/s, CPU seconds per million samples,
+resident memory (VmRSS) at the end and per active series (RSS growth from the
+idle server, divided by SERIES); then pharos/Prometheus ratios. Budgets
+(DESIGN.md): ingest CPU/sample <= 0.5x, memory per series <= 0.5x.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+
+def run_one(name, a):
+    port = common.free_port()
+    url = "http://127.0.0.1:%d" % port
+    data = common.fresh_dir("ingest", name)
+    log = os.path.join(common.WORK, "ingest", name + ".log")
+    if name == "pharos":
+        cmd = [common.pharos_bin(), "--web.listen-address=127.0.0.1:%d" % port,
+               "--storage.path=" + data, "--log.level=warn"]
+    else:
+        cfg = os.path.join(common.WORK, "ingest", "prometheus.yml")
+        with open(cfg, "w") as f:
+            f.write("global: {}\n")
+        cmd = [common.need("prometheus", "prometheus"), "--config.file=" + cfg,
+               "--storage.tsdb.path=" + data, "--web.listen-address=127.0.0.1:%d" % port,
+               "--web.enable-remote-write-receiver", "--storage.tsdb.retention.time=100y",
+               "--log.level=warn"]
+    p = common.start(cmd, url, log)
+    time.sleep(1)
+    rss_idle, _ = common.rss_bytes(p.pid)
+    gen = subprocess.Popen([common.tool_bin("rw_load"), "--url", url + "/api/v1/write",
+                            "--series", str(a.series), "--per-request", str(a.per_request),
+                            "--senders", str(a.senders), "--warmup", str(a.warmup),
+                            "--duration", str(a.duration)], stdout=subprocess.PIPE, text=True)
+    cpu0 = cpu1 = None
+    result = None
+    for line in gen.stdout:
+        ev = json.loads(line)
+        if ev["event"] == "measure_start":
+            cpu0 = common.cpu_seconds(p.pid)
+        elif ev["event"] == "measure_end":
+            cpu1 = common.cpu_seconds(p.pid)
+        elif ev["event"] == "result":
+            result = ev
+    gen.wait()
+    rss, hwm = common.rss_bytes(p.pid)
+    common.stop(p)
+    acc = result["samples_accepted"]
+    if acc == 0 or result["failed_requests"]:
+        print("warning: %s: %d failed requests" % (name, result["failed_requests"]), file=sys.stderr)
+    return {
+        "name": name,
+        "samples_per_second": result["samples_per_second"],
+        "cpu_s_per_million": (cpu1 - cpu0) / acc * 1e6 if acc else float("nan"),
+        "rss_bytes": rss, "rss_hwm_bytes": hwm,
+        "rss_per_series": (rss - rss_idle) / a.series,
+        "failed_requests": result["failed_requests"],
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--series", type=int, default=100_000)
+    ap.add_argument("--per-request", type=int, default=2000)
+    ap.add_argument("--senders", type=int, default=2)
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--duration", type=int, default=30)
+    ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--only", choices=["pharos", "prometheus"])
+    a = ap.parse_args()
+    names = [a.only] if a.only else ["prometheus", "pharos"]
+    runs = {n: [] for n in names}
+    for _ in range(a.reps):
+        for n in names:
+            r = run_one(n, a)
+            runs[n].append(r)
+            print(json.dumps(r))
+    med = {n: {k: statistics.median(r[k] for r in rs) for k in
+               ("samples_per_second", "cpu_s_per_million", "rss_bytes", "rss_per_series")}
+           for n, rs in runs.items()}
+    print("\n%-12s %14s %16s %12s %14s" % ("", "samples/s", "CPU s/M samples", "RSS MiB", "B/series"))
+    for n, m in med.items():
+        print("%-12s %14.0f %16.3f %12.1f %14.0f" % (n, m["samples_per_second"], m["cpu_s_per_million"],
+                                                  m["rss_bytes"] / 2**20, m["rss_per_series"]))
+    if len(med) == 2:
+        ph, pr = med["pharos"], med["prometheus"]
+        print("ratios pharos/prometheus: rate %.2fx, CPU per sample %.2fx (budget <= 0.5), memory per series %.2fx (budget <= 0.5)"
+              % (ph["samples_per_second"] / pr["samples_per_second"],
+                 ph["cpu_s_per_million"] / pr["cpu_s_per_million"],
+                 ph["rss_per_series"] / pr["rss_per_series"]))
+
+
+if __name__ == "__main__":
+    main()
