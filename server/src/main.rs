@@ -36,6 +36,24 @@ enum Command {
     /// Backfill data into a data directory (the server must be stopped).
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Check things before they go live (exit code 0 when fine, 1 when not).
+    #[command(subcommand)]
+    Check(CheckCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum CheckCommand {
+    /// Read a data directory end to end and report every inconsistency:
+    /// SQLite integrity, undecodable label sets, chunks and write-ahead
+    /// records. Safe to run beside a server using the directory.
+    Storage {
+        /// Data directory to check.
+        #[arg(long = "storage.path", default_value = "data", value_name = "DIR")]
+        storage_path: PathBuf,
+        /// Do not draw a progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -159,8 +177,42 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(Command::Check(CheckCommand::Storage {
+            storage_path,
+            quiet,
+        })) => {
+            init_logging("warn");
+            check_storage(&storage_path, quiet)
+        }
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
+    }
+}
+
+fn check_storage(dir: &std::path::Path, quiet: bool) -> ExitCode {
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(0)
+    };
+    let result = pharos::storage::verify::verify(dir, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    });
+    bar.finish_and_clear();
+    match result {
+        Ok(report) => {
+            println!("{report}");
+            if report.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("pharos check storage: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

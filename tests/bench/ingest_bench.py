@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""usage: ingest_bench.py [--series 100000] [--per-request 2000] [--senders 2]
+"""usage: ingest_bench.py [--with-vm] [--series 100000] [--per-request 2000] [--senders 2]
                           [--warmup 10] [--duration 30] [--reps 1] [--only pharos|prometheus]
 
 Remote-write ingest, pharos vs Prometheus 2.42 (Debian `prometheus`, started
-with --web.enable-remote-write-receiver), one after the other in one run on
+with --web.enable-remote-write-receiver) and, with --with-vm, VictoriaMetrics
+(Debian `victoria-metrics`), one after the other in one run on
 the same load: the rw_load generator (tests/src/bin/rw_load.rs) sends
 node_exporter-like samples for SERIES active series, PER_REQUEST samples per
 request from SENDERS threads. After WARMUP seconds (every series created),
@@ -34,6 +35,9 @@ def run_one(name, a):
     if name == "pharos":
         cmd = [common.pharos_bin(), "--web.listen-address=127.0.0.1:%d" % port,
                "--storage.path=" + data, "--log.level=warn"]
+    elif name == "victoriametrics":
+        cmd = [common.need("victoria-metrics", "victoria-metrics"), "-storageDataPath=" + data,
+               "-httpListenAddr=127.0.0.1:%d" % port, "-retentionPeriod=100y", "-loggerLevel=ERROR"]
     else:
         cfg = os.path.join(common.WORK, "ingest", "prometheus.yml")
         with open(cfg, "w") as f:
@@ -83,9 +87,10 @@ def main():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--duration", type=int, default=30)
     ap.add_argument("--reps", type=int, default=1)
-    ap.add_argument("--only", choices=["pharos", "prometheus"])
+    ap.add_argument("--only", choices=["pharos", "prometheus", "victoriametrics"])
+    ap.add_argument("--with-vm", action="store_true", help="also run VictoriaMetrics (Debian victoria-metrics)")
     a = ap.parse_args()
-    names = [a.only] if a.only else ["prometheus", "pharos"]
+    names = [a.only] if a.only else ["prometheus", "pharos"] + (["victoriametrics"] if a.with_vm else [])
     runs = {n: [] for n in names}
     for _ in range(a.reps):
         for n in names:
@@ -99,12 +104,18 @@ def main():
     for n, m in med.items():
         print("%-12s %14.0f %16.3f %12.1f %14.0f" % (n, m["samples_per_second"], m["cpu_s_per_million"],
                                                   m["rss_bytes"] / 2**20, m["rss_per_series"]))
-    if len(med) == 2:
+    if "pharos" in med and "prometheus" in med:
         ph, pr = med["pharos"], med["prometheus"]
         print("ratios pharos/prometheus: rate %.2fx, CPU per sample %.2fx (budget <= 0.5), memory per series %.2fx (budget <= 0.5)"
               % (ph["samples_per_second"] / pr["samples_per_second"],
                  ph["cpu_s_per_million"] / pr["cpu_s_per_million"],
                  ph["rss_per_series"] / pr["rss_per_series"]))
+    if "pharos" in med and "victoriametrics" in med:
+        ph, vm = med["pharos"], med["victoriametrics"]
+        print("ratios pharos/victoriametrics: rate %.2fx, CPU per sample %.2fx, memory per series %.2fx"
+              % (ph["samples_per_second"] / vm["samples_per_second"],
+                 ph["cpu_s_per_million"] / vm["cpu_s_per_million"],
+                 ph["rss_per_series"] / vm["rss_per_series"]))
 
 
 if __name__ == "__main__":

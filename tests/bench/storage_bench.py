@@ -5,7 +5,8 @@ Disk bytes per sample, pharos vs Prometheus, on the same OpenMetrics file:
 `pharos import openmetrics` into a fresh data directory vs `promtool tsdb
 create-blocks-from openmetrics --max-block-duration=54h` (Prometheus 2.42 from
 Debian's `prometheus` package) into a fresh block directory. Prints sizes,
-bytes/sample, the import time of each, and the pharos/Prometheus ratio.
+bytes/sample, the import time of each, the pharos/Prometheus ratio, and how
+long pharos takes to start on the imported data (until /-/ready answers).
 
 Without --file, generates the data with gen_openmetrics.py (node_exporter-like,
 seeded) under ~/.cache/pharos-bench/data/. Budget (DESIGN.md): pharos <= 0.7x.
@@ -68,12 +69,22 @@ def main():
     ph_chunks, nchunks = db.execute("SELECT SUM(LENGTH(data)), COUNT(*) FROM chunks").fetchone()
     db.close()
 
+    # Start-up with a day of data: process start until /-/ready answers.
+    port = common.free_port()
+    t0 = time.time()
+    p = common.start([pharos, "--web.listen-address=127.0.0.1:%d" % port, "--storage.path=" + ph_out,
+                      "--log.level=warn"], "http://127.0.0.1:%d" % port,
+                     os.path.join(common.WORK, "storage", "pharos-start.log"))
+    startup_s = time.time() - t0
+    common.stop(p)
+
     res = {
         "file": om, "samples": samples,
         "prometheus": {"total_bytes": prom_total, "chunk_bytes": prom_chunks, "seconds": round(prom_s, 2),
                        "bytes_per_sample": round(prom_total / samples, 3)},
         "pharos": {"total_bytes": ph_total, "chunk_bytes": ph_chunks, "chunks": nchunks,
-                   "seconds": round(ph_s, 2), "bytes_per_sample": round(ph_total / samples, 3)},
+                   "seconds": round(ph_s, 2), "bytes_per_sample": round(ph_total / samples, 3),
+                   "startup_seconds": round(startup_s, 3)},
     }
     res["ratio_total"] = round(ph_total / prom_total, 3)
     res["ratio_chunks"] = round(ph_chunks / prom_chunks, 3)
@@ -82,6 +93,7 @@ def main():
     for k in ("prometheus", "pharos"):
         r = res[k]
         print("%-12s %14d %14d %10.3f %9.2f" % (k, r["total_bytes"], r["chunk_bytes"], r["bytes_per_sample"], r["seconds"]))
+    print("pharos start-up with this data until /-/ready: %.3f s (budget < 1 s)" % startup_s)
     print("ratio pharos/prometheus: total %.3f, chunks only %.3f (budget <= 0.7)" % (res["ratio_total"], res["ratio_chunks"]))
     print(json.dumps(res))
 

@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use pharos_agent::exposition::{Entry, Format, Parser};
+use pharos_agent::exposition::{Entry, Format, Parser, Validation};
 
 use crate::storage::{Labels, Options, SeriesSamples, Storage, StorageError, METRIC_NAME};
 
@@ -123,7 +123,11 @@ pub fn import_openmetrics(
     };
 
     let mut reader = BufReader::with_capacity(1 << 20, f);
-    let mut parser = Parser::new(Format::OpenMetrics);
+    // Accept what promtool's backfill accepts: files written by dump tools
+    // interleave the series of a family by time, which the strict
+    // OpenMetrics grouping rules forbid. Per-series time order is still
+    // checked below.
+    let mut parser = Parser::with_validation(Format::OpenMetrics, Validation::Prometheus);
     let mut series: Vec<Pending> = Vec::new();
     let mut by_key: HashMap<String, usize> = HashMap::new();
     let mut key = String::new();

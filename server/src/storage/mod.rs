@@ -14,7 +14,8 @@
 //! - [`Storage::enforce_retention`]: drop data past the time and size limits
 //!   in small transactions;
 //! - select: label matchers resolve through the inverted [`index`]; samples
-//!   come from memory, then from sealed chunks, merged by time.
+//!   come from memory, then from sealed chunks, merged by time;
+//! - [`verify`]: the read-only consistency check behind `pharos check storage`.
 
 pub mod chunkenc;
 mod db;
@@ -22,6 +23,7 @@ pub mod head;
 pub mod index;
 pub mod labels;
 mod varint;
+pub mod verify;
 pub mod wal;
 
 use std::collections::{HashMap, HashSet};

@@ -48,6 +48,7 @@ pub(crate) fn write_uvarint_bits(buf: &mut Vec<u8>, free: &mut u8, mut v: u64) {
 }
 
 /// BitReader reads a big-endian bit stream from untrusted bytes.
+#[derive(Clone)]
 pub(crate) struct BitReader<'a> {
     data: &'a [u8],
     /// Next byte of `data` not yet counted in `avail`.

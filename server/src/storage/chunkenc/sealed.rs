@@ -10,7 +10,7 @@
 //! - `0x02` decimal: values as integer mantissas `m` with one exponent `e`
 //!   for the block (`v = m * 10^e`, checked bit-exact per value; NaN, ±Inf,
 //!   -0.0 and the unrepresentable are kept as raw exceptions), then
-//!   timestamps and mantissas each as an integer sequence ([`IntPlan`]:
+//!   timestamps and mantissas each as an integer sequence (`IntPlan`:
 //!   deltas, delta-of-deltas or a line, a gcd taken out, and the residuals
 //!   Rice-coded). Exporter values are mostly short decimals (integers,
 //!   counters with 2 or 3 decimals), so this turns 64 float bits into a few

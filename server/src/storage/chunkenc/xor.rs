@@ -328,6 +328,7 @@ pub(crate) fn decode_checked(
 /// Decoder walks the bit stream after the header. It never fails: reading
 /// past the end sets `r.overrun`, an impossible field sets `corrupt`, and
 /// checked callers test both after each sample.
+#[derive(Clone)]
 struct Decoder<'a> {
     r: BitReader<'a>,
     /// Samples decoded so far (only 0, 1 and "more" matter).
@@ -432,6 +433,7 @@ impl<'a> Decoder<'a> {
 }
 
 /// XorIter yields the samples of an [`XorChunk`] in order.
+#[derive(Clone)]
 pub struct XorIter<'a> {
     d: Decoder<'a>,
     remaining: usize,
