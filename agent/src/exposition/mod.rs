@@ -210,7 +210,7 @@ impl Parser {
     /// Forgets everything about the previous exposition so the parser (and
     /// the memory it has grown) can be reused for the next scrape.
     pub fn reset(&mut self) {
-        self.rules = rules::Rules::default();
+        self.rules.reset();
         self.last_line = 0;
     }
 

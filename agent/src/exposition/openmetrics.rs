@@ -22,9 +22,13 @@ pub(super) fn parse_line<'a>(
     label_hint: &mut usize,
 ) -> Result<Option<Entry<'a>>, String> {
     if let Some(eof) = rules.eof_line() {
-        return Err(format!(
-            "unexpected {} after the \"# EOF\" on line {eof}; \"# EOF\" must be the last line",
+        let what = if line.is_empty() {
+            "a blank line".to_string()
+        } else {
             lexer::snippet(line)
+        };
+        return Err(format!(
+            "unexpected {what} after the \"# EOF\" on line {eof}; \"# EOF\" must be the last line"
         ));
     }
     if line.is_empty() {

@@ -229,6 +229,16 @@ impl Rules {
         self.eof_line
     }
 
+    /// Back to the start of an exposition, keeping allocated capacity.
+    pub fn reset(&mut self) {
+        self.eof_line = None;
+        self.fam.active = false;
+        self.seen_names.clear();
+        self.seen_groups.clear();
+        self.group = None;
+        self.hist = HistRun::default();
+    }
+
     pub fn on_eof(&mut self, lineno: usize) -> Result<(), String> {
         self.close_family()?;
         self.eof_line = Some(lineno);
