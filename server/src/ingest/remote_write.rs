@@ -242,6 +242,18 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        /// Arbitrary bytes, raw or inside valid snappy, never panic the
+        /// decoder, for either protocol version.
+        #[test]
+        fn arbitrary_bodies_never_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            for v in [Version::V1, Version::V2] {
+                let _ = decode(&body, v, None);
+                let _ = decode(&snappy(&body), v, None);
+            }
+        }
+    }
+
     #[test]
     fn garbage_is_an_error() {
         assert!(matches!(

@@ -331,6 +331,45 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// The index answers exactly what filtering every series by every
+        /// matcher (absent label = "") answers.
+        #[test]
+        fn select_equals_brute_force(
+            sets in proptest::collection::vec(
+                proptest::collection::btree_map("[abc]", "[xyz]{0,2}", 0..3), 1..30),
+            ms in proptest::collection::vec((
+                "[abcd]",
+                0..4u8,
+                proptest::sample::select(vec!["", "x", "y", "xz", "x.*", ".*", ".+", "z|", "y|x"]),
+            ), 1..4),
+        ) {
+            let mut ix = Index::default();
+            let mut all = Vec::new();
+            for (i, set) in sets.iter().enumerate() {
+                let mut pairs: Vec<(String, String)> =
+                    set.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+                pairs.push(("__name__".into(), "m".into()));
+                let l = Labels::from_unsorted(pairs).unwrap();
+                ix.add(i as u64 + 1, &l);
+                all.push((i as u64 + 1, l));
+            }
+            let matchers: Vec<Matcher> = ms
+                .iter()
+                .map(|(n, op, v)| {
+                    let op = [MatchOp::Equal, MatchOp::NotEqual, MatchOp::RegexMatch, MatchOp::RegexNoMatch][*op as usize];
+                    Matcher::new(op, n, v).unwrap()
+                })
+                .collect();
+            let want: Vec<u64> = all
+                .iter()
+                .filter(|(_, l)| matchers.iter().all(|m| m.matches(l.get(&m.name).unwrap_or(""))))
+                .map(|(id, _)| *id)
+                .collect();
+            proptest::prop_assert_eq!(ix.select(&matchers), want);
+        }
+    }
+
     #[test]
     fn bad_regex_is_an_error() {
         assert!(Matcher::new(MatchOp::RegexMatch, "a", "(").is_err());
