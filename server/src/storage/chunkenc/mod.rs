@@ -44,7 +44,7 @@ pub enum ChunkError {
     #[error("unknown sealed chunk encoding 0x{0:02x}")]
     UnknownEncoding(u8),
     /// The zstd frame inside a sealed blob did not decompress.
-    #[error("chunk zstd payload: {0}")]
+    #[error("chunk zstd payload does not decompress")]
     Zstd(#[source] std::io::Error),
 }
 

@@ -29,7 +29,8 @@ const HEADER_LEN: usize = 4;
 /// `leading` value meaning "no XOR window yet" (as in Prometheus).
 const NO_WINDOW: u8 = 0xff;
 /// Upper bound of bytes one append can add: the first sample is
-/// header 4 + varint 10 + 8; a later one is at most 68 + 77 bits.
+/// header 4 + varint 10 + 8 bytes, the second a uvarint of 10 bytes + 77
+/// bits, later ones at most 68 + 77 bits.
 const MAX_APPEND_BYTES: usize = 24;
 /// Smallest growth step of the buffer; must cover one append.
 const MIN_GROW: usize = 32;
