@@ -145,6 +145,13 @@ fn out_of_order_samples_are_reported_and_the_rest_stored() {
     let (status, body) = write_v1(&s, vec![up("a", &[(2000, 3.0)])]).unwrap();
     assert_eq!(status, 400);
     assert!(body.contains("duplicate sample for timestamp"), "{body}");
+    // A timestamp in microseconds lies centuries ahead: out of bounds, and
+    // it must not make retention think everything else is old.
+    let micros = 1_700_000_000_000_000;
+    let (status, body) = write_v1(&s, vec![up("c", &[(micros, 1.0)])]).unwrap();
+    assert_eq!(status, 400);
+    assert!(body.contains("out of bounds"), "{body}");
+    assert!(s.export("{job=\"c\"}").is_empty());
 }
 
 #[test]

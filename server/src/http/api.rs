@@ -184,7 +184,7 @@ pub async fn series(
         Ok(all)
     })
     .await
-    .map_err(|e| ApiError::bad_data(format!("query task failed: {e}")))??;
+    .map_err(ApiError::task_failed)??;
     let mut warnings = Vec::new();
     let found = apply_limit(found, limit, &mut warnings);
     let data: Vec<Value> = found.iter().map(|l| labels_json(l)).collect();
@@ -205,7 +205,7 @@ pub async fn labels(
     let storage = Arc::clone(&st.storage);
     let names = tokio::task::spawn_blocking(move || storage.label_names(&selectors, start, end))
         .await
-        .map_err(|e| ApiError::bad_data(format!("query task failed: {e}")))??;
+        .map_err(ApiError::task_failed)??;
     let mut warnings = Vec::new();
     let names = apply_limit(names, limit, &mut warnings);
     Ok(success(json!(names), warnings))
@@ -229,7 +229,7 @@ pub async fn label_values(
     let values =
         tokio::task::spawn_blocking(move || storage.label_values(&name, &selectors, start, end))
             .await
-            .map_err(|e| ApiError::bad_data(format!("query task failed: {e}")))??;
+            .map_err(ApiError::task_failed)??;
     let mut warnings = Vec::new();
     let values = apply_limit(values, limit, &mut warnings);
     Ok(success(json!(values), warnings))
@@ -301,7 +301,7 @@ pub async fn export(
         Ok(out)
     })
     .await
-    .map_err(|e| ApiError::bad_data(format!("query task failed: {e}")))??;
+    .map_err(ApiError::task_failed)??;
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/stream+json")],
         text,

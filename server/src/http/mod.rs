@@ -101,6 +101,17 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A query task that panicked or was cancelled: a server fault.
+    pub fn task_failed(e: tokio::task::JoinError) -> ApiError {
+        tracing::error!(error = %e, "query task failed");
+        ApiError {
+            kind: ErrorType::Internal,
+            message: "query task failed; see the server log".into(),
+        }
+    }
+}
+
 impl From<crate::storage::StorageError> for ApiError {
     fn from(e: crate::storage::StorageError) -> ApiError {
         tracing::error!(error = %e, "storage error while serving a query");

@@ -105,9 +105,14 @@ pub fn import_openmetrics(
             // One fsync at the end (closing the database) is enough: an
             // interrupted import is re-run, not resumed.
             sync_full: false,
+            ..Options::default()
         },
     )?;
     let bytes_before = storage.disk_bytes()?;
+    // Same bound as live appends: a file in the wrong unit would otherwise
+    // put "newest" centuries ahead, and retention would then delete
+    // everything else.
+    let too_new = Options::default().clock.now_ms() + crate::storage::MAX_AHEAD_MS;
 
     let bar = if show_progress {
         let bar = indicatif::ProgressBar::new(total);
@@ -190,6 +195,14 @@ pub fn import_openmetrics(
                 series.len() - 1
             }
         };
+        if t > too_new {
+            return Err(input_err(
+                lineno,
+                format!(
+                    "timestamp {t} lies more than 10 minutes in the future; OpenMetrics timestamps are seconds since 1970 (was it written in milliseconds?)"
+                ),
+            ));
+        }
         let p = &mut series[idx];
         if p.last_t.is_some_and(|lt| t <= lt) {
             return Err(input_err(

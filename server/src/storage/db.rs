@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS meta   (key TEXT PRIMARY KEY, value ANY) STRICT;
 CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY AUTOINCREMENT, labels BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS chunks (id INTEGER PRIMARY KEY, series_id INTEGER NOT NULL,
                                    min_t INTEGER NOT NULL, max_t INTEGER NOT NULL,
-                                   samples INTEGER NOT NULL, data BLOB NOT NULL);
+                                   samples INTEGER NOT NULL, origin INTEGER NOT NULL,
+                                   data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_by_series ON chunks (series_id, min_t);
 CREATE INDEX IF NOT EXISTS chunks_by_max_t  ON chunks (max_t);
 CREATE TABLE IF NOT EXISTS wal    (seq INTEGER PRIMARY KEY, data BLOB NOT NULL);
@@ -109,14 +110,20 @@ pub fn open_reader(dir: &Path) -> Result<Connection, StorageError> {
     Ok(conn)
 }
 
-/// Bytes of the database in use: pages minus free pages, plus the SQLite
-/// WAL file, which is where fresh writes live until a checkpoint.
-pub fn used_bytes(conn: &Connection, dir: &Path) -> Result<u64, StorageError> {
+/// Bytes of the database pages in use (pages minus free pages), as of the
+/// last checkpoint. SQLite's own `-wal` file is left out on purpose: it
+/// cannot shrink while a reader is active, and counting it would make size
+/// retention delete data that deleting cannot make smaller.
+pub fn used_bytes(conn: &Connection) -> Result<u64, StorageError> {
     let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
     let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
     let size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-    let wal = fs::metadata(dir.join(format!("{DB_FILE}-wal")))
+    Ok(((pages - free).max(0) * size) as u64)
+}
+
+/// Bytes of SQLite's `-wal` file beside the database.
+pub fn wal_file_bytes(dir: &Path) -> u64 {
+    fs::metadata(dir.join(format!("{DB_FILE}-wal")))
         .map(|m| m.len())
-        .unwrap_or(0);
-    Ok(((pages - free).max(0) * size) as u64 + wal)
+        .unwrap_or(0)
 }

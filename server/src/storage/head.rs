@@ -12,6 +12,11 @@ use super::labels::Labels;
 /// size Prometheus uses), so each sealed chunk holds one window of a series.
 pub const WINDOW_MS: i64 = 2 * 3600 * 1000;
 
+/// Most samples one chunk holds. A window at a 1 ms interval would hold 7.2
+/// million samples; sealed blobs are capped far below that, and smaller
+/// chunks keep decoding for short queries cheap.
+pub const MAX_CHUNK_SAMPLES: usize = 1 << 16;
+
 /// The window a timestamp falls in.
 pub fn window_of(t: i64) -> i64 {
     t.div_euclid(WINDOW_MS)
@@ -25,6 +30,23 @@ pub struct HeadChunk {
     /// Lowest `wal.seq` that holds a sample of this chunk: the log may only be
     /// truncated below the minimum of these over all in-memory chunks.
     pub first_seq: u64,
+}
+
+/// An in-memory chunk taken out of the head for reading.
+pub enum MemChunk {
+    Frozen(Arc<HeadChunk>),
+    Open(XorChunk),
+}
+
+impl MemChunk {
+    /// Appends the samples within `[mint, maxt]` to `out`.
+    pub fn samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
+        let c = match self {
+            MemChunk::Frozen(h) => &h.chunk,
+            MemChunk::Open(c) => c,
+        };
+        out.extend(c.iter().filter(|&(t, _)| t >= mint && t <= maxt));
+    }
 }
 
 /// What the head keeps per series.
@@ -45,6 +67,10 @@ pub struct MemSeries {
     /// Time range of the persisted chunks (`i64::MAX`/`i64::MIN` when none).
     pub disk_min_t: i64,
     pub disk_max_t: i64,
+    /// Newest timestamp the sealer persisted from this series' head: replay
+    /// skips write-ahead samples up to here. Distinct from `disk_max_t`
+    /// because imported chunks may reach later without covering the log.
+    pub sealed_max_t: Option<i64>,
 }
 
 /// Outcome of checking one sample against the last accepted one.
@@ -80,14 +106,45 @@ impl MemSeries {
             max_t: i64::MIN,
             disk_min_t: i64::MAX,
             disk_max_t: i64::MIN,
+            sealed_max_t: None,
         }
     }
 
+    /// Earliest timestamp held in memory.
+    pub fn mem_min_t(&self) -> Option<i64> {
+        self.frozen
+            .first()
+            .map(|c| &c.chunk)
+            .or(self.head.as_ref().map(|h| &h.chunk))
+            .and_then(|c| c.min_t())
+    }
+
+    /// The in-memory chunks overlapping `[mint, maxt]`, cheap to take under
+    /// the head lock: frozen ones are shared, the open one is copied.
+    pub fn chunks_in(&self, mint: i64, maxt: i64) -> Vec<MemChunk> {
+        let overlaps = |c: &XorChunk| {
+            !(c.max_t().is_some_and(|m| m < mint) || c.min_t().is_some_and(|m| m > maxt))
+        };
+        let mut out: Vec<MemChunk> = self
+            .frozen
+            .iter()
+            .filter(|c| overlaps(&c.chunk))
+            .map(|c| MemChunk::Frozen(Arc::clone(c)))
+            .collect();
+        if let Some(h) = self.head.as_ref().filter(|h| overlaps(&h.chunk)) {
+            out.push(MemChunk::Open(h.chunk.clone()));
+        }
+        out
+    }
+
     /// Appends an accepted sample (`t` after every sample of the series),
-    /// freezing the open chunk first when `t` starts a new window.
-    pub fn append(&mut self, t: i64, v: f64, seq: u64) {
+    /// freezing the open chunk first when `t` starts a new window or the
+    /// chunk is full. Returns whether a chunk was frozen.
+    pub fn append(&mut self, t: i64, v: f64, seq: u64) -> bool {
         let window = window_of(t);
-        if self.head.as_ref().is_some_and(|h| h.window != window) {
+        let full = |h: &HeadChunk| h.window != window || h.chunk.len() >= MAX_CHUNK_SAMPLES;
+        let froze = self.head.as_ref().is_some_and(full);
+        if froze {
             self.freeze();
         }
         let head = self.head.get_or_insert_with(|| HeadChunk {
@@ -99,6 +156,7 @@ impl MemSeries {
         self.last = Some((t, Some(v.to_bits())));
         self.min_t = self.min_t.min(t);
         self.max_t = self.max_t.max(t);
+        froze
     }
 
     /// Closes the open chunk (if any) so the sealer persists it.

@@ -15,7 +15,7 @@ pub const METRIC_NAME: &str = "__name__";
 /// Stored as one `String` holding every name and value back to back plus the
 /// offsets of each: one heap allocation per series instead of two per label,
 /// which matters because the index keeps one `Labels` per active series.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Labels {
     /// All names and values concatenated: name0 value0 name1 value1 …
     buf: Box<str>,
@@ -197,6 +197,20 @@ fn take_str<'a>(b: &mut &'a [u8]) -> Result<&'a str, String> {
     std::str::from_utf8(s).map_err(|_| "label is not UTF-8".to_string())
 }
 
+/// Prometheus's order: pair by pair, name then value (not the order of the
+/// concatenated buffer, which would put `{a="b", c=…}` after `{a="bz"}`).
+impl Ord for Labels {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.iter().cmp(other.iter())
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl fmt::Display for Labels {
     /// Prometheus's notation: `name{a="b", c="d"}`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -254,6 +268,13 @@ mod tests {
             Err(LabelsError::MissingName)
         );
         assert!(Labels::decode(&[5, 1]).is_err());
+    }
+
+    #[test]
+    fn orders_pair_by_pair() {
+        let a = Labels::from_sorted([("__name__", "a"), ("job", "x")]).unwrap();
+        let ab = Labels::from_sorted([("__name__", "ab"), ("job", "x")]).unwrap();
+        assert!(a < ab);
     }
 
     #[test]

@@ -85,7 +85,15 @@ pub enum RejectReason {
     OutOfOrder,
     /// Same timestamp as the newest sample of its series, different value.
     Duplicate,
+    /// More than [`MAX_AHEAD_MS`] in the future, or older than retention
+    /// keeps data.
+    OutOfBounds,
 }
+
+/// How far ahead of the clock a sample may be, as Prometheus allows: a
+/// sample stamped in micro- or nanoseconds would otherwise push "newest"
+/// centuries ahead and retention would delete everything.
+pub const MAX_AHEAD_MS: i64 = 10 * 60 * 1000;
 
 impl RejectReason {
     /// Prometheus's wording for the reason.
@@ -93,6 +101,7 @@ impl RejectReason {
         match self {
             RejectReason::OutOfOrder => "out of order sample",
             RejectReason::Duplicate => "duplicate sample for timestamp",
+            RejectReason::OutOfBounds => "out of bounds",
         }
     }
 }
@@ -159,9 +168,11 @@ pub struct Options {
     /// Delete the oldest chunks while the database is larger than this
     /// (`--storage.tsdb.retention.size`).
     pub retention_bytes: Option<u64>,
-    /// fsync every commit (durable against power loss). Off only for
-    /// benchmarks of the rest of the path.
+    /// fsync every commit (durable against power loss). Off for the
+    /// offline import, which is re-run rather than resumed.
     pub sync_full: bool,
+    /// Wall clock, injected so tests control "now".
+    pub clock: Clock,
 }
 
 impl Default for Options {
@@ -170,7 +181,40 @@ impl Default for Options {
             retention_ms: Some(15 * 24 * 3600 * 1000),
             retention_bytes: None,
             sync_full: true,
+            clock: Clock::system(),
         }
+    }
+}
+
+/// A source of "now" in Unix milliseconds.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Clock {
+        Clock(Arc::new(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0)
+        }))
+    }
+
+    /// A clock stuck at `ms`, for tests.
+    pub fn fixed(ms: i64) -> Clock {
+        Clock(Arc::new(move || ms))
+    }
+
+    /// Now, in Unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock(now={})", self.now_ms())
     }
 }
 
@@ -180,6 +224,7 @@ pub struct Stats {
     pub samples_appended: AtomicU64,
     pub samples_out_of_order: AtomicU64,
     pub samples_duplicate: AtomicU64,
+    pub samples_out_of_bounds: AtomicU64,
     pub chunks_sealed: AtomicU64,
     pub chunks_deleted: AtomicU64,
     pub series_deleted: AtomicU64,
@@ -272,19 +317,34 @@ impl Storage {
                 .sum::<usize>()
     }
 
-    /// Bytes of the database files in use.
+    /// Bytes of database pages in use (see [`db::used_bytes`]).
     pub fn disk_bytes(&self) -> Result<u64, StorageError> {
         let w = self.lock_writer();
-        db::used_bytes(&w.conn, &self.dir)
+        db::used_bytes(&w.conn)
     }
 
-    /// Moves SQLite's own log into the main file and truncates it, so file
-    /// sizes reflect what is stored.
+    /// Bytes of SQLite's `-wal` file, which holds commits not yet copied
+    /// into the main file.
+    pub fn sqlite_wal_bytes(&self) -> u64 {
+        db::wal_file_bytes(&self.dir)
+    }
+
+    /// Copies SQLite's own log into the main file as far as readers allow
+    /// (never waiting for them), so page counts reflect what is stored.
     pub fn checkpoint(&self) -> Result<(), StorageError> {
         let w = self.lock_writer();
         w.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
             .map_err(StorageError::from_sqlite)
+    }
+
+    /// Timestamps before this are past `--storage.tsdb.retention.time`,
+    /// counted back from the newest sample (as Prometheus counts from its
+    /// newest block), but never from later than the clock.
+    pub fn retention_cutoff(&self) -> Option<i64> {
+        let ret = self.opts.retention_ms?;
+        let newest = self.read_head().max_t;
+        (newest != i64::MIN).then(|| newest.min(self.opts.clock.now_ms()).saturating_sub(ret))
     }
 
     fn read_head(&self) -> std::sync::RwLockReadGuard<'_, Head> {
@@ -316,7 +376,9 @@ impl Storage {
                 };
                 // Already sealed into a chunk before the record was deleted,
                 // or (never expected) not after the series' last sample.
-                if t <= s.disk_max_t || s.last.is_some_and(|(lt, _)| t <= lt) {
+                if s.sealed_max_t.is_some_and(|m| t <= m)
+                    || s.head.is_some() && s.last.is_some_and(|(lt, _)| t <= lt)
+                {
                     return;
                 }
                 s.append(t, v, seq as u64);
@@ -325,6 +387,13 @@ impl Storage {
             .map_err(|e| StorageError::Corrupt(format!("wal record {seq}: {e}")))?;
             head.max_t = max_t;
             replayed += 1;
+        }
+        // Imported chunks may reach past the replayed samples; appends must
+        // still come after everything stored.
+        for s in head.series.values_mut() {
+            if s.last.is_none_or(|(lt, _)| lt < s.disk_max_t) && s.disk_max_t != i64::MIN {
+                s.last = Some((s.disk_max_t, None));
+            }
         }
         self.stats
             .wal_records_replayed
@@ -341,7 +410,7 @@ impl Storage {
         let frozen: Vec<(SeriesId, Arc<head::HeadChunk>)> = {
             let mut head = self.write_head();
             if freeze_idle && head.max_t != i64::MIN {
-                let current = head::window_of(head.max_t);
+                let current = head::window_of(head.max_t.min(self.opts.clock.now_ms()));
                 for s in head.series.values_mut() {
                     if s.head.as_ref().is_some_and(|h| h.window < current - 1) {
                         s.freeze();
@@ -367,7 +436,7 @@ impl Storage {
             let tx = w.conn.transaction().map_err(StorageError::from_sqlite)?;
             {
                 let mut ins = tx.prepare_cached(
-                    "INSERT INTO chunks (series_id, min_t, max_t, samples, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO chunks (series_id, min_t, max_t, samples, origin, data) VALUES (?1, ?2, ?3, ?4, 0, ?5)",
                 )?;
                 for (id, _, min_t, max_t, n, data) in &encoded {
                     ins.execute(params![*id as i64, min_t, max_t, *n as i64, data])
@@ -381,6 +450,7 @@ impl Storage {
                     s.frozen.retain(|c| !Arc::ptr_eq(c, chunk));
                     s.disk_min_t = s.disk_min_t.min(*min_t);
                     s.disk_max_t = s.disk_max_t.max(*max_t);
+                    s.sealed_max_t = Some(s.sealed_max_t.map_or(*max_t, |m| m.max(*max_t)));
                 }
             }
         }
@@ -410,25 +480,23 @@ impl Storage {
         const BATCH: i64 = 500;
         let mut deleted = 0usize;
         let mut touched: HashSet<SeriesId> = HashSet::new();
-        if let Some(ret) = self.opts.retention_ms {
-            let newest = self.read_head().max_t;
-            if newest != i64::MIN {
-                let cutoff = newest.saturating_sub(ret);
-                loop {
-                    let ids = self.delete_chunks(
-                        "SELECT id FROM chunks WHERE max_t < ?1 LIMIT ?2",
-                        params![cutoff, BATCH],
-                    )?;
-                    deleted += ids.len();
-                    let done = (ids.len() as i64) < BATCH;
-                    touched.extend(ids);
-                    if done {
-                        break;
-                    }
+        if let Some(cutoff) = self.retention_cutoff() {
+            loop {
+                let ids = self.delete_chunks(
+                    "SELECT id FROM chunks WHERE max_t < ?1 LIMIT ?2",
+                    params![cutoff, BATCH],
+                )?;
+                deleted += ids.len();
+                let done = (ids.len() as i64) < BATCH;
+                touched.extend(ids);
+                if done {
+                    break;
                 }
             }
         }
         if let Some(limit) = self.opts.retention_bytes {
+            // Page counts are logical: freed pages count as free at once,
+            // whether or not SQLite's log was copied back yet.
             while self.disk_bytes()? > limit {
                 // Small steps: chunks can be large, and each step re-measures.
                 let ids = self.delete_chunks(
@@ -436,13 +504,14 @@ impl Storage {
                     params![BATCH / 16],
                 )?;
                 if ids.is_empty() {
+                    tracing::warn!(
+                        limit,
+                        "every chunk is deleted and the database is still over --storage.tsdb.retention.size"
+                    );
                     break;
                 }
                 deleted += ids.len();
                 touched.extend(ids);
-                // Freed pages only show in the size once SQLite's log is
-                // moved into the main file.
-                self.checkpoint()?;
             }
         }
         if !touched.is_empty() {
@@ -476,32 +545,49 @@ impl Storage {
     /// Recomputes the persisted range of series that lost chunks, and
     /// deletes those left with no data at all.
     fn refresh_series_ranges(&self, ids: HashSet<SeriesId>) -> Result<(), StorageError> {
-        let w = self.lock_writer();
-        let mut range = w
-            .conn
-            .prepare_cached("SELECT MIN(min_t), MAX(max_t) FROM chunks WHERE series_id = ?1")?;
+        let mut w = self.lock_writer();
+        // Ranges are read holding only the writer (appends wait, queries
+        // do not); the head lock is taken briefly to apply them.
+        let ranges: Vec<(SeriesId, Option<i64>, Option<i64>, Option<i64>)> = {
+            let mut stmt = w.conn.prepare_cached(
+                "SELECT MIN(min_t), MAX(max_t), MAX(CASE WHEN origin = 0 THEN max_t END) FROM chunks WHERE series_id = ?1",
+            )?;
+            ids.into_iter()
+                .map(|id| {
+                    stmt.query_row([id as i64], |r| Ok((id, r.get(0)?, r.get(1)?, r.get(2)?)))
+                })
+                .collect::<Result<_, _>>()?
+        };
         let mut gone = Vec::new();
-        let mut head = self.write_head();
-        for id in ids {
-            let (lo, hi): (Option<i64>, Option<i64>) =
-                range.query_row([id as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            let Some(s) = head.series.get_mut(&id) else {
-                continue;
-            };
-            s.disk_min_t = lo.unwrap_or(i64::MAX);
-            s.disk_max_t = hi.unwrap_or(i64::MIN);
-            let mut mem = Vec::new();
-            s.samples_in(i64::MIN, i64::MAX, &mut mem);
-            s.min_t = s.disk_min_t.min(mem.first().map_or(i64::MAX, |x| x.0));
-            if lo.is_none() && s.memory_empty() {
-                gone.push(id);
+        {
+            let mut head = self.write_head();
+            for (id, lo, hi, sealed) in ranges {
+                let Some(s) = head.series.get_mut(&id) else {
+                    continue;
+                };
+                s.disk_min_t = lo.unwrap_or(i64::MAX);
+                s.disk_max_t = hi.unwrap_or(i64::MIN);
+                s.sealed_max_t = sealed;
+                s.min_t = s.disk_min_t.min(s.mem_min_t().unwrap_or(i64::MAX));
+                if lo.is_none() && s.memory_empty() {
+                    gone.push(id);
+                }
             }
         }
-        drop(range);
+        if gone.is_empty() {
+            return Ok(());
+        }
+        let tx = w.conn.transaction().map_err(StorageError::from_sqlite)?;
+        {
+            let mut del = tx.prepare_cached("DELETE FROM series WHERE id = ?1")?;
+            for id in &gone {
+                del.execute([*id as i64])
+                    .map_err(StorageError::from_sqlite)?;
+            }
+        }
+        tx.commit().map_err(StorageError::from_sqlite)?;
+        let mut head = self.write_head();
         for id in &gone {
-            w.conn
-                .execute("DELETE FROM series WHERE id = ?1", [*id as i64])
-                .map_err(StorageError::from_sqlite)?;
             if let Some(s) = head.series.remove(id) {
                 head.by_labels.remove(&s.labels);
                 head.index.remove(*id, &s.labels);
@@ -525,6 +611,7 @@ impl Storage {
             .map(|s| {
                 s.samples
                     .chunk_by(|a, b| head::window_of(a.0) == head::window_of(b.0))
+                    .flat_map(|run| run.chunks(head::MAX_CHUNK_SAMPLES))
                     .map(|run| {
                         let (first, last) = (run[0].0, run[run.len() - 1].0);
                         (first, last, run.len(), chunkenc::encode_sealed(run))
@@ -558,7 +645,7 @@ impl Storage {
                 }
             }
             let mut ins = tx.prepare_cached(
-                "INSERT INTO chunks (series_id, min_t, max_t, samples, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO chunks (series_id, min_t, max_t, samples, origin, data) VALUES (?1, ?2, ?3, ?4, 1, ?5)",
             )?;
             for (chunks, id) in encoded.iter().zip(&ids) {
                 for (min_t, max_t, n, data) in chunks {
@@ -676,6 +763,25 @@ impl Head {
     }
 }
 
+/// Value bits of the persisted sample of series `id` at timestamp `t`, if any.
+fn stored_value_bits(conn: &Connection, id: SeriesId, t: i64) -> Result<Option<u64>, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT data FROM chunks WHERE series_id = ?1 AND min_t <= ?2 AND max_t >= ?2",
+    )?;
+    let mut rows = stmt.query(params![id as i64, t])?;
+    let mut samples = Vec::new();
+    while let Some(row) = rows.next()? {
+        samples.clear();
+        let blob = row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?;
+        chunkenc::decode_sealed_into(blob, &mut samples)
+            .map_err(|e| StorageError::Corrupt(format!("chunk of series {id}: {e}")))?;
+        if let Some(&(_, v)) = samples.iter().find(|s| s.0 == t) {
+            return Ok(Some(v.to_bits()));
+        }
+    }
+    Ok(None)
+}
+
 /// Rebuilds the series map and index from the `series` table, with each
 /// series' persisted time range.
 fn load_series(conn: &Connection, head: &mut Head) -> Result<(), StorageError> {
@@ -688,8 +794,9 @@ fn load_series(conn: &Connection, head: &mut Head) -> Result<(), StorageError> {
             Labels::decode(&raw).map_err(|e| StorageError::Corrupt(format!("series {id}: {e}")))?;
         head.add_series(id as SeriesId, Arc::new(labels));
     }
-    let mut stmt =
-        conn.prepare("SELECT series_id, MIN(min_t), MAX(max_t) FROM chunks GROUP BY series_id")?;
+    let mut stmt = conn.prepare(
+        "SELECT series_id, MIN(min_t), MAX(max_t), MAX(CASE WHEN origin = 0 THEN max_t END) FROM chunks GROUP BY series_id",
+    )?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let id: i64 = row.get(0)?;
@@ -697,6 +804,7 @@ fn load_series(conn: &Connection, head: &mut Head) -> Result<(), StorageError> {
         if let Some(s) = head.series.get_mut(&(id as SeriesId)) {
             s.disk_min_t = lo;
             s.disk_max_t = hi;
+            s.sealed_max_t = row.get(3)?;
             s.min_t = lo;
             s.max_t = hi;
             s.last = Some((hi, None));
@@ -710,6 +818,8 @@ impl Appender for Storage {
     fn append(&self, batch: Vec<SeriesSamples>) -> Result<AppendReport, StorageError> {
         let mut report = AppendReport::default();
         let mut reasons: HashMap<RejectReason, (usize, String)> = HashMap::new();
+        let too_new = self.opts.clock.now_ms().saturating_add(MAX_AHEAD_MS);
+        let too_old = self.retention_cutoff().unwrap_or(i64::MIN);
         let mut w = self.lock_writer();
 
         // 1. Plan under the read lock: which samples are accepted, which
@@ -757,25 +867,35 @@ impl Appender for Storage {
                 };
                 let plan = &mut plans[p];
                 for &(t, v) in &entry.samples {
-                    match head::check(plan.last, t, v) {
+                    let mut check = head::check(plan.last, t, v);
+                    // After a restart the value of the newest persisted
+                    // sample is not in memory: fetch it once to tell a
+                    // harmless re-send from a conflicting duplicate.
+                    if let (Check::Repeat, Some((lt, None)), Target::Existing(id)) =
+                        (check, plan.last, &plan.target)
+                    {
+                        plan.last = Some((lt, stored_value_bits(&w.conn, *id, lt)?));
+                        check = head::check(plan.last, t, v);
+                    }
+                    let reason = match check {
+                        _ if t > too_new || t < too_old => RejectReason::OutOfBounds,
                         Check::Accept => {
                             plan.samples.push((t, v));
                             plan.last = Some((t, Some(v.to_bits())));
                             report.written += 1;
+                            continue;
                         }
-                        Check::Repeat => report.written += 1,
-                        Check::OutOfOrder | Check::Duplicate => {
-                            let reason = if head::check(plan.last, t, v) == Check::OutOfOrder {
-                                RejectReason::OutOfOrder
-                            } else {
-                                RejectReason::Duplicate
-                            };
-                            let e = reasons.entry(reason).or_insert_with(|| {
-                                (0, format!("series {}, timestamp {t}", entry.labels))
-                            });
-                            e.0 += 1;
+                        Check::Repeat => {
+                            report.written += 1;
+                            continue;
                         }
-                    }
+                        Check::OutOfOrder => RejectReason::OutOfOrder,
+                        Check::Duplicate => RejectReason::Duplicate,
+                    };
+                    let e = reasons
+                        .entry(reason)
+                        .or_insert_with(|| (0, format!("series {}, timestamp {t}", entry.labels)));
+                    e.0 += 1;
                 }
             }
         }
@@ -783,6 +903,7 @@ impl Appender for Storage {
             let counter = match reason {
                 RejectReason::OutOfOrder => &self.stats.samples_out_of_order,
                 RejectReason::Duplicate => &self.stats.samples_duplicate,
+                RejectReason::OutOfBounds => &self.stats.samples_out_of_bounds,
             };
             counter.fetch_add(n as u64, Ordering::Relaxed);
             report.rejected.push((reason, n, example));
@@ -889,7 +1010,9 @@ impl Queryable for Storage {
         // Memory first, then disk: a chunk the sealer moves in between is
         // then seen twice (merged away) rather than not at all, because the
         // sealer commits to disk before it drops the chunk from memory.
-        let mut picked: Vec<(SeriesId, SeriesData, bool)> = {
+        // Only chunk handles are taken under the lock; decoding happens
+        // after it is released, so a large query never holds up appends.
+        let taken: Vec<(SeriesId, Arc<Labels>, Vec<head::MemChunk>, bool)> = {
             let head = self.read_head();
             head.index
                 .select(matchers)
@@ -897,20 +1020,21 @@ impl Queryable for Storage {
                 .filter_map(|id| head.series.get(&id).map(|s| (id, s)))
                 .filter(|(_, s)| s.min_t <= maxt && s.max_t >= mint)
                 .map(|(id, s)| {
-                    let mut samples = Vec::new();
-                    s.samples_in(mint, maxt, &mut samples);
                     let on_disk = s.disk_min_t <= maxt && s.disk_max_t >= mint;
-                    (
-                        id,
-                        SeriesData {
-                            labels: Arc::clone(&s.labels),
-                            samples,
-                        },
-                        on_disk,
-                    )
+                    (id, Arc::clone(&s.labels), s.chunks_in(mint, maxt), on_disk)
                 })
                 .collect()
         };
+        let mut picked: Vec<(SeriesId, SeriesData, bool)> = taken
+            .into_iter()
+            .map(|(id, labels, chunks, on_disk)| {
+                let mut samples = Vec::new();
+                for c in &chunks {
+                    c.samples_in(mint, maxt, &mut samples);
+                }
+                (id, SeriesData { labels, samples }, on_disk)
+            })
+            .collect();
         if picked.iter().any(|p| p.2) {
             let conn = self.reader()?;
             {

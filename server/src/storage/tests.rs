@@ -294,3 +294,114 @@ fn label_names_and_values_respect_matchers_and_time() {
         vec!["a", "b"]
     );
 }
+
+#[test]
+fn a_full_window_at_one_millisecond_is_cut_into_bounded_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = labels("fast", "a");
+    let n = head::MAX_CHUNK_SAMPLES as i64 + 1000;
+    let samples: Vec<(i64, f64)> = (0..n).map(|i| (i, i as f64)).collect();
+    {
+        let s = open(dir.path());
+        s.append(batch(&l, &samples)).unwrap();
+        assert_eq!(s.seal(false).unwrap(), 1);
+        // Import splits the same way.
+        s.write_chunks(&batch(&labels("fast", "b"), &samples))
+            .unwrap();
+    }
+    let s = open(dir.path());
+    assert_eq!(all_samples(&s, "fast").len(), 2 * n as usize);
+    let r = verify::verify(dir.path(), |_, _| {}).unwrap();
+    assert!(r.ok(), "{r}");
+    assert_eq!(r.chunks, 3);
+}
+
+#[test]
+fn importing_newer_data_does_not_hide_unsealed_log_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = labels("up", "a");
+    {
+        let s = open(dir.path());
+        s.append(batch(&l, &[(1000, 1.0), (2000, 2.0)])).unwrap();
+    }
+    {
+        let s = open(dir.path());
+        s.write_chunks(&batch(&l, &[(5000, 5.0), (6000, 6.0)]))
+            .unwrap();
+    }
+    let s = open(dir.path());
+    let got: Vec<i64> = all_samples(&s, "up").iter().map(|x| x.0).collect();
+    assert_eq!(got, vec![1000, 2000, 5000, 6000]);
+    // And appends still have to come after everything stored.
+    assert_eq!(
+        s.append(batch(&l, &[(5500, 1.0)]))
+            .unwrap()
+            .rejected_total(),
+        1
+    );
+}
+
+#[test]
+fn samples_far_in_the_future_or_past_retention_are_out_of_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = 1_700_000_000_000;
+    let s = Storage::open(
+        dir.path(),
+        Options {
+            retention_ms: Some(3_600_000),
+            clock: Clock::fixed(now),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let l = labels("up", "a");
+    s.append(batch(&l, &[(now - 1000, 1.0)])).unwrap();
+    let r = s
+        .append(batch(
+            &labels("up", "b"),
+            &[
+                (now - 7_200_000, 1.0),
+                (now + 60_000, 2.0),
+                (now * 1000, 3.0),
+            ],
+        ))
+        .unwrap();
+    assert_eq!(r.written, 1);
+    assert_eq!(
+        r.rejected,
+        vec![(RejectReason::OutOfBounds, 2, r.rejected[0].2.clone())]
+    );
+    // Nothing moved "newest" ahead, so retention keeps the data.
+    assert_eq!(s.enforce_retention().unwrap(), 0);
+    // Counted back from the newest sample, never from beyond the clock.
+    assert_eq!(s.retention_cutoff(), Some(now - 3_600_000));
+}
+
+#[test]
+fn a_conflicting_resend_after_restart_is_still_a_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = labels("up", "a");
+    {
+        let s = open(dir.path());
+        s.append(batch(&a, &[(1000, 1.0), (2000, 2.0)])).unwrap();
+        // Another series moves time on, so `a` is idle, frozen and sealed,
+        // and the log record holding its samples is deleted.
+        s.append(batch(&labels("up", "b"), &[(3 * WINDOW_MS, 1.0)]))
+            .unwrap();
+        assert_eq!(s.seal(true).unwrap(), 1);
+        let w = s.lock_writer();
+        let rows: i64 = w
+            .conn
+            .query_row("SELECT COUNT(*) FROM wal", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1, "only the record of `b` is left");
+    }
+    // After the restart `a`'s newest value exists only in a sealed chunk.
+    let s = open(dir.path());
+    let r = s.append(batch(&a, &[(2000, 7.0)])).unwrap();
+    assert_eq!(r.rejected.len(), 1);
+    assert_eq!(r.rejected[0].0, RejectReason::Duplicate);
+    let r = s.append(batch(&a, &[(2000, 2.0)])).unwrap();
+    assert_eq!((r.written, r.rejected_total()), (1, 0));
+    assert_eq!(all_samples(&s, "up").len(), 3);
+}
