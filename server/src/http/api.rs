@@ -174,17 +174,9 @@ pub async fn series(
     let (start, end) = (p.time("start", i64::MIN)?, p.time("end", i64::MAX)?);
     let limit = p.limit()?;
     let storage = Arc::clone(&st.storage);
-    let found = tokio::task::spawn_blocking(move || -> Result<Vec<Arc<Labels>>, ApiError> {
-        let mut all = Vec::new();
-        for m in &selectors {
-            all.extend(storage.series(m, start, end)?);
-        }
-        all.sort();
-        all.dedup();
-        Ok(all)
-    })
-    .await
-    .map_err(ApiError::task_failed)??;
+    let found = tokio::task::spawn_blocking(move || storage.series_for_selectors(&selectors, start, end))
+        .await
+        .map_err(ApiError::task_failed)??;
     let mut warnings = Vec::new();
     let found = apply_limit(found, limit, &mut warnings);
     let data: Vec<Value> = found.iter().map(|l| labels_json(l)).collect();

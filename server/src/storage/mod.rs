@@ -735,8 +735,9 @@ impl Storage {
         Ok(values.into_iter().collect())
     }
 
-    /// Union of the series of several selectors (empty list = all series).
-    fn series_for_selectors(
+    /// Union of the series of several selectors (empty list = all series),
+    /// sorted, without repeats.
+    pub fn series_for_selectors(
         &self,
         selectors: &[Vec<Matcher>],
         mint: i64,
