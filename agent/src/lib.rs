@@ -12,3 +12,4 @@
 
 pub mod exposition;
 pub mod remote;
+pub mod relabel;
