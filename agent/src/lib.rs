@@ -11,5 +11,5 @@
 //! dependencies few: it ships on edge devices.
 
 pub mod exposition;
-pub mod remote;
 pub mod relabel;
+pub mod remote;

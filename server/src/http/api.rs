@@ -174,9 +174,10 @@ pub async fn series(
     let (start, end) = (p.time("start", i64::MIN)?, p.time("end", i64::MAX)?);
     let limit = p.limit()?;
     let storage = Arc::clone(&st.storage);
-    let found = tokio::task::spawn_blocking(move || storage.series_for_selectors(&selectors, start, end))
-        .await
-        .map_err(ApiError::task_failed)??;
+    let found =
+        tokio::task::spawn_blocking(move || storage.series_for_selectors(&selectors, start, end))
+            .await
+            .map_err(ApiError::task_failed)??;
     let mut warnings = Vec::new();
     let found = apply_limit(found, limit, &mut warnings);
     let data: Vec<Value> = found.iter().map(|l| labels_json(l)).collect();

@@ -51,7 +51,7 @@ impl MemChunk {
 
 /// What the head keeps per series.
 pub struct MemSeries {
-    pub labels: Arc<Labels>,
+    pub labels: Labels,
     /// The open chunk, appended to.
     pub head: Option<HeadChunk>,
     /// Closed chunks not yet committed to the `chunks` table. `Arc` so the
@@ -96,7 +96,7 @@ pub fn check(last: Option<(i64, Option<u64>)>, t: i64, v: f64) -> Check {
 }
 
 impl MemSeries {
-    pub fn new(labels: Arc<Labels>) -> MemSeries {
+    pub fn new(labels: Labels) -> MemSeries {
         MemSeries {
             labels,
             head: None,
@@ -214,7 +214,7 @@ mod tests {
     use super::*;
 
     fn series() -> MemSeries {
-        MemSeries::new(Arc::new(Labels::from_sorted([("__name__", "x")]).unwrap()))
+        MemSeries::new(Labels::from_sorted([("__name__", "x")]).unwrap())
     }
 
     #[test]

@@ -136,7 +136,7 @@ pub trait Appender: Send + Sync {
 /// One selected series and its samples within the requested range.
 #[derive(Debug, Clone)]
 pub struct SeriesData {
-    pub labels: Arc<Labels>,
+    pub labels: Labels,
     pub samples: Vec<(i64, f64)>,
 }
 
@@ -149,7 +149,7 @@ pub trait Queryable: Send + Sync {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Result<Vec<Arc<Labels>>, StorageError>;
+    ) -> Result<Vec<Labels>, StorageError>;
     /// Like [`Queryable::series`], with the samples in `[mint, maxt]`.
     fn select(
         &self,
@@ -238,7 +238,7 @@ struct Head {
     // Fx hashing: these maps are probed once per appended series, and
     // SipHash's flooding resistance buys nothing for keys we created.
     series: FxHashMap<SeriesId, MemSeries>,
-    by_labels: FxHashMap<Arc<Labels>, SeriesId>,
+    by_labels: FxHashMap<Labels, SeriesId>,
     index: index::Index,
     /// Newest timestamp stored anywhere: retention counts back from it, as
     /// Prometheus counts back from its newest block.
@@ -657,7 +657,7 @@ impl Storage {
         tx.commit().map_err(StorageError::from_sqlite)?;
         let mut head = self.write_head();
         for (id, labels) in &new_series {
-            head.add_series(*id, Arc::new((*labels).clone()));
+            head.add_series(*id, (*labels).clone());
         }
         for (s, id) in batch.iter().zip(&ids) {
             let (Some(first), Some(last)) = (s.samples.first(), s.samples.last()) else {
@@ -742,11 +742,11 @@ impl Storage {
         selectors: &[Vec<Matcher>],
         mint: i64,
         maxt: i64,
-    ) -> Result<Vec<Arc<Labels>>, StorageError> {
+    ) -> Result<Vec<Labels>, StorageError> {
         if selectors.is_empty() {
             return self.series(&[], mint, maxt);
         }
-        let mut all: Vec<Arc<Labels>> = Vec::new();
+        let mut all: Vec<Labels> = Vec::new();
         for m in selectors {
             all.extend(self.series(m, mint, maxt)?);
         }
@@ -757,9 +757,9 @@ impl Storage {
 }
 
 impl Head {
-    fn add_series(&mut self, id: SeriesId, labels: Arc<Labels>) {
+    fn add_series(&mut self, id: SeriesId, labels: Labels) {
         self.index.add(id, &labels);
-        self.by_labels.insert(Arc::clone(&labels), id);
+        self.by_labels.insert(labels.clone(), id);
         self.series.insert(id, MemSeries::new(labels));
     }
 }
@@ -793,7 +793,7 @@ fn load_series(conn: &Connection, head: &mut Head) -> Result<(), StorageError> {
         let raw: Vec<u8> = row.get(1)?;
         let labels =
             Labels::decode(&raw).map_err(|e| StorageError::Corrupt(format!("series {id}: {e}")))?;
-        head.add_series(id as SeriesId, Arc::new(labels));
+        head.add_series(id as SeriesId, labels);
     }
     let mut stmt = conn.prepare(
         "SELECT series_id, MIN(min_t), MAX(max_t), MAX(CASE WHEN origin = 0 THEN max_t END) FROM chunks GROUP BY series_id",
@@ -956,7 +956,7 @@ impl Appender for Storage {
                 Target::Existing(id) => id,
                 Target::New(i) => {
                     let id = new_ids[i].expect("BUG: new series without id");
-                    head.add_series(id, Arc::new(new_labels[i].clone()));
+                    head.add_series(id, new_labels[i].clone());
                     report.new_series += 1;
                     id
                 }
@@ -985,18 +985,18 @@ impl Queryable for Storage {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Result<Vec<Arc<Labels>>, StorageError> {
+    ) -> Result<Vec<Labels>, StorageError> {
         let head = self.read_head();
         let ids = if matchers.is_empty() {
             head.index.select(&[])
         } else {
             head.index.select(matchers)
         };
-        let mut out: Vec<Arc<Labels>> = ids
+        let mut out: Vec<Labels> = ids
             .iter()
             .filter_map(|id| head.series.get(id))
             .filter(|s| s.min_t <= maxt && s.max_t >= mint)
-            .map(|s| Arc::clone(&s.labels))
+            .map(|s| s.labels.clone())
             .collect();
         out.sort();
         Ok(out)
@@ -1013,7 +1013,7 @@ impl Queryable for Storage {
         // sealer commits to disk before it drops the chunk from memory.
         // Only chunk handles are taken under the lock; decoding happens
         // after it is released, so a large query never holds up appends.
-        let taken: Vec<(SeriesId, Arc<Labels>, Vec<head::MemChunk>, bool)> = {
+        let taken: Vec<(SeriesId, Labels, Vec<head::MemChunk>, bool)> = {
             let head = self.read_head();
             head.index
                 .select(matchers)
@@ -1022,7 +1022,7 @@ impl Queryable for Storage {
                 .filter(|(_, s)| s.min_t <= maxt && s.max_t >= mint)
                 .map(|(id, s)| {
                     let on_disk = s.disk_min_t <= maxt && s.disk_max_t >= mint;
-                    (id, Arc::clone(&s.labels), s.chunks_in(mint, maxt), on_disk)
+                    (id, s.labels.clone(), s.chunks_in(mint, maxt), on_disk)
                 })
                 .collect()
         };
