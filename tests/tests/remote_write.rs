@@ -207,8 +207,22 @@ fn bad_input_gets_a_clear_4xx_and_harms_nothing() {
     assert_eq!(r.status().as_u16(), 415);
     // A body over the compressed limit, and a snappy bomb over the
     // decompressed limit.
-    let (st, _) = post_write(&s, vec![0u8; 33 << 20], ct).unwrap();
-    assert_eq!(st, 413);
+    // (The oversized request announces its length and is refused before its
+    // body is read, so the test sends only the head: a client streaming the
+    // body may see the connection close before it reads the 413.)
+    {
+        use std::io::{Read, Write};
+        let mut conn = std::net::TcpStream::connect(&s.addr).unwrap();
+        write!(
+            conn,
+            "POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\nContent-Length: {}\r\n\r\n",
+            33 << 20
+        )
+        .unwrap();
+        let mut head = [0u8; 12];
+        conn.read_exact(&mut head).unwrap();
+        assert_eq!(&head, b"HTTP/1.1 413");
+    }
     let (st, body) = post_write(&s, snappy(&vec![0u8; 70 << 20]), ct).unwrap();
     assert_eq!(st, 413, "{body}");
     // Bad query parameters get Prometheus's error envelope.

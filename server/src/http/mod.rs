@@ -41,7 +41,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/api/v1/write",
-            post(write::remote_write).layer(DefaultBodyLimit::max(MAX_WRITE_BODY)),
+            // The handler enforces MAX_WRITE_BODY itself, before reading.
+            post(write::remote_write).layer(DefaultBodyLimit::disable()),
         )
         .route(
             "/-/healthy",

@@ -7,13 +7,12 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use pharos_agent::remote::{self, Version};
 
-use super::AppState;
+use super::{AppState, MAX_WRITE_BODY};
 use crate::ingest::remote_write::{self as rw, DecodeError};
 use crate::storage::{AppendReport, Appender, StorageError};
 
@@ -24,7 +23,22 @@ enum Failure {
 }
 
 /// `POST /api/v1/write`.
-pub async fn remote_write(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn remote_write(State(st): State<AppState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let headers = parts.headers;
+    // Refuse an announced oversize body before reading any of it: reading
+    // 32 MiB only to refuse it wastes the link, and a sender still writing
+    // when the connection closes sees a reset instead of the 413.
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if announced.is_some_and(|n| n > MAX_WRITE_BODY) {
+        return too_large();
+    }
+    let Ok(body) = axum::body::to_bytes(body, MAX_WRITE_BODY).await else {
+        return too_large();
+    };
     let text = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok());
     let content_type = text(header::CONTENT_TYPE);
     let Some(version) = remote::version_from_content_type(content_type) else {
@@ -73,6 +87,16 @@ pub async fn remote_write(State(st): State<AppState>, headers: HeaderMap, body: 
         }
     };
     respond(version, &decoded, &report)
+}
+
+fn too_large() -> Response {
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "request body larger than the limit of {MAX_WRITE_BODY} bytes; send smaller batches\n"
+        ),
+    )
+        .into_response()
 }
 
 /// Builds the response for a request that was (at least partly) stored.
