@@ -55,9 +55,7 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", cfg.listen))?;
     tracing::info!(address = %listener.local_addr()?, "listening");
-    let app = router(AppState {
-        storage: Arc::clone(&storage),
-    });
+    let app = router(AppState::new(Arc::clone(&storage)));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

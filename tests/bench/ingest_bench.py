@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""usage: ingest_bench.py [--with-vm] [--series 100000] [--per-request 2000] [--senders 2]
+"""usage: ingest_bench.py [--with-vm] [--pin] [--series 100000] [--per-request 2000] [--senders 2]
                           [--warmup 10] [--duration 30] [--reps 1] [--only pharos|prometheus]
 
 Remote-write ingest, pharos vs Prometheus 2.42 (Debian `prometheus`, started
@@ -27,11 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
 
-def run_one(name, a):
-    port = common.free_port()
-    url = "http://127.0.0.1:%d" % port
-    data = common.fresh_dir("ingest", name)
-    log = os.path.join(common.WORK, "ingest", name + ".log")
+def server_cmd(name, port, data):
     if name == "pharos":
         cmd = [common.pharos_bin(), "--web.listen-address=127.0.0.1:%d" % port,
                "--storage.path=" + data, "--log.level=warn"]
@@ -46,10 +42,21 @@ def run_one(name, a):
                "--storage.tsdb.path=" + data, "--web.listen-address=127.0.0.1:%d" % port,
                "--web.enable-remote-write-receiver", "--storage.tsdb.retention.time=100y",
                "--log.level=warn"]
+    return cmd
+
+
+def run_one(name, a):
+    port = common.free_port()
+    url = "http://127.0.0.1:%d" % port
+    data = common.fresh_dir("ingest", name)
+    log = os.path.join(common.WORK, "ingest", name + ".log")
+    cmd = server_cmd(name, port, data)
+    if a.pin:
+        cmd = ["taskset", "-c", "1"] + cmd
     p = common.start(cmd, url, log)
     time.sleep(1)
     rss_idle, _ = common.rss_bytes(p.pid)
-    gen = subprocess.Popen([common.tool_bin("rw_load"), "--url", url + "/api/v1/write",
+    gen = subprocess.Popen((["taskset", "-c", "0"] if a.pin else []) + [common.tool_bin("rw_load"), "--url", url + "/api/v1/write",
                             "--series", str(a.series), "--per-request", str(a.per_request),
                             "--senders", str(a.senders), "--warmup", str(a.warmup),
                             "--duration", str(a.duration)], stdout=subprocess.PIPE, text=True)
@@ -79,6 +86,28 @@ def run_one(name, a):
     }
 
 
+def memory_one(name, a):
+    """RSS growth per series after exactly a.memory_rounds samples per series."""
+    port = common.free_port()
+    url = "http://127.0.0.1:%d" % port
+    data = common.fresh_dir("ingest", name + "-mem")
+    log = os.path.join(common.WORK, "ingest", name + "-mem.log")
+    cmd = server_cmd(name, port, data)
+    p = common.start(cmd, url, log)
+    time.sleep(1)
+    rss_idle, _ = common.rss_bytes(p.pid)
+    out = subprocess.run([common.tool_bin("rw_load"), "--url", url + "/api/v1/write",
+                          "--series", str(a.series), "--per-request", str(a.per_request),
+                          "--senders", str(a.senders), "--rounds", str(a.memory_rounds)],
+                         stdout=subprocess.PIPE, text=True, check=True).stdout
+    result = [json.loads(l) for l in out.splitlines() if '"result"' in l][0]
+    time.sleep(2)
+    rss, _ = common.rss_bytes(p.pid)
+    common.stop(p)
+    return {"name": name, "rounds": a.memory_rounds, "accepted": result["samples_accepted"],
+            "rss_bytes": rss, "rss_per_series": (rss - rss_idle) / a.series}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--series", type=int, default=100_000)
@@ -89,6 +118,10 @@ def main():
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--only", choices=["pharos", "prometheus", "victoriametrics"])
     ap.add_argument("--with-vm", action="store_true", help="also run VictoriaMetrics (Debian victoria-metrics)")
+    ap.add_argument("--memory-rounds", type=int, default=40,
+                    help="memory phase: samples per series sent before RSS is read (0 skips it)")
+    ap.add_argument("--pin", action="store_true",
+                    help="server on CPU 1, load generator on CPU 0 (taskset), so the rate measures a server on one core")
     a = ap.parse_args()
     names = [a.only] if a.only else ["prometheus", "pharos"] + (["victoriametrics"] if a.with_vm else [])
     runs = {n: [] for n in names}
@@ -110,6 +143,18 @@ def main():
               % (ph["samples_per_second"] / pr["samples_per_second"],
                  ph["cpu_s_per_million"] / pr["cpu_s_per_million"],
                  ph["rss_per_series"] / pr["rss_per_series"]))
+    if a.memory_rounds:
+        mem = {n: memory_one(n, a) for n in names}
+        print("\nmemory after exactly %d samples per series (%d series):" % (a.memory_rounds, a.series))
+        for n, m in mem.items():
+            print("%-16s RSS %7.1f MiB, %6.0f bytes per series" % (n, m["rss_bytes"] / 2**20, m["rss_per_series"]))
+            print(json.dumps(m))
+        if "pharos" in mem and "prometheus" in mem:
+            print("ratio pharos/prometheus memory per series: %.2fx (budget <= 0.5)"
+                  % (mem["pharos"]["rss_per_series"] / mem["prometheus"]["rss_per_series"]))
+        if "pharos" in mem and "victoriametrics" in mem:
+            print("ratio pharos/victoriametrics memory per series: %.2fx"
+                  % (mem["pharos"]["rss_per_series"] / mem["victoriametrics"]["rss_per_series"]))
     if "pharos" in med and "victoriametrics" in med:
         ph, vm = med["pharos"], med["victoriametrics"]
         print("ratios pharos/victoriametrics: rate %.2fx, CPU per sample %.2fx, memory per series %.2fx"

@@ -25,6 +25,20 @@ use crate::storage::Storage;
 #[derive(Clone)]
 pub struct AppState {
     pub storage: Arc<Storage>,
+    /// Remote-write requests decoded and appended at once. Appends
+    /// serialise on the storage writer anyway; more in flight only holds
+    /// more decoded requests (and allocator arenas) in memory.
+    pub write_slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    pub fn new(storage: Arc<Storage>) -> AppState {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        AppState {
+            storage,
+            write_slots: Arc::new(tokio::sync::Semaphore::new(cores.max(2))),
+        }
+    }
 }
 
 /// Largest compressed remote-write body accepted; bigger ones get 413.

@@ -54,6 +54,9 @@ pub async fn remote_write(State(st): State<AppState>, req: Request) -> Response 
             .into_response();
     };
     let encoding = text(header::CONTENT_ENCODING).map(str::to_string);
+    let Ok(_slot) = st.write_slots.acquire().await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    };
     let storage = Arc::clone(&st.storage);
     let outcome = tokio::task::spawn_blocking(move || {
         let mut decoded =

@@ -9,6 +9,11 @@
 //!
 //! usage: rw_load --url http://127.0.0.1:19090/api/v1/write [--series 100000]
 //!        [--per-request 2000] [--senders 2] [--warmup 10] [--duration 30]
+//!        [--rounds R]
+//!
+//! With `--rounds R` it instead sends exactly R samples per series (R scrape
+//! rounds) as fast as it can, then exits: the memory benchmark compares
+//! systems holding the same data, whatever their speed.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,6 +29,7 @@ struct Args {
     senders: u64,
     warmup: u64,
     duration: u64,
+    rounds: u64,
 }
 
 fn parse_args() -> Args {
@@ -34,6 +40,7 @@ fn parse_args() -> Args {
         senders: 2,
         warmup: 10,
         duration: 30,
+        rounds: 0,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -50,6 +57,7 @@ fn parse_args() -> Args {
             "--senders" => a.senders = num(),
             "--warmup" => a.warmup = num(),
             "--duration" => a.duration = num(),
+            "--rounds" => a.rounds = num(),
             other => panic!("unknown argument {other}; see the usage in the source header"),
         }
         i += 2;
@@ -108,10 +116,15 @@ fn main() {
             Arc::clone(&all_labels),
         );
         let (url, per_request, series) = (a.url.clone(), a.per_request, a.series);
+        // With --rounds, the request numbers that exist.
+        let last_request = (a.rounds > 0).then(|| a.rounds * a.series / a.per_request);
         threads.push(std::thread::spawn(move || {
             let client = reqwest::blocking::Client::new();
             while !stop.load(Ordering::Relaxed) {
                 let r = next.fetch_add(1, Ordering::Relaxed);
+                if last_request.is_some_and(|l| r >= l) {
+                    break;
+                }
                 let first = r * per_request;
                 let timeseries = (first..first + per_request)
                     .map(|k| {
@@ -160,6 +173,23 @@ fn main() {
                 }
             }
         }));
+    }
+    if a.rounds > 0 {
+        let t0 = Instant::now();
+        measuring.store(true, Ordering::SeqCst);
+        for t in threads {
+            let _ = t.join();
+        }
+        let acc = accepted.load(Ordering::Relaxed);
+        println!(
+            "{{\"event\":\"result\",\"samples_sent\":{},\"samples_accepted\":{},\"failed_requests\":{},\"seconds\":{:.3},\"samples_per_second\":{:.0}}}",
+            sent.load(Ordering::Relaxed),
+            acc,
+            failed.load(Ordering::Relaxed),
+            t0.elapsed().as_secs_f64(),
+            acc as f64 / t0.elapsed().as_secs_f64()
+        );
+        return;
     }
     std::thread::sleep(Duration::from_secs(a.warmup));
     // Marks the measured window for the driver, which samples the server's
