@@ -82,15 +82,8 @@ async fn maintain(storage: Arc<Storage>, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = stop.changed() => return,
-            _ = seal.tick() => {
-                let s = Arc::clone(&storage);
-                match tokio::task::spawn_blocking(move || s.seal(true)).await {
-                    Ok(Ok(n)) if n > 0 => tracing::debug!(chunks = n, "sealed head chunks"),
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => tracing::error!(error = %e, "sealing head chunks failed; will retry"),
-                    Err(e) => tracing::error!(error = %e, "sealing task failed"),
-                }
-            }
+            _ = seal.tick() => seal_now(&storage).await,
+            _ = storage.seal_wanted.notified() => seal_now(&storage).await,
             _ = retention.tick() => {
                 let s = Arc::clone(&storage);
                 match tokio::task::spawn_blocking(move || s.enforce_retention()).await {
@@ -101,6 +94,18 @@ async fn maintain(storage: Arc<Storage>, mut stop: watch::Receiver<bool>) {
                 }
             }
         }
+    }
+}
+
+/// One sealing pass on a blocking thread; failures are logged and retried
+/// at the next tick.
+async fn seal_now(storage: &Arc<Storage>) {
+    let s = Arc::clone(storage);
+    match tokio::task::spawn_blocking(move || s.seal(true)).await {
+        Ok(Ok(n)) if n > 0 => tracing::debug!(chunks = n, "sealed head chunks"),
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "sealing head chunks failed; will retry"),
+        Err(e) => tracing::error!(error = %e, "sealing task failed"),
     }
 }
 

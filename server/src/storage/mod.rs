@@ -90,6 +90,9 @@ pub enum RejectReason {
     OutOfBounds,
 }
 
+/// Frozen chunks in memory that make an append ask for an early seal.
+const EARLY_SEAL_CHUNKS: usize = 100_000;
+
 /// How far ahead of the clock a sample may be, as Prometheus allows: a
 /// sample stamped in micro- or nanoseconds would otherwise push "newest"
 /// centuries ahead and retention would delete everything.
@@ -262,6 +265,14 @@ pub struct Storage {
     head: RwLock<Head>,
     /// Idle read connections, reused across queries.
     readers: Mutex<Vec<Connection>>,
+    /// Frozen chunks waiting for the sealer, and the signal that asks for
+    /// an early seal when they pile up (a request of sparse old samples can
+    /// freeze one chunk per sample; the periodic seal may be a minute away).
+    frozen_waiting: std::sync::atomic::AtomicUsize,
+    pub seal_wanted: tokio::sync::Notify,
+    /// Held for a whole [`Storage::seal`]: two passes at once would both
+    /// persist the same frozen chunks.
+    sealing: Mutex<()>,
     pub stats: Stats,
     _lock: db::DirLock,
 }
@@ -288,6 +299,9 @@ impl Storage {
             writer: Mutex::new(Writer { conn, next_seq }),
             head: RwLock::new(head),
             readers: Mutex::new(Vec::new()),
+            frozen_waiting: std::sync::atomic::AtomicUsize::new(0),
+            seal_wanted: tokio::sync::Notify::new(),
+            sealing: Mutex::new(()),
             stats: Stats::default(),
             _lock: lock,
         };
@@ -407,6 +421,7 @@ impl Storage {
     ///
     /// Encoding runs without any lock; only the commit holds the writer.
     pub fn seal(&self, freeze_idle: bool) -> Result<usize, StorageError> {
+        let _one_at_a_time = self.sealing.lock().unwrap_or_else(|e| e.into_inner());
         let frozen: Vec<(SeriesId, Arc<head::HeadChunk>)> = {
             let mut head = self.write_head();
             if freeze_idle && head.max_t != i64::MIN {
@@ -417,6 +432,7 @@ impl Storage {
                     }
                 }
             }
+            self.frozen_waiting.store(0, Ordering::Relaxed);
             head.series
                 .iter()
                 .flat_map(|(&id, s)| s.frozen.iter().map(move |c| (id, Arc::clone(c))))
@@ -445,12 +461,29 @@ impl Storage {
             }
             tx.commit().map_err(StorageError::from_sqlite)?;
             let mut head = self.write_head();
+            // Frozen chunks are only ever pushed at the end and only the
+            // sealer removes them, so the ones just sealed are a prefix of
+            // each series' list, in order: drop them by count rather than
+            // searching (a series with many frozen chunks made that
+            // quadratic).
+            let mut taken: FxHashMap<SeriesId, usize> = FxHashMap::default();
             for (id, chunk, min_t, max_t, _, _) in &encoded {
-                if let Some(s) = head.series.get_mut(id) {
-                    s.frozen.retain(|c| !Arc::ptr_eq(c, chunk));
-                    s.disk_min_t = s.disk_min_t.min(*min_t);
-                    s.disk_max_t = s.disk_max_t.max(*max_t);
-                    s.sealed_max_t = Some(s.sealed_max_t.map_or(*max_t, |m| m.max(*max_t)));
+                let Some(s) = head.series.get_mut(id) else {
+                    continue;
+                };
+                let k = taken.entry(*id).or_default();
+                assert!(
+                    s.frozen.get(*k).is_some_and(|c| Arc::ptr_eq(c, chunk)),
+                    "BUG: sealed chunks are not the oldest frozen chunks of series {id}"
+                );
+                *k += 1;
+                s.disk_min_t = s.disk_min_t.min(*min_t);
+                s.disk_max_t = s.disk_max_t.max(*max_t);
+                s.sealed_max_t = Some(s.sealed_max_t.map_or(*max_t, |m| m.max(*max_t)));
+            }
+            for (id, k) in taken {
+                if let Some(s) = head.series.get_mut(&id) {
+                    s.frozen.drain(..k);
                 }
             }
         }
@@ -951,6 +984,7 @@ impl Appender for Storage {
         // 3. Apply to memory. Readers see the samples from here on.
         let mut head = self.write_head();
         let mut appended = 0u64;
+        let mut froze = 0usize;
         for p in plans {
             let id = match p.target {
                 Target::Existing(id) => id,
@@ -966,15 +1000,23 @@ impl Appender for Storage {
                 .get_mut(&id)
                 .expect("BUG: planned series not in head");
             for &(t, v) in &p.samples {
-                s.append(t, v, seq);
+                if s.append(t, v, seq) {
+                    froze += 1;
+                }
             }
             let max_t = s.max_t;
             head.max_t = head.max_t.max(max_t);
             appended += p.samples.len() as u64;
         }
+        drop(head);
         self.stats
             .samples_appended
             .fetch_add(appended, Ordering::Relaxed);
+        if froze > 0
+            && self.frozen_waiting.fetch_add(froze, Ordering::Relaxed) + froze > EARLY_SEAL_CHUNKS
+        {
+            self.seal_wanted.notify_one();
+        }
         Ok(report)
     }
 }

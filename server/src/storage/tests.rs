@@ -405,3 +405,24 @@ fn a_conflicting_resend_after_restart_is_still_a_duplicate() {
     assert_eq!((r.written, r.rejected_total()), (1, 0));
     assert_eq!(all_samples(&s, "up").len(), 3);
 }
+
+#[test]
+fn many_frozen_chunks_ask_for_an_early_seal() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    // One sample per 2-hour window: every sample freezes the previous chunk.
+    let n = EARLY_SEAL_CHUNKS as i64 + 2;
+    let samples: Vec<(i64, f64)> = (0..n).map(|i| (i * WINDOW_MS, 1.0)).collect();
+    s.append(batch(&labels("sparse", "a"), &samples)).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let asked = rt.block_on(async {
+        tokio::time::timeout(std::time::Duration::from_secs(1), s.seal_wanted.notified())
+            .await
+            .is_ok()
+    });
+    assert!(asked, "an early seal was requested");
+    assert_eq!(s.seal(false).unwrap(), n as usize - 1);
+}
