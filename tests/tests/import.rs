@@ -17,9 +17,12 @@ fn import(file: &std::path::Path, data: &std::path::Path) -> std::process::Outpu
         .unwrap()
 }
 
+/// (series key, its samples) as the test expects them back.
+type Expected = Vec<(String, Vec<(i64, f64)>)>;
+
 /// Three series over 10 hours at 15 s (several 2 h chunks each), including
 /// special values.
-fn sample_file() -> (String, Vec<(String, Vec<(i64, f64)>)>) {
+fn sample_file() -> (String, Expected) {
     let start = 1_700_000_000i64;
     let n = 10 * 240;
     let mut text = String::new();

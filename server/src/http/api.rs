@@ -180,7 +180,7 @@ pub async fn series(
             .map_err(ApiError::task_failed)??;
     let mut warnings = Vec::new();
     let found = apply_limit(found, limit, &mut warnings);
-    let data: Vec<Value> = found.iter().map(|l| labels_json(l)).collect();
+    let data: Vec<Value> = found.iter().map(labels_json).collect();
     Ok(success(Value::Array(data), warnings))
 }
 
@@ -226,35 +226,6 @@ pub async fn label_values(
     let mut warnings = Vec::new();
     let values = apply_limit(values, limit, &mut warnings);
     Ok(success(json!(values), warnings))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times() {
-        assert_eq!(parse_time("1700000000"), Some(1_700_000_000_000));
-        assert_eq!(parse_time("1700000000.123"), Some(1_700_000_000_123));
-        assert_eq!(parse_time("2023-11-14T22:13:20Z"), Some(1_700_000_000_000));
-        assert_eq!(
-            parse_time("2023-11-14T22:13:20.5+01:00"),
-            Some(1_699_996_400_500)
-        );
-        assert_eq!(parse_time("abc"), None);
-        assert_eq!(parse_time("NaN"), None);
-    }
-
-    #[test]
-    fn selectors() {
-        let s = parse_selector(r#"up{job=~"a|b", instance!=""}"#).unwrap();
-        assert_eq!(s.len(), 1);
-        assert_eq!(s[0].len(), 3);
-        assert_eq!(s[0][0].name, "__name__");
-        assert!(parse_selector(r#"{job=""}"#).is_err());
-        assert!(parse_selector("up{").is_err());
-        assert!(parse_selector("rate(up[5m])").is_err());
-    }
 }
 
 /// `GET|POST /api/v1/export`: raw samples as JSON lines, one series per line,
@@ -312,5 +283,34 @@ fn float_json(v: f64) -> Value {
         json!("+Inf")
     } else {
         json!("-Inf")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("1700000000"), Some(1_700_000_000_000));
+        assert_eq!(parse_time("1700000000.123"), Some(1_700_000_000_123));
+        assert_eq!(parse_time("2023-11-14T22:13:20Z"), Some(1_700_000_000_000));
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20.5+01:00"),
+            Some(1_699_996_400_500)
+        );
+        assert_eq!(parse_time("abc"), None);
+        assert_eq!(parse_time("NaN"), None);
+    }
+
+    #[test]
+    fn selectors() {
+        let s = parse_selector(r#"up{job=~"a|b", instance!=""}"#).unwrap();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].len(), 3);
+        assert_eq!(s[0][0].name, "__name__");
+        assert!(parse_selector(r#"{job=""}"#).is_err());
+        assert!(parse_selector("up{").is_err());
+        assert!(parse_selector("rate(up[5m])").is_err());
     }
 }

@@ -149,7 +149,7 @@ pub fn import_openmetrics(
         }
         lineno += 1;
         read_bytes += n as u64;
-        if lineno % 65536 == 0 {
+        if lineno.is_multiple_of(65536) {
             bar.set_position(read_bytes);
         }
         let text = line.strip_suffix('\n').unwrap_or(&line);

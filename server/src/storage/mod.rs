@@ -438,27 +438,21 @@ impl Storage {
                 .flat_map(|(&id, s)| s.frozen.iter().map(move |c| (id, Arc::clone(c))))
                 .collect()
         };
-        let encoded: Vec<(SeriesId, &Arc<head::HeadChunk>, i64, i64, usize, Vec<u8>)> = frozen
+        let encoded: Vec<(SeriesId, &Arc<head::HeadChunk>, EncodedChunk)> = frozen
             .iter()
             .filter_map(|(id, c)| {
                 let samples: Vec<(i64, f64)> = c.chunk.iter().collect();
-                let (first, last) = (samples.first()?.0, samples.last()?.0);
-                let data = chunkenc::encode_sealed(&samples);
-                Some((*id, c, first, last, samples.len(), data))
+                Some((*id, c, EncodedChunk::encode(&samples)?))
             })
             .collect();
         let mut w = self.lock_writer();
         if !encoded.is_empty() {
             let tx = w.conn.transaction().map_err(StorageError::from_sqlite)?;
-            {
-                let mut ins = tx.prepare_cached(
-                    "INSERT INTO chunks (series_id, min_t, max_t, samples, origin, data) VALUES (?1, ?2, ?3, ?4, 0, ?5)",
-                )?;
-                for (id, _, min_t, max_t, n, data) in &encoded {
-                    ins.execute(params![*id as i64, min_t, max_t, *n as i64, data])
-                        .map_err(StorageError::from_sqlite)?;
-                }
-            }
+            insert_chunks(
+                &tx,
+                Origin::Sealer,
+                encoded.iter().map(|(id, _, e)| (*id, e)),
+            )?;
             tx.commit().map_err(StorageError::from_sqlite)?;
             let mut head = self.write_head();
             // Frozen chunks are only ever pushed at the end and only the
@@ -467,7 +461,8 @@ impl Storage {
             // searching (a series with many frozen chunks made that
             // quadratic).
             let mut taken: FxHashMap<SeriesId, usize> = FxHashMap::default();
-            for (id, chunk, min_t, max_t, _, _) in &encoded {
+            for (id, chunk, e) in &encoded {
+                let (min_t, max_t) = (&e.min_t, &e.max_t);
                 let Some(s) = head.series.get_mut(id) else {
                     continue;
                 };
@@ -581,7 +576,9 @@ impl Storage {
         let mut w = self.lock_writer();
         // Ranges are read holding only the writer (appends wait, queries
         // do not); the head lock is taken briefly to apply them.
-        let ranges: Vec<(SeriesId, Option<i64>, Option<i64>, Option<i64>)> = {
+        // (series, first, last, last sealed from the head) of what is left.
+        type Ranges = Vec<(SeriesId, Option<i64>, Option<i64>, Option<i64>)>;
+        let ranges: Ranges = {
             let mut stmt = w.conn.prepare_cached(
                 "SELECT MIN(min_t), MAX(max_t), MAX(CASE WHEN origin = 0 THEN max_t END) FROM chunks WHERE series_id = ?1",
             )?;
@@ -639,16 +636,13 @@ impl Storage {
     pub fn write_chunks(&self, batch: &[SeriesSamples]) -> Result<AppendReport, StorageError> {
         let mut report = AppendReport::default();
         // Encode before taking the writer: it is the expensive part.
-        let encoded: Vec<Vec<(i64, i64, usize, Vec<u8>)>> = batch
+        let encoded: Vec<Vec<EncodedChunk>> = batch
             .iter()
             .map(|s| {
                 s.samples
                     .chunk_by(|a, b| head::window_of(a.0) == head::window_of(b.0))
                     .flat_map(|run| run.chunks(head::MAX_CHUNK_SAMPLES))
-                    .map(|run| {
-                        let (first, last) = (run[0].0, run[run.len() - 1].0);
-                        (first, last, run.len(), chunkenc::encode_sealed(run))
-                    })
+                    .filter_map(EncodedChunk::encode)
                     .collect()
             })
             .collect();
@@ -677,15 +671,11 @@ impl Storage {
                     }
                 }
             }
-            let mut ins = tx.prepare_cached(
-                "INSERT INTO chunks (series_id, min_t, max_t, samples, origin, data) VALUES (?1, ?2, ?3, ?4, 1, ?5)",
-            )?;
-            for (chunks, id) in encoded.iter().zip(&ids) {
-                for (min_t, max_t, n, data) in chunks {
-                    ins.execute(params![*id as i64, min_t, max_t, *n as i64, data])
-                        .map_err(StorageError::from_sqlite)?;
-                }
-            }
+            let rows = encoded
+                .iter()
+                .zip(&ids)
+                .flat_map(|(chunks, id)| chunks.iter().map(move |e| (*id, e)));
+            insert_chunks(&tx, Origin::Import, rows)?;
         }
         tx.commit().map_err(StorageError::from_sqlite)?;
         let mut head = self.write_head();
@@ -795,6 +785,60 @@ impl Head {
         self.by_labels.insert(labels.clone(), id);
         self.series.insert(id, MemSeries::new(labels));
     }
+}
+
+/// A run of one series' samples in a sealed encoding, ready for the
+/// `chunks` table.
+struct EncodedChunk {
+    min_t: i64,
+    max_t: i64,
+    samples: usize,
+    data: Vec<u8>,
+}
+
+impl EncodedChunk {
+    /// Encodes a non-empty, strictly increasing run.
+    fn encode(run: &[(i64, f64)]) -> Option<EncodedChunk> {
+        let (first, last) = (run.first()?.0, run.last()?.0);
+        Some(EncodedChunk {
+            min_t: first,
+            max_t: last,
+            samples: run.len(),
+            data: chunkenc::encode_sealed(run),
+        })
+    }
+}
+
+/// Who wrote a chunk: the `chunks.origin` column (FORMAT.md).
+#[derive(Clone, Copy)]
+enum Origin {
+    /// Sealed from the head: covers the write-ahead log up to its `max_t`.
+    Sealer = 0,
+    /// Written by an import: covers nothing in the log.
+    Import = 1,
+}
+
+/// Inserts chunks within the caller's transaction.
+fn insert_chunks<'a>(
+    tx: &rusqlite::Transaction<'_>,
+    origin: Origin,
+    rows: impl Iterator<Item = (SeriesId, &'a EncodedChunk)>,
+) -> Result<(), StorageError> {
+    let mut ins = tx.prepare_cached(
+        "INSERT INTO chunks (series_id, min_t, max_t, samples, origin, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for (id, e) in rows {
+        ins.execute(params![
+            id as i64,
+            e.min_t,
+            e.max_t,
+            e.samples as i64,
+            origin as i64,
+            e.data
+        ])
+        .map_err(StorageError::from_sqlite)?;
+    }
+    Ok(())
 }
 
 /// Value bits of the persisted sample of series `id` at timestamp `t`, if any.

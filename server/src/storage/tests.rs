@@ -152,7 +152,7 @@ fn sealing_persists_chunks_and_truncates_the_log() {
             .query_row("SELECT COUNT(*) FROM wal", [], |r| r.get(0))
             .unwrap();
         // Only records holding samples of the open window remain.
-        assert!(left > 0 && left < (n / 100) as i64, "{left}");
+        assert!(left > 0 && left < n / 100, "{left}");
     }
     let s = open(dir.path());
     let want: Vec<(i64, u64)> = samples.iter().map(|&(t, v)| (t, v.to_bits())).collect();

@@ -715,7 +715,7 @@ fn gcd_of(r: &[i64], f: impl Fn(i64) -> u64) -> u64 {
     for &x in r {
         let u = f(x);
         // Most values are multiples of a gcd found early: skip the work.
-        if g != 0 && u % g == 0 {
+        if g != 0 && u.is_multiple_of(g) {
             continue;
         }
         g = gcd(g, u);
