@@ -206,10 +206,7 @@ pub fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> proto::TimeSer
     proto::TimeSeries {
         labels: labels
             .iter()
-            .map(|(n, v)| proto::Label {
-                name: n.to_string(),
-                value: v.to_string(),
-            })
+            .map(|(n, v)| proto::Label::new(*n, *v))
             .collect(),
         samples: samples
             .iter()

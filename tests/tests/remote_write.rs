@@ -85,7 +85,7 @@ fn v2_write_with_symbols() {
     let req = v2::Request {
         symbols: ["", "__name__", "temp_celsius", "room", "lab"]
             .iter()
-            .map(|x| x.to_string())
+            .map(|x| bytes::Bytes::from(x.to_string()))
             .collect(),
         timeseries: vec![v2::TimeSeries {
             labels_refs: vec![1, 2, 3, 4],

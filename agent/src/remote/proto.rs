@@ -5,6 +5,11 @@
 //!
 //! Native histograms are carried only as far as pharos needs today (their
 //! timestamp, to report them as not stored); prost skips the other fields.
+//!
+//! Label names, values and 2.0 symbols are `bytes::Bytes` rather than
+//! `String` (the wire format is the same): decoding from a `Bytes` buffer
+//! then slices the request instead of allocating two strings per label,
+//! which was most of the decoding cost. Receivers check UTF-8 themselves.
 
 /// `prometheus.WriteRequest` (remote write 1.0).
 #[derive(Clone, PartialEq, prost::Message)]
@@ -31,10 +36,20 @@ pub struct TimeSeries {
 /// `prometheus.Label`.
 #[derive(Clone, PartialEq, Eq, prost::Message)]
 pub struct Label {
-    #[prost(string, tag = "1")]
-    pub name: String,
-    #[prost(string, tag = "2")]
-    pub value: String,
+    #[prost(bytes = "bytes", tag = "1")]
+    pub name: bytes::Bytes,
+    #[prost(bytes = "bytes", tag = "2")]
+    pub value: bytes::Bytes,
+}
+
+impl Label {
+    /// A label from anything string-like.
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Label {
+        Label {
+            name: bytes::Bytes::from(name.into()),
+            value: bytes::Bytes::from(value.into()),
+        }
+    }
 }
 
 /// `prometheus.Sample`.
@@ -85,8 +100,8 @@ pub mod v2 {
     /// `symbols` (whose first entry must be `""`) and referenced by index.
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct Request {
-        #[prost(string, repeated, tag = "4")]
-        pub symbols: Vec<String>,
+        #[prost(bytes = "bytes", repeated, tag = "4")]
+        pub symbols: Vec<bytes::Bytes>,
         #[prost(message, repeated, tag = "5")]
         pub timeseries: Vec<TimeSeries>,
     }

@@ -75,9 +75,11 @@ pub fn decode(
     let raw = snap::raw::Decoder::new()
         .decompress_vec(body)
         .map_err(|e| DecodeError::Snappy(e.to_string()))?;
+    // Decoding from `Bytes` lets label strings slice the buffer.
+    let raw = bytes::Bytes::from(raw);
     match version {
-        Version::V1 => Ok(from_v1(proto::WriteRequest::decode(raw.as_slice())?)),
-        Version::V2 => from_v2(v2::Request::decode(raw.as_slice())?),
+        Version::V1 => Ok(from_v1(proto::WriteRequest::decode(raw)?)),
+        Version::V2 => from_v2(v2::Request::decode(raw)?),
     }
 }
 
@@ -91,6 +93,11 @@ fn labels_text<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
     format!("{{{}}}", inner.join(", "))
 }
 
+/// A label string as `&str`, if it is valid UTF-8.
+fn text(b: &bytes::Bytes) -> Option<&str> {
+    std::str::from_utf8(b).ok()
+}
+
 fn from_v1(req: proto::WriteRequest) -> Decoded {
     let mut out = Decoded::default();
     for ts in req.timeseries {
@@ -99,10 +106,28 @@ fn from_v1(req: proto::WriteRequest) -> Decoded {
         if ts.samples.is_empty() {
             continue;
         }
+        if !ts
+            .labels
+            .iter()
+            .all(|l| text(&l.name).is_some() && text(&l.value).is_some())
+        {
+            let lossy = ts.labels.iter().map(|l| {
+                (
+                    String::from_utf8_lossy(&l.name).into_owned(),
+                    String::from_utf8_lossy(&l.value).into_owned(),
+                )
+            });
+            let shown: Vec<(String, String)> = lossy.collect();
+            out.refuse(
+                labels_text(shown.iter().map(|(n, v)| (n.as_str(), v.as_str()))),
+                LabelsError::InvalidUtf8,
+            );
+            continue;
+        }
         let pairs = ts
             .labels
             .iter()
-            .map(|l| (l.name.as_str(), l.value.as_str()));
+            .map(|l| (text(&l.name).unwrap_or(""), text(&l.value).unwrap_or("")));
         match Labels::from_sorted(pairs.clone()) {
             Ok(labels) => {
                 out.samples += ts.samples.len();
@@ -123,16 +148,19 @@ fn from_v2(req: v2::Request) -> Result<Decoded, DecodeError> {
             "the first entry of the symbols table must be the empty string".into(),
         ));
     }
+    let symbols: Vec<&str> = req
+        .symbols
+        .iter()
+        .map(|b| std::str::from_utf8(b))
+        .collect::<Result<_, _>>()
+        .map_err(|_| DecodeError::Symbols("the symbols table holds invalid UTF-8".into()))?;
     let sym = |r: u32| -> Result<&str, DecodeError> {
-        req.symbols
-            .get(r as usize)
-            .map(String::as_str)
-            .ok_or_else(|| {
-                DecodeError::Symbols(format!(
-                    "symbol reference {r} is outside the symbols table of {} entries",
-                    req.symbols.len()
-                ))
-            })
+        symbols.get(r as usize).copied().ok_or_else(|| {
+            DecodeError::Symbols(format!(
+                "symbol reference {r} is outside the symbols table of {} entries",
+                req.symbols.len()
+            ))
+        })
     };
     let mut out = Decoded::default();
     for ts in &req.timeseries {
@@ -174,10 +202,7 @@ mod tests {
     }
 
     fn label(n: &str, v: &str) -> proto::Label {
-        proto::Label {
-            name: n.into(),
-            value: v.into(),
-        }
+        proto::Label::new(n, v)
     }
 
     #[test]
@@ -252,6 +277,44 @@ mod tests {
                 let _ = decode(&snappy(&body), v, None);
             }
         }
+    }
+
+    #[test]
+    fn invalid_utf8_refuses_the_series_only() {
+        let mut bad = label("job", "x");
+        bad.value = bytes::Bytes::from_static(b"\xff\xfe");
+        let req = proto::WriteRequest {
+            timeseries: vec![
+                proto::TimeSeries {
+                    labels: vec![label("__name__", "up"), bad],
+                    samples: vec![proto::Sample {
+                        value: 1.0,
+                        timestamp: 5,
+                    }],
+                    ..Default::default()
+                },
+                proto::TimeSeries {
+                    labels: vec![label("__name__", "up")],
+                    samples: vec![proto::Sample {
+                        value: 1.0,
+                        timestamp: 5,
+                    }],
+                    ..Default::default()
+                },
+            ],
+            metadata: vec![],
+        };
+        let d = decode(&snappy(&req.encode_to_vec()), Version::V1, None).unwrap();
+        assert_eq!((d.batch.len(), d.invalid_series), (1, 1));
+        assert!(d.invalid_example.unwrap().contains("not valid UTF-8"));
+        let v2req = v2::Request {
+            symbols: vec!["".into(), bytes::Bytes::from_static(b"\xff")],
+            timeseries: vec![],
+        };
+        assert!(matches!(
+            decode(&snappy(&v2req.encode_to_vec()), Version::V2, None),
+            Err(DecodeError::Symbols(_))
+        ));
     }
 
     #[test]

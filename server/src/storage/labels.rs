@@ -37,6 +37,8 @@ pub enum LabelsError {
     Unsorted(String, String),
     #[error("label set is too large")]
     TooLarge,
+    #[error("label name or value is not valid UTF-8")]
+    InvalidUtf8,
 }
 
 impl Labels {

@@ -67,10 +67,7 @@ fn parse_args() -> Args {
 
 /// Labels of series `i`: 100 metric names per host, a few label pairs each.
 fn labels(i: u64) -> Vec<proto::Label> {
-    let l = |n: &str, v: String| proto::Label {
-        name: n.into(),
-        value: v,
-    };
+    let l = |n: &str, v: String| proto::Label::new(n, v);
     let host = i / 100;
     let m = i % 100;
     let mut v = vec![
