@@ -11,5 +11,6 @@
 //! dependencies few: it ships on edge devices.
 
 pub mod exposition;
+pub mod host;
 pub mod relabel;
 pub mod remote;

@@ -7,7 +7,9 @@ pub(crate) fn collect(roots: &Roots) -> Result<Vec<Family>, String> {
     let text = read(&roots.proc("loadavg"))?;
     let fields: Vec<&str> = text.split_whitespace().collect();
     if fields.len() < 3 {
-        return Err(format!("/proc/loadavg: expected 3 load averages, got {text:?}"));
+        return Err(format!(
+            "/proc/loadavg: expected 3 load averages, got {text:?}"
+        ));
     }
     let mut out = Vec::new();
     for (i, (name, help)) in [

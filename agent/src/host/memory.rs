@@ -44,7 +44,12 @@ pub(crate) fn collect(roots: &Roots) -> Result<Vec<Family>, String> {
 fn normalize_key(key: &str) -> String {
     match (key.find('('), key.rfind(')')) {
         (Some(open), Some(close)) if open < close => {
-            format!("{}_{}{}", &key[..open], &key[open + 1..close], &key[close + 1..])
+            format!(
+                "{}_{}{}",
+                &key[..open],
+                &key[open + 1..close],
+                &key[close + 1..]
+            )
         }
         _ => key.to_string(),
     }

@@ -33,11 +33,10 @@ pub(crate) fn collect(roots: &Roots) -> Result<Vec<Family>, String> {
     let text = read(&roots.proc("net/dev"))?;
     // (stat name, [(device, value)])
     let mut stats: Vec<(String, Vec<(String, f64)>)> = Vec::new();
-    let mut add = |stat: String, dev: &str, v: f64| {
-        match stats.iter_mut().find(|(s, _)| *s == stat) {
-            Some((_, list)) => list.push((dev.to_string(), v)),
-            None => stats.push((stat, vec![(dev.to_string(), v)])),
-        }
+    let mut add = |stat: String, dev: &str, v: f64| match stats.iter_mut().find(|(s, _)| *s == stat)
+    {
+        Some((_, list)) => list.push((dev.to_string(), v)),
+        None => stats.push((stat, vec![(dev.to_string(), v)])),
     };
     for line in text.lines().skip(2) {
         let Some((dev, rest)) = line.split_once(':') else {
@@ -46,7 +45,10 @@ pub(crate) fn collect(roots: &Roots) -> Result<Vec<Family>, String> {
         let dev = dev.trim();
         let values: Vec<&str> = rest.split_whitespace().collect();
         if values.len() != 16 {
-            return Err(format!("/proc/net/dev: expected 16 values for {dev}, got {}", values.len()));
+            return Err(format!(
+                "/proc/net/dev: expected 16 values for {dev}, got {}",
+                values.len()
+            ));
         }
         for (i, s) in RECEIVE.iter().enumerate() {
             add(format!("receive_{s}"), dev, num(values[i], "net/dev")?);

@@ -27,7 +27,10 @@ pub(crate) fn collect(roots: &Roots) -> Result<Vec<Family>, String> {
         }
         let some = some.ok_or_else(|| format!("/proc/pressure/{res}: no \"some\" line"))?;
         let (wait_help, stall_help) = match res {
-            "cpu" => ("Total time in seconds that processes have waited for CPU time", ""),
+            "cpu" => (
+                "Total time in seconds that processes have waited for CPU time",
+                "",
+            ),
             "io" => (
                 "Total time in seconds that processes have waited due to IO congestion",
                 "Total time in seconds no process could make progress due to IO congestion",
