@@ -7,11 +7,14 @@
 //!   write-ahead log and the label index; the [`storage::Appender`] and
 //!   [`storage::Queryable`] seams every other stage uses.
 //! - [`ingest`]: remote write 1.0/2.0 decoding and `pharos import`.
+//! - [`hostmetrics`]: the built-in host collector (node_exporter's metrics)
+//!   appending straight into storage.
 //! - [`http`]: the Prometheus-compatible HTTP API.
 //! - [`serve`]: wiring for `pharos serve`: storage, background maintenance,
 //!   HTTP, and the shutdown order.
 //! - [`units`]: Prometheus-style durations and byte sizes for flags.
 
+pub mod hostmetrics;
 pub mod http;
 pub mod ingest;
 pub mod serve;

@@ -99,6 +99,10 @@ struct ServeArgs {
     /// 10GB). 0 or unset means no size limit.
     #[arg(long = "storage.tsdb.retention.size", value_name = "SIZE")]
     retention_size: Option<String>,
+    /// Collect this host's metrics (node_exporter's names, job="node")
+    /// every 15 s into storage. `--collector.host=false` turns it off.
+    #[arg(long = "collector.host", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    collector_host: bool,
     /// Log level: debug, info, warn or error.
     #[arg(long = "log.level", default_value = "info", value_name = "LEVEL")]
     log_level: String,
@@ -138,6 +142,7 @@ impl ServeArgs {
         };
         Ok(ServeConfig {
             listen,
+            host_collector: self.collector_host,
             storage_path: self.storage_path.clone(),
             storage: Options {
                 retention_ms,

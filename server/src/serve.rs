@@ -3,7 +3,7 @@
 //!
 //! 1. stop accepting HTTP requests and let in-flight ones finish, so every
 //!    acknowledged write is already committed;
-//! 2. stop the maintenance loops;
+//! 2. stop the host collector and the maintenance loops;
 //! 3. seal what is frozen, so the next start replays less;
 //! 4. close storage (the directory lock goes with it).
 
@@ -27,6 +27,8 @@ const RETENTION_EVERY: Duration = Duration::from_secs(300);
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub listen: SocketAddr,
+    /// Run the built-in host collector.
+    pub host_collector: bool,
     pub storage_path: PathBuf,
     pub storage: Options,
 }
@@ -49,7 +51,10 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     );
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let maintenance = tokio::spawn(maintain(Arc::clone(&storage), stop_rx));
+    let maintenance = tokio::spawn(maintain(Arc::clone(&storage), stop_rx.clone()));
+    let host = cfg
+        .host_collector
+        .then(|| tokio::spawn(crate::hostmetrics::run(Arc::clone(&storage), stop_rx)));
 
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -64,6 +69,9 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let _ = maintenance.await;
+    if let Some(host) = host {
+        let _ = host.await;
+    }
     let s = Arc::clone(&storage);
     tokio::task::spawn_blocking(move || s.seal(false))
         .await?

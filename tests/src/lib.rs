@@ -70,9 +70,11 @@ impl Server {
         s
     }
 
-    /// Starts pharos on `dir` with default flags.
+    /// Starts pharos on `dir` without the host collector, so the store holds
+    /// only what the test writes (host samples carry the current time, which
+    /// would also make retention refuse the old timestamps tests use).
     pub fn start(dir: &Path) -> Server {
-        Server::start_with(dir, &[])
+        Server::start_with(dir, &["--collector.host=false"])
     }
 
     fn wait_ready(&mut self) {

@@ -259,3 +259,38 @@ fn data_survives_a_clean_restart() {
     let s = Server::start(&data);
     assert_eq!(s.export("up")[0].1, samples);
 }
+
+#[test]
+fn the_host_collector_stores_node_exporter_series_out_of_the_box() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_with(&dir.path().join("data"), &[]);
+    // The first collection runs at start; give it a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, v) = s.get_json("/api/v1/series?match[]=node_cpu_seconds_total");
+        let found = v["data"].as_array().map_or(0, |a| a.len());
+        if found > 0 {
+            let first = &v["data"][0];
+            assert_eq!(first["job"], "node");
+            assert!(
+                first["mode"].is_string() && first["cpu"].is_string(),
+                "{first}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no host series after 20 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    for name in [
+        "node_memory_MemTotal_bytes",
+        "node_load1",
+        "node_boot_time_seconds",
+    ] {
+        let got = s.export(name);
+        assert_eq!(got.len(), 1, "{name}");
+        assert!(got[0].1[0].1 > 0.0, "{name}");
+    }
+}

@@ -1,0 +1,117 @@
+//! The built-in host collector feeding storage directly: every interval the
+//! agent library's [`HostCollector`] reads /proc and /sys and its samples are
+//! appended as `job="node"`, `instance="<hostname>"` — what a Prometheus
+//! scraping node_exporter on this host would store, without the HTTP round
+//! trip. (Scrape targets and the configurable default config arrive with the
+//! scrape engine; this loop is the host half of "pharos monitors its own
+//! machine out of the box".)
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pharos_agent::host::{Family, HostCollector};
+use tokio::sync::watch;
+
+use crate::storage::{Appender, Labels, SeriesSamples, Storage, METRIC_NAME};
+
+/// How often the host is sampled (Prometheus's default scrape interval).
+pub const INTERVAL: Duration = Duration::from_secs(15);
+
+/// Converts collected families into an append batch at time `t`.
+pub fn to_batch(families: &[Family], instance: &str, t: i64) -> Vec<SeriesSamples> {
+    let mut batch = Vec::new();
+    for f in families {
+        for s in &f.samples {
+            let mut pairs: Vec<(String, String)> = Vec::with_capacity(s.labels.len() + 3);
+            pairs.push((METRIC_NAME.to_string(), s.name.clone()));
+            pairs.push(("instance".to_string(), instance.to_string()));
+            pairs.push(("job".to_string(), "node".to_string()));
+            // A collector label named like a target label wins, as with
+            // honor_labels: node_exporter never emits these two.
+            pairs.extend(
+                s.labels
+                    .iter()
+                    .filter(|(n, _)| n != "instance" && n != "job")
+                    .cloned(),
+            );
+            match Labels::from_unsorted(pairs) {
+                Ok(labels) => batch.push(SeriesSamples {
+                    labels,
+                    samples: vec![(t, s.value)],
+                }),
+                Err(e) => tracing::debug!(metric = %s.name, error = %e, "host sample skipped"),
+            }
+        }
+    }
+    batch
+}
+
+/// This machine's host name, for the `instance` label.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// Collects and appends every [`INTERVAL`] until `stop` flips.
+pub async fn run(storage: Arc<Storage>, mut stop: watch::Receiver<bool>) {
+    let collector = Arc::new(HostCollector::default());
+    let instance = hostname();
+    let mut tick = tokio::time::interval(INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {
+                let (c, s, inst) = (Arc::clone(&collector), Arc::clone(&storage), instance.clone());
+                let done = tokio::task::spawn_blocking(move || {
+                    let (families, errors) = c.collect_with_errors();
+                    for e in errors {
+                        tracing::debug!(collector = %e.collector, error = %e.message, "host collector failed");
+                    }
+                    let t = chrono::Utc::now().timestamp_millis();
+                    s.append(to_batch(&families, &inst, t))
+                })
+                .await;
+                match done {
+                    Ok(Ok(r)) if r.rejected_total() > 0 => {
+                        tracing::warn!(refused = r.rejected_total(), "host samples refused by storage")
+                    }
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "storing host samples failed"),
+                    Err(e) => tracing::error!(error = %e, "host collection task failed"),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pharos_agent::exposition::MetricType;
+    use pharos_agent::host::Sample;
+
+    #[test]
+    fn families_become_node_job_series() {
+        let f = Family {
+            name: "node_cpu_seconds".into(),
+            help: String::new(),
+            kind: MetricType::Counter,
+            samples: vec![Sample {
+                name: "node_cpu_seconds_total".into(),
+                labels: vec![("cpu".into(), "0".into()), ("mode".into(), "idle".into())],
+                value: 12.5,
+            }],
+        };
+        let b = to_batch(&[f], "box", 1000);
+        assert_eq!(b.len(), 1);
+        assert_eq!(
+            b[0].labels.to_string(),
+            r#"node_cpu_seconds_total{cpu="0", instance="box", job="node", mode="idle"}"#
+        );
+        assert_eq!(b[0].samples, vec![(1000, 12.5)]);
+    }
+}
