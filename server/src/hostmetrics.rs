@@ -1,4 +1,8 @@
-//! The built-in host collector feeding storage directly: every interval the
+//! The built-in collection loop. Every interval it stores pharos's own
+//! metrics (`job="pharos"`, as a Prometheus scraping itself would) and the
+//! host's.
+//!
+//! The host collector feeds storage directly: every interval the
 //! agent library's [`HostCollector`] reads /proc and /sys and its samples are
 //! appended as `job="node"`, `instance="<hostname>"` — what a Prometheus
 //! scraping node_exporter on this host would store, without the HTTP round
@@ -55,8 +59,50 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "localhost".to_string())
 }
 
+/// Converts pharos's own `/metrics` text into an append batch at time `t`,
+/// labelled `job="pharos"`, `instance` as given — what a Prometheus scraping
+/// itself stores. Lines the parser refuses are skipped (none are expected:
+/// the text is ours).
+pub fn self_batch(text: &str, instance: &str, t: i64) -> Vec<SeriesSamples> {
+    use pharos_agent::exposition::{Entry, Format, Parser, Validation};
+    let mut parser = Parser::with_validation(Format::OpenMetrics, Validation::Prometheus);
+    let mut batch = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let Ok(Some(Entry::Sample(s))) = parser.parse_line(line, i + 1) else {
+            continue;
+        };
+        let mut pairs: Vec<(String, String)> = vec![
+            (METRIC_NAME.to_string(), s.name.to_string()),
+            ("instance".to_string(), instance.to_string()),
+            ("job".to_string(), "pharos".to_string()),
+        ];
+        pairs.extend(
+            s.labels
+                .iter()
+                .filter(|(n, _)| *n != "instance" && *n != "job")
+                .map(|(n, v)| (n.to_string(), v.to_string())),
+        );
+        if let Ok(labels) = Labels::from_unsorted(pairs) {
+            batch.push(SeriesSamples {
+                labels,
+                samples: vec![(t, s.value)],
+            });
+        }
+    }
+    batch
+}
+
+/// What the built-in collection loop gathers.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    /// This host's metrics (node_exporter's).
+    pub host: bool,
+    /// pharos's own `/metrics`, under this `instance` label.
+    pub itself: Option<String>,
+}
+
 /// Collects and appends every [`INTERVAL`] until `stop` flips.
-pub async fn run(storage: Arc<Storage>, mut stop: watch::Receiver<bool>) {
+pub async fn run(storage: Arc<Storage>, sources: Sources, mut stop: watch::Receiver<bool>) {
     let collector = Arc::new(HostCollector::default());
     let instance = hostname();
     let mut tick = tokio::time::interval(INTERVAL);
@@ -65,14 +111,22 @@ pub async fn run(storage: Arc<Storage>, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = stop.changed() => return,
             _ = tick.tick() => {
-                let (c, s, inst) = (Arc::clone(&collector), Arc::clone(&storage), instance.clone());
+                let (c, s, inst, src) =
+                    (Arc::clone(&collector), Arc::clone(&storage), instance.clone(), sources.clone());
                 let done = tokio::task::spawn_blocking(move || {
-                    let (families, errors) = c.collect_with_errors();
-                    for e in errors {
-                        tracing::debug!(collector = %e.collector, error = %e.message, "host collector failed");
-                    }
                     let t = chrono::Utc::now().timestamp_millis();
-                    s.append(to_batch(&families, &inst, t))
+                    let mut batch = Vec::new();
+                    if src.host {
+                        let (families, errors) = c.collect_with_errors();
+                        for e in errors {
+                            tracing::debug!(collector = %e.collector, error = %e.message, "host collector failed");
+                        }
+                        batch.extend(to_batch(&families, &inst, t));
+                    }
+                    if let Some(me) = &src.itself {
+                        batch.extend(self_batch(&crate::selfmetrics::render(&s), me, t));
+                    }
+                    s.append(batch)
                 })
                 .await;
                 match done {
@@ -93,6 +147,18 @@ mod tests {
     use super::*;
     use pharos_agent::exposition::MetricType;
     use pharos_agent::host::Sample;
+
+    #[test]
+    fn own_metrics_become_pharos_job_series() {
+        let text = "# TYPE pharos_x counter\npharos_x_total{k=\"v\"} 3.0\n# EOF\n";
+        let b = self_batch(text, "127.0.0.1:9090", 5);
+        assert_eq!(b.len(), 1);
+        assert_eq!(
+            b[0].labels.to_string(),
+            r#"pharos_x_total{instance="127.0.0.1:9090", job="pharos", k="v"}"#
+        );
+        assert_eq!(b[0].samples, vec![(5, 3.0)]);
+    }
 
     #[test]
     fn families_become_node_job_series() {

@@ -10,6 +10,8 @@
 //! - [`hostmetrics`]: the built-in host collector (node_exporter's metrics)
 //!   appending straight into storage.
 //! - [`http`]: the Prometheus-compatible HTTP API.
+//! - [`selfmetrics`]: pharos's own metrics on `/metrics` (`pharos_*`,
+//!   `process_*`).
 //! - [`serve`]: wiring for `pharos serve`: storage, background maintenance,
 //!   HTTP, and the shutdown order.
 //! - [`units`]: Prometheus-style durations and byte sizes for flags.
@@ -17,6 +19,7 @@
 pub mod hostmetrics;
 pub mod http;
 pub mod ingest;
+pub mod selfmetrics;
 pub mod serve;
 pub mod storage;
 pub mod units;

@@ -103,6 +103,10 @@ struct ServeArgs {
     /// every 15 s into storage. `--collector.host=false` turns it off.
     #[arg(long = "collector.host", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     collector_host: bool,
+    /// Store pharos's own metrics (`/metrics`, job="pharos") every 15 s.
+    /// `--collector.self=false` turns it off.
+    #[arg(long = "collector.self", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    collector_self: bool,
     /// Log level: debug, info, warn or error.
     #[arg(long = "log.level", default_value = "info", value_name = "LEVEL")]
     log_level: String,
@@ -143,6 +147,7 @@ impl ServeArgs {
         Ok(ServeConfig {
             listen,
             host_collector: self.collector_host,
+            self_collector: self.collector_self,
             storage_path: self.storage_path.clone(),
             storage: Options {
                 retention_ms,

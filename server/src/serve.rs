@@ -29,6 +29,8 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// Run the built-in host collector.
     pub host_collector: bool,
+    /// Store pharos's own metrics.
+    pub self_collector: bool,
     pub storage_path: PathBuf,
     pub storage: Options,
 }
@@ -52,9 +54,25 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let maintenance = tokio::spawn(maintain(Arc::clone(&storage), stop_rx.clone()));
-    let host = cfg
-        .host_collector
-        .then(|| tokio::spawn(crate::hostmetrics::run(Arc::clone(&storage), stop_rx)));
+    let sources = crate::hostmetrics::Sources {
+        host: cfg.host_collector,
+        itself: cfg.self_collector.then(|| {
+            // The address a scraper would use: a wildcard bind is scraped as
+            // localhost.
+            if cfg.listen.ip().is_unspecified() {
+                format!("localhost:{}", cfg.listen.port())
+            } else {
+                cfg.listen.to_string()
+            }
+        }),
+    };
+    let host = (sources.host || sources.itself.is_some()).then(|| {
+        tokio::spawn(crate::hostmetrics::run(
+            Arc::clone(&storage),
+            sources,
+            stop_rx,
+        ))
+    });
 
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await

@@ -32,7 +32,7 @@ def server_cmd(name, port, data):
         # No host collector: its current-time samples would make the
         # benchmark's 2023 timestamps older than retention.
         cmd = [common.pharos_bin(), "--web.listen-address=127.0.0.1:%d" % port,
-               "--storage.path=" + data, "--log.level=warn", "--collector.host=false"]
+               "--storage.path=" + data, "--log.level=warn", "--collector.host=false", "--collector.self=false"]
     elif name == "victoriametrics":
         cmd = [common.need("victoria-metrics", "victoria-metrics"), "-storageDataPath=" + data,
                "-httpListenAddr=127.0.0.1:%d" % port, "-retentionPeriod=100y", "-loggerLevel=ERROR"]

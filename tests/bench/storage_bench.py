@@ -73,7 +73,7 @@ def main():
     port = common.free_port()
     t0 = time.time()
     p = common.start([pharos, "--web.listen-address=127.0.0.1:%d" % port, "--storage.path=" + ph_out,
-                      "--log.level=warn", "--collector.host=false"], "http://127.0.0.1:%d" % port,
+                      "--log.level=warn", "--collector.host=false", "--collector.self=false"], "http://127.0.0.1:%d" % port,
                      os.path.join(common.WORK, "storage", "pharos-start.log"))
     startup_s = time.time() - t0
     common.stop(p)

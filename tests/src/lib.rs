@@ -70,11 +70,11 @@ impl Server {
         s
     }
 
-    /// Starts pharos on `dir` without the host collector, so the store holds
-    /// only what the test writes (host samples carry the current time, which
-    /// would also make retention refuse the old timestamps tests use).
+    /// Starts pharos on `dir` without the built-in collectors, so the store
+    /// holds only what the test writes (their samples carry the current time,
+    /// which would also make retention refuse the old timestamps tests use).
     pub fn start(dir: &Path) -> Server {
-        Server::start_with(dir, &["--collector.host=false"])
+        Server::start_with(dir, &["--collector.host=false", "--collector.self=false"])
     }
 
     fn wait_ready(&mut self) {

@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
             // The handler enforces MAX_WRITE_BODY itself, before reading.
             post(write::remote_write).layer(DefaultBodyLimit::disable()),
         )
+        .route("/metrics", get(metrics))
         .route(
             "/-/healthy",
             get(|| async { "Pharos is Healthy.\n" }).head(|| async {}),
@@ -68,6 +69,22 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(api)
         .with_state(state)
+}
+
+/// `GET /metrics`: pharos's own metrics, OpenMetrics text.
+async fn metrics(axum::extract::State(st): axum::extract::State<AppState>) -> Response {
+    let storage = Arc::clone(&st.storage);
+    match tokio::task::spawn_blocking(move || crate::selfmetrics::render(&storage)).await {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                crate::selfmetrics::CONTENT_TYPE,
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => ApiError::task_failed(e).into_response(),
+    }
 }
 
 /// Prometheus's `errorType` values.

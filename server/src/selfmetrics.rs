@@ -1,0 +1,254 @@
+//! pharos's own metrics: what `/metrics` serves (OpenMetrics, rendered by
+//! the `prometheus-client` crate) — storage counters under a `pharos_`
+//! prefix and the standard `process_*` metrics — and what the built-in
+//! collection loop stores about pharos itself.
+//!
+//! Values are read when a scrape asks ([`PharosCollector`] is a
+//! `prometheus_client` collector), so nothing is double-counted and the hot
+//! paths keep their plain atomics.
+
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+use crate::storage::Storage;
+
+/// Content type of the rendered text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Renders everything `/metrics` serves.
+pub fn render(storage: &Arc<Storage>) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(PharosCollector {
+        storage: Arc::clone(storage),
+    }));
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+    out
+}
+
+/// Reads storage statistics and process facts at scrape time.
+pub struct PharosCollector {
+    storage: Arc<Storage>,
+}
+
+impl fmt::Debug for PharosCollector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PharosCollector")
+    }
+}
+
+fn counter(e: &mut DescriptorEncoder, name: &str, help: &str, v: f64) -> fmt::Result {
+    let m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
+    ConstCounter::new(v).encode(m)
+}
+
+fn gauge(e: &mut DescriptorEncoder, name: &str, help: &str, v: f64) -> fmt::Result {
+    let m = e.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    ConstGauge::new(v).encode(m)
+}
+
+impl Collector for PharosCollector {
+    fn encode(&self, mut e: DescriptorEncoder) -> fmt::Result {
+        let st = &self.storage.stats;
+        let c = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
+        // Counter names get `_total` from the encoder.
+        counter(
+            &mut e,
+            "pharos_storage_samples_appended",
+            "Samples appended to the head.",
+            c(&st.samples_appended),
+        )?;
+        counter(
+            &mut e,
+            "pharos_storage_out_of_order_samples",
+            "Samples refused as out of order.",
+            c(&st.samples_out_of_order),
+        )?;
+        counter(
+            &mut e,
+            "pharos_storage_duplicate_samples",
+            "Samples refused as duplicates with a different value.",
+            c(&st.samples_duplicate),
+        )?;
+        counter(
+            &mut e,
+            "pharos_storage_out_of_bounds_samples",
+            "Samples refused as too far in the future or older than retention.",
+            c(&st.samples_out_of_bounds),
+        )?;
+        counter(
+            &mut e,
+            "pharos_storage_chunks_sealed",
+            "Head chunks persisted by the sealer.",
+            c(&st.chunks_sealed),
+        )?;
+        counter(
+            &mut e,
+            "pharos_storage_chunks_deleted",
+            "Chunks deleted by retention.",
+            c(&st.chunks_deleted),
+        )?;
+        counter(
+            &mut e,
+            "pharos_storage_series_deleted",
+            "Series deleted by retention.",
+            c(&st.series_deleted),
+        )?;
+        gauge(
+            &mut e,
+            "pharos_storage_wal_records_replayed",
+            "Write-ahead records replayed at the last start.",
+            c(&st.wal_records_replayed),
+        )?;
+        gauge(
+            &mut e,
+            "pharos_storage_head_series",
+            "Series in the index.",
+            self.storage.series_count() as f64,
+        )?;
+        gauge(
+            &mut e,
+            "pharos_storage_head_memory_bytes",
+            "Approximate heap bytes of the head and index.",
+            self.storage.head_mem_bytes() as f64,
+        )?;
+        let db = std::fs::metadata(self.storage.dir().join(crate::storage::DB_FILE))
+            .map_or(0, |m| m.len());
+        gauge(
+            &mut e,
+            "pharos_storage_database_bytes",
+            "Size of the database file.",
+            db as f64,
+        )?;
+        gauge(
+            &mut e,
+            "pharos_storage_sqlite_wal_bytes",
+            "Size of SQLite's write-ahead file beside the database.",
+            self.storage.sqlite_wal_bytes() as f64,
+        )?;
+        if let Some(p) = process() {
+            counter(
+                &mut e,
+                "process_cpu_seconds",
+                "Total user and system CPU time spent in seconds.",
+                p.cpu_seconds,
+            )?;
+            gauge(
+                &mut e,
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes.",
+                p.resident_bytes,
+            )?;
+            gauge(
+                &mut e,
+                "process_virtual_memory_bytes",
+                "Virtual memory size in bytes.",
+                p.virtual_bytes,
+            )?;
+            gauge(
+                &mut e,
+                "process_start_time_seconds",
+                "Start time of the process since unix epoch in seconds.",
+                p.start_time_seconds,
+            )?;
+            gauge(
+                &mut e,
+                "process_open_fds",
+                "Number of open file descriptors.",
+                p.open_fds,
+            )?;
+            gauge(
+                &mut e,
+                "process_max_fds",
+                "Maximum number of open file descriptors.",
+                p.max_fds,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The standard process metrics, from /proc/self.
+struct Process {
+    cpu_seconds: f64,
+    resident_bytes: f64,
+    virtual_bytes: f64,
+    start_time_seconds: f64,
+    open_fds: f64,
+    max_fds: f64,
+}
+
+fn process() -> Option<Process> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name, which may hold spaces.
+    let rest: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let field = |n: usize| rest.get(n - 3).and_then(|s| s.parse::<f64>().ok());
+    // SAFETY: sysconf only reads a configuration value.
+    let (ticks, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_CLK_TCK) as f64,
+            libc::sysconf(libc::_SC_PAGESIZE) as f64,
+        )
+    };
+    let boot = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    })?;
+    let max_fds = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|v| v.parse::<f64>().ok())
+        });
+    Some(Process {
+        cpu_seconds: (field(14)? + field(15)?) / ticks,
+        resident_bytes: field(24)? * page,
+        virtual_bytes: field(23)?,
+        start_time_seconds: boot + field(22)? / ticks,
+        open_fds: std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count()) as f64,
+        max_fds: max_fds.unwrap_or(f64::NAN),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pharos_agent::exposition::{parse_all, Entry, Format};
+
+    #[test]
+    fn renders_valid_openmetrics_with_storage_and_process_metrics() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Arc::new(Storage::open(dir.path(), Default::default()).unwrap());
+        let text = render(&storage);
+        let entries = parse_all(&text, Format::OpenMetrics).expect("our own parser accepts it");
+        let names: Vec<&str> = entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Sample(s) => Some(s.name),
+                _ => None,
+            })
+            .collect();
+        for want in [
+            "pharos_storage_samples_appended_total",
+            "pharos_storage_head_series",
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_start_time_seconds",
+            "process_open_fds",
+        ] {
+            assert!(names.contains(&want), "{want} missing from:\n{text}");
+        }
+    }
+}
