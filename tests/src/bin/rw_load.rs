@@ -171,37 +171,31 @@ fn main() {
             }
         }));
     }
-    if a.rounds > 0 {
+    let elapsed = if a.rounds > 0 {
+        // Memory mode: send the fixed amount as fast as possible.
         let t0 = Instant::now();
         measuring.store(true, Ordering::SeqCst);
         for t in threads {
             let _ = t.join();
         }
-        let acc = accepted.load(Ordering::Relaxed);
-        println!(
-            "{{\"event\":\"result\",\"samples_sent\":{},\"samples_accepted\":{},\"failed_requests\":{},\"seconds\":{:.3},\"samples_per_second\":{:.0}}}",
-            sent.load(Ordering::Relaxed),
-            acc,
-            failed.load(Ordering::Relaxed),
-            t0.elapsed().as_secs_f64(),
-            acc as f64 / t0.elapsed().as_secs_f64()
-        );
-        return;
-    }
-    std::thread::sleep(Duration::from_secs(a.warmup));
-    // Marks the measured window for the driver, which samples the server's
-    // CPU time when it reads this line.
-    println!("{{\"event\":\"measure_start\"}}");
-    let t0 = Instant::now();
-    measuring.store(true, Ordering::SeqCst);
-    std::thread::sleep(Duration::from_secs(a.duration));
-    measuring.store(false, Ordering::SeqCst);
-    let elapsed = t0.elapsed().as_secs_f64();
-    println!("{{\"event\":\"measure_end\"}}");
-    stop.store(true, Ordering::SeqCst);
-    for t in threads {
-        let _ = t.join();
-    }
+        t0.elapsed().as_secs_f64()
+    } else {
+        std::thread::sleep(Duration::from_secs(a.warmup));
+        // Marks the measured window for the driver, which samples the
+        // server's CPU time when it reads this line.
+        println!("{{\"event\":\"measure_start\"}}");
+        let t0 = Instant::now();
+        measuring.store(true, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_secs(a.duration));
+        measuring.store(false, Ordering::SeqCst);
+        let elapsed = t0.elapsed().as_secs_f64();
+        println!("{{\"event\":\"measure_end\"}}");
+        stop.store(true, Ordering::SeqCst);
+        for t in threads {
+            let _ = t.join();
+        }
+        elapsed
+    };
     let acc = accepted.load(Ordering::Relaxed);
     println!(
         "{{\"event\":\"result\",\"samples_sent\":{},\"samples_accepted\":{},\"failed_requests\":{},\"seconds\":{:.3},\"samples_per_second\":{:.0}}}",
