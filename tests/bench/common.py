@@ -15,19 +15,18 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def pharos_bin():
-    """target/release/pharos, built if missing."""
-    b = os.environ.get("PHAROS_BIN") or os.path.join(ROOT, "target", "release", "pharos")
-    if not os.path.exists(b):
-        subprocess.run(["cargo", "build", "--release", "-p", "pharos", "--bin", "pharos"], cwd=ROOT, check=True)
-    return b
+    """$PHAROS_BIN, or target/release/pharos brought up to date (cargo does
+    nothing when it already is: a stale binary would measure old code)."""
+    if os.environ.get("PHAROS_BIN"):
+        return os.environ["PHAROS_BIN"]
+    subprocess.run(["cargo", "build", "-q", "--release", "-p", "pharos", "--bin", "pharos"], cwd=ROOT, check=True)
+    return os.path.join(ROOT, "target", "release", "pharos")
 
 
 def tool_bin(name):
-    """A release binary of the tests crate (e.g. rw_load), built if missing."""
-    b = os.path.join(ROOT, "target", "release", name)
-    if not os.path.exists(b):
-        subprocess.run(["cargo", "build", "--release", "-p", "pharos-tests", "--bin", name], cwd=ROOT, check=True)
-    return b
+    """A release binary of the tests crate (e.g. rw_load), brought up to date."""
+    subprocess.run(["cargo", "build", "-q", "--release", "-p", "pharos-tests", "--bin", name], cwd=ROOT, check=True)
+    return os.path.join(ROOT, "target", "release", name)
 
 
 def need(cmd, package):
