@@ -21,29 +21,45 @@ use crate::storage::{Appender, Labels, SeriesSamples, Storage, METRIC_NAME};
 /// How often the host is sampled (Prometheus's default scrape interval).
 pub const INTERVAL: Duration = Duration::from_secs(15);
 
+/// A label set for a sample of the built-in targets: the metric name, the
+/// target labels `instance` and `job`, and the sample's own labels (except
+/// any named like a target label, which the target's win, as with
+/// honor_labels off).
+fn target_labels<'a>(
+    name: &str,
+    instance: &str,
+    job: &str,
+    own: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Option<Labels> {
+    let mut pairs: Vec<(String, String)> = vec![
+        (METRIC_NAME.to_string(), name.to_string()),
+        ("instance".to_string(), instance.to_string()),
+        ("job".to_string(), job.to_string()),
+    ];
+    pairs.extend(
+        own.filter(|(n, _)| *n != "instance" && *n != "job")
+            .map(|(n, v)| (n.to_string(), v.to_string())),
+    );
+    match Labels::from_unsorted(pairs) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            tracing::debug!(metric = %name, error = %e, "built-in sample skipped");
+            None
+        }
+    }
+}
+
 /// Converts collected families into an append batch at time `t`.
 pub fn to_batch(families: &[Family], instance: &str, t: i64) -> Vec<SeriesSamples> {
     let mut batch = Vec::new();
     for f in families {
         for s in &f.samples {
-            let mut pairs: Vec<(String, String)> = Vec::with_capacity(s.labels.len() + 3);
-            pairs.push((METRIC_NAME.to_string(), s.name.clone()));
-            pairs.push(("instance".to_string(), instance.to_string()));
-            pairs.push(("job".to_string(), "node".to_string()));
-            // A collector label named like a target label wins, as with
-            // honor_labels: node_exporter never emits these two.
-            pairs.extend(
-                s.labels
-                    .iter()
-                    .filter(|(n, _)| n != "instance" && n != "job")
-                    .cloned(),
-            );
-            match Labels::from_unsorted(pairs) {
-                Ok(labels) => batch.push(SeriesSamples {
+            let own = s.labels.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+            if let Some(labels) = target_labels(&s.name, instance, "node", own) {
+                batch.push(SeriesSamples {
                     labels,
                     samples: vec![(t, s.value)],
-                }),
-                Err(e) => tracing::debug!(metric = %s.name, error = %e, "host sample skipped"),
+                });
             }
         }
     }
@@ -71,18 +87,8 @@ pub fn self_batch(text: &str, instance: &str, t: i64) -> Vec<SeriesSamples> {
         let Ok(Some(Entry::Sample(s))) = parser.parse_line(line, i + 1) else {
             continue;
         };
-        let mut pairs: Vec<(String, String)> = vec![
-            (METRIC_NAME.to_string(), s.name.to_string()),
-            ("instance".to_string(), instance.to_string()),
-            ("job".to_string(), "pharos".to_string()),
-        ];
-        pairs.extend(
-            s.labels
-                .iter()
-                .filter(|(n, _)| *n != "instance" && *n != "job")
-                .map(|(n, v)| (n.to_string(), v.to_string())),
-        );
-        if let Ok(labels) = Labels::from_unsorted(pairs) {
+        let own = s.labels.iter().map(|(n, v)| (*n, v.as_ref()));
+        if let Some(labels) = target_labels(s.name, instance, "pharos", own) {
             batch.push(SeriesSamples {
                 labels,
                 samples: vec![(t, s.value)],

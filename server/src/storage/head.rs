@@ -182,21 +182,6 @@ impl MemSeries {
         self.head.is_none() && self.frozen.is_empty()
     }
 
-    /// Copies the in-memory samples within `[mint, maxt]`, oldest first.
-    pub fn samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
-        let chunks = self
-            .frozen
-            .iter()
-            .map(|c| &c.chunk)
-            .chain(self.head.as_ref().map(|h| &h.chunk));
-        for c in chunks {
-            if c.max_t().is_some_and(|m| m < mint) || c.min_t().is_some_and(|m| m > maxt) {
-                continue;
-            }
-            out.extend(c.iter().filter(|&(t, _)| t >= mint && t <= maxt));
-        }
-    }
-
     /// Heap bytes held, for memory accounting.
     pub fn mem_size(&self) -> usize {
         std::mem::size_of::<Self>()
@@ -250,7 +235,9 @@ mod tests {
         assert_eq!(s.frozen[0].first_seq, 10);
         assert_eq!(s.min_seq(), Some(10));
         let mut out = Vec::new();
-        s.samples_in(2, WINDOW_MS, &mut out);
+        for c in s.chunks_in(2, WINDOW_MS) {
+            c.samples_in(2, WINDOW_MS, &mut out);
+        }
         assert_eq!(out, vec![(WINDOW_MS - 1, 2.0), (WINDOW_MS, 3.0)]);
         assert_eq!((s.min_t, s.max_t), (1, WINDOW_MS));
     }
