@@ -10,6 +10,7 @@
 //! It hands samples to whatever appender it is given and keeps its
 //! dependencies few: it ships on edge devices.
 
+pub mod config;
 pub mod exposition;
 pub mod host;
 pub mod relabel;

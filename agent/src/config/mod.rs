@@ -1,0 +1,405 @@
+//! Loading Prometheus's configuration file (`prometheus.yml`), with the
+//! same format, defaults and load-time validation as Prometheus 3.
+//!
+//! [`load_file`] / [`load_str`] turn YAML into a [`Config`] whose scrape
+//! jobs have every inherited default filled in, or into [`ConfigErrors`]
+//! listing *every* problem found, each with `file:line`. Parsing is strict:
+//! an unknown key is an error, as with Prometheus's strict unmarshalling.
+//!
+//! Supported and used by pharos: `global`, `scrape_configs` (with
+//! `static_configs` and `file_sd_configs` for discovery, relabeling, limits,
+//! HTTP client settings), `scrape_config_files` (globbed, loaded and merged
+//! into `scrape_configs` at load time), `rule_files`, `alerting`,
+//! `remote_write`, `remote_read`, `storage`, `tracing`, `otlp`, `runtime`.
+//!
+//! Accepted and warned about: every other `*_sd_configs` mechanism
+//! (kubernetes, consul, dns, ec2, azure, gce, openstack, ...). Such a section
+//! is validated as Prometheus validates it at load time, named in
+//! [`ScrapeConfig::unsupported_sd`], and reported in [`Loaded::warnings`];
+//! it discovers no targets. Its inner keys are loosely typed (typos there
+//! are not caught).
+//!
+//! Layout: [`yaml`] builds a line-numbered node tree; `decode` holds the
+//! strict mapping reader and Prometheus's scalar syntaxes (durations such
+//! as `1h30m`, sizes such as `10MB`); one module per section decodes and
+//! validates it into the public types.
+
+mod decode;
+mod http;
+mod remote;
+mod scrape;
+mod sd;
+mod storage;
+// Crate-visible: the scrape engine reads file SD target files with it.
+pub(crate) mod yaml;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+pub use decode::{parse_duration, parse_size};
+pub use http::{
+    Authorization, BasicAuth, HttpClientConfig, HttpHeader, OAuth2, ProxyConfig, Secret, TlsConfig,
+};
+pub use remote::{
+    AlertingConfig, AlertmanagerConfig, MetadataConfig, QueueConfig, RemoteReadConfig,
+    RemoteWriteConfig, SigV4Config,
+};
+pub use scrape::{
+    GlobalConfig, ScrapeConfig, DEFAULT_SCRAPE_PROTOCOLS, PROTO_FIRST_SCRAPE_PROTOCOLS,
+    SCRAPE_PROTOCOLS,
+};
+pub use sd::{FileSdConfig, TargetGroup, UNSUPPORTED_SD};
+pub use storage::{
+    ExemplarsConfig, OtlpConfig, RuntimeConfig, StorageConfig, TracingConfig, TsdbConfig,
+};
+
+use decode::{Ctx, MapReader};
+
+/// A whole configuration file, defaults filled in.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Config {
+    pub global: GlobalConfig,
+    pub runtime: RuntimeConfig,
+    /// Resolved against the config file's directory; globs are kept as
+    /// patterns.
+    pub rule_files: Vec<PathBuf>,
+    /// The patterns as configured (resolved); their jobs are already merged
+    /// into `scrape_configs`.
+    pub scrape_config_files: Vec<PathBuf>,
+    /// The file's own jobs, then those from `scrape_config_files`.
+    pub scrape_configs: Vec<ScrapeConfig>,
+    pub alerting: AlertingConfig,
+    pub remote_write: Vec<RemoteWriteConfig>,
+    pub remote_read: Vec<RemoteReadConfig>,
+    pub storage: StorageConfig,
+    /// `None` when the section is absent (tracing off).
+    pub tracing: Option<TracingConfig>,
+    pub otlp: OtlpConfig,
+}
+
+/// A successfully loaded config and what was accepted but not acted on.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<String>,
+}
+
+/// One problem in a config file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    /// 1-based; `None` for problems with the file as a whole (unreadable).
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{}: {}", self.file, l, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Every problem found in one load, in file order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Loads `path`; relative paths inside are resolved against its directory.
+pub fn load_file(path: &Path) -> Result<Loaded, ConfigErrors> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: name.clone(),
+            line: None,
+            message: format!("cannot read config file: {e}"),
+        }])
+    })?;
+    let base = path.parent().unwrap_or(Path::new(""));
+    load_str(&text, &name, base)
+}
+
+/// Loads config text. `file_name` is used in messages; `base_dir` resolves
+/// relative paths (rule files, file SD, credentials, `scrape_config_files`).
+pub fn load_str(text: &str, file_name: &str, base_dir: &Path) -> Result<Loaded, ConfigErrors> {
+    let mut ctx = Ctx::new(file_name, base_dir);
+    let config = decode_file(&mut ctx, text);
+    if ctx.errors.is_empty() {
+        Ok(Loaded {
+            config,
+            warnings: ctx.warnings,
+        })
+    } else {
+        Err(ConfigErrors(ctx.errors))
+    }
+}
+
+/// Parses `text` into the node tree, recording tree-level problems.
+fn parse_tree(ctx: &mut Ctx, text: &str) -> Option<yaml::Node> {
+    match yaml::parse(text) {
+        Ok((root, issues)) => {
+            for i in issues {
+                ctx.err(i.line, i.message);
+            }
+            root
+        }
+        Err(i) => {
+            ctx.err(i.line, i.message);
+            None
+        }
+    }
+}
+
+fn decode_file(ctx: &mut Ctx, text: &str) -> Config {
+    let mut c = Config::default();
+    let Some(root) = parse_tree(ctx, text) else {
+        return c;
+    };
+    let Some(mut m) = MapReader::open(ctx, &root, "config file", "config.plain") else {
+        return c;
+    };
+    // `global` first: scrape configs inherit from it.
+    if let Some(n) = m.take("global") {
+        c.global = scrape::decode_global(ctx, n);
+    }
+    if let Some(n) = m.take("runtime") {
+        c.runtime = storage::decode_runtime(ctx, n);
+    }
+    for (key, what) in [
+        ("rule_files", "rule file"),
+        ("scrape_config_files", "scrape config file"),
+    ] {
+        let Some(n) = m.value(key) else { continue };
+        let mut paths = Vec::new();
+        for item in decode::seq(ctx, n, key) {
+            let Some(p) = decode::string(ctx, item, key) else {
+                continue;
+            };
+            if !is_glob_path(&p) {
+                ctx.err(item.line, format!("invalid {what} path {p:?}"));
+                continue;
+            }
+            paths.push(ctx.path(&p));
+        }
+        if key == "rule_files" {
+            c.rule_files = paths;
+        } else {
+            c.scrape_config_files = paths;
+        }
+    }
+    let mut job_lines = Vec::new();
+    if let Some(n) = m.value("scrape_configs") {
+        for item in decode::seq(ctx, n, "scrape_configs") {
+            if item.is_null() {
+                ctx.err(item.line, "empty or null scrape config section");
+                continue;
+            }
+            if let Some(sc) = scrape::decode_scrape(ctx, item, &c.global) {
+                job_lines.push((ctx.file.clone(), item.line));
+                c.scrape_configs.push(sc);
+            }
+        }
+    }
+    if let Some(n) = m.take("alerting") {
+        c.alerting = remote::decode_alerting(ctx, n);
+    }
+    if let Some(n) = m.value("remote_write") {
+        for item in decode::seq(ctx, n, "remote_write") {
+            if item.is_null() {
+                ctx.err(item.line, "empty or null remote write config section");
+            } else if let Some(rw) = remote::decode_remote_write(ctx, item) {
+                check_dup_name(
+                    ctx,
+                    &c.remote_write.iter().map(|r| &r.name).collect::<Vec<_>>(),
+                    &rw.name,
+                    item.line,
+                    "remote write",
+                );
+                c.remote_write.push(rw);
+            }
+        }
+    }
+    if let Some(n) = m.value("remote_read") {
+        for item in decode::seq(ctx, n, "remote_read") {
+            if item.is_null() {
+                ctx.err(item.line, "empty or null remote read config section");
+            } else if let Some(rr) = remote::decode_remote_read(ctx, item) {
+                check_dup_name(
+                    ctx,
+                    &c.remote_read.iter().map(|r| &r.name).collect::<Vec<_>>(),
+                    &rr.name,
+                    item.line,
+                    "remote read",
+                );
+                c.remote_read.push(rr);
+            }
+        }
+    }
+    if let Some(n) = m.take("storage") {
+        c.storage = storage::decode_storage(ctx, n);
+    }
+    if let Some(n) = m.take("tracing") {
+        c.tracing = Some(storage::decode_tracing(ctx, n));
+    }
+    if let Some(n) = m.take("otlp") {
+        c.otlp = storage::decode_otlp(ctx, n);
+    }
+    m.finish(ctx);
+
+    load_scrape_config_files(ctx, &mut c, &mut job_lines);
+    // Job names are unique across the file and its scrape_config_files.
+    for (i, sc) in c.scrape_configs.iter().enumerate() {
+        if c.scrape_configs[..i]
+            .iter()
+            .any(|o| o.job_name == sc.job_name)
+        {
+            let (file, line) = &job_lines[i];
+            ctx.errors.push(ConfigError {
+                file: file.clone(),
+                line: Some(*line),
+                message: format!(
+                    "found multiple scrape configs with job name {:?}",
+                    sc.job_name
+                ),
+            });
+        }
+    }
+    c
+}
+
+fn check_dup_name(
+    ctx: &mut Ctx,
+    seen: &[&Option<String>],
+    name: &Option<String>,
+    line: usize,
+    what: &str,
+) {
+    if let Some(n) = name {
+        if seen.iter().any(|s| s.as_deref() == Some(n.as_str())) {
+            // Prometheus says "job name" here too.
+            ctx.err(
+                line,
+                format!("found multiple {what} configs with job name {n:?}"),
+            );
+        }
+    }
+}
+
+/// Prometheus's rule for rule and scrape-config file patterns: a `*` may
+/// appear only in the last path element.
+fn is_glob_path(p: &str) -> bool {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    RE.get_or_init(|| regex::Regex::new(r"^[^*]*(\*[^/]*)?$").expect("BUG: pattern compiles"))
+        .is_match(p)
+}
+
+/// Expands `scrape_config_files` and appends their jobs, each decoded
+/// against the including file's `global` and its own directory.
+fn load_scrape_config_files(ctx: &mut Ctx, c: &mut Config, job_lines: &mut Vec<(String, usize)>) {
+    for pattern in c.scrape_config_files.clone() {
+        for file in expand_glob(&pattern) {
+            let name = file.display().to_string();
+            let text = match std::fs::read_to_string(&file) {
+                Ok(t) => t,
+                Err(e) => {
+                    ctx.errors.push(ConfigError {
+                        file: name,
+                        line: None,
+                        message: format!("cannot read scrape config file: {e}"),
+                    });
+                    continue;
+                }
+            };
+            let mut sub = Ctx::new(&name, file.parent().unwrap_or(Path::new("")));
+            if let Some(root) = parse_tree(&mut sub, &text) {
+                if let Some(mut m) = MapReader::open(
+                    &mut sub,
+                    &root,
+                    "scrape config file",
+                    "config.ScrapeConfigs",
+                ) {
+                    if let Some(n) = m.value("scrape_configs") {
+                        for item in decode::seq(&mut sub, n, "scrape_configs") {
+                            if item.is_null() {
+                                sub.err(item.line, "empty or null scrape config section");
+                            } else if let Some(sc) =
+                                scrape::decode_scrape(&mut sub, item, &c.global)
+                            {
+                                job_lines.push((name.clone(), item.line));
+                                c.scrape_configs.push(sc);
+                            }
+                        }
+                    }
+                    m.finish(&mut sub);
+                }
+            }
+            ctx.errors.append(&mut sub.errors);
+            ctx.warnings.append(&mut sub.warnings);
+        }
+    }
+}
+
+/// The files matching `pattern` (wildcards `*` and `?` in the last path
+/// element only, as validated), sorted like Go's `filepath.Glob`.
+fn expand_glob(pattern: &Path) -> Vec<PathBuf> {
+    let Some(last) = pattern.file_name().and_then(|s| s.to_str()) else {
+        return vec![pattern.to_path_buf()];
+    };
+    if !last.contains(['*', '?']) {
+        return if pattern.exists() {
+            vec![pattern.to_path_buf()]
+        } else {
+            Vec::new()
+        };
+    }
+    let dir = pattern.parent().unwrap_or(Path::new(""));
+    let read_dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let mut out: Vec<PathBuf> = std::fs::read_dir(read_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| wildcard_match(last.as_bytes(), n.as_bytes()))
+        .map(|n| dir.join(n))
+        .collect();
+    out.sort();
+    out
+}
+
+fn wildcard_match(p: &[u8], s: &[u8]) -> bool {
+    match (p.first(), s.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => {
+            wildcard_match(&p[1..], s) || (!s.is_empty() && wildcard_match(p, &s[1..]))
+        }
+        (Some(b'?'), Some(_)) => wildcard_match(&p[1..], &s[1..]),
+        (Some(a), Some(b)) if a == b => wildcard_match(&p[1..], &s[1..]),
+        _ => false,
+    }
+}

@@ -1,0 +1,281 @@
+//! A YAML document as a tree of [`Node`]s that remember their source line.
+//!
+//! The config decoder needs the line of every key and value so that each
+//! error can say `file:line`; general-purpose YAML-to-struct libraries drop
+//! positions once a value is built. This module turns the event stream of
+//! `yaml-rust2` into a small tree with lines, resolves aliases by copying the
+//! anchored node, and decodes `!!binary` scalars (Prometheus fixtures use them
+//! to smuggle invalid UTF-8 into label names).
+
+use std::collections::HashMap;
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// One YAML node with the 1-based line it starts on.
+#[derive(Clone, Debug)]
+pub(crate) struct Node {
+    pub line: usize,
+    pub kind: Kind,
+}
+
+/// The shape of a node. Scalars keep their text; typing (int, bool,
+/// duration...) is the decoder's job because the expected type depends on
+/// the key, as in Go's yaml unmarshalling.
+#[derive(Clone, Debug)]
+pub(crate) enum Kind {
+    /// `~`, `null`, an empty value, or `!!null`.
+    Null,
+    Scalar {
+        text: String,
+        /// Raw bytes of a `!!binary` scalar that are not valid UTF-8;
+        /// `text` then holds a lossy rendering.
+        invalid_utf8: Option<Vec<u8>>,
+    },
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+impl Node {
+    /// What the node is, in the words of Go's yaml errors (`!!seq`...), so
+    /// that a type mismatch reads like Prometheus's.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            Kind::Null => "!!null",
+            Kind::Scalar { .. } => "!!str",
+            Kind::Seq(_) => "!!seq",
+            Kind::Map(_) => "!!map",
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.kind, Kind::Null)
+    }
+
+    /// The scalar text, or `None` for anything else (including null).
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Scalar { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+}
+
+/// A problem found while building the tree that does not stop the parse.
+#[derive(Debug)]
+pub(crate) struct TreeIssue {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Parses `text` into its first document's root node. `Ok(None)` is an empty
+/// file. Syntax errors are fatal and carry their line.
+pub(crate) fn parse(text: &str) -> Result<(Option<Node>, Vec<TreeIssue>), TreeIssue> {
+    let mut builder = Builder::default();
+    let mut parser = Parser::new_from_str(text);
+    parser.load(&mut builder, false).map_err(|e| TreeIssue {
+        line: e.marker().line(),
+        message: format!("YAML syntax error: {}", e.info()),
+    })?;
+    Ok((builder.root, builder.issues))
+}
+
+enum Open {
+    Seq(Node),
+    /// A mapping under construction and the key waiting for its value.
+    Map(Node, Option<Node>),
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<(Open, usize)>,
+    anchors: HashMap<usize, Node>,
+    root: Option<Node>,
+    issues: Vec<TreeIssue>,
+}
+
+impl Builder {
+    fn push_value(&mut self, node: Node) {
+        match self.stack.last_mut() {
+            None => {
+                if self.root.is_none() {
+                    self.root = Some(node);
+                }
+            }
+            Some((Open::Seq(seq), _)) => {
+                if let Kind::Seq(items) = &mut seq.kind {
+                    items.push(node);
+                }
+            }
+            Some((Open::Map(map, pending), _)) => match pending.take() {
+                None => *pending = Some(node),
+                Some(key) => {
+                    if let Kind::Map(entries) = &mut map.kind {
+                        entries.push((key, node));
+                    }
+                }
+            },
+        }
+    }
+
+    fn scalar(
+        &mut self,
+        value: String,
+        style: TScalarStyle,
+        tag: Option<Tag>,
+        line: usize,
+    ) -> Node {
+        let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
+        let tag = tag
+            .as_deref()
+            .map(|t| t.trim_start_matches("tag:yaml.org,2002:"));
+        let plain = style == TScalarStyle::Plain;
+        let kind = match tag {
+            Some("null") => Kind::Null,
+            Some("binary") => match decode_base64(&value) {
+                Some(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => Kind::Scalar {
+                        text,
+                        invalid_utf8: None,
+                    },
+                    Err(e) => Kind::Scalar {
+                        text: String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                        invalid_utf8: Some(e.into_bytes()),
+                    },
+                },
+                None => {
+                    self.issues.push(TreeIssue {
+                        line,
+                        message: "!!binary value contains invalid base64 data".into(),
+                    });
+                    Kind::Scalar {
+                        text: String::new(),
+                        invalid_utf8: None,
+                    }
+                }
+            },
+            None if plain && matches!(value.as_str(), "" | "~" | "null" | "Null" | "NULL") => {
+                Kind::Null
+            }
+            _ => Kind::Scalar {
+                text: value,
+                invalid_utf8: None,
+            },
+        };
+        Node { line, kind }
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        let line = mark.line();
+        match ev {
+            Event::Scalar(value, style, anchor, tag) => {
+                let node = self.scalar(value, style, tag, line);
+                if anchor > 0 {
+                    self.anchors.insert(anchor, node.clone());
+                }
+                self.push_value(node);
+            }
+            Event::Alias(id) => {
+                let node = self.anchors.get(&id).cloned().unwrap_or(Node {
+                    line,
+                    kind: Kind::Null,
+                });
+                self.push_value(node);
+            }
+            Event::SequenceStart(anchor, _) => self.stack.push((
+                Open::Seq(Node {
+                    line,
+                    kind: Kind::Seq(Vec::new()),
+                }),
+                anchor,
+            )),
+            Event::MappingStart(anchor, _) => self.stack.push((
+                Open::Map(
+                    Node {
+                        line,
+                        kind: Kind::Map(Vec::new()),
+                    },
+                    None,
+                ),
+                anchor,
+            )),
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some((open, anchor)) = self.stack.pop() {
+                    let node = match open {
+                        Open::Seq(n) | Open::Map(n, _) => n,
+                    };
+                    if anchor > 0 {
+                        self.anchors.insert(anchor, node.clone());
+                    }
+                    self.push_value(node);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Standard base64 (whitespace ignored, padding optional), as Go's yaml
+/// decodes `!!binary`. `None` on any other character.
+fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    let mut padding = false;
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => {
+                padding = true;
+                continue;
+            }
+            b' ' | b'\n' | b'\r' | b'\t' => continue,
+            _ => return None,
+        };
+        if padding {
+            // Data after padding.
+            return None;
+        }
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_decodes_and_rejects() {
+        assert_eq!(decode_base64("/w==").unwrap(), vec![0xff]);
+        assert_eq!(decode_base64("aGk=").unwrap(), b"hi".to_vec());
+        assert!(decode_base64("/w==$1").is_none());
+    }
+
+    #[test]
+    fn lines_are_recorded() {
+        let (root, _) = parse("a: 1\nb:\n  - x\n  - y\n").unwrap();
+        let root = root.unwrap();
+        let Kind::Map(entries) = &root.kind else {
+            panic!("not a map")
+        };
+        assert_eq!(entries[0].0.line, 1);
+        assert_eq!(entries[1].0.line, 2);
+        let Kind::Seq(items) = &entries[1].1.kind else {
+            panic!("not a seq")
+        };
+        assert_eq!(items[1].line, 4);
+    }
+}
