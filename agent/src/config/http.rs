@@ -183,7 +183,6 @@ pub(crate) fn decode_inline(ctx: &mut Ctx, m: &mut MapReader) -> (HttpClientConf
         bearer: m.has("bearer_token") || m.has("bearer_token_file"),
     };
     let mut c = HttpClientConfig::default();
-    let line = m.line;
     if let Some(n) = m.take("basic_auth") {
         c.basic_auth = decode_basic_auth(ctx, n);
     }
@@ -246,7 +245,7 @@ pub(crate) fn decode_inline(ctx: &mut Ctx, m: &mut MapReader) -> (HttpClientConf
             "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured",
         );
     }
-    if let Some(a) = &c.authorization {
+    if c.authorization.is_some() {
         let l = m.key_line("authorization");
         if has_bearer {
             ctx.err(
@@ -260,7 +259,6 @@ pub(crate) fn decode_inline(ctx: &mut Ctx, m: &mut MapReader) -> (HttpClientConf
                 "at most one of basic_auth, oauth2 & authorization must be configured",
             );
         }
-        let _ = a;
     } else if let Some(token) = bearer_token {
         c.authorization = Some(Authorization {
             kind: "Bearer".into(),
@@ -280,7 +278,6 @@ pub(crate) fn decode_inline(ctx: &mut Ctx, m: &mut MapReader) -> (HttpClientConf
             "at most one of basic_auth, oauth2 & authorization must be configured",
         );
     }
-    let _ = line;
     (c, keys)
 }
 
