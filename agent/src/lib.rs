@@ -15,3 +15,4 @@ pub mod exposition;
 pub mod host;
 pub mod relabel;
 pub mod remote;
+pub mod scrape;

@@ -411,7 +411,7 @@ impl TryFrom<RawRelabelConfig> for RelabelConfig {
 }
 
 /// Legacy Prometheus label-name rule: `[a-zA-Z_][a-zA-Z0-9_]*`.
-fn is_valid_label_name(name: &str) -> bool {
+pub fn is_valid_label_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     match bytes.next() {
         Some(b) if b.is_ascii_alphabetic() || b == b'_' => {}

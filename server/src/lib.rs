@@ -7,8 +7,8 @@
 //!   write-ahead log and the label index; the [`storage::Appender`] and
 //!   [`storage::Queryable`] seams every other stage uses.
 //! - [`ingest`]: remote write 1.0/2.0 decoding and `pharos import`.
-//! - [`hostmetrics`]: the built-in host collector (node_exporter's metrics)
-//!   appending straight into storage.
+//! - [`collect`]: the configuration (`prometheus.yml` or the built-in
+//!   default) and the agent library's scrape engine appending into storage.
 //! - [`http`]: the Prometheus-compatible HTTP API.
 //! - [`selfmetrics`]: pharos's own metrics on `/metrics` (`pharos_*`,
 //!   `process_*`).
@@ -16,7 +16,7 @@
 //!   HTTP, and the shutdown order.
 //! - [`units`]: Prometheus-style durations and byte sizes for flags.
 
-pub mod hostmetrics;
+pub mod collect;
 pub mod http;
 pub mod ingest;
 pub mod selfmetrics;

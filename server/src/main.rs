@@ -43,6 +43,14 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum CheckCommand {
+    /// Check Prometheus configuration files (prometheus.yml): syntax,
+    /// unknown keys, and everything Prometheus validates when loading.
+    /// Every problem is listed with file:line.
+    Config {
+        /// The files to check.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
     /// Read a data directory end to end and report every inconsistency:
     /// SQLite integrity, undecodable label sets, chunks and write-ahead
     /// records. Safe to run beside a server using the directory.
@@ -99,12 +107,18 @@ struct ServeArgs {
     /// 10GB). 0 or unset means no size limit.
     #[arg(long = "storage.tsdb.retention.size", value_name = "SIZE")]
     retention_size: Option<String>,
-    /// Collect this host's metrics (node_exporter's names, job="node")
-    /// every 15 s into storage. `--collector.host=false` turns it off.
+    /// Prometheus configuration file (prometheus.yml). Without it, pharos
+    /// runs its built-in configuration: it scrapes itself and its host
+    /// collector every 15 s. Reload with SIGHUP or POST /-/reload.
+    #[arg(long = "config.file", value_name = "FILE")]
+    config_file: Option<PathBuf>,
+    /// Serve the host collector (node_exporter's metrics) at /node/metrics
+    /// and, in the built-in configuration, scrape it as job="node".
+    /// `--collector.host=false` turns it off.
     #[arg(long = "collector.host", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     collector_host: bool,
-    /// Store pharos's own metrics (`/metrics`, job="pharos") every 15 s.
-    /// `--collector.self=false` turns it off.
+    /// In the built-in configuration, scrape pharos's own metrics
+    /// (`/metrics`, job="pharos"). `--collector.self=false` turns it off.
     #[arg(long = "collector.self", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     collector_self: bool,
     /// Log level: debug, info, warn or error.
@@ -146,6 +160,7 @@ impl ServeArgs {
         };
         Ok(ServeConfig {
             listen,
+            config_file: self.config_file.clone(),
             host_collector: self.collector_host,
             self_collector: self.collector_self,
             storage_path: self.storage_path.clone(),
@@ -187,6 +202,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(Command::Check(CheckCommand::Config { files })) => check_config(&files),
         Some(Command::Check(CheckCommand::Storage {
             storage_path,
             quiet,
@@ -223,6 +239,39 @@ fn check_storage(dir: &std::path::Path, quiet: bool) -> ExitCode {
             eprintln!("pharos check storage: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `pharos check config`: promtool's output shape, every error listed.
+fn check_config(files: &[PathBuf]) -> ExitCode {
+    let mut ok = true;
+    for f in files {
+        println!("Checking {}", f.display());
+        match pharos_agent::config::load_file(f) {
+            Ok(loaded) => {
+                for w in &loaded.warnings {
+                    println!("  WARNING: {w}");
+                }
+                let c = &loaded.config;
+                println!(
+                    "  SUCCESS: {} scrape configs, {} rule files",
+                    c.scrape_configs.len(),
+                    c.rule_files.len()
+                );
+            }
+            Err(errors) => {
+                ok = false;
+                println!("  FAILED:");
+                for e in &errors.0 {
+                    println!("    {e}");
+                }
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

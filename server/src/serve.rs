@@ -3,7 +3,8 @@
 //!
 //! 1. stop accepting HTTP requests and let in-flight ones finish, so every
 //!    acknowledged write is already committed;
-//! 2. stop the host collector and the maintenance loops;
+//! 2. stop scraping (without stale markers: the series continue after a
+//!    restart) and the maintenance loops;
 //! 3. seal what is frozen, so the next start replays less;
 //! 4. close storage (the directory lock goes with it).
 
@@ -15,6 +16,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::watch;
 
+use crate::collect::{Collection, ConfigSource};
 use crate::http::{router, AppState};
 use crate::storage::{Options, Storage};
 
@@ -27,9 +29,11 @@ const RETENTION_EVERY: Duration = Duration::from_secs(300);
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub listen: SocketAddr,
-    /// Run the built-in host collector.
+    /// `--config.file`; `None` runs the built-in default configuration.
+    pub config_file: Option<PathBuf>,
+    /// The default configuration scrapes the host collector.
     pub host_collector: bool,
-    /// Store pharos's own metrics.
+    /// The default configuration scrapes pharos's own metrics.
     pub self_collector: bool,
     pub storage_path: PathBuf,
     pub storage: Options,
@@ -54,42 +58,45 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let maintenance = tokio::spawn(maintain(Arc::clone(&storage), stop_rx.clone()));
-    let sources = crate::hostmetrics::Sources {
-        host: cfg.host_collector,
-        itself: cfg.self_collector.then(|| {
-            // The address a scraper would use: a wildcard bind is scraped as
-            // localhost.
-            if cfg.listen.ip().is_unspecified() {
+    let source = match &cfg.config_file {
+        Some(path) => ConfigSource::File(path.clone()),
+        None => ConfigSource::Default {
+            // A wildcard bind is reached as localhost.
+            self_address: if cfg.listen.ip().is_unspecified() {
                 format!("localhost:{}", cfg.listen.port())
             } else {
                 cfg.listen.to_string()
-            }
-        }),
+            },
+            host: cfg.host_collector,
+            itself: cfg.self_collector,
+        },
     };
-    let host = (sources.host || sources.itself.is_some()).then(|| {
-        tokio::spawn(crate::hostmetrics::run(
-            Arc::clone(&storage),
-            sources,
-            stop_rx,
-        ))
-    });
+    let collection = Arc::new(Collection::new(source, Arc::clone(&storage)));
+    // A bad configuration at start is fatal, as in Prometheus; later
+    // reloads keep the running one instead.
+    collection.reload().await.map_err(|e| {
+        anyhow::anyhow!(
+            "loading the configuration from {}: {e}",
+            collection.describe()
+        )
+    })?;
+    let hup = tokio::spawn(reload_on_sighup(Arc::clone(&collection), stop_rx.clone()));
 
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("listening on {}", cfg.listen))?;
     tracing::info!(address = %listener.local_addr()?, "listening");
-    let app = router(AppState::new(Arc::clone(&storage)));
+    let app = router(AppState::new(Arc::clone(&storage)).with_collection(Arc::clone(&collection)));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("HTTP server failed")?;
 
     tracing::info!("shutting down");
+    collection.shutdown();
     let _ = stop_tx.send(true);
     let _ = maintenance.await;
-    if let Some(host) = host {
-        let _ = host.await;
-    }
+    let _ = hup.await;
     let s = Arc::clone(&storage);
     tokio::task::spawn_blocking(move || s.seal(false))
         .await?
@@ -132,6 +139,25 @@ async fn seal_now(storage: &Arc<Storage>) {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "sealing head chunks failed; will retry"),
         Err(e) => tracing::error!(error = %e, "sealing task failed"),
+    }
+}
+
+/// Reloads the configuration on every SIGHUP until `stop` flips.
+async fn reload_on_sighup(collection: Arc<Collection>, mut stop: watch::Receiver<bool>) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reload with POST /-/reload");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading the configuration");
+                if let Err(e) = collection.reload().await {
+                    tracing::error!(error = %e, "reloading the configuration failed; the previous configuration keeps running");
+                }
+            }
+        }
     }
 }
 

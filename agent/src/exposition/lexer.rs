@@ -99,6 +99,11 @@ impl<'a> Cursor<'a> {
         &self.line[self.pos..]
     }
 
+    /// The line up to the cursor.
+    pub fn consumed(&self) -> &'a str {
+        &self.line[..self.pos]
+    }
+
     pub fn at_end(&self) -> bool {
         self.pos >= self.line.len()
     }

@@ -141,6 +141,11 @@ pub enum Entry<'a> {
 pub struct Sample<'a> {
     /// The sample's metric name, suffix included (`http_requests_total`).
     pub name: &'a str,
+    /// The series as written on the line — name and label set, up to the
+    /// value, spacing and escapes untouched. Two lines of one exposition
+    /// with the same text here are the same series, so a scraper can key a
+    /// cache on it and skip rebuilding label sets it has seen.
+    pub series: &'a str,
     /// Labels in the order written, values unescaped; never `__name__`.
     pub labels: Vec<(&'a str, Cow<'a, str>)>,
     pub value: f64,

@@ -169,6 +169,7 @@ fn sample<'a>(
     } else {
         "the metric name"
     };
+    let series = cur.consumed();
     let Some(name) = name else {
         return Err(
             "the label set does not name the metric; write the name before '{' or as a quoted string inside the braces"
@@ -233,6 +234,7 @@ fn sample<'a>(
     *label_hint = labels.len();
     let sample = Sample {
         name,
+        series,
         labels,
         value,
         timestamp_ms: ts_secs.map(lexer::seconds_to_ms),

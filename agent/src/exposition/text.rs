@@ -86,6 +86,7 @@ fn sample<'a>(mut cur: Cursor<'a>, label_hint: &mut usize) -> Result<Sample<'a>,
         }
         name = Some(n);
     }
+    let mut series = cur.consumed();
     let separated = cur.skip_blanks();
     let mut labels = Vec::new();
     let after;
@@ -95,6 +96,7 @@ fn sample<'a>(mut cur: Cursor<'a>, label_hint: &mut usize) -> Result<Sample<'a>,
         if quoted.is_some() {
             name = quoted;
         }
+        series = cur.consumed();
         cur.skip_blanks();
         after = "the label set";
     } else {
@@ -147,6 +149,7 @@ fn sample<'a>(mut cur: Cursor<'a>, label_hint: &mut usize) -> Result<Sample<'a>,
     *label_hint = labels.len();
     Ok(Sample {
         name,
+        series: series.trim_start(),
         labels,
         value,
         timestamp_ms,

@@ -5,9 +5,13 @@
 //! - [`api`]: `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values`
 //!   in Prometheus's JSON envelope, and `/api/v1/export` (raw samples);
 //! - [`write`]: the remote-write receiver at `/api/v1/write`;
+//! - [`targets`]: `/api/v1/targets`, `/api/v1/targets/metadata`,
+//!   `/api/v1/metadata`, `/-/reload`, the host collector at `/node/metrics`
+//!   and its switches at `/api/v1/collectors`;
 //! - health and readiness probes at `/-/healthy` and `/-/ready`.
 
 pub mod api;
+pub mod targets;
 pub mod write;
 
 use std::sync::Arc;
@@ -29,6 +33,9 @@ pub struct AppState {
     /// serialise on the storage writer anyway; more in flight only holds
     /// more decoded requests (and allocator arenas) in memory.
     pub write_slots: Arc<tokio::sync::Semaphore>,
+    /// Scraping, its configuration and the host collector; `None` in
+    /// servers built without them (API tests).
+    pub collection: Option<Arc<crate::collect::Collection>>,
 }
 
 impl AppState {
@@ -37,7 +44,13 @@ impl AppState {
         AppState {
             storage,
             write_slots: Arc::new(tokio::sync::Semaphore::new(cores.max(2))),
+            collection: None,
         }
+    }
+
+    pub fn with_collection(mut self, c: Arc<crate::collect::Collection>) -> AppState {
+        self.collection = Some(c);
+        self
     }
 }
 
@@ -51,6 +64,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/labels", get(api::labels).post(api::labels))
         .route("/api/v1/label/{name}/values", get(api::label_values))
         .route("/api/v1/export", get(api::export).post(api::export))
+        .route("/api/v1/targets", get(targets::targets))
+        .route("/api/v1/targets/metadata", get(targets::targets_metadata))
+        .route("/api/v1/metadata", get(targets::metadata))
+        .route("/api/v1/collectors", get(targets::collectors))
+        .route(
+            "/api/v1/collectors/{name}",
+            post(targets::set_collector).put(targets::set_collector),
+        )
         .layer(tower_http::compression::CompressionLayer::new().gzip(true));
     Router::new()
         .route(
@@ -59,6 +80,8 @@ pub fn router(state: AppState) -> Router {
             post(write::remote_write).layer(DefaultBodyLimit::disable()),
         )
         .route("/metrics", get(metrics))
+        .route("/node/metrics", get(targets::node_metrics))
+        .route("/-/reload", post(targets::reload).put(targets::reload))
         .route(
             "/-/healthy",
             get(|| async { "Pharos is Healthy.\n" }).head(|| async {}),

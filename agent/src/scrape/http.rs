@@ -1,0 +1,206 @@
+//! The HTTP side of a scrape: one client per job (TLS, proxy, redirects,
+//! HTTP/2 from the job's `HttpClientConfig`), and one GET per scrape with
+//! Prometheus's headers, the job's credentials, the scrape timeout, and
+//! the body size limit enforced while reading — a target cannot make the
+//! scraper buffer more than the limit. Gzip bodies are decompressed by the
+//! client (it sends `Accept-Encoding: gzip`), so the limit applies to the
+//! uncompressed size, as in Prometheus.
+
+use crate::exposition::Format;
+
+use super::target::{format_duration, Target};
+use super::{Auth, Job, TlsFiles};
+
+/// Why fetching a body failed. The messages are the target's `lastError`
+/// and follow Prometheus's wording where it has one.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FetchError {
+    #[error("Get \"{url}\": context deadline exceeded (scrape timeout {timeout})")]
+    Timeout { url: String, timeout: String },
+    #[error("Get \"{url}\": {message}")]
+    Transport { url: String, message: String },
+    #[error("server returned HTTP status {0}")]
+    Status(String),
+    #[error("body size limit exceeded (limit: {0} bytes)")]
+    BodySizeLimit(u64),
+    #[error("reading credentials for the scrape failed: {0}")]
+    Credentials(String),
+}
+
+/// The `Accept` header for a job's `scrape_protocols`, most preferred
+/// first, with descending q-values as Prometheus sends them.
+pub fn accept_header(protocols: &[String]) -> String {
+    let mut parts = Vec::new();
+    let mut q = 0.6_f64;
+    for p in protocols {
+        let media = match p.as_str() {
+            "OpenMetricsText1.0.0" => "application/openmetrics-text;version=1.0.0",
+            "OpenMetricsText0.0.1" => "application/openmetrics-text;version=0.0.1",
+            "PrometheusText1.0.0" => "text/plain;version=1.0.0",
+            "PrometheusText0.0.4" => "text/plain;version=0.0.4",
+            // Protobuf and unknown protocols: not spoken here.
+            _ => continue,
+        };
+        parts.push(format!("{media};q={q:.1}"));
+        q = (q - 0.1).max(0.1);
+    }
+    parts.push(format!("*/*;q={q:.1}"));
+    parts.join(",")
+}
+
+/// Builds the client for a job.
+pub fn client(
+    tls: &TlsFiles,
+    proxy_url: Option<&str>,
+    follow_redirects: bool,
+    enable_http2: bool,
+) -> Result<reqwest::Client, String> {
+    let mut b = reqwest::Client::builder()
+        .user_agent(concat!("pharos/", env!("CARGO_PKG_VERSION")))
+        .gzip(true)
+        .pool_max_idle_per_host(1)
+        .tcp_nodelay(true);
+    b = if follow_redirects {
+        b.redirect(reqwest::redirect::Policy::limited(10))
+    } else {
+        b.redirect(reqwest::redirect::Policy::none())
+    };
+    if !enable_http2 {
+        b = b.http1_only();
+    }
+    if let Some(p) = proxy_url {
+        let proxy = reqwest::Proxy::all(p).map_err(|e| format!("proxy_url {p:?}: {e}"))?;
+        b = b.proxy(proxy);
+    } else {
+        b = b.no_proxy();
+    }
+    if let Some(ca) = &tls.ca_pem {
+        for cert in reqwest::Certificate::from_pem_bundle(ca)
+            .map_err(|e| format!("the CA certificate is not valid PEM: {e}"))?
+        {
+            b = b.add_root_certificate(cert);
+        }
+    }
+    if let Some((cert, key)) = &tls.client_pem {
+        let mut pem = cert.clone();
+        pem.push(b'\n');
+        pem.extend_from_slice(key);
+        let id = reqwest::Identity::from_pem(&pem)
+            .map_err(|e| format!("the client certificate or key is not valid PEM: {e}"))?;
+        b = b.identity(id);
+    }
+    if tls.insecure_skip_verify {
+        b = b.danger_accept_invalid_certs(true);
+    }
+    b.build()
+        .map_err(|e| format!("building the HTTP client failed: {e}"))
+}
+
+/// Scrapes `target` into `buf` (cleared first) and returns the body's
+/// format, from its `Content-Type`.
+pub async fn fetch(
+    client: &reqwest::Client,
+    job: &Job,
+    target: &Target,
+    buf: &mut Vec<u8>,
+) -> Result<Format, FetchError> {
+    buf.clear();
+    let url = &target.url;
+    let timeout = target.timeout;
+    let transport = |e: reqwest::Error| FetchError::Transport {
+        url: url.clone(),
+        message: error_chain(&e),
+    };
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut req = client
+        .get(url)
+        .header(reqwest::header::ACCEPT, &job.accept)
+        .header(
+            "X-Prometheus-Scrape-Timeout-Seconds",
+            format!("{}", timeout.as_secs_f64()),
+        );
+    for (name, value) in &job.headers {
+        req = req.header(name.as_str(), value.read()?);
+    }
+    match &job.auth {
+        Auth::None => {}
+        Auth::Basic { username, password } => {
+            req = req.basic_auth(username.read()?, Some(password.read()?));
+        }
+        Auth::Header { kind, credentials } => {
+            req = req.header(
+                reqwest::header::AUTHORIZATION,
+                format!("{kind} {}", credentials.read()?),
+            );
+        }
+    }
+    let timed_out = || FetchError::Timeout {
+        url: url.clone(),
+        timeout: format_duration(timeout),
+    };
+    let mut resp = tokio::time::timeout_at(deadline, req.send())
+        .await
+        .map_err(|_| timed_out())?
+        .map_err(transport)?;
+    if resp.status() != reqwest::StatusCode::OK {
+        let s = resp.status();
+        return Err(FetchError::Status(format!(
+            "{} {}",
+            s.as_u16(),
+            s.canonical_reason().unwrap_or("")
+        )));
+    }
+    let format = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(Format::from_content_type)
+        .unwrap_or(Format::PrometheusText);
+    let limit = job.limits.body_size_limit;
+    loop {
+        let chunk = tokio::time::timeout_at(deadline, resp.chunk())
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(transport)?;
+        let Some(chunk) = chunk else { break };
+        if limit > 0 && (buf.len() + chunk.len()) as u64 > limit {
+            return Err(FetchError::BodySizeLimit(limit));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(format)
+}
+
+/// An error and its causes, joined: reqwest's top-level message alone
+/// ("error sending request") does not say what went wrong.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let s = c.to_string();
+        if !out.contains(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        cur = c.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_header_follows_protocol_order() {
+        let h = accept_header(&[
+            "OpenMetricsText1.0.0".to_string(),
+            "PrometheusProto".to_string(),
+            "PrometheusText0.0.4".to_string(),
+        ]);
+        assert_eq!(
+            h,
+            "application/openmetrics-text;version=1.0.0;q=0.6,text/plain;version=0.0.4;q=0.5,*/*;q=0.4"
+        );
+    }
+}

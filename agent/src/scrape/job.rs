@@ -1,0 +1,156 @@
+//! From a loaded scrape config to a runnable [`Job`]: credentials located,
+//! TLS material read, the HTTP client built, static groups converted.
+//! Everything that can fail for a config that parsed fine (an unreadable
+//! CA file, an unsupported auth method) fails here, so a reload can refuse
+//! the new config as a whole and keep the old one running.
+
+use crate::config::{HttpClientConfig, ScrapeConfig};
+
+use super::discovery::make_group;
+use super::http::{accept_header, client};
+use super::{Auth, Credential, Job, Limits, TlsFiles};
+
+impl Job {
+    /// Builds the runnable job for `cfg` (whose paths are already resolved
+    /// against the config file's directory).
+    pub fn from_config(cfg: &ScrapeConfig) -> Result<Job, String> {
+        let ctx = |e: String| format!("job {:?}: {e}", cfg.job_name);
+        let http = &cfg.http;
+        if http.oauth2.is_some() {
+            return Err(ctx(
+                "oauth2 is not supported by pharos; use authorization or basic_auth".to_string(),
+            ));
+        }
+        let tls = tls_files(http).map_err(ctx)?;
+        let client = client(
+            &tls,
+            http.proxy_url.as_deref(),
+            http.follow_redirects,
+            http.enable_http2,
+        )
+        .map_err(ctx)?;
+        let static_groups = cfg
+            .static_configs
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let source = if g.source.is_empty() {
+                    i.to_string()
+                } else {
+                    g.source.clone()
+                };
+                make_group(format!("static:{source}"), &g.targets, &g.labels, &[])
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ctx)?;
+        let mut headers = Vec::new();
+        for (name, h) in &http.http_headers {
+            for v in &h.values {
+                headers.push((name.clone(), Credential::Inline(v.clone())));
+            }
+            for v in &h.secrets {
+                headers.push((name.clone(), Credential::Inline(v.expose().to_string())));
+            }
+            for f in &h.files {
+                headers.push((name.clone(), Credential::File(f.clone())));
+            }
+        }
+        Ok(Job {
+            name: cfg.job_name.clone(),
+            interval: cfg.scrape_interval,
+            timeout: cfg.scrape_timeout,
+            metrics_path: cfg.metrics_path.clone(),
+            scheme: cfg.scheme.clone(),
+            params: cfg.params.clone(),
+            honor_labels: cfg.honor_labels,
+            honor_timestamps: cfg.honor_timestamps,
+            track_timestamps_staleness: cfg.track_timestamps_staleness,
+            limits: Limits {
+                sample_limit: cfg.sample_limit,
+                label_limit: cfg.label_limit,
+                label_name_length_limit: cfg.label_name_length_limit,
+                label_value_length_limit: cfg.label_value_length_limit,
+                body_size_limit: cfg.body_size_limit,
+                target_limit: cfg.target_limit,
+            },
+            relabel_configs: cfg.relabel_configs.clone(),
+            metric_relabel_configs: cfg.metric_relabel_configs.clone(),
+            static_groups,
+            file_sd: cfg
+                .file_sd_configs
+                .iter()
+                .map(|f| (f.files.clone(), f.refresh_interval))
+                .collect(),
+            auth: auth(http),
+            accept: accept_header(&cfg.scrape_protocols),
+            client,
+            headers,
+            source: Some(Box::new(cfg.clone())),
+        })
+    }
+}
+
+fn auth(http: &HttpClientConfig) -> Auth {
+    if let Some(b) = &http.basic_auth {
+        let username = match &b.username_file {
+            Some(f) => Credential::File(f.clone()),
+            None => Credential::Inline(b.username.clone()),
+        };
+        let password = match (&b.password_file, &b.password) {
+            (Some(f), _) => Credential::File(f.clone()),
+            (None, Some(p)) => Credential::Inline(p.expose().to_string()),
+            (None, None) => Credential::Inline(String::new()),
+        };
+        return Auth::Basic { username, password };
+    }
+    if let Some(a) = &http.authorization {
+        let credentials = match (&a.credentials_file, &a.credentials) {
+            (Some(f), _) => Credential::File(f.clone()),
+            (None, Some(c)) => Credential::Inline(c.expose().to_string()),
+            (None, None) => Credential::Inline(String::new()),
+        };
+        let kind = if a.kind.is_empty() {
+            "Bearer".to_string()
+        } else {
+            a.kind.clone()
+        };
+        return Auth::Header { kind, credentials };
+    }
+    Auth::None
+}
+
+/// Reads the TLS material a job names.
+fn tls_files(http: &HttpClientConfig) -> Result<TlsFiles, String> {
+    let t = &http.tls_config;
+    let read = |p: &std::path::Path, what: &str| {
+        std::fs::read(p).map_err(|e| format!("reading the {what} {}: {e}", p.display()))
+    };
+    let ca_pem = match (&t.ca_file, &t.ca) {
+        (Some(f), _) => Some(read(f, "CA file")?),
+        (None, Some(c)) => Some(c.clone().into_bytes()),
+        (None, None) => None,
+    };
+    let cert = match (&t.cert_file, &t.cert) {
+        (Some(f), _) => Some(read(f, "client certificate")?),
+        (None, Some(c)) => Some(c.clone().into_bytes()),
+        (None, None) => None,
+    };
+    let key = match (&t.key_file, &t.key) {
+        (Some(f), _) => Some(read(f, "client key")?),
+        (None, Some(k)) => Some(k.expose().as_bytes().to_vec()),
+        (None, None) => None,
+    };
+    let client_pem = match (cert, key) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        _ => return Err("tls_config needs both a client certificate and its key".to_string()),
+    };
+    if t.server_name.is_some() {
+        tracing::warn!("tls_config.server_name is not supported by pharos yet; the target's host name is used for verification");
+    }
+    Ok(TlsFiles {
+        ca_pem,
+        client_pem,
+        insecure_skip_verify: t.insecure_skip_verify,
+    })
+}

@@ -1,0 +1,545 @@
+//! The scrape engine: Prometheus's scrape manager, pools and loops.
+//!
+//! ```text
+//! scrape config ──► Job ──► discovery (static, file_sd) ──► target groups
+//!                                                              │ populate + relabel_configs
+//!                                                              ▼
+//!                     pool (one per job) ── one loop per target ──► Sink
+//!                                             fetch · parse · metric_relabel
+//!                                             · limits · staleness · report
+//! ```
+//!
+//! - [`Job`] is a scrape config made ready to run: an HTTP client built,
+//!   credentials located, limits and relabel rules in place.
+//! - [`Manager::apply`] takes the full list of jobs (start-up or reload):
+//!   unchanged jobs keep running untouched; changed jobs restart their loops
+//!   without stale markers for targets that survive the change, as
+//!   Prometheus's reload does; removed jobs and vanished targets get
+//!   end-of-run stale markers.
+//! - Every target's loop appends to a [`Sink`]; the pharos server's sink is
+//!   its storage, pharos-agent's is its remote-write queue.
+//! - The manager answers the targets and metadata APIs from the loops'
+//!   shared status.
+
+pub mod discovery;
+pub mod http;
+mod job;
+pub mod scrape_loop;
+pub mod target;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::config::ScrapeConfig;
+use crate::exposition::MetricType;
+use crate::relabel::RelabelConfig;
+
+use discovery::{FileSd, Group};
+use scrape_loop::{lock, ScrapeError, ScrapeState};
+use target::{populate, LabelSet, Populated, Target};
+
+pub use crate::config::parse_duration;
+pub use scrape_loop::ScrapeError as Error;
+
+/// Prometheus's stale marker: a NaN with this exact bit pattern.
+pub const STALE_NAN: f64 = f64::from_bits(0x7ff0_0000_0000_0002);
+
+/// Where scraped samples go.
+pub trait Sink: Send + Sync + 'static {
+    /// A handle for one series, cheap to clone and compare.
+    type Series: Clone + Eq + Hash + Send + Sync + 'static;
+
+    /// The handle for a label set (sorted by name, `__name__` included, no
+    /// empty values). An `Err` says why the set is unacceptable.
+    fn series(&self, labels: &[(String, String)]) -> Result<Self::Series, String>;
+
+    /// Stores samples (`series, timestamp ms, value`) as one batch. Samples
+    /// the sink refuses (out of order...) are counted, not errors; `Err`
+    /// means nothing was stored.
+    fn append(&self, samples: Vec<(Self::Series, i64, f64)>) -> Result<Appended, String>;
+}
+
+/// What a [`Sink::append`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub written: usize,
+    pub rejected: usize,
+    pub first_rejection: Option<String>,
+}
+
+/// Per-scrape limits; 0 means unlimited.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub sample_limit: u64,
+    pub label_limit: u64,
+    pub label_name_length_limit: u64,
+    pub label_value_length_limit: u64,
+    pub body_size_limit: u64,
+    pub target_limit: u64,
+}
+
+/// A credential given inline or read from a file at every scrape (so a
+/// rotated token file is picked up without a reload, as in Prometheus).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    Inline(String),
+    File(PathBuf),
+}
+
+impl Credential {
+    pub fn read(&self) -> Result<String, http::FetchError> {
+        match self {
+            Credential::Inline(s) => Ok(s.clone()),
+            Credential::File(p) => std::fs::read_to_string(p)
+                .map(|s| s.trim().to_string())
+                .map_err(|e| http::FetchError::Credentials(format!("{}: {e}", p.display()))),
+        }
+    }
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credential::Inline(_) => f.write_str("<secret>"),
+            Credential::File(p) => write!(f, "file {}", p.display()),
+        }
+    }
+}
+
+/// How a job authenticates.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Auth {
+    #[default]
+    None,
+    Basic {
+        username: Credential,
+        password: Credential,
+    },
+    /// `Authorization: <kind> <credentials>` (`Bearer` by default).
+    Header {
+        kind: String,
+        credentials: Credential,
+    },
+}
+
+/// TLS material, already read from its files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub ca_pem: Option<Vec<u8>>,
+    pub client_pem: Option<(Vec<u8>, Vec<u8>)>,
+    pub insecure_skip_verify: bool,
+}
+
+/// A scrape config ready to run.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub metrics_path: String,
+    pub scheme: String,
+    pub params: BTreeMap<String, Vec<String>>,
+    pub honor_labels: bool,
+    pub honor_timestamps: bool,
+    pub track_timestamps_staleness: bool,
+    pub limits: Limits,
+    pub relabel_configs: Vec<RelabelConfig>,
+    pub metric_relabel_configs: Vec<RelabelConfig>,
+    pub static_groups: Vec<Group>,
+    pub file_sd: Vec<(Vec<PathBuf>, Duration)>,
+    pub auth: Auth,
+    /// The `Accept` header, from `scrape_protocols`.
+    pub accept: String,
+    pub client: reqwest::Client,
+    /// Extra request headers (`http_headers`).
+    pub headers: Vec<(String, Credential)>,
+    /// The configuration the job was built from: a job whose configuration
+    /// a reload leaves unchanged keeps running untouched.
+    pub source: Option<Box<ScrapeConfig>>,
+}
+
+impl Job {
+    /// A job with Prometheus's defaults and no targets, for tests.
+    pub fn for_tests(name: &str) -> Job {
+        Job {
+            name: name.to_string(),
+            interval: Duration::from_secs(15),
+            timeout: Duration::from_secs(10),
+            metrics_path: "/metrics".to_string(),
+            scheme: "http".to_string(),
+            params: BTreeMap::new(),
+            honor_labels: false,
+            honor_timestamps: true,
+            track_timestamps_staleness: false,
+            limits: Limits::default(),
+            relabel_configs: Vec::new(),
+            metric_relabel_configs: Vec::new(),
+            static_groups: Vec::new(),
+            file_sd: Vec::new(),
+            auth: Auth::None,
+            accept: http::accept_header(&[
+                "OpenMetricsText1.0.0".to_string(),
+                "PrometheusText0.0.4".to_string(),
+            ]),
+            client: reqwest::Client::new(),
+            headers: Vec::new(),
+            source: None,
+        }
+    }
+}
+
+/// HELP, TYPE and UNIT of a metric family, as last scraped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metadata {
+    pub kind: MetricType,
+    pub help: String,
+    pub unit: String,
+}
+
+/// A target's health, as the targets API spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TargetHealth {
+    #[default]
+    Unknown,
+    Up,
+    Down,
+}
+
+impl TargetHealth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetHealth::Unknown => "unknown",
+            TargetHealth::Up => "up",
+            TargetHealth::Down => "down",
+        }
+    }
+}
+
+/// What the API shows about a target; updated by its loop.
+#[derive(Debug, Clone, Default)]
+pub struct TargetStatus {
+    pub health: TargetHealth,
+    pub last_error: String,
+    pub last_scrape_ms: Option<i64>,
+    pub last_duration: Duration,
+    pub last_samples: usize,
+    pub metadata: HashMap<String, Metadata>,
+}
+
+/// One active target in a snapshot.
+#[derive(Debug, Clone)]
+pub struct ActiveTarget {
+    pub pool: String,
+    pub target: Target,
+    pub status: TargetStatus,
+}
+
+/// A target relabeling dropped (or that could not be made scrapable).
+#[derive(Debug, Clone)]
+pub struct DroppedTarget {
+    pub pool: String,
+    pub discovered: LabelSet,
+}
+
+/// Every target, for `/api/v1/targets`.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub active: Vec<ActiveTarget>,
+    pub dropped: Vec<DroppedTarget>,
+}
+
+/// A running target loop as its pool sees it.
+struct LoopHandle {
+    target: Target,
+    status: Arc<Mutex<TargetStatus>>,
+    forced: Arc<Mutex<Option<ScrapeError>>>,
+    /// `Some(true)`: stop and write stale markers; `Some(false)`: stop
+    /// quietly.
+    stop: watch::Sender<Option<bool>>,
+}
+
+/// The targets of one job and their loops.
+struct PoolState {
+    job: Arc<Job>,
+    groups: BTreeMap<String, Group>,
+    loops: HashMap<u64, LoopHandle>,
+    dropped: Vec<LabelSet>,
+}
+
+struct Pool {
+    state: Arc<Mutex<PoolState>>,
+    /// Stops the pool's discovery task.
+    stop: watch::Sender<bool>,
+}
+
+/// Runs scrape pools for a set of jobs.
+pub struct Manager<S: Sink> {
+    sink: Arc<S>,
+    offset_seed: u64,
+    pools: Mutex<BTreeMap<String, Pool>>,
+}
+
+impl<S: Sink> Manager<S> {
+    /// `offset_seed` shifts every target's slot in its interval; derive it
+    /// from something per server (Prometheus uses its external labels and
+    /// host name).
+    pub fn new(sink: Arc<S>, offset_seed: u64) -> Self {
+        Manager {
+            sink,
+            offset_seed,
+            pools: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Runs exactly `jobs` from now on. Must be called inside a Tokio
+    /// runtime.
+    pub fn apply(&self, jobs: Vec<Job>) {
+        let mut pools = lock(&self.pools);
+        let wanted: HashSet<String> = jobs.iter().map(|j| j.name.clone()).collect();
+        // Removed jobs: their targets are gone.
+        let removed: Vec<String> = pools
+            .keys()
+            .filter(|k| !wanted.contains(*k))
+            .cloned()
+            .collect();
+        for name in removed {
+            if let Some(pool) = pools.remove(&name) {
+                shutdown_pool(&pool, |_| true);
+            }
+        }
+        for job in jobs {
+            let name = job.name.clone();
+            if let Some(old) = pools.get(&name) {
+                let old_job = &lock(&old.state).job;
+                if old_job.source.is_some() && old_job.source == job.source {
+                    continue;
+                }
+            }
+            let pool = self.start_pool(job);
+            // Targets the new pool also scrapes continue there without a
+            // gap: their old loops stop without stale markers.
+            let keep: HashSet<u64> = lock(&pool.state).loops.keys().copied().collect();
+            if let Some(old) = pools.insert(name, pool) {
+                shutdown_pool(&old, |k| !keep.contains(&k));
+            }
+        }
+    }
+
+    /// Stops every loop without stale markers (server shutdown: the series
+    /// continue when it starts again).
+    pub fn shutdown(&self) {
+        let mut pools = lock(&self.pools);
+        for (_, pool) in std::mem::take(&mut *pools) {
+            shutdown_pool(&pool, |_| false);
+        }
+    }
+
+    fn start_pool(&self, job: Job) -> Pool {
+        let job = Arc::new(job);
+        let mut file_sds: Vec<FileSd> = job
+            .file_sd
+            .iter()
+            .map(|(patterns, refresh)| FileSd::new(patterns.clone(), *refresh))
+            .collect();
+        let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+        for g in &job.static_groups {
+            groups.insert(g.source.clone(), g.clone());
+        }
+        // The first read of the files happens now, so a reload knows at
+        // once which targets continue.
+        for sd in &mut file_sds {
+            for g in sd.poll().unwrap_or_default() {
+                groups.insert(g.source.clone(), g);
+            }
+        }
+        let state = Arc::new(Mutex::new(PoolState {
+            job: Arc::clone(&job),
+            groups,
+            loops: HashMap::new(),
+            dropped: Vec::new(),
+        }));
+        self.sync(&state);
+        let (stop, mut stopped) = watch::channel(false);
+        if !file_sds.is_empty() {
+            let (state, this) = (Arc::clone(&state), self.clone_handle());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(discovery::FILE_POLL);
+                tick.tick().await;
+                loop {
+                    tokio::select! {
+                        _ = stopped.changed() => return,
+                        _ = tick.tick() => {}
+                    }
+                    let mut sds = std::mem::take(&mut file_sds);
+                    let (sds_back, changed) = tokio::task::spawn_blocking(move || {
+                        let changed: Vec<Option<Vec<Group>>> =
+                            sds.iter_mut().map(FileSd::poll).collect();
+                        (sds, changed)
+                    })
+                    .await
+                    .unwrap_or_default();
+                    file_sds = sds_back;
+                    if changed.iter().all(Option::is_none) {
+                        continue;
+                    }
+                    {
+                        let mut st = lock(&state);
+                        let statics: Vec<Group> = st.job.static_groups.clone();
+                        st.groups.clear();
+                        for g in statics
+                            .into_iter()
+                            .chain(file_sds.iter().flat_map(FileSd::groups))
+                        {
+                            st.groups.insert(g.source.clone(), g);
+                        }
+                    }
+                    this.sync(&state);
+                }
+            });
+        }
+        Pool { state, stop }
+    }
+
+    /// A cheap copy of what [`Manager::sync`] needs, for background tasks.
+    fn clone_handle(&self) -> SyncHandle<S> {
+        SyncHandle {
+            sink: Arc::clone(&self.sink),
+            offset_seed: self.offset_seed,
+        }
+    }
+
+    fn sync(&self, state: &Arc<Mutex<PoolState>>) {
+        self.clone_handle().sync(state)
+    }
+
+    /// Every target of every pool.
+    pub fn snapshot(&self) -> Snapshot {
+        let pools = lock(&self.pools);
+        let mut snap = Snapshot::default();
+        for (name, pool) in pools.iter() {
+            let st = lock(&pool.state);
+            for l in st.loops.values() {
+                snap.active.push(ActiveTarget {
+                    pool: name.clone(),
+                    target: l.target.clone(),
+                    status: lock(&l.status).clone(),
+                });
+            }
+            for d in &st.dropped {
+                snap.dropped.push(DroppedTarget {
+                    pool: name.clone(),
+                    discovered: d.clone(),
+                });
+            }
+        }
+        snap.active
+            .sort_by(|a, b| (&a.pool, &a.target.labels).cmp(&(&b.pool, &b.target.labels)));
+        snap
+    }
+}
+
+struct SyncHandle<S: Sink> {
+    sink: Arc<S>,
+    offset_seed: u64,
+}
+
+impl<S: Sink> SyncHandle<S> {
+    /// Reconciles a pool's loops with its current groups: starts loops for
+    /// new targets, stops (with stale markers) loops of vanished ones, and
+    /// applies the target limit.
+    fn sync(&self, state: &Arc<Mutex<PoolState>>) {
+        let mut st = lock(state);
+        let job = Arc::clone(&st.job);
+        let mut active: HashMap<u64, Target> = HashMap::new();
+        let mut dropped = Vec::new();
+        for group in st.groups.values() {
+            for labels in group.expand() {
+                match populate(&job, labels) {
+                    Populated::Active(t) => {
+                        active.insert(t.key(), t);
+                    }
+                    Populated::Dropped(d) => dropped.push(d),
+                    Populated::Invalid { discovered, error } => {
+                        tracing::warn!(job = %job.name, %error, "target cannot be scraped");
+                        dropped.push(discovered);
+                    }
+                }
+            }
+        }
+        st.dropped = dropped;
+        let gone: Vec<u64> = st
+            .loops
+            .keys()
+            .filter(|k| !active.contains_key(k))
+            .copied()
+            .collect();
+        for k in gone {
+            if let Some(l) = st.loops.remove(&k) {
+                let _ = l.stop.send(Some(true));
+            }
+        }
+        let limit = job.limits.target_limit;
+        let over = (limit > 0 && active.len() as u64 > limit).then_some(ScrapeError::TargetLimit {
+            targets: active.len(),
+            limit,
+        });
+        for (k, target) in active {
+            if let Some(l) = st.loops.get(&k) {
+                *lock(&l.forced) = over.clone();
+                continue;
+            }
+            let status = Arc::new(Mutex::new(TargetStatus::default()));
+            let forced = Arc::new(Mutex::new(over.clone()));
+            let (stop, stop_rx) = watch::channel(None);
+            let loop_state = ScrapeState::new(
+                Arc::clone(&self.sink),
+                Arc::clone(&job),
+                target.clone(),
+                Arc::clone(&status),
+            );
+            tokio::spawn(scrape_loop::run(
+                loop_state,
+                job.client.clone(),
+                self.offset_seed,
+                Arc::clone(&forced),
+                stop_rx,
+            ));
+            st.loops.insert(
+                k,
+                LoopHandle {
+                    target,
+                    status,
+                    forced,
+                    stop,
+                },
+            );
+        }
+    }
+}
+
+/// Stops a pool's discovery and loops; `stale(key)` says which loops write
+/// end-of-run stale markers.
+fn shutdown_pool(pool: &Pool, stale: impl Fn(u64) -> bool) {
+    let _ = pool.stop.send(true);
+    let mut st = lock(&pool.state);
+    for (k, l) in st.loops.drain() {
+        let _ = l.stop.send(Some(stale(k)));
+    }
+}
+
+/// A hash for [`Manager::new`]'s offset seed.
+pub fn offset_seed(parts: &[&str]) -> u64 {
+    let mut h = target::Fnv64::default();
+    for p in parts {
+        p.hash(&mut h);
+    }
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests;

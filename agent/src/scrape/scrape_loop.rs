@@ -1,0 +1,509 @@
+//! One target's scrape loop: fetch, parse, label, limit, append — and the
+//! staleness bookkeeping in between.
+//!
+//! Every scrape becomes exactly one append: the scraped samples, the stale
+//! markers for series the previous scrape had and this one lacks, and the
+//! five report series (`up`, `scrape_duration_seconds`,
+//! `scrape_samples_scraped`, `scrape_samples_post_metric_relabeling`,
+//! `scrape_series_added`). A scrape that fails — transport error, bad
+//! status, oversize body, unparsable line, a limit exceeded — appends none
+//! of its samples (Prometheus rolls the transaction back); it is treated as
+//! an empty scrape, so every series of the previous scrape gets a stale
+//! marker, and `up` is 0.
+//!
+//! Building a label set is the expensive part of a sample, so the loop
+//! caches, per target, the series text as written on the line (`series` of
+//! [`Sample`]) → the sink's series handle, or "dropped by
+//! `metric_relabel_configs`". Labels, relabeling and the label limits are
+//! only worked out on a miss, as Prometheus's scrape cache does. Entries
+//! not seen for [`CACHE_KEEP_SCRAPES`] scrapes are forgotten.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::exposition::{lines, Entry, Format, MetricType, Parser, Sample, Validation};
+use crate::relabel;
+
+use super::http::{self, FetchError};
+use super::target::Target;
+use super::{Job, Metadata, Sink, TargetHealth, TargetStatus, STALE_NAN};
+
+/// Cache entries unseen for this many scrapes are dropped.
+const CACHE_KEEP_SCRAPES: u64 = 10;
+
+/// Why a scrape failed; the text is the target's `lastError`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ScrapeError {
+    #[error("{0}")]
+    Fetch(#[from] FetchError),
+    #[error("{0}")]
+    Parse(String),
+    #[error("sample limit exceeded (number of samples: more than {limit}, limit: {limit})")]
+    SampleLimit { limit: u64 },
+    #[error("{0}")]
+    LabelLimit(String),
+    #[error("target_limit exceeded (number of targets: {targets}, limit: {limit})")]
+    TargetLimit { targets: usize, limit: u64 },
+    #[error("storing the scrape failed: {0}")]
+    Append(String),
+}
+
+struct CacheEntry<S> {
+    /// `None`: dropped by metric relabeling.
+    series: Option<S>,
+    last_seen: u64,
+}
+
+/// The report series' handles, made once per loop.
+struct Report<S> {
+    up: S,
+    duration: S,
+    scraped: S,
+    post_relabel: S,
+    added: S,
+}
+
+/// Counts of one processed scrape.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub scraped: usize,
+    pub post_relabel: usize,
+    pub added: usize,
+}
+
+/// Everything a loop remembers between scrapes. Separate from the I/O so
+/// tests can feed bodies directly.
+pub struct ScrapeState<S: Sink> {
+    sink: Arc<S>,
+    job: Arc<Job>,
+    target: Target,
+    status: Arc<Mutex<TargetStatus>>,
+    cache: HashMap<Box<str>, CacheEntry<S::Series>>,
+    /// Series of the previous successful scrape that are tracked for
+    /// staleness (the value says whether to track them), and of the
+    /// current one; swapped each scrape to keep their allocations.
+    prev: HashMap<S::Series, bool>,
+    cur: HashMap<S::Series, bool>,
+    report: Option<Report<S::Series>>,
+    iteration: u64,
+    parser_validation: Validation,
+}
+
+impl<S: Sink> ScrapeState<S> {
+    pub fn new(
+        sink: Arc<S>,
+        job: Arc<Job>,
+        target: Target,
+        status: Arc<Mutex<TargetStatus>>,
+    ) -> Self {
+        ScrapeState {
+            sink,
+            job,
+            target,
+            status,
+            cache: HashMap::new(),
+            prev: HashMap::new(),
+            cur: HashMap::new(),
+            report: None,
+            iteration: 0,
+            parser_validation: Validation::Prometheus,
+        }
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Turns a scraped body into samples for time `t` (ms), checking every
+    /// limit. On `Err` nothing of the body is kept and the caller records a
+    /// failed scrape.
+    fn process(
+        &mut self,
+        body: &str,
+        format: Format,
+        t: i64,
+        batch: &mut Vec<(S::Series, i64, f64)>,
+    ) -> Result<Counts, ScrapeError> {
+        self.iteration += 1;
+        self.cur.clear();
+        let mut counts = Counts::default();
+        let mut parser = Parser::with_validation(format, self.parser_validation);
+        let sample_limit = self.job.limits.sample_limit;
+        let mut metadata = HashMap::new();
+        for (i, line) in lines(body).enumerate() {
+            let entry = parser
+                .parse_line(line, i + 1)
+                .map_err(|e| ScrapeError::Parse(e.to_string()))?;
+            let sample = match entry {
+                None => continue,
+                Some(Entry::Sample(s)) => s,
+                Some(Entry::Help { family, help }) => {
+                    meta(&mut metadata, family).help = help.into_owned();
+                    continue;
+                }
+                Some(Entry::Type { family, kind }) => {
+                    meta(&mut metadata, family).kind = kind;
+                    continue;
+                }
+                Some(Entry::Unit { family, unit }) => {
+                    meta(&mut metadata, family).unit = unit.to_string();
+                    continue;
+                }
+            };
+            counts.scraped += 1;
+            let series = match self.cache.get_mut(sample.series) {
+                Some(e) => {
+                    e.last_seen = self.iteration;
+                    e.series.clone()
+                }
+                None => {
+                    let series = self.make_series(&sample)?;
+                    self.cache.insert(
+                        sample.series.into(),
+                        CacheEntry {
+                            series: series.clone(),
+                            last_seen: self.iteration,
+                        },
+                    );
+                    series
+                }
+            };
+            let Some(series) = series else { continue };
+            let explicit = self.job.honor_timestamps && sample.timestamp_ms.is_some();
+            let ts = if explicit {
+                sample.timestamp_ms.unwrap_or(t)
+            } else {
+                t
+            };
+            let track = !explicit || self.job.track_timestamps_staleness;
+            // The same series twice in one scrape: Prometheus keeps the
+            // first and counts the rest as duplicates.
+            if self.cur.insert(series.clone(), track).is_some() {
+                continue;
+            }
+            if !self.prev.contains_key(&series) {
+                counts.added += 1;
+            }
+            counts.post_relabel += 1;
+            if sample_limit > 0 && counts.post_relabel as u64 > sample_limit {
+                return Err(ScrapeError::SampleLimit {
+                    limit: sample_limit,
+                });
+            }
+            batch.push((series, ts, sample.value));
+        }
+        parser
+            .finish()
+            .map_err(|e| ScrapeError::Parse(e.to_string()))?;
+        // Stale markers for what the previous scrape had and this one lacks.
+        for (series, track) in &self.prev {
+            if *track && !self.cur.contains_key(series) {
+                batch.push((series.clone(), t, STALE_NAN));
+            }
+        }
+        std::mem::swap(&mut self.prev, &mut self.cur);
+        if self.iteration.is_multiple_of(CACHE_KEEP_SCRAPES) {
+            let now = self.iteration;
+            self.cache
+                .retain(|_, e| now - e.last_seen <= CACHE_KEEP_SCRAPES);
+        }
+        if !metadata.is_empty() {
+            let mut status = lock(&self.status);
+            for (family, m) in metadata {
+                status.metadata.insert(family, m);
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Final labels of a scraped sample, or `None` if metric relabeling
+    /// drops it; checks the label limits.
+    fn make_series(&self, sample: &Sample<'_>) -> Result<Option<S::Series>, ScrapeError> {
+        let job = &self.job;
+        let mut labels: Vec<(String, String)> =
+            Vec::with_capacity(sample.labels.len() + self.target.labels.len() + 1);
+        labels.push(("__name__".to_string(), sample.name.to_string()));
+        for (n, v) in &sample.labels {
+            labels.push((n.to_string(), v.to_string()));
+        }
+        // Target labels: with honor_labels the scraped value wins; without
+        // it a clash renames the scraped label to exported_<name> (and
+        // exported_exported_<name> if that is taken too).
+        for (name, value) in &self.target.labels {
+            match labels.iter().position(|(n, _)| n == name) {
+                Some(_) if job.honor_labels => {}
+                Some(i) => {
+                    let mut exported = format!("exported_{name}");
+                    while labels.iter().any(|(n, _)| *n == exported) {
+                        exported = format!("exported_{exported}");
+                    }
+                    labels[i].0 = exported;
+                    labels.push((name.clone(), value.clone()));
+                }
+                None => labels.push((name.clone(), value.clone())),
+            }
+        }
+        // `process` sorts and removes empty values even with no rules.
+        if !relabel::process(&mut labels, &job.metric_relabel_configs) {
+            return Ok(None);
+        }
+        self.check_label_limits(&labels)?;
+        self.sink
+            .series(&labels)
+            .map(Some)
+            .map_err(ScrapeError::Parse)
+    }
+
+    fn check_label_limits(&self, labels: &[(String, String)]) -> Result<(), ScrapeError> {
+        let l = &self.job.limits;
+        let metric = labels
+            .iter()
+            .find(|(n, _)| n == "__name__")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        let metric: String = metric.chars().take(50).collect();
+        if l.label_limit > 0 && labels.len() as u64 > l.label_limit {
+            return Err(ScrapeError::LabelLimit(format!(
+                "label_limit exceeded (metric: {metric}, number of labels: {}, limit: {})",
+                labels.len(),
+                l.label_limit
+            )));
+        }
+        for (name, value) in labels {
+            if l.label_name_length_limit > 0 && name.len() as u64 > l.label_name_length_limit {
+                return Err(ScrapeError::LabelLimit(format!(
+                    "label_name_length_limit exceeded (metric: {metric}, label name: {}, length: {}, limit: {})",
+                    name.chars().take(50).collect::<String>(),
+                    name.len(),
+                    l.label_name_length_limit
+                )));
+            }
+            if l.label_value_length_limit > 0 && value.len() as u64 > l.label_value_length_limit {
+                return Err(ScrapeError::LabelLimit(format!(
+                    "label_value_length_limit exceeded (metric: {metric}, label name: {name}, value: {:?}, length: {}, limit: {})",
+                    value.chars().take(50).collect::<String>(),
+                    value.len(),
+                    l.label_value_length_limit
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn report_series(&mut self) -> Result<&Report<S::Series>, String> {
+        if self.report.is_none() {
+            let make = |name: &str| {
+                let mut labels = self.target.labels.clone();
+                labels.push(("__name__".to_string(), name.to_string()));
+                labels.sort();
+                self.sink.series(&labels)
+            };
+            self.report = Some(Report {
+                up: make("up")?,
+                duration: make("scrape_duration_seconds")?,
+                scraped: make("scrape_samples_scraped")?,
+                post_relabel: make("scrape_samples_post_metric_relabeling")?,
+                added: make("scrape_series_added")?,
+            });
+        }
+        Ok(self.report.as_ref().expect("set above"))
+    }
+
+    /// Records one scrape attempt that started at `t` (ms) and whose fetch
+    /// took `duration`: appends its samples (or, if `result` failed, stale
+    /// markers for everything) and the report series, and updates the
+    /// target's status.
+    pub fn complete(
+        &mut self,
+        t: i64,
+        duration: Duration,
+        result: Result<(String, Format), ScrapeError>,
+    ) {
+        let mut batch = Vec::with_capacity(self.prev.len() + 5);
+        let outcome = result.and_then(|(body, format)| {
+            let r = self.process(&body, format, t, &mut batch);
+            if r.is_err() {
+                batch.clear();
+            }
+            r
+        });
+        let counts = match &outcome {
+            Ok(c) => *c,
+            Err(_) => {
+                self.stale_everything(t, &mut batch);
+                Counts::default()
+            }
+        };
+        let up = if outcome.is_ok() { 1.0 } else { 0.0 };
+        match self.report_series() {
+            Ok(r) => batch.extend([
+                (r.up.clone(), t, up),
+                (r.duration.clone(), t, duration.as_secs_f64()),
+                (r.scraped.clone(), t, counts.scraped as f64),
+                (r.post_relabel.clone(), t, counts.post_relabel as f64),
+                (r.added.clone(), t, counts.added as f64),
+            ]),
+            Err(e) => {
+                tracing::warn!(target_url = %self.target.url, error = %e, "report series refused")
+            }
+        }
+        let mut error = outcome.err().map(|e| e.to_string());
+        match self.sink.append(batch) {
+            Ok(a) if a.rejected > 0 => {
+                tracing::debug!(
+                    target_url = %self.target.url,
+                    rejected = a.rejected,
+                    example = a.first_rejection.as_deref().unwrap_or(""),
+                    "samples of a scrape refused by storage"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => {
+                // Storage failed: nothing of this scrape is stored, so the
+                // next scrape must not assume these series exist.
+                self.prev.clear();
+                error.get_or_insert(ScrapeError::Append(e).to_string());
+            }
+        }
+        let mut status = lock(&self.status);
+        status.health = if error.is_none() {
+            TargetHealth::Up
+        } else {
+            TargetHealth::Down
+        };
+        status.last_error = error.unwrap_or_default();
+        status.last_scrape_ms = Some(t);
+        status.last_duration = duration;
+        status.last_samples = counts.post_relabel;
+    }
+
+    fn stale_everything(&mut self, t: i64, batch: &mut Vec<(S::Series, i64, f64)>) {
+        for (series, track) in self.prev.drain() {
+            if track {
+                batch.push((series, t, STALE_NAN));
+            }
+        }
+    }
+
+    /// The target is gone: stale markers at `t` for its series and its
+    /// report series, as Prometheus writes at the end of a loop.
+    pub fn end_of_run(&mut self, t: i64) {
+        let mut batch = Vec::with_capacity(self.prev.len() + 5);
+        self.stale_everything(t, &mut batch);
+        if let Ok(r) = self.report_series() {
+            for s in [&r.up, &r.duration, &r.scraped, &r.post_relabel, &r.added] {
+                batch.push((s.clone(), t, STALE_NAN));
+            }
+        }
+        if let Err(e) = self.sink.append(batch) {
+            tracing::warn!(target_url = %self.target.url, error = %e, "writing stale markers failed");
+        }
+    }
+}
+
+fn meta<'m>(metadata: &'m mut HashMap<String, Metadata>, family: &str) -> &'m mut Metadata {
+    metadata
+        .entry(family.to_string())
+        .or_insert_with(|| Metadata {
+            kind: MetricType::Unknown,
+            help: String::new(),
+            unit: String::new(),
+        })
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Wall-clock milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Runs a target's loop until `stop` says so: waits for the target's slot
+/// in the interval, then scrapes every interval. When stopped with
+/// `stale = true` (the target disappeared), writes end-of-run stale markers
+/// once the next scrape would have been due.
+pub async fn run<S: Sink>(
+    mut state: ScrapeState<S>,
+    client: reqwest::Client,
+    offset_seed: u64,
+    forced_error: Arc<Mutex<Option<ScrapeError>>>,
+    mut stop: tokio::sync::watch::Receiver<Option<bool>>,
+) {
+    let interval = state.target.interval;
+    let start = first_tick(interval, state.target.offset(offset_seed));
+    let mut ticker = tokio::time::interval_at(start, interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut buf = Vec::new();
+    let mut last_t = None;
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.changed() => break,
+            _ = ticker.tick() => {}
+        }
+        let t = now_ms();
+        let started = Instant::now();
+        let forced = lock(&forced_error).clone();
+        let result = match forced {
+            Some(e) => Err(e),
+            None => http::fetch(&client, &state.job, &state.target, &mut buf)
+                .await
+                .map_err(ScrapeError::from)
+                .and_then(|format| match std::str::from_utf8(&buf) {
+                    Ok(text) => Ok((text.to_string(), format)),
+                    Err(e) => Err(ScrapeError::Parse(format!(
+                        "the response is not valid UTF-8 (at byte {})",
+                        e.valid_up_to()
+                    ))),
+                }),
+        };
+        let duration = started.elapsed();
+        // Appending touches storage (a disk write): off the async threads.
+        let mut moved = state;
+        state = match tokio::task::spawn_blocking(move || {
+            moved.complete(t, duration, result);
+            moved
+        })
+        .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "scrape append task failed");
+                return;
+            }
+        };
+        last_t = Some(t);
+        // Keep the body buffer from growing without bound after one huge
+        // scrape.
+        if buf.capacity() > 4 * buf.len().max(1 << 16) {
+            buf = Vec::new();
+        }
+    }
+    let stale = *stop.borrow();
+    if stale == Some(true) {
+        if let Some(last) = last_t {
+            // Prometheus waits until the next scrape would have been due (so
+            // a target that is re-created in between continues without a
+            // gap), then marks everything stale at that time.
+            let due = last + interval.as_millis() as i64;
+            let wait = (due - now_ms()).max(0) as u64 + interval.as_millis() as u64 / 10;
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            let _ = tokio::task::spawn_blocking(move || state.end_of_run(due)).await;
+        }
+    }
+}
+
+/// The first tick: the next point in wall-clock time that is `offset` past
+/// a multiple of `interval`, so a target keeps its phase across restarts.
+fn first_tick(interval: Duration, offset: Duration) -> tokio::time::Instant {
+    let interval_ms = interval.as_millis().max(1) as i64;
+    let now = now_ms();
+    let phase = (offset.as_millis() as i64 - now.rem_euclid(interval_ms)).rem_euclid(interval_ms);
+    tokio::time::Instant::now() + Duration::from_millis(phase as u64)
+}

@@ -1,0 +1,519 @@
+//! Scrape engine tests: the loop's bookkeeping fed with bodies directly,
+//! and fetches against a real local HTTP server.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::scrape_loop::{ScrapeError, ScrapeState};
+use super::target::{populate, Populated, Target};
+use super::*;
+use crate::exposition::Format;
+use crate::relabel::{Action, RelabelConfig};
+
+/// Records every append; series are label sets rendered as text.
+#[derive(Default)]
+struct Recorder {
+    batches: Mutex<Vec<Vec<(String, i64, f64)>>>,
+}
+
+impl Sink for Recorder {
+    type Series = String;
+
+    fn series(&self, labels: &[(String, String)]) -> Result<String, String> {
+        let mut name = String::new();
+        let mut rest = Vec::new();
+        for (n, v) in labels {
+            if n == "__name__" {
+                name = v.clone();
+            } else {
+                rest.push(format!("{n}={v:?}"));
+            }
+        }
+        Ok(format!("{name}{{{}}}", rest.join(",")))
+    }
+
+    fn append(&self, samples: Vec<(String, i64, f64)>) -> Result<Appended, String> {
+        let written = samples.len();
+        self.batches.lock().unwrap().push(samples);
+        Ok(Appended {
+            written,
+            ..Appended::default()
+        })
+    }
+}
+
+impl Recorder {
+    fn last(&self) -> Vec<(String, i64, f64)> {
+        self.batches
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+fn target_for(job: &Job, address: &str) -> Target {
+    match populate(job, vec![("__address__".to_string(), address.to_string())]) {
+        Populated::Active(t) => t,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn state(
+    job: Job,
+) -> (
+    ScrapeState<Recorder>,
+    Arc<Recorder>,
+    Arc<Mutex<TargetStatus>>,
+) {
+    let sink = Arc::new(Recorder::default());
+    let status = Arc::new(Mutex::new(TargetStatus::default()));
+    let target = target_for(&job, "host:9100");
+    let s = ScrapeState::new(
+        Arc::clone(&sink),
+        Arc::new(job),
+        target,
+        Arc::clone(&status),
+    );
+    (s, sink, status)
+}
+
+fn ok(body: &str) -> Result<(String, Format), ScrapeError> {
+    Ok((body.to_string(), Format::PrometheusText))
+}
+
+fn value(batch: &[(String, i64, f64)], series: &str) -> Option<f64> {
+    batch
+        .iter()
+        .find(|(s, _, _)| s == series)
+        .map(|(_, _, v)| *v)
+}
+
+const T: &str = r#"instance="host:9100",job="node""#;
+
+#[test]
+fn samples_get_target_labels_and_report_series() {
+    let (mut s, sink, status) = state(Job::for_tests("node"));
+    let body = "# HELP a_total Things.\n# TYPE a_total counter\na_total{x=\"1\"} 3\nb 4.5\n";
+    s.complete(1000, Duration::from_millis(20), ok(body));
+    let b = sink.last();
+    assert_eq!(value(&b, &format!(r#"a_total{{{T},x="1"}}"#)), Some(3.0));
+    assert_eq!(value(&b, &format!("b{{{T}}}")), Some(4.5));
+    assert_eq!(value(&b, &format!("up{{{T}}}")), Some(1.0));
+    assert_eq!(
+        value(&b, &format!("scrape_duration_seconds{{{T}}}")),
+        Some(0.02)
+    );
+    assert_eq!(
+        value(&b, &format!("scrape_samples_scraped{{{T}}}")),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(&b, &format!("scrape_samples_post_metric_relabeling{{{T}}}")),
+        Some(2.0)
+    );
+    assert_eq!(value(&b, &format!("scrape_series_added{{{T}}}")), Some(2.0));
+    assert!(b.iter().all(|(_, t, _)| *t == 1000));
+    let st = status.lock().unwrap();
+    assert_eq!(st.health, TargetHealth::Up);
+    assert_eq!(st.metadata["a_total"].help, "Things.");
+    assert_eq!(st.metadata["a_total"].kind, MetricType::Counter);
+}
+
+#[test]
+fn vanished_series_get_stale_markers() {
+    let (mut s, sink, _) = state(Job::for_tests("node"));
+    s.complete(1000, Duration::ZERO, ok("a 1\nb 2\n"));
+    s.complete(2000, Duration::ZERO, ok("a 1\n"));
+    let b = sink.last();
+    let stale = value(&b, &format!("b{{{T}}}")).expect("stale marker for b");
+    assert_eq!(stale.to_bits(), STALE_NAN.to_bits());
+    assert_eq!(value(&b, &format!("scrape_series_added{{{T}}}")), Some(0.0));
+    // Once stale, not marked again.
+    s.complete(3000, Duration::ZERO, ok("a 1\n"));
+    assert_eq!(value(&sink.last(), &format!("b{{{T}}}")), None);
+}
+
+#[test]
+fn failed_scrape_stores_nothing_and_marks_everything_stale() {
+    let (mut s, sink, status) = state(Job::for_tests("node"));
+    s.complete(1000, Duration::ZERO, ok("a 1\nb 2\n"));
+    s.complete(2000, Duration::ZERO, ok("a 5\nb{ 3\n"));
+    let b = sink.last();
+    assert!(value(&b, &format!("a{{{T}}}")).unwrap().is_nan(), "{b:?}");
+    assert!(value(&b, &format!("b{{{T}}}")).unwrap().is_nan());
+    assert_eq!(value(&b, &format!("up{{{T}}}")), Some(0.0));
+    assert_eq!(
+        value(&b, &format!("scrape_samples_scraped{{{T}}}")),
+        Some(0.0)
+    );
+    let st = status.lock().unwrap().clone();
+    assert_eq!(st.health, TargetHealth::Down);
+    assert!(st.last_error.starts_with("line 2:"), "{}", st.last_error);
+}
+
+#[test]
+fn sample_limit_fails_the_whole_scrape() {
+    let mut job = Job::for_tests("node");
+    job.limits.sample_limit = 2;
+    job.metric_relabel_configs = vec![RelabelConfig::new(Action::Drop)
+        .source_labels(["__name__"])
+        .regex("dropped_.*")
+        .unwrap()];
+    let (mut s, sink, status) = state(job);
+    // Dropped samples do not count against the limit.
+    s.complete(1000, Duration::ZERO, ok("a 1\nb 2\ndropped_x 3\n"));
+    assert_eq!(value(&sink.last(), &format!("up{{{T}}}")), Some(1.0));
+    s.complete(2000, Duration::ZERO, ok("a 1\nb 2\nc 3\n"));
+    let b = sink.last();
+    assert_eq!(value(&b, &format!("c{{{T}}}")), None);
+    assert_eq!(value(&b, &format!("up{{{T}}}")), Some(0.0));
+    assert!(status
+        .lock()
+        .unwrap()
+        .last_error
+        .contains("sample limit exceeded"));
+}
+
+#[test]
+fn label_limits() {
+    let mut job = Job::for_tests("node");
+    job.limits.label_value_length_limit = 5;
+    let (mut s, _, status) = state(job);
+    s.complete(1000, Duration::ZERO, ok("a{v=\"toolongvalue\"} 1\n"));
+    let err = status.lock().unwrap().last_error.clone();
+    assert!(
+        err.starts_with("label_value_length_limit exceeded"),
+        "{err}"
+    );
+
+    let mut job = Job::for_tests("node");
+    job.limits.label_limit = 3;
+    let (mut s, _, status) = state(job);
+    s.complete(1000, Duration::ZERO, ok("a{x=\"1\",y=\"2\"} 1\n"));
+    let err = status.lock().unwrap().last_error.clone();
+    assert!(err.starts_with("label_limit exceeded"), "{err}");
+}
+
+#[test]
+fn honor_labels_and_exported_labels() {
+    let (mut s, sink, _) = state(Job::for_tests("node"));
+    s.complete(
+        1000,
+        Duration::ZERO,
+        ok("a{job=\"other\",instance=\"\"} 1\n"),
+    );
+    // An empty scraped label is no label, so only job clashes.
+    assert_eq!(
+        value(&sink.last(), &format!(r#"a{{exported_job="other",{T}}}"#)),
+        Some(1.0)
+    );
+    let mut job = Job::for_tests("node");
+    job.honor_labels = true;
+    let (mut s, sink, _) = state(job);
+    s.complete(1000, Duration::ZERO, ok("a{job=\"other\"} 1\n"));
+    assert_eq!(
+        value(&sink.last(), r#"a{instance="host:9100",job="other"}"#),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn explicit_timestamps_are_honored_and_not_marked_stale() {
+    let (mut s, sink, _) = state(Job::for_tests("node"));
+    s.complete(5000, Duration::ZERO, ok("a 1 1234\nb 2\n"));
+    let b = sink.last();
+    assert!(b.contains(&(format!("a{{{T}}}"), 1234, 1.0)));
+    s.complete(6000, Duration::ZERO, ok(""));
+    let b = sink.last();
+    assert_eq!(value(&b, &format!("a{{{T}}}")), None);
+    assert!(value(&b, &format!("b{{{T}}}")).unwrap().is_nan());
+
+    let mut job = Job::for_tests("node");
+    job.honor_timestamps = false;
+    let (mut s, sink, _) = state(job);
+    s.complete(5000, Duration::ZERO, ok("a 1 1234\n"));
+    assert!(sink.last().contains(&(format!("a{{{T}}}"), 5000, 1.0)));
+}
+
+#[test]
+fn duplicate_series_in_one_scrape_keep_the_first() {
+    let (mut s, sink, _) = state(Job::for_tests("node"));
+    s.complete(1000, Duration::ZERO, ok("a 1\na 2\n"));
+    let b = sink.last();
+    assert_eq!(
+        b.iter()
+            .filter(|(s, _, _)| *s == format!("a{{{T}}}"))
+            .count(),
+        1
+    );
+    assert_eq!(value(&b, &format!("a{{{T}}}")), Some(1.0));
+}
+
+#[test]
+fn end_of_run_marks_series_and_report_stale() {
+    let (mut s, sink, _) = state(Job::for_tests("node"));
+    s.complete(1000, Duration::ZERO, ok("a 1\n"));
+    s.end_of_run(16_000);
+    let b = sink.last();
+    assert_eq!(b.len(), 6, "{b:?}");
+    assert!(b.iter().all(|(_, t, v)| *t == 16_000 && v.is_nan()));
+}
+
+#[test]
+fn openmetrics_bodies_need_eof() {
+    let (mut s, _, status) = state(Job::for_tests("node"));
+    s.complete(
+        1000,
+        Duration::ZERO,
+        Ok(("a_total 1\n".to_string(), Format::OpenMetrics)),
+    );
+    assert!(status.lock().unwrap().last_error.contains("EOF"));
+}
+
+/// A one-shot HTTP server: answers each connection with `respond(request)`.
+async fn serve(
+    respond: impl Fn(&str) -> (u16, Vec<(&'static str, String)>, Vec<u8>, Duration)
+        + Send
+        + Sync
+        + 'static,
+) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let respond = Arc::new(respond);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let respond = Arc::clone(&respond);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let n = sock.read(&mut buf).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let (status, headers, body, delay) = respond(&req);
+                tokio::time::sleep(delay).await;
+                let mut head = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
+                    body.len()
+                );
+                for (k, v) in headers {
+                    head.push_str(&format!("{k}: {v}\r\n"));
+                }
+                head.push_str("\r\n");
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(&body).await;
+            });
+        }
+    });
+    addr
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    // A stored (uncompressed) deflate block inside a gzip frame: valid
+    // gzip without pulling a compressor into the dev-dependencies.
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    out.push(1);
+    let len = data.len() as u16;
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&(!len).to_le_bytes());
+    out.extend_from_slice(data);
+    out.extend_from_slice(&crc32(data).to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[tokio::test]
+async fn fetch_negotiates_decompresses_and_enforces_limits() {
+    let addr = serve(|req| {
+        let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
+        let om = "application/openmetrics-text; version=1.0.0; charset=utf-8".to_string();
+        match path.as_str() {
+            "/om" => {
+                assert!(req
+                    .to_ascii_lowercase()
+                    .contains("accept: application/openmetrics-text"));
+                (
+                    200,
+                    vec![("content-type", om)],
+                    b"a_total 1\n# EOF\n".to_vec(),
+                    Duration::ZERO,
+                )
+            }
+            "/gz" => (
+                200,
+                vec![("content-encoding", "gzip".to_string())],
+                gzip(b"a 1\n"),
+                Duration::ZERO,
+            ),
+            "/big" => (200, vec![], vec![b'#'; 4096], Duration::ZERO),
+            "/slow" => (200, vec![], b"a 1\n".to_vec(), Duration::from_secs(3)),
+            "/auth" => {
+                let ok = req.contains("authorization: Bearer s3cret");
+                (
+                    if ok { 200 } else { 401 },
+                    vec![],
+                    b"a 1\n".to_vec(),
+                    Duration::ZERO,
+                )
+            }
+            _ => (500, vec![], b"boom".to_vec(), Duration::ZERO),
+        }
+    })
+    .await;
+    let mut job = Job::for_tests("j");
+    job.limits.body_size_limit = 1000;
+    let mut buf = Vec::new();
+    let at = |path: &str, timeout: Duration| {
+        let mut t = target_for(&job, &addr);
+        t.url = format!("http://{addr}{path}");
+        t.timeout = timeout;
+        t
+    };
+    let long = Duration::from_secs(5);
+
+    let f = http::fetch(&job.client, &job, &at("/om", long), &mut buf)
+        .await
+        .unwrap();
+    assert_eq!(f, Format::OpenMetrics);
+    assert_eq!(buf, b"a_total 1\n# EOF\n");
+
+    let f = http::fetch(&job.client, &job, &at("/gz", long), &mut buf)
+        .await
+        .unwrap();
+    assert_eq!(f, Format::PrometheusText);
+    assert_eq!(buf, b"a 1\n");
+
+    let e = http::fetch(&job.client, &job, &at("/big", long), &mut buf)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "body size limit exceeded (limit: 1000 bytes)"
+    );
+
+    let e = http::fetch(&job.client, &job, &at("/x", long), &mut buf)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "server returned HTTP status 500 Internal Server Error"
+    );
+
+    let e = http::fetch(
+        &job.client,
+        &job,
+        &at("/slow", Duration::from_millis(300)),
+        &mut buf,
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("context deadline exceeded"), "{e}");
+
+    let e = http::fetch(&job.client, &job, &at("/auth", long), &mut buf)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("401"), "{e}");
+    job.auth = Auth::Header {
+        kind: "Bearer".to_string(),
+        credentials: Credential::Inline("s3cret".to_string()),
+    };
+    let t = {
+        let mut t = target_for(&job, &addr);
+        t.url = format!("http://{addr}/auth");
+        t
+    };
+    http::fetch(&job.client, &job, &t, &mut buf).await.unwrap();
+
+    let mut t = target_for(&job, "127.0.0.1:1");
+    t.timeout = long;
+    let e = http::fetch(&job.client, &job, &t, &mut buf)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("Get \"http://127.0.0.1:1/metrics\": "),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn manager_scrapes_targets_and_reports_them() {
+    let addr = serve(|_| (200, vec![], b"m 7\n".to_vec(), Duration::ZERO)).await;
+    let sink = Arc::new(Recorder::default());
+    let manager = Manager::new(Arc::clone(&sink), 0);
+    let mut job = Job::for_tests("j");
+    job.interval = Duration::from_millis(200);
+    job.timeout = Duration::from_millis(200);
+    job.static_groups = vec![discovery::make_group(
+        "static:0".into(),
+        &[addr.clone(), "127.0.0.1:1".to_string()],
+        &Default::default(),
+        &[],
+    )
+    .unwrap()];
+    job.relabel_configs = vec![RelabelConfig::new(Action::Drop)
+        .source_labels(["__address__"])
+        .regex("never")
+        .unwrap()];
+    manager.apply(vec![job.clone()]);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let snap = manager.snapshot();
+    assert_eq!(snap.active.len(), 2);
+    let good = snap
+        .active
+        .iter()
+        .find(|a| a.target.url.contains(&addr))
+        .unwrap();
+    assert_eq!(good.status.health, TargetHealth::Up, "{:?}", good.status);
+    let bad = snap
+        .active
+        .iter()
+        .find(|a| a.target.url.contains(":1/"))
+        .unwrap();
+    assert_eq!(bad.status.health, TargetHealth::Down);
+    let stored: Vec<(String, i64, f64)> = sink.batches.lock().unwrap().concat();
+    assert!(stored
+        .iter()
+        .any(|(s, _, v)| s.starts_with("m{") && *v == 7.0));
+
+    // Target limit: both targets fail without being scraped.
+    job.limits.target_limit = 1;
+    manager.apply(vec![job.clone()]);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let snap = manager.snapshot();
+    assert!(
+        snap.active
+            .iter()
+            .all(|a| a.status.last_error.starts_with("target_limit exceeded")),
+        "{:?}",
+        snap.active
+    );
+
+    // Removing the job stops it and marks its series stale.
+    manager.apply(vec![]);
+    assert!(manager.snapshot().active.is_empty());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let last: Vec<(String, i64, f64)> = sink.batches.lock().unwrap().concat();
+    assert!(last
+        .iter()
+        .any(|(s, _, v)| s.starts_with("up{") && v.to_bits() == STALE_NAN.to_bits()));
+}

@@ -1,0 +1,342 @@
+//! Collection: the agent library's scrape engine wired to storage, and the
+//! configuration it runs.
+//!
+//! - The configuration is a `prometheus.yml` given with `--config.file`, or
+//!   the built-in default: pharos scraping itself (`job="pharos"`) and its
+//!   host collector at `/node/metrics` (`job="node"`, `instance` = host
+//!   name) every 15 s over loopback HTTP — exactly what a Prometheus with a
+//!   node_exporter beside it would store, with `up` and staleness for free.
+//! - [`Collection::reload`] (start-up, SIGHUP, `POST /-/reload`) loads and
+//!   checks the whole file and builds every job before touching anything:
+//!   a bad new config is refused with its errors and the old one keeps
+//!   running.
+//! - [`StorageSink`] is the scrape engine's [`Sink`]: series handles are
+//!   storage [`Labels`], so a known series costs the scrape loop a cache
+//!   hit and an `Arc` clone.
+//! - [`HostCollectors`] is the set of host collectors switched on, changed
+//!   at run time through `/api/v1/collectors`.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use pharos_agent::config::{self, Config};
+use pharos_agent::host::HostCollector;
+use pharos_agent::scrape::{self, Appended, Job, Manager, Sink};
+
+use crate::storage::{Appender, Labels, SeriesSamples, Storage};
+
+/// The scrape engine's view of storage.
+pub struct StorageSink(pub Arc<Storage>);
+
+impl Sink for StorageSink {
+    type Series = Labels;
+
+    fn series(&self, labels: &[(String, String)]) -> Result<Labels, String> {
+        Labels::from_sorted(labels.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+            .map_err(|e| e.to_string())
+    }
+
+    fn append(&self, samples: Vec<(Labels, i64, f64)>) -> Result<Appended, String> {
+        let batch = samples
+            .into_iter()
+            .map(|(labels, t, v)| SeriesSamples {
+                labels,
+                samples: vec![(t, v)],
+            })
+            .collect();
+        let report = self.0.append(batch).map_err(|e| e.to_string())?;
+        Ok(Appended {
+            written: report.written,
+            rejected: report.rejected_total(),
+            first_rejection: report
+                .rejected
+                .first()
+                .map(|(reason, _, example)| format!("{}: {example}", reason.as_str())),
+        })
+    }
+}
+
+/// This machine's host name, for the node job's `instance` label.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// Where the configuration comes from.
+#[derive(Debug, Clone)]
+pub enum ConfigSource {
+    /// `--config.file`.
+    File(PathBuf),
+    /// The built-in default.
+    Default {
+        /// How pharos reaches itself (`localhost:9090`).
+        self_address: String,
+        /// Scrape the host collector.
+        host: bool,
+        /// Scrape pharos's own `/metrics`.
+        itself: bool,
+    },
+}
+
+/// The built-in configuration: pharos and its host collector, every 15 s.
+pub fn default_config(self_address: &str, host: bool, itself: bool) -> String {
+    let mut yaml = String::from(
+        "# pharos's built-in configuration (used when --config.file is not given).\n\
+         global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\n\
+         scrape_configs:\n",
+    );
+    if itself {
+        yaml.push_str(&format!(
+            "  - job_name: pharos\n    static_configs:\n      - targets: ['{self_address}']\n"
+        ));
+    }
+    if host {
+        yaml.push_str(&format!(
+            "  - job_name: node\n    metrics_path: /node/metrics\n    static_configs:\n      - targets: ['{self_address}']\n    relabel_configs:\n      - target_label: instance\n        replacement: '{}'\n",
+            hostname()
+        ));
+    }
+    if !itself && !host {
+        yaml.push_str("  []\n");
+    }
+    yaml
+}
+
+/// The running collection side of the server.
+pub struct Collection {
+    source: ConfigSource,
+    manager: Manager<StorageSink>,
+    current: Mutex<Option<Arc<Config>>>,
+    /// Serializes reloads (SIGHUP and the HTTP endpoint may race).
+    reloading: tokio::sync::Mutex<()>,
+    pub host: HostCollectors,
+}
+
+/// Why a reload was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("{0}")]
+    Config(#[from] config::ConfigErrors),
+    #[error("{}", .0.join("; "))]
+    Jobs(Vec<String>),
+}
+
+impl Collection {
+    pub fn new(source: ConfigSource, storage: Arc<Storage>) -> Collection {
+        let seed = scrape::offset_seed(&[&hostname()]);
+        Collection {
+            source,
+            manager: Manager::new(Arc::new(StorageSink(storage)), seed),
+            current: Mutex::new(None),
+            reloading: tokio::sync::Mutex::new(()),
+            host: HostCollectors::default(),
+        }
+    }
+
+    /// Loads and checks the configuration without applying it.
+    pub fn load(&self) -> Result<config::Loaded, config::ConfigErrors> {
+        match &self.source {
+            ConfigSource::File(path) => config::load_file(path),
+            ConfigSource::Default {
+                self_address,
+                host,
+                itself,
+            } => config::load_str(
+                &default_config(self_address, *host, *itself),
+                "<built-in default config>",
+                std::path::Path::new("."),
+            ),
+        }
+    }
+
+    /// Loads the configuration and, if it is valid as a whole, runs it.
+    /// Must be called inside the Tokio runtime.
+    pub async fn reload(&self) -> Result<(), ReloadError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let source = self.source.clone();
+        let this_load = match &source {
+            ConfigSource::File(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || config::load_file(&path))
+                    .await
+                    .map_err(|e| ReloadError::Jobs(vec![e.to_string()]))?
+            }
+            ConfigSource::Default { .. } => self.load(),
+        };
+        let loaded = this_load?;
+        for w in &loaded.warnings {
+            tracing::warn!("{w}");
+        }
+        let mut jobs = Vec::new();
+        let mut errors = Vec::new();
+        for sc in &loaded.config.scrape_configs {
+            match Job::from_config(sc) {
+                Ok(j) => jobs.push(j),
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ReloadError::Jobs(errors));
+        }
+        let n = jobs.len();
+        self.manager.apply(jobs);
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(loaded.config));
+        tracing::info!(jobs = n, source = %self.describe(), "configuration loaded");
+        Ok(())
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Option<Arc<Config>> {
+        self.current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.source {
+            ConfigSource::File(p) => p.display().to_string(),
+            ConfigSource::Default { .. } => "built-in default".to_string(),
+        }
+    }
+
+    pub fn targets(&self) -> scrape::Snapshot {
+        self.manager.snapshot()
+    }
+
+    /// Stops scraping (shutdown): no stale markers, the series continue
+    /// after a restart.
+    pub fn shutdown(&self) {
+        self.manager.shutdown();
+    }
+}
+
+/// The host collectors switched on. All are on at start.
+pub struct HostCollectors {
+    enabled: RwLock<BTreeSet<&'static str>>,
+}
+
+impl Default for HostCollectors {
+    fn default() -> Self {
+        HostCollectors {
+            enabled: RwLock::new(HostCollector::available().into_iter().collect()),
+        }
+    }
+}
+
+impl HostCollectors {
+    /// Every collector and whether it is on.
+    pub fn list(&self) -> Vec<(&'static str, bool)> {
+        let on = self.enabled.read().unwrap_or_else(|e| e.into_inner());
+        HostCollector::available()
+            .into_iter()
+            .map(|n| (n, on.contains(n)))
+            .collect()
+    }
+
+    /// Switches one collector; unknown names are an error.
+    pub fn set(&self, name: &str, on: bool) -> Result<(), String> {
+        let Some(known) = HostCollector::available().into_iter().find(|n| *n == name) else {
+            return Err(format!(
+                "unknown collector {name:?}; known: {}",
+                HostCollector::available().join(", ")
+            ));
+        };
+        let mut set = self.enabled.write().unwrap_or_else(|e| e.into_inner());
+        if on {
+            set.insert(known);
+        } else {
+            set.remove(known);
+        }
+        Ok(())
+    }
+
+    /// A collector for one request, as node_exporter's `collect[]` and
+    /// `exclude[]` parameters select: `collect[]` names a subset of the
+    /// enabled collectors, `exclude[]` removes some; they cannot be mixed.
+    pub fn for_request(
+        &self,
+        collect: &[String],
+        exclude: &[String],
+    ) -> Result<HostCollector, String> {
+        if !collect.is_empty() && !exclude.is_empty() {
+            return Err("collect[] and exclude[] cannot be used together".to_string());
+        }
+        let on = self
+            .enabled
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for n in collect.iter().chain(exclude) {
+            if !HostCollector::available().contains(&n.as_str()) {
+                return Err(format!(
+                    "unknown collector {n:?}; known: {}",
+                    HostCollector::available().join(", ")
+                ));
+            }
+        }
+        let chosen: Vec<&str> = on
+            .iter()
+            .copied()
+            .filter(|n| collect.is_empty() || collect.iter().any(|c| c == n))
+            .filter(|n| !exclude.iter().any(|c| c == n))
+            .collect();
+        HostCollector::default().with_enabled(&chosen)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_loads_and_names_both_jobs() {
+        let yaml = default_config("localhost:9090", true, true);
+        let loaded = config::load_str(&yaml, "default", std::path::Path::new(".")).unwrap();
+        let jobs: Vec<&str> = loaded
+            .config
+            .scrape_configs
+            .iter()
+            .map(|j| j.job_name.as_str())
+            .collect();
+        assert_eq!(jobs, ["pharos", "node"]);
+        assert_eq!(
+            loaded.config.scrape_configs[1].metrics_path,
+            "/node/metrics"
+        );
+        assert_eq!(
+            loaded.config.global.scrape_interval,
+            std::time::Duration::from_secs(15)
+        );
+        for (host, itself) in [(false, true), (true, false), (false, false)] {
+            let yaml = default_config("localhost:9090", host, itself);
+            let n = config::load_str(&yaml, "default", std::path::Path::new("."))
+                .unwrap()
+                .config
+                .scrape_configs
+                .len();
+            assert_eq!(n, usize::from(host) + usize::from(itself));
+        }
+    }
+
+    #[test]
+    fn collectors_toggle_and_request_selection() {
+        let h = HostCollectors::default();
+        assert!(h.list().iter().all(|(_, on)| *on));
+        h.set("cpu", false).unwrap();
+        assert!(h.set("nope", false).is_err());
+        let c = h.for_request(&[], &[]).unwrap();
+        assert!(!c.enabled().any(|n| n == "cpu"));
+        let c = h.for_request(&["meminfo".to_string()], &[]).unwrap();
+        assert_eq!(c.enabled().collect::<Vec<_>>(), ["meminfo"]);
+        let c = h.for_request(&[], &["meminfo".to_string()]).unwrap();
+        assert!(!c.enabled().any(|n| n == "meminfo" || n == "cpu"));
+        assert!(h
+            .for_request(&["cpu".to_string()], &["meminfo".to_string()])
+            .is_err());
+    }
+}
