@@ -18,6 +18,7 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use pharos_agent::config::{self, Config};
@@ -114,6 +115,9 @@ pub struct Collection {
     /// Serializes reloads (SIGHUP and the HTTP endpoint may race).
     reloading: tokio::sync::Mutex<()>,
     pub host: HostCollectors,
+    /// Whether the last reload succeeded, and when one last did (ms).
+    pub last_reload_ok: AtomicBool,
+    pub last_reload_success_ms: AtomicI64,
 }
 
 /// Why a reload was refused.
@@ -134,6 +138,8 @@ impl Collection {
             current: Mutex::new(None),
             reloading: tokio::sync::Mutex::new(()),
             host: HostCollectors::default(),
+            last_reload_ok: AtomicBool::new(false),
+            last_reload_success_ms: AtomicI64::new(0),
         }
     }
 
@@ -157,6 +163,16 @@ impl Collection {
     /// Must be called inside the Tokio runtime.
     pub async fn reload(&self) -> Result<(), ReloadError> {
         let _one_at_a_time = self.reloading.lock().await;
+        let result = self.reload_locked().await;
+        self.last_reload_ok.store(result.is_ok(), Ordering::Relaxed);
+        if result.is_ok() {
+            let now = chrono::Utc::now().timestamp_millis();
+            self.last_reload_success_ms.store(now, Ordering::Relaxed);
+        }
+        result
+    }
+
+    async fn reload_locked(&self) -> Result<(), ReloadError> {
         let source = self.source.clone();
         let this_load = match &source {
             ConfigSource::File(path) => {
@@ -206,6 +222,10 @@ impl Collection {
 
     pub fn targets(&self) -> scrape::Snapshot {
         self.manager.snapshot()
+    }
+
+    pub fn scrape_stats(&self) -> &scrape::ScrapeStats {
+        self.manager.stats()
     }
 
     /// Stops scraping (shutdown): no stale markers, the series continue

@@ -1,7 +1,8 @@
 //! pharos's own metrics: what `/metrics` serves (OpenMetrics, rendered by
-//! the `prometheus-client` crate) — storage counters under a `pharos_`
-//! prefix and the standard `process_*` metrics — and what the built-in
-//! collection loop stores about pharos itself.
+//! the `prometheus-client` crate) — storage and scrape metrics under a
+//! `pharos_` prefix, Prometheus's `prometheus_config_last_reload_*` pair
+//! (so existing alerts on a failed reload keep working) and the standard
+//! `process_*` metrics.
 //!
 //! Values are read when a scrape asks ([`PharosCollector`] is a
 //! `prometheus_client` collector), so nothing is double-counted and the hot
@@ -18,17 +19,21 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
+use crate::collect::Collection;
 use crate::storage::Storage;
 
 /// Content type of the rendered text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Renders everything `/metrics` serves.
-pub fn render(storage: &Arc<Storage>) -> String {
+pub fn render(storage: &Arc<Storage>, collection: Option<&Collection>) -> String {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(PharosCollector {
         storage: Arc::clone(storage),
     }));
+    if let Some(c) = collection {
+        registry.register_collector(Box::new(ScrapeCollector(scrape_facts(c))));
+    }
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
@@ -177,6 +182,105 @@ impl Collector for PharosCollector {
     }
 }
 
+/// What the scrape metrics report, read once per render.
+#[derive(Debug)]
+struct ScrapeFacts {
+    scrapes: f64,
+    failures: Vec<(&'static str, f64)>,
+    samples: f64,
+    stale_markers: f64,
+    rejected: f64,
+    /// Targets per (job, health).
+    targets: std::collections::BTreeMap<(String, &'static str), f64>,
+    reload_ok: bool,
+    reload_success_seconds: f64,
+}
+
+fn scrape_facts(c: &Collection) -> ScrapeFacts {
+    let st = c.scrape_stats();
+    let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
+    let mut targets = std::collections::BTreeMap::new();
+    for t in c.targets().active {
+        *targets
+            .entry((t.pool.clone(), t.status.health.as_str()))
+            .or_insert(0.0) += 1.0;
+    }
+    ScrapeFacts {
+        scrapes: l(&st.scrapes),
+        failures: pharos_agent::scrape::Error::REASONS
+            .iter()
+            .zip(&st.failures)
+            .map(|(r, a)| (*r, l(a)))
+            .collect(),
+        samples: l(&st.samples),
+        stale_markers: l(&st.stale_markers),
+        rejected: l(&st.rejected),
+        targets,
+        reload_ok: c.last_reload_ok.load(Ordering::Relaxed),
+        reload_success_seconds: c.last_reload_success_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+    }
+}
+
+#[derive(Debug)]
+struct ScrapeCollector(ScrapeFacts);
+
+impl Collector for ScrapeCollector {
+    fn encode(&self, mut e: DescriptorEncoder) -> fmt::Result {
+        let f = &self.0;
+        counter(&mut e, "pharos_scrapes", "Scrapes attempted.", f.scrapes)?;
+        let mut m = e.encode_descriptor(
+            "pharos_scrape_failures",
+            "Failed scrapes by reason.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (reason, v) in &f.failures {
+            ConstCounter::new(*v).encode(m.encode_family(&[("reason", *reason)])?)?;
+        }
+        counter(
+            &mut e,
+            "pharos_scrape_samples",
+            "Samples stored from successful scrapes, after metric relabeling.",
+            f.samples,
+        )?;
+        counter(
+            &mut e,
+            "pharos_scrape_stale_markers",
+            "Stale markers written for series that disappeared.",
+            f.stale_markers,
+        )?;
+        counter(
+            &mut e,
+            "pharos_scrape_samples_rejected",
+            "Scraped samples storage refused (out of order, duplicate, out of bounds).",
+            f.rejected,
+        )?;
+        let mut m = e.encode_descriptor(
+            "pharos_scrape_targets",
+            "Active scrape targets by job and health.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for ((job, health), n) in &f.targets {
+            let labels = [("scrape_job", job.as_str()), ("health", *health)];
+            ConstGauge::new(*n).encode(m.encode_family(&labels)?)?;
+        }
+        gauge(
+            &mut e,
+            "prometheus_config_last_reload_successful",
+            "Whether the last configuration reload attempt was successful.",
+            if f.reload_ok { 1.0 } else { 0.0 },
+        )?;
+        gauge(
+            &mut e,
+            "prometheus_config_last_reload_success_timestamp_seconds",
+            "Timestamp of the last successful configuration reload.",
+            f.reload_success_seconds,
+        )?;
+        Ok(())
+    }
+}
+
 /// The standard process metrics, from /proc/self.
 struct Process {
     cpu_seconds: f64,
@@ -227,11 +331,19 @@ mod tests {
     use super::*;
     use pharos_agent::exposition::{parse_all, Entry, Format};
 
-    #[test]
-    fn renders_valid_openmetrics_with_storage_and_process_metrics() {
+    #[tokio::test]
+    async fn renders_valid_openmetrics_with_storage_scrape_and_process_metrics() {
         let dir = tempfile::tempdir().unwrap();
         let storage = Arc::new(Storage::open(dir.path(), Default::default()).unwrap());
-        let text = render(&storage);
+        let source = crate::collect::ConfigSource::Default {
+            self_address: "127.0.0.1:1".to_string(),
+            host: false,
+            itself: true,
+        };
+        let collection = Collection::new(source, Arc::clone(&storage));
+        collection.reload().await.unwrap();
+        let text = render(&storage, Some(&collection));
+        collection.shutdown();
         let entries = parse_all(&text, Format::OpenMetrics).expect("our own parser accepts it");
         let names: Vec<&str> = entries
             .iter()
@@ -247,8 +359,20 @@ mod tests {
             "process_resident_memory_bytes",
             "process_start_time_seconds",
             "process_open_fds",
+            "pharos_scrapes_total",
+            "pharos_scrape_failures_total",
+            "pharos_scrape_targets",
+            "prometheus_config_last_reload_successful",
         ] {
             assert!(names.contains(&want), "{want} missing from:\n{text}");
         }
+        assert!(
+            text.contains("prometheus_config_last_reload_successful 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"pharos_scrape_targets{scrape_job="pharos",health="unknown"} 1"#),
+            "{text}"
+        );
     }
 }

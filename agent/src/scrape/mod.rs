@@ -40,6 +40,7 @@ use crate::exposition::MetricType;
 use crate::relabel::RelabelConfig;
 
 use discovery::{FileSd, Group};
+pub use scrape_loop::ScrapeStats;
 use scrape_loop::{lock, ScrapeError, ScrapeState};
 use target::{populate, LabelSet, Populated, Target};
 
@@ -281,6 +282,7 @@ struct Pool {
 pub struct Manager<S: Sink> {
     sink: Arc<S>,
     offset_seed: u64,
+    stats: Arc<ScrapeStats>,
     pools: Mutex<BTreeMap<String, Pool>>,
 }
 
@@ -292,6 +294,7 @@ impl<S: Sink> Manager<S> {
         Manager {
             sink,
             offset_seed,
+            stats: Arc::default(),
             pools: Mutex::new(BTreeMap::new()),
         }
     }
@@ -410,11 +413,17 @@ impl<S: Sink> Manager<S> {
         SyncHandle {
             sink: Arc::clone(&self.sink),
             offset_seed: self.offset_seed,
+            stats: Arc::clone(&self.stats),
         }
     }
 
     fn sync(&self, state: &Arc<Mutex<PoolState>>) {
         self.clone_handle().sync(state)
+    }
+
+    /// Counters over every scrape.
+    pub fn stats(&self) -> &ScrapeStats {
+        &self.stats
     }
 
     /// Every target of every pool.
@@ -446,6 +455,7 @@ impl<S: Sink> Manager<S> {
 struct SyncHandle<S: Sink> {
     sink: Arc<S>,
     offset_seed: u64,
+    stats: Arc<ScrapeStats>,
 }
 
 impl<S: Sink> SyncHandle<S> {
@@ -501,6 +511,7 @@ impl<S: Sink> SyncHandle<S> {
                 Arc::clone(&job),
                 target.clone(),
                 Arc::clone(&status),
+                Arc::clone(&self.stats),
             );
             tokio::spawn(scrape_loop::run(
                 loop_state,

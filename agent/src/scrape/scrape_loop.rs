@@ -19,6 +19,7 @@
 //! not seen for [`CACHE_KEEP_SCRAPES`] scrapes are forgotten.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -47,6 +48,60 @@ pub enum ScrapeError {
     TargetLimit { targets: usize, limit: u64 },
     #[error("storing the scrape failed: {0}")]
     Append(String),
+}
+
+impl ScrapeError {
+    /// A short, stable name for the failure kind (a metric label).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ScrapeError::Fetch(FetchError::Timeout { .. }) => "timeout",
+            ScrapeError::Fetch(FetchError::Transport { .. }) => "transport",
+            ScrapeError::Fetch(FetchError::Status(_)) => "http_status",
+            ScrapeError::Fetch(FetchError::BodySizeLimit(_)) => "body_size_limit",
+            ScrapeError::Fetch(FetchError::Credentials(_)) => "credentials",
+            ScrapeError::Parse(_) => "parse",
+            ScrapeError::SampleLimit { .. } => "sample_limit",
+            ScrapeError::LabelLimit(_) => "label_limit",
+            ScrapeError::TargetLimit { .. } => "target_limit",
+            ScrapeError::Append(_) => "storage",
+        }
+    }
+
+    /// Every [`ScrapeError::reason`], for exporting zero counters.
+    pub const REASONS: [&'static str; 10] = [
+        "timeout",
+        "transport",
+        "http_status",
+        "body_size_limit",
+        "credentials",
+        "parse",
+        "sample_limit",
+        "label_limit",
+        "target_limit",
+        "storage",
+    ];
+}
+
+/// Counters over every scrape of a manager, for pharos's own metrics.
+#[derive(Debug, Default)]
+pub struct ScrapeStats {
+    pub scrapes: AtomicU64,
+    /// Failed scrapes, indexed like [`ScrapeError::REASONS`].
+    pub failures: [AtomicU64; 10],
+    /// Samples stored from successful scrapes (after metric relabeling).
+    pub samples: AtomicU64,
+    /// Stale markers written.
+    pub stale_markers: AtomicU64,
+    /// Samples the sink refused (out of order, duplicates...).
+    pub rejected: AtomicU64,
+}
+
+impl ScrapeStats {
+    fn failed(&self, e: &ScrapeError) {
+        if let Some(i) = ScrapeError::REASONS.iter().position(|r| *r == e.reason()) {
+            self.failures[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 struct CacheEntry<S> {
@@ -79,6 +134,7 @@ pub struct ScrapeState<S: Sink> {
     job: Arc<Job>,
     target: Target,
     status: Arc<Mutex<TargetStatus>>,
+    stats: Arc<ScrapeStats>,
     cache: HashMap<Box<str>, CacheEntry<S::Series>>,
     /// Series of the previous successful scrape that are tracked for
     /// staleness (the value says whether to track them), and of the
@@ -96,12 +152,14 @@ impl<S: Sink> ScrapeState<S> {
         job: Arc<Job>,
         target: Target,
         status: Arc<Mutex<TargetStatus>>,
+        stats: Arc<ScrapeStats>,
     ) -> Self {
         ScrapeState {
             sink,
             job,
             target,
             status,
+            stats,
             cache: HashMap::new(),
             prev: HashMap::new(),
             cur: HashMap::new(),
@@ -336,6 +394,20 @@ impl<S: Sink> ScrapeState<S> {
             }
         };
         let up = if outcome.is_ok() { 1.0 } else { 0.0 };
+        self.stats.scrapes.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = &outcome {
+            self.stats.failed(e);
+        }
+        let stale = batch
+            .iter()
+            .filter(|s| s.2.to_bits() == STALE_NAN.to_bits())
+            .count();
+        self.stats
+            .stale_markers
+            .fetch_add(stale as u64, Ordering::Relaxed);
+        self.stats
+            .samples
+            .fetch_add(counts.post_relabel as u64, Ordering::Relaxed);
         match self.report_series() {
             Ok(r) => batch.extend([
                 (r.up.clone(), t, up),
@@ -351,6 +423,9 @@ impl<S: Sink> ScrapeState<S> {
         let mut error = outcome.err().map(|e| e.to_string());
         match self.sink.append(batch) {
             Ok(a) if a.rejected > 0 => {
+                self.stats
+                    .rejected
+                    .fetch_add(a.rejected as u64, Ordering::Relaxed);
                 tracing::debug!(
                     target_url = %self.target.url,
                     rejected = a.rejected,
@@ -363,7 +438,11 @@ impl<S: Sink> ScrapeState<S> {
                 // Storage failed: nothing of this scrape is stored, so the
                 // next scrape must not assume these series exist.
                 self.prev.clear();
-                error.get_or_insert(ScrapeError::Append(e).to_string());
+                let e = ScrapeError::Append(e);
+                if error.is_none() {
+                    self.stats.failed(&e);
+                    error = Some(e.to_string());
+                }
             }
         }
         let mut status = lock(&self.status);

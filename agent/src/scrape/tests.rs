@@ -77,6 +77,7 @@ fn state(
         Arc::new(job),
         target,
         Arc::clone(&status),
+        Arc::default(),
     );
     (s, sink, status)
 }
@@ -153,6 +154,33 @@ fn failed_scrape_stores_nothing_and_marks_everything_stale() {
     let st = status.lock().unwrap().clone();
     assert_eq!(st.health, TargetHealth::Down);
     assert!(st.last_error.starts_with("line 2:"), "{}", st.last_error);
+}
+
+#[test]
+fn stats_count_scrapes_failures_and_stale_markers() {
+    let sink = Arc::new(Recorder::default());
+    let stats = Arc::new(ScrapeStats::default());
+    let job = Job::for_tests("node");
+    let target = target_for(&job, "host:9100");
+    let mut s = ScrapeState::new(
+        sink,
+        Arc::new(job),
+        target,
+        Arc::default(),
+        Arc::clone(&stats),
+    );
+    s.complete(1000, Duration::ZERO, ok("a 1\nb 2\n"));
+    s.complete(2000, Duration::ZERO, ok("a{ 1\n"));
+    let get = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(get(&stats.scrapes), 2);
+    assert_eq!(get(&stats.samples), 2);
+    assert_eq!(get(&stats.stale_markers), 2);
+    let parse = ScrapeError::REASONS
+        .iter()
+        .position(|r| *r == "parse")
+        .unwrap();
+    assert_eq!(get(&stats.failures[parse]), 1);
+    assert_eq!(stats.failures.iter().map(get).sum::<u64>(), 1);
 }
 
 #[test]

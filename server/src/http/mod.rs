@@ -97,7 +97,12 @@ pub fn router(state: AppState) -> Router {
 /// `GET /metrics`: pharos's own metrics, OpenMetrics text.
 async fn metrics(axum::extract::State(st): axum::extract::State<AppState>) -> Response {
     let storage = Arc::clone(&st.storage);
-    match tokio::task::spawn_blocking(move || crate::selfmetrics::render(&storage)).await {
+    let collection = st.collection.clone();
+    match tokio::task::spawn_blocking(move || {
+        crate::selfmetrics::render(&storage, collection.as_deref())
+    })
+    .await
+    {
         Ok(text) => (
             [(
                 axum::http::header::CONTENT_TYPE,
