@@ -100,3 +100,37 @@ def rss_bytes(pid):
                 k, v = line.split(":")
                 out[k] = int(v.split()[0]) * 1024
     return out["VmRSS"], out["VmHWM"]
+
+
+def thread_cpu(pid):
+    """{tid: (thread name, utime+stime seconds)} of every thread of pid, from
+    /proc/<pid>/task/*/stat (threads that exited are missing)."""
+    out = {}
+    base = "/proc/%d/task" % pid
+    for tid in os.listdir(base):
+        try:
+            with open(os.path.join(base, tid, "stat")) as f:
+                raw = f.read()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1:raw.rindex(")")]
+        fields = raw.rsplit(")", 1)[1].split()
+        out[int(tid)] = (name, (int(fields[11]) + int(fields[12])) / TICKS)
+    return out
+
+
+def thread_cpu_delta(before, after):
+    """CPU seconds per thread name between two thread_cpu() readings, largest
+    first, as [(name, seconds, threads)]; threads born in between count from 0."""
+    by_name = {}
+    for tid, (name, secs) in after.items():
+        d = secs - before.get(tid, (name, 0.0))[1]
+        s, n = by_name.get(name, (0.0, 0))
+        by_name[name] = (s + d, n + 1)
+    return sorted(((k, s, n) for k, (s, n) in by_name.items()), key=lambda x: -x[1])
+
+
+def get_json(url, timeout=30):
+    import json
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return json.loads(r.read())
