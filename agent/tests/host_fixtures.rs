@@ -356,6 +356,22 @@ fn host_failed_collector_does_not_stop_others() {
         "{errors:?}"
     );
     assert!(!failed.contains(&"time"));
+    // Every collector reading a /proc file fails on its own; the ones
+    // asking the kernel (uname, timex) or sysfs (netclass) do not.
+    for c in [
+        "netstat",
+        "vmstat",
+        "entropy",
+        "softnet",
+        "arp",
+        "conntrack",
+        "udp_queues",
+    ] {
+        assert!(failed.contains(&c), "{c}: {errors:?}");
+    }
+    for c in ["uname", "timex", "netclass", "textfile"] {
+        assert!(!failed.contains(&c), "{c}: {errors:?}");
+    }
     close(
         value(
             &f,
@@ -401,4 +417,236 @@ fn host_enabled_subset_and_render() {
     let all = render_text(&families());
     pharos_agent::exposition::parse_all(&all, pharos_agent::exposition::Format::PrometheusText)
         .unwrap();
+}
+
+#[test]
+fn host_netstat_default_fields() {
+    let f = families();
+    close(value(&f, "node_netstat_Tcp_CurrEstab", &[]), 5.0);
+    close(value(&f, "node_netstat_Tcp_ActiveOpens", &[]), 48034.0);
+    close(value(&f, "node_netstat_Tcp_InErrs", &[]), 12.0);
+    close(value(&f, "node_netstat_TcpExt_ListenOverflows", &[]), 4.0);
+    close(value(&f, "node_netstat_TcpExt_SyncookiesFailed", &[]), 3.0);
+    close(value(&f, "node_netstat_TcpExt_TCPSynRetrans", &[]), 7.0);
+    close(value(&f, "node_netstat_IpExt_InOctets", &[]), 4718728641.0);
+    close(value(&f, "node_netstat_Icmp_InErrors", &[]), 21.0);
+    close(value(&f, "node_netstat_Ip_Forwarding", &[]), 2.0);
+    close(value(&f, "node_netstat_Icmp_OutMsgs", &[]), 23.0);
+    close(value(&f, "node_netstat_Udp_NoPorts", &[]), 1.0);
+    close(value(&f, "node_netstat_UdpLite_InErrors", &[]), 0.0);
+    // snmp6: split after the first "6".
+    close(value(&f, "node_netstat_Ip6_InOctets", &[]), 800.0);
+    close(value(&f, "node_netstat_Icmp6_InErrors", &[]), 1.0);
+    close(value(&f, "node_netstat_Udp6_OutDatagrams", &[]), 16.0);
+    close(value(&f, "node_netstat_UdpLite6_InErrors", &[]), 0.0);
+    let t = family(&f, "node_netstat_Tcp_CurrEstab");
+    assert_eq!(t.kind, MetricType::Unknown);
+    assert_eq!(t.help, "Statistic TcpCurrEstab.");
+    // Not in node_exporter's default field regex.
+    for absent in [
+        "node_netstat_TcpExt_TCPOFOQueue",
+        "node_netstat_Tcp_MaxConn",
+        "node_netstat_Ip6_InReceives",
+        "node_netstat_Ip_DefaultTTL",
+    ] {
+        assert!(f.iter().all(|x| x.name != absent), "{absent}");
+    }
+}
+
+#[test]
+fn host_sockstat_v4_v6_and_mem_bytes() {
+    let f = families();
+    let page = 4096.0_f64.max(value(&f, "node_sockstat_TCP_mem_bytes", &[]) / 334.0);
+    close(value(&f, "node_sockstat_sockets_used", &[]), 15.0);
+    close(value(&f, "node_sockstat_TCP_inuse", &[]), 4.0);
+    close(value(&f, "node_sockstat_TCP_orphan", &[]), 1.0);
+    close(value(&f, "node_sockstat_TCP_tw", &[]), 3.0);
+    close(value(&f, "node_sockstat_TCP_alloc", &[]), 6.0);
+    close(value(&f, "node_sockstat_TCP_mem", &[]), 334.0);
+    close(value(&f, "node_sockstat_TCP_mem_bytes", &[]), 334.0 * page);
+    close(value(&f, "node_sockstat_UDP_mem_bytes", &[]), 5.0 * page);
+    close(value(&f, "node_sockstat_FRAG_memory", &[]), 0.0);
+    close(value(&f, "node_sockstat_TCP6_inuse", &[]), 7.0);
+    close(value(&f, "node_sockstat_UDP6_inuse", &[]), 8.0);
+    close(value(&f, "node_sockstat_FRAG6_memory", &[]), 0.0);
+    assert!(f
+        .iter()
+        .all(|x| x.name != "node_sockstat_FRAG_memory_bytes"));
+    let s = family(&f, "node_sockstat_TCP_tw");
+    assert_eq!(s.help, "Number of TCP sockets in state tw.");
+    assert_eq!(s.kind, MetricType::Gauge);
+}
+
+#[test]
+fn host_netclass_attributes() {
+    let f = families();
+    let e = &[("device", "eth0")];
+    let lo = &[("device", "lo")];
+    close(value(&f, "node_network_up", e), 1.0);
+    close(value(&f, "node_network_up", lo), 0.0);
+    close(value(&f, "node_network_mtu_bytes", e), 1400.0);
+    close(value(&f, "node_network_mtu_bytes", lo), 65536.0);
+    close(value(&f, "node_network_speed_bytes", e), 125_000_000.0);
+    close(value(&f, "node_network_speed_bytes", lo), -125_000.0);
+    close(value(&f, "node_network_flags", e), 4099.0);
+    close(value(&f, "node_network_carrier", e), 1.0);
+    close(value(&f, "node_network_carrier_changes_total", e), 2.0);
+    close(value(&f, "node_network_carrier_up_changes_total", e), 1.0);
+    close(value(&f, "node_network_carrier_down_changes_total", e), 1.0);
+    close(value(&f, "node_network_iface_id", e), 4.0);
+    close(value(&f, "node_network_protocol_type", lo), 772.0);
+    close(value(&f, "node_network_transmit_queue_length", e), 1000.0);
+    close(value(&f, "node_network_name_assign_type", e), 1.0);
+    // lo has no name_assign_type or dormant file: no sample.
+    assert_eq!(family(&f, "node_network_dormant").samples.len(), 1);
+    assert_eq!(
+        family(&f, "node_network_carrier_changes_total").kind,
+        MetricType::Counter
+    );
+    let info = &[
+        ("device", "eth0"),
+        ("address", "02:fc:00:00:00:01"),
+        ("broadcast", "ff:ff:ff:ff:ff:ff"),
+        ("duplex", "full"),
+        ("ifalias", "uplink"),
+        ("operstate", "up"),
+    ];
+    close(value(&f, "node_network_info", info), 1.0);
+    let info = &[
+        ("device", "lo"),
+        ("address", "00:00:00:00:00:00"),
+        ("broadcast", "00:00:00:00:00:00"),
+        ("duplex", ""),
+        ("ifalias", ""),
+        ("operstate", "unknown"),
+    ];
+    close(value(&f, "node_network_info", info), 1.0);
+    // bonding_masters is a file, not a device.
+    assert_eq!(family(&f, "node_network_up").samples.len(), 2);
+    assert_eq!(
+        family(&f, "node_network_mtu_bytes").help,
+        "Network device property: mtu_bytes"
+    );
+}
+
+#[test]
+fn host_softnet_arp_conntrack_udp_queues() {
+    let f = families();
+    let c0 = &[("cpu", "0")];
+    let c1 = &[("cpu", "1")];
+    close(
+        value(&f, "node_softnet_processed_total", c0),
+        0x661de as f64,
+    );
+    close(value(&f, "node_softnet_dropped_total", c0), 2.0);
+    close(value(&f, "node_softnet_times_squeezed_total", c0), 3.0);
+    close(value(&f, "node_softnet_times_squeezed_total", c1), 10.0);
+    close(value(&f, "node_arp_entries", &[("device", "eth0")]), 2.0);
+    close(value(&f, "node_arp_entries", &[("device", "wlan0")]), 1.0);
+    close(value(&f, "node_nf_conntrack_entries", &[]), 42.0);
+    close(value(&f, "node_nf_conntrack_entries_limit", &[]), 262144.0);
+    close(value(&f, "node_nf_conntrack_stat_found", &[]), 17.0);
+    close(value(&f, "node_nf_conntrack_stat_invalid", &[]), 2.0);
+    close(value(&f, "node_nf_conntrack_stat_ignore", &[]), 3.0);
+    close(value(&f, "node_nf_conntrack_stat_insert", &[]), 4.0);
+    close(value(&f, "node_nf_conntrack_stat_insert_failed", &[]), 1.0);
+    close(value(&f, "node_nf_conntrack_stat_drop", &[]), 6.0);
+    close(value(&f, "node_nf_conntrack_stat_early_drop", &[]), 7.0);
+    close(value(&f, "node_nf_conntrack_stat_search_restart", &[]), 8.0);
+    let q = |ip, queue| value(&f, "node_udp_queues", &[("ip", ip), ("queue", queue)]);
+    close(q("v4", "tx"), 17.0);
+    close(q("v4", "rx"), 512.0);
+    close(q("v6", "tx"), 0.0);
+    close(q("v6", "rx"), 256.0);
+}
+
+#[test]
+fn host_vmstat_entropy_uname_timex() {
+    let f = families();
+    close(value(&f, "node_vmstat_pgpgin", &[]), 35285357.0);
+    close(value(&f, "node_vmstat_pswpout", &[]), 2.0);
+    close(value(&f, "node_vmstat_pgmajfault", &[]), 54285.0);
+    close(value(&f, "node_vmstat_oom_kill", &[]), 3.0);
+    let v = family(&f, "node_vmstat_pgfault");
+    assert_eq!(v.kind, MetricType::Unknown);
+    assert_eq!(v.help, "/proc/vmstat information field pgfault.");
+    for absent in ["node_vmstat_nr_free_pages", "node_vmstat_pgfree"] {
+        assert!(f.iter().all(|x| x.name != absent), "{absent}");
+    }
+    close(value(&f, "node_entropy_available_bits", &[]), 256.0);
+    close(value(&f, "node_entropy_pool_size_bits", &[]), 4096.0);
+    // uname and timex ask the kernel, whatever the roots.
+    let u = family(&f, "node_uname_info");
+    let names: Vec<&str> = u.samples[0]
+        .labels
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "domainname",
+            "machine",
+            "nodename",
+            "release",
+            "sysname",
+            "version"
+        ]
+    );
+    assert_eq!(u.samples[0].labels[4].1, "Linux");
+    assert!(value(&f, "node_timex_tick_seconds", &[]) > 0.0);
+    assert_eq!(
+        family(&f, "node_timex_pps_error_total").kind,
+        MetricType::Counter
+    );
+    // No textfile directory: no error, no files.
+    close(value(&f, "node_textfile_scrape_error", &[]), 0.0);
+    assert!(f.iter().all(|x| x.name != "node_textfile_mtime_seconds"));
+}
+
+#[test]
+fn host_textfile_directory() {
+    let dir = root("textfile");
+    let (f, errors) = collector()
+        .with_textfile_dir(&dir)
+        .with_enabled(&["textfile"])
+        .unwrap()
+        .collect_with_errors();
+    assert!(errors.is_empty(), "{errors:?}");
+    // broken.prom does not parse: skipped, and reported.
+    close(value(&f, "node_textfile_scrape_error", &[]), 1.0);
+    let good = dir.join("backup.prom").display().to_string();
+    let mtimes = family(&f, "node_textfile_mtime_seconds");
+    assert_eq!(mtimes.samples.len(), 1, "{:?}", mtimes.samples);
+    assert_eq!(
+        mtimes.samples[0].labels,
+        [("file".to_string(), good.clone())]
+    );
+    assert!(mtimes.samples[0].value > 1e9);
+    close(
+        value(&f, "pharos_backup_last_success_seconds", &[("job", "db")]),
+        1.7e9,
+    );
+    let b = family(&f, "pharos_backup_last_success_seconds");
+    assert_eq!(b.kind, MetricType::Gauge);
+    assert_eq!(b.help, "Last good backup.");
+    let r = family(&f, "raid_ok");
+    assert_eq!(r.kind, MetricType::Unknown);
+    assert_eq!(r.help, format!("Metric read from {good}"));
+    assert!(f.iter().all(|x| x.name != "ignored"));
+    // A missing directory is an error of the files, not of the collector.
+    let f = collector()
+        .with_textfile_dir(root("no-such-dir"))
+        .with_enabled(&["textfile"])
+        .unwrap()
+        .collect();
+    close(value(&f, "node_textfile_scrape_error", &[]), 1.0);
+    close(
+        value(
+            &f,
+            "node_scrape_collector_success",
+            &[("collector", "textfile")],
+        ),
+        1.0,
+    );
 }

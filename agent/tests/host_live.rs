@@ -62,4 +62,23 @@ fn host_live_proc_has_plausible_values() {
     assert!((get(&f, "node_time_seconds").samples[0].value - now).abs() < 60.0);
     assert!(get(&f, "node_filefd_maximum").samples[0].value > 0.0);
     assert!(get(&f, "node_procs_running").samples[0].value >= 1.0);
+
+    // The Node Exporter Full dashboard's variables read node_uname_info.
+    let uname = &get(&f, "node_uname_info").samples[0];
+    assert!(uname
+        .labels
+        .iter()
+        .any(|(k, v)| k == "sysname" && v == "Linux"));
+    assert!(uname
+        .labels
+        .iter()
+        .any(|(k, v)| k == "nodename" && !v.is_empty()));
+    let lo_mtu = get(&f, "node_network_mtu_bytes")
+        .samples
+        .iter()
+        .find(|s| s.labels[0].1 == "lo")
+        .map(|s| s.value);
+    assert!(lo_mtu.is_some_and(|m| m > 0.0), "{lo_mtu:?}");
+    assert!(get(&f, "node_vmstat_pgfault").samples[0].value > 0.0);
+    assert!(get(&f, "node_timex_tick_seconds").samples[0].value > 0.0);
 }

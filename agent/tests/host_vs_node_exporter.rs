@@ -135,6 +135,18 @@ fn host_names_match_node_exporter() {
          or `apt-get install -y prometheus-node-exporter`"
     );
     let collectors = HostCollector::available();
+    // One textfile, read by both, so the textfile families and the file
+    // label compare too.
+    let textfile_dir = std::env::temp_dir().join(format!("pharos-textfile-{}", std::process::id()));
+    std::fs::create_dir_all(&textfile_dir).unwrap();
+    std::fs::write(
+        textfile_dir.join("probe.prom"),
+        "# HELP node_textfile_probe_value A value from a textfile.\n\
+         # TYPE node_textfile_probe_value gauge\n\
+         node_textfile_probe_value{source=\"side-by-side\"} 42\n",
+    )
+    .unwrap();
+    let host = HostCollector::default().with_textfile_dir(&textfile_dir);
     let port = free_port();
     let mut cmd = Command::new(BINARY);
     cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
@@ -145,6 +157,10 @@ fn host_names_match_node_exporter() {
         ))
         .arg(format!(
             "--collector.filesystem.fs-types-exclude={FS_TYPES_EXCLUDE}"
+        ))
+        .arg(format!(
+            "--collector.textfile.directory={}",
+            textfile_dir.display()
         ))
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -179,7 +195,7 @@ fn host_names_match_node_exporter() {
     // Every collector we run succeeds in node_exporter too (else the
     // comparison below would be vacuous for it).
     let mut ours = Shape::new();
-    for f in HostCollector::default().collect() {
+    for f in host.collect() {
         let labels = f
             .samples
             .iter()
@@ -238,7 +254,7 @@ fn host_names_match_node_exporter() {
             _ => None,
         })
         .collect();
-    let our_samples: Vec<FlatSample> = HostCollector::default()
+    let our_samples: Vec<FlatSample> = host
         .collect()
         .into_iter()
         .flat_map(|f| f.samples)
@@ -250,6 +266,20 @@ fn host_names_match_node_exporter() {
         "node_filefd_maximum",
         "node_disk_info",
         "node_time_clocksource_current_info",
+        "node_uname_info",
+        "node_network_info",
+        "node_network_mtu_bytes",
+        "node_network_speed_bytes",
+        "node_network_flags",
+        "node_network_iface_id",
+        "node_network_protocol_type",
+        "node_network_up",
+        "node_nf_conntrack_entries_limit",
+        "node_entropy_pool_size_bits",
+        "node_timex_tick_seconds",
+        "node_textfile_scrape_error",
+        "node_textfile_mtime_seconds",
+        "node_textfile_probe_value",
     ] {
         let pick = |v: &[FlatSample]| {
             let mut x: Vec<(Vec<(String, String)>, String)> = v
@@ -266,6 +296,10 @@ fn host_names_match_node_exporter() {
         "node_cpu_seconds_total",
         "node_filesystem_size_bytes",
         "node_disk_reads_completed_total",
+        "node_network_carrier",
+        "node_softnet_processed_total",
+        "node_udp_queues",
+        "node_arp_entries",
     ] {
         let series = |v: &[FlatSample]| {
             let mut x: Vec<Vec<(String, String)>> = v
@@ -282,6 +316,7 @@ fn host_names_match_node_exporter() {
             "series of {name}"
         );
     }
+    let _ = std::fs::remove_dir_all(&textfile_dir);
     // Sanity: the comparison covered every collector.
     for c in collectors {
         assert!(

@@ -8,23 +8,38 @@
 //!
 //! One file per node_exporter collector: `cpu` (cpu), `memory` (meminfo),
 //! `load` (loadavg), `filesystem`, `diskstats`, `netdev`, `stat`, `time`,
-//! `pressure`, `filefd`. A collector that fails does not stop the others;
+//! `pressure`, `filefd`, `netstat`, `sockstat`, `netclass`, `softnet`,
+//! `arp`, `conntrack`, `udp_queues`, `uname`, `vmstat`, `timex`, `entropy`,
+//! `textfile`. `uname` and `timex` ask the kernel directly (uname(2),
+//! adjtimex(2)) as node_exporter does, so they ignore the roots. A collector that fails does not stop the others;
 //! like node_exporter, every scrape also reports
 //! `node_scrape_collector_success{collector}` and
 //! `node_scrape_collector_duration_seconds{collector}`.
 //!
 //! The roots are injectable so tests can point at fixture trees.
 
+mod arp;
+mod conntrack;
 mod cpu;
 mod diskstats;
+mod entropy;
 mod filefd;
 mod filesystem;
 mod load;
 mod memory;
+mod netclass;
 mod netdev;
+mod netstat;
 mod pressure;
+mod sockstat;
+mod softnet;
 mod stat;
+mod textfile;
 mod time;
+mod timex;
+mod udp_queues;
+mod uname;
+mod vmstat;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -95,6 +110,8 @@ pub(crate) struct Roots<'a> {
     pub proc_root: &'a Path,
     pub sys_root: &'a Path,
     pub udev_data: &'a Path,
+    /// The textfile collector's directory; `None` reads no files.
+    pub textfile_dir: Option<&'a Path>,
 }
 
 impl Roots<'_> {
@@ -121,16 +138,28 @@ type CollectFn = fn(&Roots) -> Result<Vec<Family>, String>;
 
 /// The collectors, by node_exporter name, in output order.
 const COLLECTORS: &[(&str, CollectFn)] = &[
+    ("arp", arp::collect),
+    ("conntrack", conntrack::collect),
     ("cpu", cpu::collect),
     ("diskstats", diskstats::collect),
+    ("entropy", entropy::collect),
     ("filefd", filefd::collect),
     ("filesystem", filesystem::collect),
     ("loadavg", load::collect),
     ("meminfo", memory::collect),
+    ("netclass", netclass::collect),
     ("netdev", netdev::collect),
+    ("netstat", netstat::collect),
     ("pressure", pressure::collect),
+    ("sockstat", sockstat::collect),
+    ("softnet", softnet::collect),
     ("stat", stat::collect),
+    ("textfile", textfile::collect),
     ("time", time::collect),
+    ("timex", timex::collect),
+    ("udp_queues", udp_queues::collect),
+    ("uname", uname::collect),
+    ("vmstat", vmstat::collect),
 ];
 
 /// Collects host metrics the way node_exporter's default Linux collectors
@@ -140,6 +169,9 @@ pub struct HostCollector {
     proc_root: PathBuf,
     sys_root: PathBuf,
     udev_data: PathBuf,
+    /// node_exporter's `--collector.textfile.directory`; `None` (the
+    /// default) reads no files.
+    textfile_dir: Option<PathBuf>,
     enabled: BTreeSet<&'static str>,
 }
 
@@ -157,6 +189,7 @@ impl HostCollector {
             proc_root: proc_root.into(),
             sys_root: sys_root.into(),
             udev_data: PathBuf::from("/run/udev/data"),
+            textfile_dir: None,
             enabled: Self::available().iter().copied().collect(),
         }
     }
@@ -165,6 +198,13 @@ impl HostCollector {
     /// (node_exporter's `--collector.diskstats` udev data path).
     pub fn with_udev_data(mut self, path: impl Into<PathBuf>) -> Self {
         self.udev_data = path.into();
+        self
+    }
+
+    /// Where the textfile collector reads `*.prom` files from
+    /// (node_exporter's `--collector.textfile.directory`).
+    pub fn with_textfile_dir(mut self, path: impl Into<PathBuf>) -> Self {
+        self.textfile_dir = Some(path.into());
         self
     }
 
@@ -213,6 +253,7 @@ impl HostCollector {
             proc_root: &self.proc_root,
             sys_root: &self.sys_root,
             udev_data: &self.udev_data,
+            textfile_dir: self.textfile_dir.as_deref(),
         };
         let mut out = Vec::new();
         let mut errors = Vec::new();
