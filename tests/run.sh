@@ -10,6 +10,9 @@ need=()
 command -v python3 >/dev/null || need+=(python3)
 # The host collector's names are checked against the real node_exporter.
 [ -x /usr/bin/prometheus-node-exporter ] || need+=(prometheus-node-exporter)
+# The scrape tests scrape an app instrumented with the real client library
+# (tests/scripts/instrumented_app.py, run by the system Python).
+/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need+=(python3-prometheus-client)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"

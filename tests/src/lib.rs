@@ -277,3 +277,104 @@ pub fn write_v1_to(
         Some("application/x-protobuf"),
     )
 }
+
+/// A free TCP port on 127.0.0.1 (bound and released; good enough for tests
+/// that start a process on it right away).
+pub fn free_tcp_port() -> u16 {
+    free_port()
+}
+
+impl Server {
+    /// Starts pharos scraping as `config` (a prometheus.yml) says, with
+    /// extra flags, and waits until it is ready.
+    pub fn start_with_config(dir: &Path, config: &Path, extra: &[&str]) -> Server {
+        let flag = format!("--config.file={}", config.display());
+        let mut args: Vec<&str> = vec![&flag];
+        args.extend_from_slice(extra);
+        Server::start_with(dir, &args)
+    }
+
+    /// Sends a signal (e.g. `libc::SIGHUP`) to the running process.
+    pub fn signal(&self, sig: i32) {
+        if let Some(c) = self.child.as_ref() {
+            unsafe {
+                libc::kill(c.id() as i32, sig);
+            }
+        }
+    }
+
+    /// GET a path with query parameters (URL-encoded here) and parse the
+    /// JSON body; returns (status, body).
+    pub fn get_json_query(&self, path: &str, query: &[(&str, &str)]) -> (u16, serde_json::Value) {
+        let r = reqwest::blocking::Client::new()
+            .get(self.url(path))
+            .query(query)
+            .send()
+            .expect("GET");
+        let status = r.status().as_u16();
+        let text = r.text().expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    }
+
+    /// GET a path; returns (status, body text).
+    pub fn get_text(&self, path_and_query: &str) -> (u16, String) {
+        let r = reqwest::blocking::get(self.url(path_and_query)).expect("GET");
+        let status = r.status().as_u16();
+        (status, r.text().expect("body"))
+    }
+
+    /// POST a path with an empty body; returns (status, body text).
+    pub fn post(&self, path_and_query: &str) -> (u16, String) {
+        let r = reqwest::blocking::Client::new()
+            .post(self.url(path_and_query))
+            .send()
+            .expect("POST");
+        let status = r.status().as_u16();
+        (status, r.text().expect("body"))
+    }
+}
+
+/// A child process that is killed (SIGKILL) and reaped when dropped, so a
+/// failing test leaves nothing running.
+pub struct ChildGuard(pub Option<Child>);
+
+impl ChildGuard {
+    pub fn spawn(cmd: &mut Command) -> ChildGuard {
+        ChildGuard(Some(
+            cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}")),
+        ))
+    }
+
+    /// Kills the process now (SIGKILL) and waits for it.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Calls `f` every 50 ms until it returns `Ok`, for at most `timeout`;
+/// when the time is up, panics naming `what` and the last `Err` (which
+/// should say what was seen instead).
+pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(last) if Instant::now() >= deadline => {
+                panic!("timed out after {timeout:?} waiting for {what}; last seen: {last}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
