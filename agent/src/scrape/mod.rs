@@ -270,6 +270,9 @@ struct PoolState {
     groups: BTreeMap<String, Group>,
     loops: HashMap<u64, LoopHandle>,
     dropped: Vec<LabelSet>,
+    /// Set when the pool is shut down, so a discovery update racing the
+    /// shutdown cannot start loops again.
+    stopped: bool,
 }
 
 struct Pool {
@@ -365,6 +368,7 @@ impl<S: Sink> Manager<S> {
             groups,
             loops: HashMap::new(),
             dropped: Vec::new(),
+            stopped: false,
         }));
         self.sync(&state);
         let (stop, mut stopped) = watch::channel(false);
@@ -464,6 +468,9 @@ impl<S: Sink> SyncHandle<S> {
     /// applies the target limit.
     fn sync(&self, state: &Arc<Mutex<PoolState>>) {
         let mut st = lock(state);
+        if st.stopped {
+            return;
+        }
         let job = Arc::clone(&st.job);
         let mut active: HashMap<u64, Target> = HashMap::new();
         let mut dropped = Vec::new();
@@ -538,6 +545,7 @@ impl<S: Sink> SyncHandle<S> {
 fn shutdown_pool(pool: &Pool, stale: impl Fn(u64) -> bool) {
     let _ = pool.stop.send(true);
     let mut st = lock(&pool.state);
+    st.stopped = true;
     for (k, l) in st.loops.drain() {
         let _ = l.stop.send(Some(stale(k)));
     }

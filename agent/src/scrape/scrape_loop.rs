@@ -19,6 +19,8 @@
 //! not seen for [`CACHE_KEEP_SCRAPES`] scrapes are forgotten.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -135,12 +137,12 @@ pub struct ScrapeState<S: Sink> {
     target: Target,
     status: Arc<Mutex<TargetStatus>>,
     stats: Arc<ScrapeStats>,
-    cache: HashMap<Box<str>, CacheEntry<S::Series>>,
+    cache: FxHashMap<Box<str>, CacheEntry<S::Series>>,
     /// Series of the previous successful scrape that are tracked for
     /// staleness (the value says whether to track them), and of the
     /// current one; swapped each scrape to keep their allocations.
-    prev: HashMap<S::Series, bool>,
-    cur: HashMap<S::Series, bool>,
+    prev: FxHashMap<S::Series, bool>,
+    cur: FxHashMap<S::Series, bool>,
     report: Option<Report<S::Series>>,
     iteration: u64,
     parser_validation: Validation,
@@ -160,9 +162,9 @@ impl<S: Sink> ScrapeState<S> {
             target,
             status,
             stats,
-            cache: HashMap::new(),
-            prev: HashMap::new(),
-            cur: HashMap::new(),
+            cache: FxHashMap::default(),
+            prev: FxHashMap::default(),
+            cur: FxHashMap::default(),
             report: None,
             iteration: 0,
             parser_validation: Validation::Prometheus,
@@ -376,11 +378,11 @@ impl<S: Sink> ScrapeState<S> {
         &mut self,
         t: i64,
         duration: Duration,
-        result: Result<(String, Format), ScrapeError>,
+        result: Result<(&str, Format), ScrapeError>,
     ) {
         let mut batch = Vec::with_capacity(self.prev.len() + 5);
         let outcome = result.and_then(|(body, format)| {
-            let r = self.process(&body, format, t, &mut batch);
+            let r = self.process(body, format, t, &mut batch);
             if r.is_err() {
                 batch.clear();
             }
@@ -529,29 +531,30 @@ pub async fn run<S: Sink>(
         let t = now_ms();
         let started = Instant::now();
         let forced = lock(&forced_error).clone();
-        let result = match forced {
+        let fetched = match forced {
             Some(e) => Err(e),
             None => http::fetch(&client, &state.job, &state.target, &mut buf)
                 .await
-                .map_err(ScrapeError::from)
-                .and_then(|format| match std::str::from_utf8(&buf) {
-                    Ok(text) => Ok((text.to_string(), format)),
-                    Err(e) => Err(ScrapeError::Parse(format!(
-                        "the response is not valid UTF-8 (at byte {})",
-                        e.valid_up_to()
-                    ))),
-                }),
+                .map_err(ScrapeError::from),
         };
         let duration = started.elapsed();
         // Appending touches storage (a disk write): off the async threads.
-        let mut moved = state;
-        state = match tokio::task::spawn_blocking(move || {
+        // The body buffer travels along and comes back for the next scrape.
+        let (mut moved, body) = (state, std::mem::take(&mut buf));
+        (state, buf) = match tokio::task::spawn_blocking(move || {
+            let result = fetched.and_then(|format| match std::str::from_utf8(&body) {
+                Ok(text) => Ok((text, format)),
+                Err(e) => Err(ScrapeError::Parse(format!(
+                    "the response is not valid UTF-8 (at byte {})",
+                    e.valid_up_to()
+                ))),
+            });
             moved.complete(t, duration, result);
-            moved
+            (moved, body)
         })
         .await
         {
-            Ok(s) => s,
+            Ok(back) => back,
             Err(e) => {
                 tracing::error!(error = %e, "scrape append task failed");
                 return;

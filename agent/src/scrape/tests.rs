@@ -82,8 +82,8 @@ fn state(
     (s, sink, status)
 }
 
-fn ok(body: &str) -> Result<(String, Format), ScrapeError> {
-    Ok((body.to_string(), Format::PrometheusText))
+fn ok(body: &str) -> Result<(&str, Format), ScrapeError> {
+    Ok((body, Format::PrometheusText))
 }
 
 fn value(batch: &[(String, i64, f64)], series: &str) -> Option<f64> {
@@ -297,7 +297,7 @@ fn openmetrics_bodies_need_eof() {
     s.complete(
         1000,
         Duration::ZERO,
-        Ok(("a_total 1\n".to_string(), Format::OpenMetrics)),
+        Ok(("a_total 1\n", Format::OpenMetrics)),
     );
     assert!(status.lock().unwrap().last_error.contains("EOF"));
 }
