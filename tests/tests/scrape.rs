@@ -683,8 +683,28 @@ fn reload_sighup_bad_config_and_file_sd() {
     assert_eq!(target(&s, "b").unwrap()["health"], "up");
     assert_eq!(instances("fsd").len(), 2);
 
-    // file_sd: f2 leaves, f3 arrives, no reload.
+    // file_sd: f2 leaves, f3 arrives, no reload. (Written first: the
+    // file is polled every few seconds, and the SIGHUP below leaves the
+    // fsd job untouched.)
     write_atomic(&sd_file, &sd(&[&f1, &f3]));
+
+    // SIGHUP with job b removed again: its target goes, and its series
+    // (`up` included) end with stale markers.
+    write_atomic(&config, &v1);
+    s.signal(libc::SIGHUP);
+    wait_for(FEW_INTERVALS, "job b to be removed", || {
+        let t = targets(&s, "b");
+        t.is_empty().then_some(()).ok_or(format!("{t:?}"))
+    });
+    wait_all_stale(&s, r#"{job="b"}"#);
+    let b_names = names(&s, r#"{job="b"}"#);
+    assert!(
+        b_names.is_superset(&REPORT.iter().map(|n| n.to_string()).collect()),
+        "{b_names:?}"
+    );
+    assert_eq!(target(&s, "a").unwrap()["health"], "up");
+    eprintln!("reload: job b removed after {:?}", t0.elapsed());
+
     wait_for(Duration::from_secs(15), "file_sd to swap f2 for f3", || {
         let got = instances("fsd");
         if got == set(&[&f1, &f3]) {
