@@ -237,19 +237,21 @@ impl<S: Sink> ScrapeState<S> {
                 t
             };
             let track = !explicit || self.job.track_timestamps_staleness;
-            // The same series twice in one scrape: Prometheus keeps the
-            // first and counts the rest as duplicates.
-            if self.cur.insert(series.clone(), track).is_some() {
-                continue;
-            }
-            if !self.prev.contains_key(&series) {
-                counts.added += 1;
-            }
+            // Counted before the duplicate check: Prometheus counts (and
+            // limits) every sample that survives relabeling.
             counts.post_relabel += 1;
             if sample_limit > 0 && counts.post_relabel as u64 > sample_limit {
                 return Err(ScrapeError::SampleLimit {
                     limit: sample_limit,
                 });
+            }
+            // The same series twice in one scrape: Prometheus keeps the
+            // first and refuses the rest as duplicates.
+            if self.cur.insert(series.clone(), track).is_some() {
+                continue;
+            }
+            if !self.prev.contains_key(&series) {
+                counts.added += 1;
             }
             batch.push((series, ts, sample.value));
         }

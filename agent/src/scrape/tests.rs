@@ -279,6 +279,11 @@ fn duplicate_series_in_one_scrape_keep_the_first() {
         1
     );
     assert_eq!(value(&b, &format!("a{{{T}}}")), Some(1.0));
+    // As in Prometheus, the duplicate counts as scraped and post-relabeling.
+    assert_eq!(
+        value(&b, &format!("scrape_samples_post_metric_relabeling{{{T}}}")),
+        Some(2.0)
+    );
 }
 
 #[test]

@@ -43,13 +43,38 @@ fn rfc3339(ms: Option<i64>) -> String {
     }
 }
 
+/// The scrape URL as seen from other machines: Prometheus swaps a
+/// loopback or wildcard host for this machine's host name.
+fn global_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() && !p.contains(']') => (h, Some(p)),
+        _ => (authority, None),
+    };
+    if !matches!(
+        host,
+        "localhost" | "127.0.0.1" | "[::1]" | "0.0.0.0" | "[::]"
+    ) {
+        return url.to_string();
+    }
+    let name = crate::collect::hostname();
+    match port {
+        Some(p) => format!("{scheme}://{name}:{p}{tail}"),
+        None => format!("{scheme}://{name}{tail}"),
+    }
+}
+
 fn active_json(a: &ActiveTarget) -> Value {
     json!({
         "discoveredLabels": labels_json(&a.target.discovered),
         "labels": labels_json(&a.target.labels),
         "scrapePool": a.pool,
         "scrapeUrl": a.target.url,
-        "globalUrl": a.target.url,
+        "globalUrl": global_url(&a.target.url),
         "lastError": a.status.last_error,
         "lastScrape": rfc3339(a.status.last_scrape_ms),
         "lastScrapeDuration": a.status.last_duration.as_secs_f64(),
@@ -309,6 +334,23 @@ mod tests {
     fn zero_time_for_never_scraped() {
         assert_eq!(rfc3339(None), "0001-01-01T00:00:00Z");
         assert_eq!(rfc3339(Some(1_500)), "1970-01-01T00:00:01.500000000Z");
+    }
+
+    #[test]
+    fn global_url_names_this_host_for_loopback() {
+        let me = crate::collect::hostname();
+        assert_eq!(
+            global_url("http://localhost:9090/metrics"),
+            format!("http://{me}:9090/metrics")
+        );
+        assert_eq!(
+            global_url("http://127.0.0.1:1/x?a=b"),
+            format!("http://{me}:1/x?a=b")
+        );
+        assert_eq!(
+            global_url("https://example.com:443/metrics"),
+            "https://example.com:443/metrics"
+        );
     }
 
     #[test]
