@@ -139,6 +139,16 @@ const LES: [&str; 10] = [
 /// for index j, value kind, (rate range)).
 fn build_target(idx: usize, series: usize, seed: u64) -> Target {
     type Labels = fn(usize) -> String;
+    /// name, type, help, share of the series, labels of line j, value kind, rate range.
+    type Template = (
+        &'static str,
+        &'static str,
+        &'static str,
+        f64,
+        Labels,
+        Kind,
+        (f64, f64),
+    );
     let cpu: Labels = |j| format!("cpu=\"{}\",mode=\"{}\"", j / 8, MODES[j % 8]);
     let rx: Labels = |j| {
         format!(
@@ -187,7 +197,7 @@ fn build_target(idx: usize, series: usize, seed: u64) -> Target {
         )
     };
     #[rustfmt::skip]
-    let templates: [(&str, &str, &str, f64, Labels, Kind, (f64, f64)); 8] = [
+    let templates: [Template; 8] = [
         ("node_cpu_seconds_total", "counter", "Seconds the CPUs spent in each mode.", 0.25, cpu, Kind::CounterF2, (0.05, 1.0)),
         ("node_network_receive_bytes_total", "counter", "Network device statistic receive_bytes.", 0.10, rx, Kind::CounterInt, (1e3, 1e6)),
         ("node_network_transmit_packets_total", "counter", "Network device statistic transmit_packets.", 0.10, tx, Kind::CounterInt, (5.0, 5e3)),
@@ -331,11 +341,10 @@ fn serve_conn(sh: Arc<Shared>, idx: usize, stream: TcpStream) {
                 close = true;
             }
         }
-        let ctype;
-        if path.starts_with("/stats") {
+        let ctype = if path.starts_with("/stats") {
             body.clear();
             body.push_str(&stats_json(&sh));
-            ctype = "application/json";
+            "application/json"
         } else {
             let t = sh.epoch0 + sh.start.elapsed().as_secs_f64();
             let tg = &sh.targets[idx];
@@ -344,8 +353,8 @@ fn serve_conn(sh: Arc<Shared>, idx: usize, stream: TcpStream) {
             sh.requests.fetch_add(1, Ordering::Relaxed);
             sh.samples
                 .fetch_add(tg.lines.len() as u64, Ordering::Relaxed);
-            ctype = "text/plain; version=0.0.4; charset=utf-8";
-        }
+            "text/plain; version=0.0.4; charset=utf-8"
+        };
         head.clear();
         let _ = write!(
             head,
