@@ -161,7 +161,7 @@ def main():
     ap.add_argument("--targets", type=int, default=50)
     ap.add_argument("--series", type=int, default=1000, help="series per target")
     ap.add_argument("--interval", default="1s", help="scrape_interval (and scrape_timeout), e.g. 1s, 500ms, 15s")
-    ap.add_argument("--warmup", type=int, default=20, help="seconds from /-/ready to the measured window")
+    ap.add_argument("--warmup", type=int, default=20, help="seconds from /-/ready to the measured window (Prometheus starts scraping ~5 s after ready)")
     ap.add_argument("--duration", type=int, default=120, help="seconds measured, per system")
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--only", choices=["pharos", "prometheus"])
