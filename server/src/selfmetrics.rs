@@ -189,7 +189,6 @@ struct ScrapeFacts {
     failures: Vec<(&'static str, f64)>,
     samples: f64,
     stale_markers: f64,
-    rejected: f64,
     /// Targets per (job, health).
     targets: std::collections::BTreeMap<(String, &'static str), f64>,
     reload_ok: bool,
@@ -214,7 +213,6 @@ fn scrape_facts(c: &Collection) -> ScrapeFacts {
             .collect(),
         samples: l(&st.samples),
         stale_markers: l(&st.stale_markers),
-        rejected: l(&st.rejected),
         targets,
         reload_ok: c.last_reload_ok.load(Ordering::Relaxed),
         reload_success_seconds: c.last_reload_success_ms.load(Ordering::Relaxed) as f64 / 1000.0,
@@ -248,12 +246,6 @@ impl Collector for ScrapeCollector {
             "pharos_scrape_stale_markers",
             "Stale markers written for series that disappeared.",
             f.stale_markers,
-        )?;
-        counter(
-            &mut e,
-            "pharos_scrape_samples_rejected",
-            "Scraped samples storage refused (out of order, duplicate, out of bounds).",
-            f.rejected,
         )?;
         let mut m = e.encode_descriptor(
             "pharos_scrape_targets",

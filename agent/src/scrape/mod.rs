@@ -59,10 +59,23 @@ pub trait Sink: Send + Sync + 'static {
     /// empty values). An `Err` says why the set is unacceptable.
     fn series(&self, labels: &[(String, String)]) -> Result<Self::Series, String>;
 
-    /// Stores samples (`series, timestamp ms, value`) as one batch. Samples
+    /// Takes samples (`series, timestamp ms, value`) to store as one
+    /// batch; the returned receiver answers once they are stored. Samples
     /// the sink refuses (out of order...) are counted, not errors; `Err`
-    /// means nothing was stored.
-    fn append(&self, samples: Vec<(Self::Series, i64, f64)>) -> Result<Appended, String>;
+    /// means nothing was stored. Called from async worker threads: queue
+    /// and store elsewhere rather than block here (a sink that stores at
+    /// once can answer through [`committed`]).
+    fn append(&self, samples: Vec<(Self::Series, i64, f64)>) -> Committed;
+}
+
+/// The answer to a [`Sink::append`].
+pub type Committed = tokio::sync::oneshot::Receiver<Result<Appended, String>>;
+
+/// A [`Committed`] that already holds its answer.
+pub fn committed(result: Result<Appended, String>) -> Committed {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let _ = tx.send(result);
+    rx
 }
 
 /// What a [`Sink::append`] did.

@@ -30,7 +30,7 @@ use crate::relabel;
 
 use super::http::{self, FetchError};
 use super::target::Target;
-use super::{Job, Metadata, Sink, TargetHealth, TargetStatus, STALE_NAN};
+use super::{Appended, Committed, Job, Metadata, Sink, TargetHealth, TargetStatus, STALE_NAN};
 
 /// Cache entries unseen for this many scrapes are dropped.
 const CACHE_KEEP_SCRAPES: u64 = 10;
@@ -127,6 +127,15 @@ pub struct Counts {
     pub scraped: usize,
     pub post_relabel: usize,
     pub added: usize,
+}
+
+/// A scrape between [`ScrapeState::begin`] and [`ScrapeState::end`].
+#[derive(Debug)]
+pub struct Attempt {
+    t: i64,
+    duration: Duration,
+    counts: Counts,
+    error: Option<String>,
 }
 
 /// Everything a loop remembers between scrapes. Separate from the I/O so
@@ -373,15 +382,32 @@ impl<S: Sink> ScrapeState<S> {
     }
 
     /// Records one scrape attempt that started at `t` (ms) and whose fetch
-    /// took `duration`: appends its samples (or, if `result` failed, stale
-    /// markers for everything) and the report series, and updates the
-    /// target's status.
+    /// took `duration`, with a sink that stores before it answers (tests,
+    /// simple sinks): [`Self::begin`], append, [`Self::end`].
     pub fn complete(
         &mut self,
         t: i64,
         duration: Duration,
         result: Result<(&str, Format), ScrapeError>,
     ) {
+        let (batch, attempt) = self.begin(t, duration, result);
+        let stored = self
+            .sink
+            .append(batch)
+            .blocking_recv()
+            .unwrap_or_else(|_| Err("the sink went away".to_string()));
+        self.end(attempt, stored);
+    }
+
+    /// First half of recording a scrape: the samples to append — the
+    /// scrape's own (or, if `result` failed, stale markers for everything)
+    /// and the report series.
+    pub fn begin(
+        &mut self,
+        t: i64,
+        duration: Duration,
+        result: Result<(&str, Format), ScrapeError>,
+    ) -> (Vec<(S::Series, i64, f64)>, Attempt) {
         let mut batch = Vec::with_capacity(self.prev.len() + 5);
         let outcome = result.and_then(|(body, format)| {
             let r = self.process(body, format, t, &mut batch);
@@ -424,8 +450,21 @@ impl<S: Sink> ScrapeState<S> {
                 tracing::warn!(target_url = %self.target.url, error = %e, "report series refused")
             }
         }
-        let mut error = outcome.err().map(|e| e.to_string());
-        match self.sink.append(batch) {
+        let attempt = Attempt {
+            t,
+            duration,
+            counts,
+            error: outcome.err().map(|e| e.to_string()),
+        };
+        (batch, attempt)
+    }
+
+    /// Second half: once the sink has stored (or failed to store) the
+    /// batch, the target's status says how the scrape went — so `up` in the
+    /// API never runs ahead of the data.
+    pub fn end(&mut self, attempt: Attempt, stored: Result<Appended, String>) {
+        let mut error = attempt.error;
+        match stored {
             Ok(a) if a.rejected > 0 => {
                 self.stats
                     .rejected
@@ -456,9 +495,9 @@ impl<S: Sink> ScrapeState<S> {
             TargetHealth::Down
         };
         status.last_error = error.unwrap_or_default();
-        status.last_scrape_ms = Some(t);
-        status.last_duration = duration;
-        status.last_samples = counts.post_relabel;
+        status.last_scrape_ms = Some(attempt.t);
+        status.last_duration = attempt.duration;
+        status.last_samples = attempt.counts.post_relabel;
     }
 
     fn stale_everything(&mut self, t: i64, batch: &mut Vec<(S::Series, i64, f64)>) {
@@ -471,7 +510,7 @@ impl<S: Sink> ScrapeState<S> {
 
     /// The target is gone: stale markers at `t` for its series and its
     /// report series, as Prometheus writes at the end of a loop.
-    pub fn end_of_run(&mut self, t: i64) {
+    pub fn end_of_run(&mut self, t: i64) -> Committed {
         let mut batch = Vec::with_capacity(self.prev.len() + 5);
         self.stale_everything(t, &mut batch);
         if let Ok(r) = self.report_series() {
@@ -479,9 +518,7 @@ impl<S: Sink> ScrapeState<S> {
                 batch.push((s.clone(), t, STALE_NAN));
             }
         }
-        if let Err(e) = self.sink.append(batch) {
-            tracing::warn!(target_url = %self.target.url, error = %e, "writing stale markers failed");
-        }
+        self.sink.append(batch)
     }
 }
 
@@ -540,28 +577,23 @@ pub async fn run<S: Sink>(
                 .map_err(ScrapeError::from),
         };
         let duration = started.elapsed();
-        // Appending touches storage (a disk write): off the async threads.
-        // The body buffer travels along and comes back for the next scrape.
-        let (mut moved, body) = (state, std::mem::take(&mut buf));
-        (state, buf) = match tokio::task::spawn_blocking(move || {
-            let result = fetched.and_then(|format| match std::str::from_utf8(&body) {
-                Ok(text) => Ok((text, format)),
-                Err(e) => Err(ScrapeError::Parse(format!(
-                    "the response is not valid UTF-8 (at byte {})",
-                    e.valid_up_to()
-                ))),
-            });
-            moved.complete(t, duration, result);
-            (moved, body)
-        })
-        .await
-        {
-            Ok(back) => back,
-            Err(e) => {
-                tracing::error!(error = %e, "scrape append task failed");
-                return;
-            }
-        };
+        // Parsing a body is short CPU work and the sink only queues the
+        // samples, so this runs on the async worker (a hop to the blocking
+        // pool per scrape cost more than the work itself).
+        let result = fetched.and_then(|format| match std::str::from_utf8(&buf) {
+            Ok(text) => Ok((text, format)),
+            Err(e) => Err(ScrapeError::Parse(format!(
+                "the response is not valid UTF-8 (at byte {})",
+                e.valid_up_to()
+            ))),
+        });
+        let (batch, attempt) = state.begin(t, duration, result);
+        let stored = state
+            .sink
+            .append(batch)
+            .await
+            .unwrap_or_else(|_| Err("the sink went away".to_string()));
+        state.end(attempt, stored);
         last_t = Some(t);
         // Keep the body buffer from growing without bound after one huge
         // scrape.
@@ -578,7 +610,9 @@ pub async fn run<S: Sink>(
             let due = last + interval.as_millis() as i64;
             let wait = (due - now_ms()).max(0) as u64 + interval.as_millis() as u64 / 10;
             tokio::time::sleep(Duration::from_millis(wait)).await;
-            let _ = tokio::task::spawn_blocking(move || state.end_of_run(due)).await;
+            if let Ok(Err(e)) = state.end_of_run(due).await {
+                tracing::warn!(error = %e, "writing stale markers failed");
+            }
         }
     }
 }

@@ -34,13 +34,13 @@ impl Sink for Recorder {
         Ok(format!("{name}{{{}}}", rest.join(",")))
     }
 
-    fn append(&self, samples: Vec<(String, i64, f64)>) -> Result<Appended, String> {
+    fn append(&self, samples: Vec<(String, i64, f64)>) -> Committed {
         let written = samples.len();
         self.batches.lock().unwrap().push(samples);
-        Ok(Appended {
+        committed(Ok(Appended {
             written,
             ..Appended::default()
-        })
+        }))
     }
 }
 
@@ -290,7 +290,7 @@ fn duplicate_series_in_one_scrape_keep_the_first() {
 fn end_of_run_marks_series_and_report_stale() {
     let (mut s, sink, _) = state(Job::for_tests("node"));
     s.complete(1000, Duration::ZERO, ok("a 1\n"));
-    s.end_of_run(16_000);
+    let _ = s.end_of_run(16_000);
     let b = sink.last();
     assert_eq!(b.len(), 6, "{b:?}");
     assert!(b.iter().all(|(_, t, v)| *t == 16_000 && v.is_nan()));

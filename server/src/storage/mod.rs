@@ -894,6 +894,24 @@ fn load_series(conn: &Connection, head: &mut Head) -> Result<(), StorageError> {
 
 impl Appender for Storage {
     fn append(&self, batch: Vec<SeriesSamples>) -> Result<AppendReport, StorageError> {
+        self.append_entries(batch.iter().map(|e| (&e.labels, e.samples.as_slice())))
+    }
+}
+
+impl Storage {
+    /// Appends one sample per entry, as one batch with [`Appender::append`]'s
+    /// guarantees — the scrape path, without a vector per sample.
+    pub fn append_points(
+        &self,
+        points: &[(Labels, (i64, f64))],
+    ) -> Result<AppendReport, StorageError> {
+        self.append_entries(points.iter().map(|(l, s)| (l, std::slice::from_ref(s))))
+    }
+
+    fn append_entries<'a>(
+        &self,
+        batch: impl Iterator<Item = (&'a Labels, &'a [(i64, f64)])>,
+    ) -> Result<AppendReport, StorageError> {
         let mut report = AppendReport::default();
         let mut reasons: HashMap<RejectReason, (usize, String)> = HashMap::new();
         let too_new = self.opts.clock.now_ms().saturating_add(MAX_AHEAD_MS);
@@ -912,15 +930,15 @@ impl Appender for Storage {
             samples: Vec<(i64, f64)>,
             last: Option<(i64, Option<u64>)>,
         }
-        let mut plans: Vec<Plan> = Vec::with_capacity(batch.len());
+        let mut plans: Vec<Plan> = Vec::with_capacity(batch.size_hint().0);
         let mut new_labels: Vec<Labels> = Vec::new();
         {
             let head = self.read_head();
             let mut plan_of_id: FxHashMap<SeriesId, usize> = FxHashMap::default();
-            plan_of_id.reserve(batch.len());
+            plan_of_id.reserve(plans.capacity());
             let mut plan_of_new: FxHashMap<Labels, usize> = FxHashMap::default();
-            for entry in batch {
-                let p = match head.by_labels.get(&entry.labels) {
+            for (labels, samples) in batch {
+                let p = match head.by_labels.get(labels) {
                     Some(&id) => *plan_of_id.entry(id).or_insert_with(|| {
                         plans.push(Plan {
                             target: Target::Existing(id),
@@ -929,7 +947,7 @@ impl Appender for Storage {
                         });
                         plans.len() - 1
                     }),
-                    None => match plan_of_new.get(&entry.labels) {
+                    None => match plan_of_new.get(labels) {
                         Some(&p) => p,
                         None => {
                             plans.push(Plan {
@@ -937,14 +955,14 @@ impl Appender for Storage {
                                 samples: Vec::new(),
                                 last: None,
                             });
-                            new_labels.push(entry.labels.clone());
-                            plan_of_new.insert(entry.labels.clone(), plans.len() - 1);
+                            new_labels.push(labels.clone());
+                            plan_of_new.insert(labels.clone(), plans.len() - 1);
                             plans.len() - 1
                         }
                     },
                 };
                 let plan = &mut plans[p];
-                for &(t, v) in &entry.samples {
+                for &(t, v) in samples {
                     let mut check = head::check(plan.last, t, v);
                     // After a restart the value of the newest persisted
                     // sample is not in memory: fetch it once to tell a
@@ -972,7 +990,7 @@ impl Appender for Storage {
                     };
                     let e = reasons
                         .entry(reason)
-                        .or_insert_with(|| (0, format!("series {}, timestamp {t}", entry.labels)));
+                        .or_insert_with(|| (0, format!("series {labels}, timestamp {t}")));
                     e.0 += 1;
                 }
             }
