@@ -290,7 +290,8 @@ fn duplicate_series_in_one_scrape_keep_the_first() {
 fn end_of_run_marks_series_and_report_stale() {
     let (mut s, sink, _) = state(Job::for_tests("node"));
     s.complete(1000, Duration::ZERO, ok("a 1\n"));
-    let _ = s.end_of_run(16_000);
+    let stored = s.end_of_run(16_000).blocking_recv().unwrap();
+    assert!(stored.is_ok());
     let b = sink.last();
     assert_eq!(b.len(), 6, "{b:?}");
     assert!(b.iter().all(|(_, t, v)| *t == 16_000 && v.is_nan()));
