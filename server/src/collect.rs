@@ -19,7 +19,7 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
 
@@ -28,12 +28,15 @@ use pharos_agent::host::HostCollector;
 use pharos_agent::scrape::{self, committed, Appended, Committed, Job, Manager, Sink};
 use tokio::sync::oneshot::Sender;
 
-use crate::storage::{Labels, Storage};
+use crate::storage::{Labels, SeriesId, Storage};
+use rustc_hash::FxHashMap;
 
 /// How long scraped samples wait to be committed together.
 const COMMIT_EVERY: Duration = Duration::from_millis(200);
 /// Samples that trigger a commit before [`COMMIT_EVERY`] is up.
 const COMMIT_AT: usize = 100_000;
+/// Commits between sweeps of the interning map (about a minute).
+const PRUNE_EVERY_COMMITS: u64 = 300;
 /// Samples waiting beyond which scrapes fail instead of queueing: storage
 /// has fallen behind (a slow or full disk) and memory must not grow
 /// without bound.
@@ -48,6 +51,9 @@ const MAX_PENDING: usize = 4_000_000;
 /// data. Refused samples are counted by storage (`pharos_storage_*`).
 pub struct StorageSink {
     storage: Arc<Storage>,
+    /// One handle per label set, so that every loop holding a series holds
+    /// the same handle.
+    interned: Mutex<FxHashMap<Labels, ScrapedSeries>>,
     pending: Mutex<Pending>,
     wake: Condvar,
     committer: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -55,7 +61,7 @@ pub struct StorageSink {
 
 #[derive(Default)]
 struct Pending {
-    points: Vec<(Labels, (i64, f64))>,
+    points: Vec<(ScrapedSeries, (i64, f64))>,
     /// One answer per queued batch, with its size.
     waiting: Vec<(Sender<Result<Appended, String>>, usize)>,
     closed: bool,
@@ -66,6 +72,7 @@ impl StorageSink {
     pub fn start(storage: Arc<Storage>) -> Arc<StorageSink> {
         let sink = Arc::new(StorageSink {
             storage,
+            interned: Mutex::new(FxHashMap::default()),
             pending: Mutex::new(Pending::default()),
             wake: Condvar::new(),
             committer: Mutex::new(None),
@@ -81,6 +88,7 @@ impl StorageSink {
 
     fn commit_loop(&self) {
         let mut spare = Vec::new();
+        let mut commits = 0u64;
         loop {
             let (batch, waiting, closed) = {
                 let mut p = lock(&self.pending);
@@ -97,18 +105,32 @@ impl StorageSink {
             let result = if batch.is_empty() {
                 Ok(Default::default())
             } else {
-                self.storage.append_points(&batch).map_err(|e| {
+                let points = batch.iter().map(|(s, p)| (&s.0.labels, s.id(), p));
+                let result = self.storage.append_points(points).map_err(|e| {
                     tracing::error!(samples = batch.len(), error = %e, "storing scraped samples failed");
                     e.to_string()
-                })
-            };
-            {
-                for (answer, n) in waiting {
-                    let _ = answer.send(result.as_ref().map_err(Clone::clone).map(|_| Appended {
-                        written: n,
-                        ..Appended::default()
-                    }));
+                });
+                // Series created by this batch: remember their ids.
+                for (s, _) in &batch {
+                    if s.id().is_none() {
+                        if let Some(id) = self.storage.series_id(&s.0.labels) {
+                            s.0.id.store(id, Ordering::Relaxed);
+                        }
+                    }
                 }
+                result
+            };
+            commits += 1;
+            if commits.is_multiple_of(PRUNE_EVERY_COMMITS) {
+                // Handles only the interning map still holds belong to
+                // series no loop scrapes any more.
+                lock(&self.interned).retain(|_, s| Arc::strong_count(&s.0) > 1);
+            }
+            for (answer, n) in waiting {
+                let _ = answer.send(result.as_ref().map_err(Clone::clone).map(|_| Appended {
+                    written: n,
+                    ..Appended::default()
+                }));
             }
             spare = batch;
             spare.clear();
@@ -132,15 +154,58 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl Sink for StorageSink {
-    type Series = Labels;
+/// A series as scrape loops hold it: its labels and, once storage has it,
+/// its id, so appends find it without hashing the labels. Handles are
+/// interned (one per label set), so they compare and hash by address.
+#[derive(Clone)]
+pub struct ScrapedSeries(Arc<SeriesHandle>);
 
-    fn series(&self, labels: &[(String, String)]) -> Result<Labels, String> {
-        Labels::from_sorted(labels.iter().map(|(n, v)| (n.as_str(), v.as_str())))
-            .map_err(|e| e.to_string())
+struct SeriesHandle {
+    labels: Labels,
+    /// 0 until storage has created the series (ids start at 1).
+    id: AtomicU64,
+}
+
+impl ScrapedSeries {
+    fn id(&self) -> Option<SeriesId> {
+        Some(self.0.id.load(Ordering::Relaxed)).filter(|&id| id != 0)
+    }
+}
+
+impl PartialEq for ScrapedSeries {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for ScrapedSeries {}
+
+impl std::hash::Hash for ScrapedSeries {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (Arc::as_ptr(&self.0) as usize).hash(state);
+    }
+}
+
+impl Sink for StorageSink {
+    type Series = ScrapedSeries;
+
+    fn series(&self, labels: &[(String, String)]) -> Result<ScrapedSeries, String> {
+        let labels = Labels::from_sorted(labels.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+            .map_err(|e| e.to_string())?;
+        let mut interned = lock(&self.interned);
+        if let Some(s) = interned.get(&labels) {
+            return Ok(s.clone());
+        }
+        let id = self.storage.series_id(&labels).unwrap_or(0);
+        let s = ScrapedSeries(Arc::new(SeriesHandle {
+            labels: labels.clone(),
+            id: AtomicU64::new(id),
+        }));
+        interned.insert(labels, s.clone());
+        Ok(s)
     }
 
-    fn append(&self, samples: Vec<(Labels, i64, f64)>) -> Committed {
+    fn append(&self, samples: Vec<(ScrapedSeries, i64, f64)>) -> Committed {
         let n = samples.len();
         let mut p = lock(&self.pending);
         if p.closed {
@@ -450,6 +515,45 @@ mod tests {
                 .len();
             assert_eq!(n, usize::from(host) + usize::from(itself));
         }
+    }
+
+    #[test]
+    fn sink_interns_series_learns_ids_and_survives_stale_ids() {
+        use crate::storage::Queryable;
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Arc::new(Storage::open(dir.path(), Default::default()).unwrap());
+        let sink = StorageSink::start(Arc::clone(&storage));
+        let l = vec![
+            ("__name__".to_string(), "m".to_string()),
+            ("job".to_string(), "j".to_string()),
+        ];
+        let a = sink.series(&l).unwrap();
+        assert!(a == sink.series(&l).unwrap(), "one handle per label set");
+        assert_eq!(a.id(), None);
+        let now = chrono::Utc::now().timestamp_millis();
+        let stored = |s: &ScrapedSeries, t: i64, v: f64| {
+            sink.append(vec![(s.clone(), t, v)])
+                .blocking_recv()
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(stored(&a, now, 1.0).written, 1);
+        let id = a
+            .id()
+            .expect("the id is learnt once storage has the series");
+        assert_eq!(storage.series_id(&a.0.labels), Some(id));
+        // An id storage no longer knows falls back to the labels.
+        a.0.id.store(id + 1000, Ordering::Relaxed);
+        stored(&a, now + 1000, 2.0);
+        let got = storage.select(&[], i64::MIN, i64::MAX).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].samples, vec![(now, 1.0), (now + 1000, 2.0)]);
+        sink.close();
+        assert!(sink
+            .append(vec![(a, now + 2000, 3.0)])
+            .blocking_recv()
+            .unwrap()
+            .is_err());
     }
 
     #[test]

@@ -894,23 +894,35 @@ fn load_series(conn: &Connection, head: &mut Head) -> Result<(), StorageError> {
 
 impl Appender for Storage {
     fn append(&self, batch: Vec<SeriesSamples>) -> Result<AppendReport, StorageError> {
-        self.append_entries(batch.iter().map(|e| (&e.labels, e.samples.as_slice())))
+        self.append_entries(
+            batch
+                .iter()
+                .map(|e| (&e.labels, None, e.samples.as_slice())),
+        )
     }
 }
 
 impl Storage {
     /// Appends one sample per entry, as one batch with [`Appender::append`]'s
-    /// guarantees — the scrape path, without a vector per sample.
-    pub fn append_points(
+    /// guarantees — the scrape path, without a vector per sample. An entry
+    /// may carry the id [`Storage::series_id`] gave for its labels: the
+    /// series is then found by id instead of by hashing its label set (an
+    /// id retention has since deleted falls back to the labels).
+    pub fn append_points<'a>(
         &self,
-        points: &[(Labels, (i64, f64))],
+        points: impl Iterator<Item = (&'a Labels, Option<SeriesId>, &'a (i64, f64))>,
     ) -> Result<AppendReport, StorageError> {
-        self.append_entries(points.iter().map(|(l, s)| (l, std::slice::from_ref(s))))
+        self.append_entries(points.map(|(l, id, s)| (l, id, std::slice::from_ref(s))))
+    }
+
+    /// The id of the series with these labels, if it exists.
+    pub fn series_id(&self, labels: &Labels) -> Option<SeriesId> {
+        self.read_head().by_labels.get(labels).copied()
     }
 
     fn append_entries<'a>(
         &self,
-        batch: impl Iterator<Item = (&'a Labels, &'a [(i64, f64)])>,
+        batch: impl Iterator<Item = (&'a Labels, Option<SeriesId>, &'a [(i64, f64)])>,
     ) -> Result<AppendReport, StorageError> {
         let mut report = AppendReport::default();
         let mut reasons: HashMap<RejectReason, (usize, String)> = HashMap::new();
@@ -937,13 +949,22 @@ impl Storage {
             let mut plan_of_id: FxHashMap<SeriesId, usize> = FxHashMap::default();
             plan_of_id.reserve(plans.capacity());
             let mut plan_of_new: FxHashMap<Labels, usize> = FxHashMap::default();
-            for (labels, samples) in batch {
-                let p = match head.by_labels.get(labels) {
-                    Some(&id) => *plan_of_id.entry(id).or_insert_with(|| {
+            for (labels, hint, samples) in batch {
+                // Ids are never reused, so a series found by its id is the
+                // one these labels name.
+                let found = match hint.and_then(|id| head.series.get(&id).map(|s| (id, s))) {
+                    Some(hit) => Some(hit),
+                    None => head
+                        .by_labels
+                        .get(labels)
+                        .map(|&id| (id, &head.series[&id])),
+                };
+                let p = match found {
+                    Some((id, series)) => *plan_of_id.entry(id).or_insert_with(|| {
                         plans.push(Plan {
                             target: Target::Existing(id),
                             samples: Vec::new(),
-                            last: head.series[&id].last,
+                            last: series.last,
                         });
                         plans.len() - 1
                     }),
