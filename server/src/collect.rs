@@ -13,7 +13,7 @@
 //! - [`StorageSink`] is the scrape engine's [`Sink`]: series handles are
 //!   storage [`Labels`], so a known series costs the scrape loop a cache
 //!   hit and an `Arc` clone; samples from all targets are committed
-//!   together every 200 ms.
+//!   together every 100 ms.
 //! - [`HostCollectors`] is the set of host collectors switched on, changed
 //!   at run time through `/api/v1/collectors`.
 
@@ -32,7 +32,7 @@ use crate::storage::{Labels, SeriesId, Storage};
 use rustc_hash::FxHashMap;
 
 /// How long scraped samples wait to be committed together.
-const COMMIT_EVERY: Duration = Duration::from_millis(200);
+const COMMIT_EVERY: Duration = Duration::from_millis(100);
 /// Samples that trigger a commit before [`COMMIT_EVERY`] is up.
 const COMMIT_AT: usize = 100_000;
 /// Commits between sweeps of the interning map (about a minute).
