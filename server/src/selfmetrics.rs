@@ -20,19 +20,27 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use crate::collect::Collection;
+use crate::http::HttpStats;
 use crate::storage::Storage;
 
 /// Content type of the rendered text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Renders everything `/metrics` serves.
-pub fn render(storage: &Arc<Storage>, collection: Option<&Collection>) -> String {
+pub fn render(
+    storage: &Arc<Storage>,
+    collection: Option<&Collection>,
+    http: Option<&HttpStats>,
+) -> String {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(PharosCollector {
         storage: Arc::clone(storage),
     }));
     if let Some(c) = collection {
         registry.register_collector(Box::new(ScrapeCollector(scrape_facts(c))));
+    }
+    if let Some(h) = http {
+        registry.register_collector(Box::new(HttpCollector(h.snapshot())));
     }
     let mut out = String::new();
     // Writing into a String cannot fail.
@@ -273,6 +281,38 @@ impl Collector for ScrapeCollector {
     }
 }
 
+/// `(handler, code, requests, seconds)` per route.
+#[derive(Debug)]
+struct HttpCollector(Vec<(String, u16, u64, f64)>);
+
+impl Collector for HttpCollector {
+    fn encode(&self, mut e: DescriptorEncoder) -> fmt::Result {
+        let mut m = e.encode_descriptor(
+            "pharos_http_requests",
+            "HTTP requests served (remote write, API, UI), by route and status code.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (handler, code, n, _) in &self.0 {
+            let code = code.to_string();
+            let labels = [("handler", handler.as_str()), ("code", code.as_str())];
+            ConstCounter::new(*n as f64).encode(m.encode_family(&labels)?)?;
+        }
+        let mut m = e.encode_descriptor(
+            "pharos_http_request_duration_seconds",
+            "Time spent serving HTTP requests, by route and status code.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (handler, code, _, secs) in &self.0 {
+            let code = code.to_string();
+            let labels = [("handler", handler.as_str()), ("code", code.as_str())];
+            ConstCounter::new(*secs).encode(m.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
 /// The standard process metrics, from /proc/self.
 struct Process {
     cpu_seconds: f64,
@@ -334,7 +374,9 @@ mod tests {
         };
         let collection = Collection::new(source, Arc::clone(&storage));
         collection.reload().await.unwrap();
-        let text = render(&storage, Some(&collection));
+        let http = HttpStats::default();
+        http.record("/api/v1/write", 204, 0.25);
+        let text = render(&storage, Some(&collection), Some(&http));
         collection.shutdown();
         let entries = parse_all(&text, Format::OpenMetrics).expect("our own parser accepts it");
         let names: Vec<&str> = entries

@@ -76,6 +76,18 @@ fn v1_write_then_series_labels_and_values() {
         exported[0].1,
         vec![(1_700_000_000_000, 1.0), (1_700_000_015_000, 1.0)]
     );
+
+    // /metrics counts the traffic by route and status.
+    let (st, text) = s.get_text("/metrics");
+    assert_eq!(st, 200);
+    assert!(
+        text.contains(r#"pharos_http_requests_total{handler="/api/v1/write",code="204"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"pharos_http_requests_total{handler="/api/v1/series",code="200"}"#),
+        "{text}"
+    );
 }
 
 #[test]

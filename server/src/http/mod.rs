@@ -36,6 +36,52 @@ pub struct AppState {
     /// Scraping, its configuration and the host collector; `None` in
     /// servers built without them (API tests).
     pub collection: Option<Arc<crate::collect::Collection>>,
+    /// Requests served, for `/metrics`.
+    pub http_stats: Arc<HttpStats>,
+}
+
+/// Requests served by route and status code, with their total duration —
+/// the remote-write receiver's and the query API's traffic on `/metrics`.
+#[derive(Debug, Default)]
+pub struct HttpStats {
+    by_route: std::sync::Mutex<std::collections::BTreeMap<(String, u16), (u64, f64)>>,
+}
+
+impl HttpStats {
+    pub fn record(&self, handler: &str, code: u16, seconds: f64) {
+        let mut m = self.by_route.lock().unwrap_or_else(|e| e.into_inner());
+        let e = m.entry((handler.to_string(), code)).or_default();
+        e.0 += 1;
+        e.1 += seconds;
+    }
+
+    /// `(handler, code, requests, seconds)` for every route seen.
+    pub fn snapshot(&self) -> Vec<(String, u16, u64, f64)> {
+        let m = self.by_route.lock().unwrap_or_else(|e| e.into_inner());
+        m.iter()
+            .map(|((h, c), (n, s))| (h.clone(), *c, *n, *s))
+            .collect()
+    }
+}
+
+/// Counts every routed request in [`HttpStats`].
+async fn track(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let handler = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "other".to_string(), |p| p.as_str().to_string());
+    let start = std::time::Instant::now();
+    let resp = next.run(req).await;
+    st.http_stats.record(
+        &handler,
+        resp.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    resp
 }
 
 impl AppState {
@@ -45,6 +91,7 @@ impl AppState {
             storage,
             write_slots: Arc::new(tokio::sync::Semaphore::new(cores.max(2))),
             collection: None,
+            http_stats: Arc::default(),
         }
     }
 
@@ -91,6 +138,7 @@ pub fn router(state: AppState) -> Router {
             get(|| async { "Pharos is Ready.\n" }).head(|| async {}),
         )
         .merge(api)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
 }
 
@@ -98,8 +146,9 @@ pub fn router(state: AppState) -> Router {
 async fn metrics(axum::extract::State(st): axum::extract::State<AppState>) -> Response {
     let storage = Arc::clone(&st.storage);
     let collection = st.collection.clone();
+    let http = Arc::clone(&st.http_stats);
     match tokio::task::spawn_blocking(move || {
-        crate::selfmetrics::render(&storage, collection.as_deref())
+        crate::selfmetrics::render(&storage, collection.as_deref(), Some(&http))
     })
     .await
     {
