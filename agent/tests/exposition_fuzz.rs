@@ -147,3 +147,88 @@ fn every_prefix_of_a_real_body_is_handled() {
         let _ = lines(&body[..end]).count();
     }
 }
+
+/// The full parser's reading of a text-format sample line.
+fn full_text_sample(line: &str) -> Option<(String, u64, Option<i64>)> {
+    let mut p = Parser::new(Format::PrometheusText);
+    match p.parse_line(line, 1) {
+        Ok(Some(Entry::Sample(s))) => {
+            Some((s.series.to_string(), s.value.to_bits(), s.timestamp_ms))
+        }
+        _ => None,
+    }
+}
+
+/// `quick_sample` (the scraper's shortcut for known series) must never
+/// read a line differently from the full parser: when it answers, the full
+/// parser accepts the line with the same series text, value and timestamp
+/// — given that it accepts that series text at all.
+fn quick_agrees(line: &str) -> Result<(), TestCaseError> {
+    let Some((series, value, ts)) = pharos_agent::exposition::quick_sample(line) else {
+        return Ok(());
+    };
+    if full_text_sample(&format!("{series} 1")).is_none() {
+        return Ok(());
+    }
+    let full = full_text_sample(line);
+    prop_assert_eq!(
+        full,
+        Some((series.to_string(), value.to_bits(), ts)),
+        "line {:?}",
+        line
+    );
+    Ok(())
+}
+
+#[test]
+fn quick_sample_agrees_with_the_parser_on_real_bodies() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/testdata");
+    let mut answered = 0;
+    for file in [
+        "node_exporter/e2e-output.txt",
+        "prometheus-textparse/alltypes.237mfs.prom.txt",
+    ] {
+        let body = std::fs::read_to_string(format!("{dir}/{file}")).unwrap();
+        for line in pharos_agent::exposition::lines(&body) {
+            quick_agrees(line).unwrap();
+            // Ordinary lines take the shortcut.
+            if let (Some(full), Some((s, _, _))) = (
+                full_text_sample(line),
+                pharos_agent::exposition::quick_sample(line),
+            ) {
+                assert_eq!(s, full.0, "{line:?}");
+                answered += 1;
+            }
+        }
+    }
+    assert!(answered > 1000, "only {answered} lines took the shortcut");
+    for line in [
+        "a 1",
+        "a{} 1",
+        "a {x=\"1\"} 1",
+        "a{x=\"}\"} 2 1000",
+        "a{x=\"\\\"}\"} 3",
+        "a{x=\"1\"}1",
+        "a{x=\"1\"} 1 2 3",
+        "a{x=\"1\"} 1 1.5",
+        "a{x=\"1\"} NaN",
+        "a{x=\"1\"} +Inf  ",
+        "  a  4\r",
+        "a\t5\t6",
+        "a{x=\"1\" 1",
+        "{\"a\"} 1",
+        "a 0x10",
+        "a 1_000",
+    ] {
+        quick_agrees(line).unwrap();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn quick_sample_never_disagrees(line in "[a-c_{}=\",\\\\ \t0-9.+eEinfNa:-]{0,30}") {
+        quick_agrees(&line)?;
+    }
+}

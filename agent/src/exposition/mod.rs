@@ -34,6 +34,8 @@ mod openmetrics;
 mod rules;
 mod text;
 
+pub use text::quick_sample;
+
 use std::borrow::Cow;
 use std::fmt;
 

@@ -22,6 +22,70 @@ pub(super) fn parse_line<'a>(
     }
 }
 
+/// The series text, value and timestamp of an ordinary sample line, found
+/// without building its labels — for a scraper that already knows the
+/// series by its text ([`Sample::series`]) and so needs only the numbers.
+/// `None` for anything else (comments, quoted metric names, lines the full
+/// parser would reject or read differently): parse those with
+/// [`super::Parser`]. When this returns `Some`, the full parser accepts the
+/// line with the same series text, value and timestamp, provided it
+/// accepted a line with that series text before (the label set is not
+/// checked here).
+pub fn quick_sample(line: &str) -> Option<(&str, f64, Option<i64>)> {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let mut cur = Cursor::new(line);
+    cur.skip_blanks();
+    let start = cur.consumed().len();
+    if cur.metric_name().is_empty() {
+        return None;
+    }
+    if cur.peek() == Some(b'{') {
+        // Up to the closing brace, stepping over quoted values.
+        let b = line.as_bytes();
+        let mut i = cur.consumed().len() + 1;
+        let mut quoted = false;
+        loop {
+            match *b.get(i)? {
+                b'\\' if quoted => i += 1,
+                b'"' => quoted = !quoted,
+                b'}' if !quoted => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        let series = &line[start..=i];
+        let mut rest = Cursor::new(&line[i + 1..]);
+        rest.skip_blanks();
+        numbers(series, rest)
+    } else {
+        let series = &line[start..cur.consumed().len()];
+        if !cur.skip_blanks() {
+            return None;
+        }
+        numbers(series, Cursor::new(cur.rest()))
+    }
+}
+
+/// The value and optional timestamp after a sample's series, read exactly
+/// as [`sample`] reads them.
+fn numbers<'a>(series: &'a str, mut cur: Cursor<'_>) -> Option<(&'a str, f64, Option<i64>)> {
+    let text = cur.token(true);
+    if text.is_empty() || text.starts_with('{') {
+        return None;
+    }
+    let value = lexer::parse_value(text).ok()?;
+    cur.skip_blanks();
+    let mut ts = None;
+    if !cur.at_end() {
+        ts = Some(cur.token(true).parse::<i64>().ok()?);
+        cur.skip_blanks();
+        if !cur.at_end() {
+            return None;
+        }
+    }
+    Some((series, value, ts))
+}
+
 fn comment(mut cur: Cursor<'_>) -> Result<Option<Entry<'_>>, String> {
     cur.eat(b'#');
     // "#HELP x" and "# HELPER" are plain comments, as in Prometheus.

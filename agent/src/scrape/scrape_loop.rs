@@ -25,7 +25,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::exposition::{lines, Entry, Format, MetricType, Parser, Sample, Validation};
+use crate::exposition::{
+    lines, quick_sample, Entry, Format, MetricType, Parser, Sample, Validation,
+};
 use crate::relabel;
 
 use super::http::{self, FetchError};
@@ -198,9 +200,22 @@ impl<S: Sink> ScrapeState<S> {
         self.cur.clear();
         let mut counts = Counts::default();
         let mut parser = Parser::with_validation(format, self.parser_validation);
-        let sample_limit = self.job.limits.sample_limit;
         let mut metadata = HashMap::new();
+        // Text-format lines of series the cache knows need only their
+        // numbers: skip building (and validating) their labels again.
+        let quick = format == Format::PrometheusText;
         for (i, line) in lines(body).enumerate() {
+            if quick {
+                if let Some((text, value, timestamp_ms)) = quick_sample(line) {
+                    if let Some(e) = self.cache.get_mut(text) {
+                        e.last_seen = self.iteration;
+                        let series = e.series.clone();
+                        counts.scraped += 1;
+                        self.take(series, value, timestamp_ms, t, &mut counts, batch)?;
+                        continue;
+                    }
+                }
+            }
             let entry = parser
                 .parse_line(line, i + 1)
                 .map_err(|e| ScrapeError::Parse(e.to_string()))?;
@@ -238,31 +253,14 @@ impl<S: Sink> ScrapeState<S> {
                     series
                 }
             };
-            let Some(series) = series else { continue };
-            let explicit = self.job.honor_timestamps && sample.timestamp_ms.is_some();
-            let ts = if explicit {
-                sample.timestamp_ms.unwrap_or(t)
-            } else {
-                t
-            };
-            let track = !explicit || self.job.track_timestamps_staleness;
-            // Counted before the duplicate check: Prometheus counts (and
-            // limits) every sample that survives relabeling.
-            counts.post_relabel += 1;
-            if sample_limit > 0 && counts.post_relabel as u64 > sample_limit {
-                return Err(ScrapeError::SampleLimit {
-                    limit: sample_limit,
-                });
-            }
-            // The same series twice in one scrape: Prometheus keeps the
-            // first and refuses the rest as duplicates.
-            if self.cur.insert(series.clone(), track).is_some() {
-                continue;
-            }
-            if !self.prev.contains_key(&series) {
-                counts.added += 1;
-            }
-            batch.push((series, ts, sample.value));
+            self.take(
+                series,
+                sample.value,
+                sample.timestamp_ms,
+                t,
+                &mut counts,
+                batch,
+            )?;
         }
         parser
             .finish()
@@ -286,6 +284,49 @@ impl<S: Sink> ScrapeState<S> {
             }
         }
         Ok(counts)
+    }
+
+    /// Adds one scraped sample of `series` (`None`: dropped by metric
+    /// relabeling) to the batch: its timestamp, the sample limit, duplicates
+    /// within the scrape and staleness tracking.
+    fn take(
+        &mut self,
+        series: Option<S::Series>,
+        value: f64,
+        timestamp_ms: Option<i64>,
+        t: i64,
+        counts: &mut Counts,
+        batch: &mut Vec<(S::Series, i64, f64)>,
+    ) -> Result<(), ScrapeError> {
+        let Some(series) = series else {
+            return Ok(());
+        };
+        let explicit = self.job.honor_timestamps && timestamp_ms.is_some();
+        let ts = if explicit {
+            timestamp_ms.unwrap_or(t)
+        } else {
+            t
+        };
+        let track = !explicit || self.job.track_timestamps_staleness;
+        // Counted before the duplicate check: Prometheus counts (and
+        // limits) every sample that survives relabeling.
+        counts.post_relabel += 1;
+        let sample_limit = self.job.limits.sample_limit;
+        if sample_limit > 0 && counts.post_relabel as u64 > sample_limit {
+            return Err(ScrapeError::SampleLimit {
+                limit: sample_limit,
+            });
+        }
+        // The same series twice in one scrape: Prometheus keeps the first
+        // and refuses the rest as duplicates.
+        if self.cur.insert(series.clone(), track).is_some() {
+            return Ok(());
+        }
+        if !self.prev.contains_key(&series) {
+            counts.added += 1;
+        }
+        batch.push((series, ts, value));
+        Ok(())
     }
 
     /// Final labels of a scraped sample, or `None` if metric relabeling
