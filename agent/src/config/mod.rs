@@ -52,7 +52,7 @@ pub use scrape::{
     GlobalConfig, ScrapeConfig, DEFAULT_SCRAPE_PROTOCOLS, PROTO_FIRST_SCRAPE_PROTOCOLS,
     SCRAPE_PROTOCOLS,
 };
-pub use sd::{FileSdConfig, TargetGroup, UNSUPPORTED_SD};
+pub use sd::{parse_target_groups, FileSdConfig, TargetGroup, UNSUPPORTED_SD};
 pub use storage::{
     ExemplarsConfig, OtlpConfig, RuntimeConfig, StorageConfig, TracingConfig, TsdbConfig,
 };

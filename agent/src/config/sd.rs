@@ -9,12 +9,13 @@
 //! loosely typed, apart from the nested structures whose checks matter.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::decode::{self, Ctx, MapReader};
 use super::http;
 use super::yaml::Node;
+use super::ConfigErrors;
 
 /// Every SD mechanism Prometheus's `scrape_config` accepts besides
 /// `static_configs` and `file_sd_configs`, by YAML key prefix.
@@ -126,7 +127,41 @@ pub(crate) fn decode_discovery(ctx: &mut Ctx, m: &mut MapReader, owner: &str) ->
     d
 }
 
+/// Reads a `file_sd_configs` target file: a list of target groups in YAML
+/// or JSON (which the YAML reader takes as it is), each checked as a
+/// `static_configs` entry is — except addresses, which, as in Prometheus,
+/// are checked per target when it is scraped, so one bad address does not
+/// refuse the whole file.
+pub fn parse_target_groups(text: &str, file_name: &str) -> Result<Vec<TargetGroup>, ConfigErrors> {
+    let mut ctx = Ctx::new(file_name, Path::new("."));
+    let mut groups = Vec::new();
+    if let Some(root) = super::parse_tree(&mut ctx, text) {
+        for (i, item) in decode::seq(&mut ctx, &root, "target groups")
+            .iter()
+            .enumerate()
+        {
+            if let Some(tg) = target_group(&mut ctx, item, i, false) {
+                groups.push(tg);
+            }
+        }
+    }
+    if ctx.errors.is_empty() {
+        Ok(groups)
+    } else {
+        Err(ConfigErrors(ctx.errors))
+    }
+}
+
 fn decode_target_group(ctx: &mut Ctx, n: &Node, index: usize) -> Option<TargetGroup> {
+    target_group(ctx, n, index, true)
+}
+
+fn target_group(
+    ctx: &mut Ctx,
+    n: &Node,
+    index: usize,
+    check_addresses: bool,
+) -> Option<TargetGroup> {
     let mut m = MapReader::open(ctx, n, "static config", "targetgroup.Group")?;
     let mut tg = TargetGroup {
         source: index.to_string(),
@@ -139,7 +174,7 @@ fn decode_target_group(ctx: &mut Ctx, n: &Node, index: usize) -> Option<TargetGr
             };
             // Prometheus's CheckTargetAddress: a scheme or path here is a
             // common mistake (the scheme belongs in `scheme`).
-            if target.contains('/') {
+            if check_addresses && target.contains('/') {
                 ctx.err(item.line, format!("{target:?} is not a valid hostname"));
                 continue;
             }

@@ -17,9 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::Deserialize;
-
-use crate::relabel::is_valid_label_name;
+use crate::config::{parse_target_groups, TargetGroup};
 
 use super::target::{LabelSet, ADDRESS};
 
@@ -55,128 +53,45 @@ impl Group {
     }
 }
 
-/// The on-disk shape of one group in a file_sd file (and of a
-/// `static_configs` entry).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawGroup {
-    #[serde(default)]
-    targets: Vec<String>,
-    #[serde(default)]
-    labels: BTreeMap<String, String>,
-}
-
-/// Turns configured or file-read groups into [`Group`]s, checking label
-/// names. `extra` labels go on every group (`__meta_filepath`).
-pub fn make_group(
-    source: String,
-    targets: &[String],
-    labels: &BTreeMap<String, String>,
-    extra: &[(&str, &str)],
-) -> Result<Group, String> {
-    let mut group_labels: LabelSet = Vec::with_capacity(labels.len() + extra.len());
-    for (n, v) in labels {
-        if !is_valid_label_name(n) {
-            return Err(format!("{n:?} is not a valid label name"));
+impl Group {
+    /// A configured or file-read target group (its labels already checked
+    /// by the config reader); `extra` labels go on every target
+    /// (`__meta_filepath`).
+    pub fn from_config(source: String, g: &TargetGroup, extra: &[(&str, &str)]) -> Group {
+        let labels = g
+            .labels
+            .iter()
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .chain(extra.iter().map(|(n, v)| (n.to_string(), v.to_string())))
+            .collect();
+        let targets = g
+            .targets
+            .iter()
+            .map(|t| vec![(ADDRESS.to_string(), t.clone())])
+            .collect();
+        Group {
+            source,
+            targets,
+            labels,
         }
-        group_labels.push((n.clone(), v.clone()));
     }
-    for (n, v) in extra {
-        group_labels.push((n.to_string(), v.to_string()));
-    }
-    let targets = targets
-        .iter()
-        .map(|t| vec![(ADDRESS.to_string(), t.clone())])
-        .collect();
-    Ok(Group {
-        source,
-        targets,
-        labels: group_labels,
-    })
 }
 
-/// Parses a file_sd file's content.
+/// Parses a file_sd file's content (`.json`, `.yml` or `.yaml`).
 pub fn parse_file(path: &Path, text: &str) -> Result<Vec<Group>, String> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    let raw: Vec<RawGroup> = match ext {
-        "json" => serde_json::from_str(text).map_err(|e| e.to_string())?,
-        "yml" | "yaml" => yaml_groups(text)?,
-        _ => {
-            return Err(format!(
-                "{}: unknown file type {ext:?}; file_sd reads .json, .yml and .yaml",
-                path.display()
-            ))
-        }
-    };
     let shown = path.display().to_string();
-    raw.iter()
-        .enumerate()
-        .map(|(i, g)| {
-            make_group(
-                format!("{shown}:{i}"),
-                &g.targets,
-                &g.labels,
-                &[("__meta_filepath", &shown)],
-            )
-            .map_err(|e| format!("{shown}: group {i}: {e}"))
-        })
-        .collect()
-}
-
-/// Reads the YAML spelling of a target group list.
-fn yaml_groups(text: &str) -> Result<Vec<RawGroup>, String> {
-    use crate::config::yaml::{parse, Kind, Node};
-    let at = |n: &Node, what: &str| format!("line {}: {what}", n.line);
-    let (root, _) = parse(text).map_err(|e| format!("line {}: {}", e.line, e.message))?;
-    let Some(root) = root else {
-        return Ok(Vec::new());
-    };
-    let Kind::Seq(items) = &root.kind else {
-        return Err(at(&root, "expected a list of target groups"));
-    };
-    let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        let Kind::Map(entries) = &item.kind else {
-            return Err(at(item, "expected a target group (targets:, labels:)"));
-        };
-        let mut g = RawGroup {
-            targets: Vec::new(),
-            labels: BTreeMap::new(),
-        };
-        for (k, v) in entries {
-            match (k.as_str(), &v.kind) {
-                (Some("targets"), Kind::Seq(ts)) => {
-                    for t in ts {
-                        let t = t
-                            .as_str()
-                            .ok_or_else(|| at(t, "a target must be a string"))?;
-                        g.targets.push(t.to_string());
-                    }
-                }
-                (Some("labels"), Kind::Map(ls)) => {
-                    for (n, v) in ls {
-                        match (n.as_str(), v.as_str()) {
-                            (Some(n), Some(v)) => {
-                                g.labels.insert(n.to_string(), v.to_string());
-                            }
-                            _ => return Err(at(n, "label names and values must be strings")),
-                        }
-                    }
-                }
-                (Some("targets" | "labels"), Kind::Null) => {}
-                (Some("targets"), _) => return Err(at(v, "targets must be a list")),
-                (Some("labels"), _) => return Err(at(v, "labels must be a mapping")),
-                _ => {
-                    return Err(at(
-                        k,
-                        "unknown key in a target group; expected targets and labels",
-                    ))
-                }
-            }
-        }
-        out.push(g);
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if !matches!(ext, "json" | "yml" | "yaml") {
+        return Err(format!(
+            "{shown}: unknown file type {ext:?}; file_sd reads .json, .yml and .yaml"
+        ));
     }
-    Ok(out)
+    let groups = parse_target_groups(text, &shown).map_err(|e| e.to_string())?;
+    Ok(groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| Group::from_config(format!("{shown}:{i}"), g, &[("__meta_filepath", &shown)]))
+        .collect())
 }
 
 /// Expands a pattern whose last element may hold `*` and `?`.
@@ -312,13 +227,12 @@ mod tests {
 
     #[test]
     fn group_expansion_overlays_target_labels() {
-        let g = make_group(
-            "s".into(),
-            &["a:1".to_string(), "b:2".to_string()],
-            &BTreeMap::from([("env".to_string(), "prod".to_string())]),
-            &[],
-        )
-        .unwrap();
+        let tg = TargetGroup {
+            targets: vec!["a:1".to_string(), "b:2".to_string()],
+            labels: BTreeMap::from([("env".to_string(), "prod".to_string())]),
+            source: "0".to_string(),
+        };
+        let g = Group::from_config("s".into(), &tg, &[]);
         let all: Vec<LabelSet> = g.expand().collect();
         assert_eq!(all.len(), 2);
         assert!(all[1].contains(&("__address__".to_string(), "b:2".to_string())));
@@ -378,12 +292,33 @@ mod tests {
 
     #[test]
     fn bad_label_names_in_files_are_errors() {
+        // Files are read by the config reader: what no rule allows (and
+        // unknown keys) refuses the file, with the line.
         let e = parse_file(
+            Path::new("x.json"),
+            "[{\"targets\": [\"a:1\"],\n  \"labels\": {\"\": \"v\"}}]",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("x.json:2") && e.contains("not a valid label name"),
+            "{e}"
+        );
+        let e = parse_file(Path::new("x.yml"), "- targets: ['a:1']\n  lables: {}\n").unwrap_err();
+        assert!(e.contains("x.yml:2") && e.contains("lables"), "{e}");
+        // A name Prometheus 3 accepts but pharos's legacy rule does not
+        // reaches the target, which is then refused naming it.
+        let groups = parse_file(
             Path::new("x.json"),
             r#"[{"targets": ["a:1"], "labels": {"bad-name": "v"}}]"#,
         )
-        .unwrap_err();
-        assert!(e.contains("bad-name"), "{e}");
+        .unwrap();
+        let labels = groups[0].expand().next().unwrap();
+        match super::super::target::populate(&super::super::Job::for_tests("j"), labels) {
+            super::super::target::Populated::Invalid { error, .. } => {
+                assert!(error.contains("bad-name"), "{error}")
+            }
+            other => panic!("{other:?}"),
+        }
         let e = parse_file(Path::new("x.txt"), "").unwrap_err();
         assert!(e.contains("unknown file type"), "{e}");
     }

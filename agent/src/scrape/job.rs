@@ -6,7 +6,7 @@
 
 use crate::config::{HttpClientConfig, ScrapeConfig};
 
-use super::discovery::make_group;
+use super::discovery::Group;
 use super::http::{accept_header, client};
 use super::{Auth, Credential, Job, Limits, TlsFiles};
 
@@ -39,10 +39,9 @@ impl Job {
                 } else {
                     g.source.clone()
                 };
-                make_group(format!("static:{source}"), &g.targets, &g.labels, &[])
+                Group::from_config(format!("static:{source}"), g, &[])
             })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(ctx)?;
+            .collect();
         let mut headers = Vec::new();
         for (name, h) in &http.http_headers {
             for v in &h.values {

@@ -179,6 +179,7 @@ pub struct Job {
 
 impl Job {
     /// A job with Prometheus's defaults and no targets, for tests.
+    #[cfg(test)]
     pub fn for_tests(name: &str) -> Job {
         Job {
             name: name.to_string(),

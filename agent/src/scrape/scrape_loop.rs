@@ -96,8 +96,6 @@ pub struct ScrapeStats {
     pub samples: AtomicU64,
     /// Stale markers written.
     pub stale_markers: AtomicU64,
-    /// Samples the sink refused (out of order, duplicates...).
-    pub rejected: AtomicU64,
 }
 
 impl ScrapeStats {
@@ -156,7 +154,6 @@ pub struct ScrapeState<S: Sink> {
     cur: FxHashMap<S::Series, bool>,
     report: Option<Report<S::Series>>,
     iteration: u64,
-    parser_validation: Validation,
 }
 
 impl<S: Sink> ScrapeState<S> {
@@ -178,7 +175,6 @@ impl<S: Sink> ScrapeState<S> {
             cur: FxHashMap::default(),
             report: None,
             iteration: 0,
-            parser_validation: Validation::Prometheus,
         }
     }
 
@@ -199,7 +195,8 @@ impl<S: Sink> ScrapeState<S> {
         self.iteration += 1;
         self.cur.clear();
         let mut counts = Counts::default();
-        let mut parser = Parser::with_validation(format, self.parser_validation);
+        // What Prometheus's scraper enforces: the line grammar and `# EOF`.
+        let mut parser = Parser::with_validation(format, Validation::Prometheus);
         let mut metadata = HashMap::new();
         // Text-format lines of series the cache knows need only their
         // numbers: skip building (and validating) their labels again.
@@ -425,6 +422,7 @@ impl<S: Sink> ScrapeState<S> {
     /// Records one scrape attempt that started at `t` (ms) and whose fetch
     /// took `duration`, with a sink that stores before it answers (tests,
     /// simple sinks): [`Self::begin`], append, [`Self::end`].
+    #[cfg(test)]
     pub fn complete(
         &mut self,
         t: i64,
@@ -507,9 +505,6 @@ impl<S: Sink> ScrapeState<S> {
         let mut error = attempt.error;
         match stored {
             Ok(a) if a.rejected > 0 => {
-                self.stats
-                    .rejected
-                    .fetch_add(a.rejected as u64, Ordering::Relaxed);
                 tracing::debug!(
                     target_url = %self.target.url,
                     rejected = a.rejected,

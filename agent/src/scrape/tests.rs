@@ -497,13 +497,14 @@ async fn manager_scrapes_targets_and_reports_them() {
     let mut job = Job::for_tests("j");
     job.interval = Duration::from_millis(200);
     job.timeout = Duration::from_millis(200);
-    job.static_groups = vec![discovery::make_group(
+    job.static_groups = vec![discovery::Group::from_config(
         "static:0".into(),
-        &[addr.clone(), "127.0.0.1:1".to_string()],
-        &Default::default(),
+        &crate::config::TargetGroup {
+            targets: vec![addr.clone(), "127.0.0.1:1".to_string()],
+            ..Default::default()
+        },
         &[],
-    )
-    .unwrap()];
+    )];
     job.relabel_configs = vec![RelabelConfig::new(Action::Drop)
         .source_labels(["__address__"])
         .regex("never")
