@@ -156,7 +156,7 @@ pub async fn fetch(
         .and_then(|v| v.to_str().ok())
         .map(Format::from_content_type)
         .unwrap_or(Format::PrometheusText);
-    let limit = job.limits.body_size_limit;
+    let limit = job.config.body_size_limit;
     loop {
         let chunk = tokio::time::timeout_at(deadline, resp.chunk())
             .await

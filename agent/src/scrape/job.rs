@@ -8,7 +8,7 @@ use crate::config::{HttpClientConfig, ScrapeConfig};
 
 use super::discovery::Group;
 use super::http::{accept_header, client};
-use super::{Auth, Credential, Job, Limits, TlsFiles};
+use super::{Auth, Credential, Job, TlsFiles};
 
 impl Job {
     /// Builds the runnable job for `cfg` (whose paths are already resolved
@@ -55,36 +55,12 @@ impl Job {
             }
         }
         Ok(Job {
-            name: cfg.job_name.clone(),
-            interval: cfg.scrape_interval,
-            timeout: cfg.scrape_timeout,
-            metrics_path: cfg.metrics_path.clone(),
-            scheme: cfg.scheme.clone(),
-            params: cfg.params.clone(),
-            honor_labels: cfg.honor_labels,
-            honor_timestamps: cfg.honor_timestamps,
-            track_timestamps_staleness: cfg.track_timestamps_staleness,
-            limits: Limits {
-                sample_limit: cfg.sample_limit,
-                label_limit: cfg.label_limit,
-                label_name_length_limit: cfg.label_name_length_limit,
-                label_value_length_limit: cfg.label_value_length_limit,
-                body_size_limit: cfg.body_size_limit,
-                target_limit: cfg.target_limit,
-            },
-            relabel_configs: cfg.relabel_configs.clone(),
-            metric_relabel_configs: cfg.metric_relabel_configs.clone(),
+            config: cfg.clone(),
             static_groups,
-            file_sd: cfg
-                .file_sd_configs
-                .iter()
-                .map(|f| (f.files.clone(), f.refresh_interval))
-                .collect(),
             auth: auth(http),
             accept: accept_header(&cfg.scrape_protocols),
             client,
             headers,
-            source: Some(Box::new(cfg.clone())),
         })
     }
 }

@@ -37,7 +37,6 @@ use tokio::sync::watch;
 
 use crate::config::ScrapeConfig;
 use crate::exposition::MetricType;
-use crate::relabel::RelabelConfig;
 
 use discovery::{FileSd, Group};
 pub use scrape_loop::ScrapeStats;
@@ -84,17 +83,6 @@ pub struct Appended {
     pub written: usize,
     pub rejected: usize,
     pub first_rejection: Option<String>,
-}
-
-/// Per-scrape limits; 0 means unlimited.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Limits {
-    pub sample_limit: u64,
-    pub label_limit: u64,
-    pub label_name_length_limit: u64,
-    pub label_value_length_limit: u64,
-    pub body_size_limit: u64,
-    pub target_limit: u64,
 }
 
 /// A credential given inline or read from a file at every scrape (so a
@@ -149,62 +137,31 @@ pub struct TlsFiles {
     pub insecure_skip_verify: bool,
 }
 
-/// A scrape config ready to run.
+/// A scrape config ready to run: the config itself (intervals, limits,
+/// relabel rules are read from it) plus what running it needs — the HTTP
+/// client built, credentials located, static groups converted.
 #[derive(Debug, Clone)]
 pub struct Job {
-    pub name: String,
-    pub interval: Duration,
-    pub timeout: Duration,
-    pub metrics_path: String,
-    pub scheme: String,
-    pub params: BTreeMap<String, Vec<String>>,
-    pub honor_labels: bool,
-    pub honor_timestamps: bool,
-    pub track_timestamps_staleness: bool,
-    pub limits: Limits,
-    pub relabel_configs: Vec<RelabelConfig>,
-    pub metric_relabel_configs: Vec<RelabelConfig>,
+    /// A job whose config a reload leaves unchanged keeps running untouched.
+    pub config: ScrapeConfig,
     pub static_groups: Vec<Group>,
-    pub file_sd: Vec<(Vec<PathBuf>, Duration)>,
     pub auth: Auth,
     /// The `Accept` header, from `scrape_protocols`.
     pub accept: String,
     pub client: reqwest::Client,
     /// Extra request headers (`http_headers`).
     pub headers: Vec<(String, Credential)>,
-    /// The configuration the job was built from: a job whose configuration
-    /// a reload leaves unchanged keeps running untouched.
-    pub source: Option<Box<ScrapeConfig>>,
 }
 
 impl Job {
-    /// A job with Prometheus's defaults and no targets, for tests.
+    /// A job as `job_name: <name>` with `scrape_interval: 15s` and no
+    /// targets loads, for tests.
     #[cfg(test)]
     pub fn for_tests(name: &str) -> Job {
-        Job {
-            name: name.to_string(),
-            interval: Duration::from_secs(15),
-            timeout: Duration::from_secs(10),
-            metrics_path: "/metrics".to_string(),
-            scheme: "http".to_string(),
-            params: BTreeMap::new(),
-            honor_labels: false,
-            honor_timestamps: true,
-            track_timestamps_staleness: false,
-            limits: Limits::default(),
-            relabel_configs: Vec::new(),
-            metric_relabel_configs: Vec::new(),
-            static_groups: Vec::new(),
-            file_sd: Vec::new(),
-            auth: Auth::None,
-            accept: http::accept_header(&[
-                "OpenMetricsText1.0.0".to_string(),
-                "PrometheusText0.0.4".to_string(),
-            ]),
-            client: reqwest::Client::new(),
-            headers: Vec::new(),
-            source: None,
-        }
+        let yaml = format!("scrape_configs:\n  - job_name: {name}\n    scrape_interval: 15s\n");
+        let mut loaded = crate::config::load_str(&yaml, "test", std::path::Path::new("."))
+            .expect("the test job loads");
+        Job::from_config(&loaded.config.scrape_configs.remove(0)).expect("the test job builds")
     }
 }
 
@@ -320,7 +277,7 @@ impl<S: Sink> Manager<S> {
     /// runtime.
     pub fn apply(&self, jobs: Vec<Job>) {
         let mut pools = lock(&self.pools);
-        let wanted: HashSet<String> = jobs.iter().map(|j| j.name.clone()).collect();
+        let wanted: HashSet<String> = jobs.iter().map(|j| j.config.job_name.clone()).collect();
         // Removed jobs: their targets are gone.
         let removed: Vec<String> = pools
             .keys()
@@ -333,10 +290,9 @@ impl<S: Sink> Manager<S> {
             }
         }
         for job in jobs {
-            let name = job.name.clone();
+            let name = job.config.job_name.clone();
             if let Some(old) = pools.get(&name) {
-                let old_job = &lock(&old.state).job;
-                if old_job.source.is_some() && old_job.source == job.source {
+                if lock(&old.state).job.config == job.config {
                     continue;
                 }
             }
@@ -362,9 +318,10 @@ impl<S: Sink> Manager<S> {
     fn start_pool(&self, job: Job) -> Pool {
         let job = Arc::new(job);
         let mut file_sds: Vec<FileSd> = job
-            .file_sd
+            .config
+            .file_sd_configs
             .iter()
-            .map(|(patterns, refresh)| FileSd::new(patterns.clone(), *refresh))
+            .map(|f| FileSd::new(f.files.clone(), f.refresh_interval))
             .collect();
         let mut groups: BTreeMap<String, Group> = BTreeMap::new();
         for g in &job.static_groups {
@@ -496,7 +453,7 @@ impl<S: Sink> SyncHandle<S> {
                     }
                     Populated::Dropped(d) => dropped.push(d),
                     Populated::Invalid { discovered, error } => {
-                        tracing::warn!(job = %job.name, %error, "target cannot be scraped");
+                        tracing::warn!(job = %job.config.job_name, %error, "target cannot be scraped");
                         dropped.push(discovered);
                     }
                 }
@@ -514,7 +471,7 @@ impl<S: Sink> SyncHandle<S> {
                 let _ = l.stop.send(Some(true));
             }
         }
-        let limit = job.limits.target_limit;
+        let limit = job.config.target_limit;
         let over = (limit > 0 && active.len() as u64 > limit).then_some(ScrapeError::TargetLimit {
             targets: active.len(),
             limit,

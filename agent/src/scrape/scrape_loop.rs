@@ -298,17 +298,17 @@ impl<S: Sink> ScrapeState<S> {
         let Some(series) = series else {
             return Ok(());
         };
-        let explicit = self.job.honor_timestamps && timestamp_ms.is_some();
+        let explicit = self.job.config.honor_timestamps && timestamp_ms.is_some();
         let ts = if explicit {
             timestamp_ms.unwrap_or(t)
         } else {
             t
         };
-        let track = !explicit || self.job.track_timestamps_staleness;
+        let track = !explicit || self.job.config.track_timestamps_staleness;
         // Counted before the duplicate check: Prometheus counts (and
         // limits) every sample that survives relabeling.
         counts.post_relabel += 1;
-        let sample_limit = self.job.limits.sample_limit;
+        let sample_limit = self.job.config.sample_limit;
         if sample_limit > 0 && counts.post_relabel as u64 > sample_limit {
             return Err(ScrapeError::SampleLimit {
                 limit: sample_limit,
@@ -341,7 +341,7 @@ impl<S: Sink> ScrapeState<S> {
         // exported_exported_<name> if that is taken too).
         for (name, value) in &self.target.labels {
             match labels.iter().position(|(n, _)| n == name) {
-                Some(_) if job.honor_labels => {}
+                Some(_) if job.config.honor_labels => {}
                 Some(i) => {
                     let mut exported = format!("exported_{name}");
                     while labels.iter().any(|(n, _)| *n == exported) {
@@ -354,7 +354,7 @@ impl<S: Sink> ScrapeState<S> {
             }
         }
         // `process` sorts and removes empty values even with no rules.
-        if !relabel::process(&mut labels, &job.metric_relabel_configs) {
+        if !relabel::process(&mut labels, &job.config.metric_relabel_configs) {
             return Ok(None);
         }
         self.check_label_limits(&labels)?;
@@ -365,7 +365,7 @@ impl<S: Sink> ScrapeState<S> {
     }
 
     fn check_label_limits(&self, labels: &[(String, String)]) -> Result<(), ScrapeError> {
-        let l = &self.job.limits;
+        let l = &self.job.config;
         let metric = labels
             .iter()
             .find(|(n, _)| n == "__name__")

@@ -90,18 +90,18 @@ pub enum Populated {
 /// the target's own), following Prometheus's `PopulateLabels`.
 pub fn populate(job: &Job, mut labels: LabelSet) -> Populated {
     let defaults: [(&str, String); 5] = [
-        ("job", job.name.clone()),
-        (SCRAPE_INTERVAL, format_duration(job.interval)),
-        (SCRAPE_TIMEOUT, format_duration(job.timeout)),
-        (METRICS_PATH, job.metrics_path.clone()),
-        (SCHEME, job.scheme.clone()),
+        ("job", job.config.job_name.clone()),
+        (SCRAPE_INTERVAL, format_duration(job.config.scrape_interval)),
+        (SCRAPE_TIMEOUT, format_duration(job.config.scrape_timeout)),
+        (METRICS_PATH, job.config.metrics_path.clone()),
+        (SCHEME, job.config.scheme.clone()),
     ];
     for (name, value) in defaults {
         if get(&labels, name).is_none() {
             labels.push((name.to_string(), value));
         }
     }
-    for (param, values) in &job.params {
+    for (param, values) in &job.config.params {
         let name = format!("{PARAM_PREFIX}{param}");
         if get(&labels, &name).is_none() {
             if let Some(first) = values.first() {
@@ -112,7 +112,7 @@ pub fn populate(job: &Job, mut labels: LabelSet) -> Populated {
     labels.sort_by(|a, b| a.0.cmp(&b.0));
     let discovered = labels.clone();
 
-    if !relabel::process(&mut labels, &job.relabel_configs) {
+    if !relabel::process(&mut labels, &job.config.relabel_configs) {
         return Populated::Dropped(discovered);
     }
     let invalid = |error: String| Populated::Invalid {
@@ -131,13 +131,13 @@ pub fn populate(job: &Job, mut labels: LabelSet) -> Populated {
         Some(Ok(d)) if !d.is_zero() => d,
         Some(Ok(_)) => return invalid("scrape interval cannot be 0".to_string()),
         Some(Err(e)) => return invalid(format!("error parsing scrape interval: {e}")),
-        None => job.interval,
+        None => job.config.scrape_interval,
     };
     let timeout = match get(&labels, SCRAPE_TIMEOUT).map(parse_duration) {
         Some(Ok(d)) if !d.is_zero() => d,
         Some(Ok(_)) => return invalid("scrape timeout cannot be 0".to_string()),
         Some(Err(e)) => return invalid(format!("error parsing scrape timeout: {e}")),
-        None => job.timeout,
+        None => job.config.scrape_timeout,
     };
     if timeout > interval {
         return invalid(format!(
@@ -153,7 +153,7 @@ pub fn populate(job: &Job, mut labels: LabelSet) -> Populated {
     // Parameters: the job's, with the first value of each replaced by its
     // `__param_` label (relabeling may have changed it), plus parameters
     // that only exist as labels.
-    let mut params: BTreeMap<String, Vec<String>> = job.params.clone();
+    let mut params: BTreeMap<String, Vec<String>> = job.config.params.clone();
     for (name, value) in &labels {
         if let Some(p) = name.strip_prefix(PARAM_PREFIX) {
             let values = params.entry(p.to_string()).or_default();
@@ -311,9 +311,10 @@ mod tests {
     #[test]
     fn relabeling_shapes_url_and_params() {
         let mut job = Job::for_tests("blackbox");
-        job.params
+        job.config
+            .params
             .insert("module".to_string(), vec!["http_2xx".to_string()]);
-        job.relabel_configs = vec![
+        job.config.relabel_configs = vec![
             RelabelConfig::new(Action::Replace)
                 .source_labels(["__address__"])
                 .target_label("__param_target"),
@@ -339,7 +340,7 @@ mod tests {
     #[test]
     fn dropped_and_invalid_targets() {
         let mut job = Job::for_tests("j");
-        job.relabel_configs = vec![RelabelConfig::new(Action::Drop)
+        job.config.relabel_configs = vec![RelabelConfig::new(Action::Drop)
             .source_labels(["env"])
             .regex("dev")
             .unwrap()];

@@ -186,8 +186,8 @@ fn stats_count_scrapes_failures_and_stale_markers() {
 #[test]
 fn sample_limit_fails_the_whole_scrape() {
     let mut job = Job::for_tests("node");
-    job.limits.sample_limit = 2;
-    job.metric_relabel_configs = vec![RelabelConfig::new(Action::Drop)
+    job.config.sample_limit = 2;
+    job.config.metric_relabel_configs = vec![RelabelConfig::new(Action::Drop)
         .source_labels(["__name__"])
         .regex("dropped_.*")
         .unwrap()];
@@ -209,7 +209,7 @@ fn sample_limit_fails_the_whole_scrape() {
 #[test]
 fn label_limits() {
     let mut job = Job::for_tests("node");
-    job.limits.label_value_length_limit = 5;
+    job.config.label_value_length_limit = 5;
     let (mut s, _, status) = state(job);
     s.complete(1000, Duration::ZERO, ok("a{v=\"toolongvalue\"} 1\n"));
     let err = status.lock().unwrap().last_error.clone();
@@ -219,7 +219,7 @@ fn label_limits() {
     );
 
     let mut job = Job::for_tests("node");
-    job.limits.label_limit = 3;
+    job.config.label_limit = 3;
     let (mut s, _, status) = state(job);
     s.complete(1000, Duration::ZERO, ok("a{x=\"1\",y=\"2\"} 1\n"));
     let err = status.lock().unwrap().last_error.clone();
@@ -240,7 +240,7 @@ fn honor_labels_and_exported_labels() {
         Some(1.0)
     );
     let mut job = Job::for_tests("node");
-    job.honor_labels = true;
+    job.config.honor_labels = true;
     let (mut s, sink, _) = state(job);
     s.complete(1000, Duration::ZERO, ok("a{job=\"other\"} 1\n"));
     assert_eq!(
@@ -261,7 +261,7 @@ fn explicit_timestamps_are_honored_and_not_marked_stale() {
     assert!(value(&b, &format!("b{{{T}}}")).unwrap().is_nan());
 
     let mut job = Job::for_tests("node");
-    job.honor_timestamps = false;
+    job.config.honor_timestamps = false;
     let (mut s, sink, _) = state(job);
     s.complete(5000, Duration::ZERO, ok("a 1 1234\n"));
     assert!(sink.last().contains(&(format!("a{{{T}}}"), 5000, 1.0)));
@@ -414,7 +414,7 @@ async fn fetch_negotiates_decompresses_and_enforces_limits() {
     })
     .await;
     let mut job = Job::for_tests("j");
-    job.limits.body_size_limit = 1000;
+    job.config.body_size_limit = 1000;
     let mut buf = Vec::new();
     let at = |path: &str, timeout: Duration| {
         let mut t = target_for(&job, &addr);
@@ -495,8 +495,8 @@ async fn manager_scrapes_targets_and_reports_them() {
     let sink = Arc::new(Recorder::default());
     let manager = Manager::new(Arc::clone(&sink), 0);
     let mut job = Job::for_tests("j");
-    job.interval = Duration::from_millis(200);
-    job.timeout = Duration::from_millis(200);
+    job.config.scrape_interval = Duration::from_millis(200);
+    job.config.scrape_timeout = Duration::from_millis(200);
     job.static_groups = vec![discovery::Group::from_config(
         "static:0".into(),
         &crate::config::TargetGroup {
@@ -505,7 +505,7 @@ async fn manager_scrapes_targets_and_reports_them() {
         },
         &[],
     )];
-    job.relabel_configs = vec![RelabelConfig::new(Action::Drop)
+    job.config.relabel_configs = vec![RelabelConfig::new(Action::Drop)
         .source_labels(["__address__"])
         .regex("never")
         .unwrap()];
@@ -531,7 +531,7 @@ async fn manager_scrapes_targets_and_reports_them() {
         .any(|(s, _, v)| s.starts_with("m{") && *v == 7.0));
 
     // Target limit: both targets fail without being scraped.
-    job.limits.target_limit = 1;
+    job.config.target_limit = 1;
     manager.apply(vec![job.clone()]);
     tokio::time::sleep(Duration::from_millis(600)).await;
     let snap = manager.snapshot();
