@@ -5,15 +5,11 @@
 //! names match both ways, up to the allow-lists below.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use pharos_agent::exposition::{parse_all, Entry, Format, MetricType};
 use pharos_agent::host::HostCollector;
 
-const BINARY: &str = "/usr/bin/prometheus-node-exporter";
+mod common;
 
 /// Same as the host collector's defaults (node_exporter 1.5 upstream); the
 /// Debian build defaults to wider excludes, so we pass these explicitly.
@@ -70,37 +66,8 @@ const THEIRS_ONLY: &[(&str, &str)] = &[
 /// Families we emit that node_exporter (1.5) may not; none today.
 const OURS_ONLY: &[(&str, &str)] = &[];
 
-struct Exporter(Child);
-
-impl Drop for Exporter {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// (metric name, sorted labels, value) of one sample.
 type FlatSample = (String, Vec<(String, String)>, f64);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn fetch(port: u16) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/plain\r\n\r\n")
-        .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let (head, body) = buf.split_once("\r\n\r\n")?;
-    let ok = head.lines().next()?.split_whitespace().nth(1) == Some("200");
-    ok.then(|| body.to_string())
-}
 
 /// family -> (type, label names over all samples)
 type Shape = BTreeMap<String, (MetricType, BTreeSet<String>)>;
@@ -129,11 +96,6 @@ fn shape_of_exporter(body: &str) -> Shape {
 
 #[test]
 fn host_names_match_node_exporter() {
-    assert!(
-        std::path::Path::new(BINARY).exists(),
-        "{BINARY} is missing: run tests/run.sh (it apt-get installs prometheus-node-exporter) \
-         or `apt-get install -y prometheus-node-exporter`"
-    );
     let collectors = HostCollector::available();
     // One textfile, read by both, so the textfile families and the file
     // label compare too.
@@ -147,45 +109,14 @@ fn host_names_match_node_exporter() {
     )
     .unwrap();
     let host = HostCollector::default().with_textfile_dir(&textfile_dir);
-    let port = free_port();
-    let mut cmd = Command::new(BINARY);
-    cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--web.disable-exporter-metrics")
-        .arg("--collector.disable-defaults")
-        .arg(format!(
-            "--collector.filesystem.mount-points-exclude={MOUNT_POINTS_EXCLUDE}"
-        ))
-        .arg(format!(
-            "--collector.filesystem.fs-types-exclude={FS_TYPES_EXCLUDE}"
-        ))
-        .arg(format!(
-            "--collector.textfile.directory={}",
-            textfile_dir.display()
-        ))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for c in &collectors {
-        cmd.arg(format!("--collector.{c}"));
-    }
-    let mut exporter = Exporter(cmd.spawn().expect("start node_exporter"));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let body = loop {
-        if let Some(b) = fetch(port) {
-            break b;
-        }
-        if let Ok(Some(status)) = exporter.0.try_wait() {
-            let mut err = String::new();
-            if let Some(mut e) = exporter.0.stderr.take() {
-                let _ = e.read_to_string(&mut err);
-            }
-            panic!("node_exporter exited with {status}:\n{err}");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "node_exporter did not answer on port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let mut args = vec![
+        "--collector.disable-defaults".to_string(),
+        format!("--collector.filesystem.mount-points-exclude={MOUNT_POINTS_EXCLUDE}"),
+        format!("--collector.filesystem.fs-types-exclude={FS_TYPES_EXCLUDE}"),
+        format!("--collector.textfile.directory={}", textfile_dir.display()),
+    ];
+    args.extend(collectors.iter().map(|c| format!("--collector.{c}")));
+    let body = common::scrape_node_exporter(&args);
     let theirs: Shape = shape_of_exporter(&body)
         .into_iter()
         // node_exporter_build_info describes the exporter binary, not the host.
