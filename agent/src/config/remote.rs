@@ -282,11 +282,16 @@ pub(crate) fn check_headers(
     }
 }
 
-pub(crate) fn decode_remote_write(ctx: &mut Ctx, n: &Node) -> Option<RemoteWriteConfig> {
-    let mut m = MapReader::open(ctx, n, "remote_write config", "config.plain")?;
+/// The `url` and `headers` of a remote_write or remote_read section, checked
+/// alike.
+fn url_and_headers(
+    ctx: &mut Ctx,
+    m: &mut MapReader,
+    kind: &str,
+) -> (String, BTreeMap<String, String>) {
     let url = m.string(ctx, "url").unwrap_or_default();
     if url.is_empty() {
-        ctx.err(m.line, "url for remote_write is empty");
+        ctx.err(m.line, format!("url for {kind} is empty"));
     } else if let Err(e) = decode::parse_url(&url) {
         ctx.err(m.key_line("url"), format!("url: {e}"));
     }
@@ -297,6 +302,12 @@ pub(crate) fn decode_remote_write(ctx: &mut Ctx, n: &Node) -> Option<RemoteWrite
         &headers,
         "authorization header must be changed via the basic_auth, authorization, oauth2, sigv4, azuread or google_iam parameter",
     );
+    (url, headers)
+}
+
+pub(crate) fn decode_remote_write(ctx: &mut Ctx, n: &Node) -> Option<RemoteWriteConfig> {
+    let mut m = MapReader::open(ctx, n, "remote_write config", "config.plain")?;
+    let (url, headers) = url_and_headers(ctx, &mut m, "remote_write");
     let protobuf_message = m
         .string(ctx, "protobuf_message")
         .filter(|s| !s.is_empty())
@@ -452,19 +463,7 @@ fn decode_metadata(ctx: &mut Ctx, n: &Node) -> MetadataConfig {
 
 pub(crate) fn decode_remote_read(ctx: &mut Ctx, n: &Node) -> Option<RemoteReadConfig> {
     let mut m = MapReader::open(ctx, n, "remote_read config", "config.plain")?;
-    let url = m.string(ctx, "url").unwrap_or_default();
-    if url.is_empty() {
-        ctx.err(m.line, "url for remote_read is empty");
-    } else if let Err(e) = decode::parse_url(&url) {
-        ctx.err(m.key_line("url"), format!("url: {e}"));
-    }
-    let headers = m.string_map(ctx, "headers");
-    check_headers(
-        ctx,
-        m.key_line("headers"),
-        &headers,
-        "authorization header must be changed via the basic_auth, authorization, oauth2, sigv4, azuread or google_iam parameter",
-    );
+    let (url, headers) = url_and_headers(ctx, &mut m, "remote_read");
     let (http, _) = http::decode_inline(ctx, &mut m);
     let c = RemoteReadConfig {
         url,
