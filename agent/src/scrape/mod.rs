@@ -200,7 +200,8 @@ pub struct TargetStatus {
     pub last_scrape_ms: Option<i64>,
     pub last_duration: Duration,
     pub last_samples: usize,
-    pub metadata: HashMap<String, Metadata>,
+    /// Shared with the loop: copied only when a family's metadata changes.
+    pub metadata: Arc<HashMap<String, Metadata>>,
 }
 
 /// One active target in a snapshot.

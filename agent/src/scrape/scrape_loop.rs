@@ -153,6 +153,8 @@ pub struct ScrapeState<S: Sink> {
     prev: FxHashMap<S::Series, bool>,
     cur: FxHashMap<S::Series, bool>,
     report: Option<Report<S::Series>>,
+    /// HELP/TYPE/UNIT by family as last scraped; the status holds a copy.
+    metadata: HashMap<String, Metadata>,
     iteration: u64,
 }
 
@@ -174,6 +176,7 @@ impl<S: Sink> ScrapeState<S> {
             prev: FxHashMap::default(),
             cur: FxHashMap::default(),
             report: None,
+            metadata: HashMap::new(),
             iteration: 0,
         }
     }
@@ -197,7 +200,7 @@ impl<S: Sink> ScrapeState<S> {
         let mut counts = Counts::default();
         // What Prometheus's scraper enforces: the line grammar and `# EOF`.
         let mut parser = Parser::with_validation(format, Validation::Prometheus);
-        let mut metadata = HashMap::new();
+        let mut metadata_changed = false;
         // Text-format lines of series the cache knows need only their
         // numbers: skip building (and validating) their labels again.
         let quick = format == Format::PrometheusText;
@@ -220,15 +223,29 @@ impl<S: Sink> ScrapeState<S> {
                 None => continue,
                 Some(Entry::Sample(s)) => s,
                 Some(Entry::Help { family, help }) => {
-                    meta(&mut metadata, family).help = help.into_owned();
+                    metadata_changed |= note_metadata(&mut self.metadata, family, |m| {
+                        let changed = m.help != help;
+                        if changed {
+                            m.help = help.into_owned();
+                        }
+                        changed
+                    });
                     continue;
                 }
                 Some(Entry::Type { family, kind }) => {
-                    meta(&mut metadata, family).kind = kind;
+                    metadata_changed |= note_metadata(&mut self.metadata, family, |m| {
+                        std::mem::replace(&mut m.kind, kind) != kind
+                    });
                     continue;
                 }
                 Some(Entry::Unit { family, unit }) => {
-                    meta(&mut metadata, family).unit = unit.to_string();
+                    metadata_changed |= note_metadata(&mut self.metadata, family, |m| {
+                        let changed = m.unit != unit;
+                        if changed {
+                            m.unit = unit.to_string();
+                        }
+                        changed
+                    });
                     continue;
                 }
             };
@@ -274,11 +291,10 @@ impl<S: Sink> ScrapeState<S> {
             self.cache
                 .retain(|_, e| now - e.last_seen <= CACHE_KEEP_SCRAPES);
         }
-        if !metadata.is_empty() {
-            let mut status = lock(&self.status);
-            for (family, m) in metadata {
-                status.metadata.insert(family, m);
-            }
+        // Published only when a family's HELP, TYPE or UNIT changed: the
+        // API shares the map instead of copying it per request.
+        if metadata_changed {
+            lock(&self.status).metadata = Arc::new(self.metadata.clone());
         }
         Ok(counts)
     }
@@ -558,14 +574,25 @@ impl<S: Sink> ScrapeState<S> {
     }
 }
 
-fn meta<'m>(metadata: &'m mut HashMap<String, Metadata>, family: &str) -> &'m mut Metadata {
-    metadata
-        .entry(family.to_string())
-        .or_insert_with(|| Metadata {
-            kind: MetricType::Unknown,
-            help: String::new(),
-            unit: String::new(),
-        })
+/// Records one metadata line of `family`; whether anything changed.
+fn note_metadata(
+    metadata: &mut HashMap<String, Metadata>,
+    family: &str,
+    update: impl FnOnce(&mut Metadata) -> bool,
+) -> bool {
+    match metadata.get_mut(family) {
+        Some(m) => update(m),
+        None => {
+            let mut m = Metadata {
+                kind: MetricType::Unknown,
+                help: String::new(),
+                unit: String::new(),
+            };
+            update(&mut m);
+            metadata.insert(family.to_string(), m);
+            true
+        }
+    }
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -125,6 +125,27 @@ fn samples_get_target_labels_and_report_series() {
 }
 
 #[test]
+fn metadata_is_shared_until_it_changes() {
+    let (mut s, _, status) = state(Job::for_tests("node"));
+    let body = "# HELP a Old.\n# TYPE a gauge\na 1\n";
+    s.complete(1000, Duration::ZERO, ok(body));
+    let first = Arc::clone(&status.lock().unwrap().metadata);
+    assert_eq!(first["a"].help, "Old.");
+    s.complete(2000, Duration::ZERO, ok(body));
+    assert!(
+        Arc::ptr_eq(&first, &status.lock().unwrap().metadata),
+        "an unchanged scrape does not copy the metadata"
+    );
+    s.complete(
+        3000,
+        Duration::ZERO,
+        ok("# HELP a New.\n# TYPE a gauge\na 1\n"),
+    );
+    assert_eq!(status.lock().unwrap().metadata["a"].help, "New.");
+    assert_eq!(status.lock().unwrap().metadata["a"].kind, MetricType::Gauge);
+}
+
+#[test]
 fn vanished_series_get_stale_markers() {
     let (mut s, sink, _) = state(Job::for_tests("node"));
     s.complete(1000, Duration::ZERO, ok("a 1\nb 2\n"));

@@ -214,7 +214,7 @@ pub async fn metadata(
     let per_metric = opt_limit(&p, "limit_per_metric")?;
     let mut by_name: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for a in c.targets().active {
-        for (name, m) in &a.status.metadata {
+        for (name, m) in a.status.metadata.iter() {
             if metric.is_some_and(|want| want != name) {
                 continue;
             }
