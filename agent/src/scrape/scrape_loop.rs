@@ -127,6 +127,8 @@ pub struct Counts {
     pub scraped: usize,
     pub post_relabel: usize,
     pub added: usize,
+    /// Stale markers added to the batch.
+    pub stale: usize,
 }
 
 /// A scrape between [`ScrapeState::begin`] and [`ScrapeState::end`].
@@ -280,11 +282,13 @@ impl<S: Sink> ScrapeState<S> {
             .finish()
             .map_err(|e| ScrapeError::Parse(e.to_string()))?;
         // Stale markers for what the previous scrape had and this one lacks.
+        let before = batch.len();
         for (series, track) in &self.prev {
             if *track && !self.cur.contains_key(series) {
                 batch.push((series.clone(), t, STALE_NAN));
             }
         }
+        counts.stale = batch.len() - before;
         std::mem::swap(&mut self.prev, &mut self.cur);
         if self.iteration.is_multiple_of(CACHE_KEEP_SCRAPES) {
             let now = self.iteration;
@@ -475,7 +479,10 @@ impl<S: Sink> ScrapeState<S> {
             Ok(c) => *c,
             Err(_) => {
                 self.stale_everything(t, &mut batch);
-                Counts::default()
+                Counts {
+                    stale: batch.len(),
+                    ..Counts::default()
+                }
             }
         };
         let up = if outcome.is_ok() { 1.0 } else { 0.0 };
@@ -483,13 +490,9 @@ impl<S: Sink> ScrapeState<S> {
         if let Err(e) = &outcome {
             self.stats.failed(e);
         }
-        let stale = batch
-            .iter()
-            .filter(|s| s.2.to_bits() == STALE_NAN.to_bits())
-            .count();
         self.stats
             .stale_markers
-            .fetch_add(stale as u64, Ordering::Relaxed);
+            .fetch_add(counts.stale as u64, Ordering::Relaxed);
         self.stats
             .samples
             .fetch_add(counts.post_relabel as u64, Ordering::Relaxed);
