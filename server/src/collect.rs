@@ -253,6 +253,25 @@ pub enum ConfigSource {
     },
 }
 
+impl ConfigSource {
+    /// Loads and checks the configuration (file reads: call off the async
+    /// threads).
+    fn load(&self) -> Result<config::Loaded, config::ConfigErrors> {
+        match self {
+            ConfigSource::File(path) => config::load_file(path),
+            ConfigSource::Default {
+                self_address,
+                host,
+                itself,
+            } => config::load_str(
+                &default_config(self_address, *host, *itself),
+                "<built-in default config>",
+                std::path::Path::new("."),
+            ),
+        }
+    }
+}
+
 /// The built-in configuration: pharos and its host collector, every 15 s.
 pub fn default_config(self_address: &str, host: bool, itself: bool) -> String {
     let mut yaml = String::from(
@@ -316,22 +335,6 @@ impl Collection {
         }
     }
 
-    /// Loads and checks the configuration without applying it.
-    pub fn load(&self) -> Result<config::Loaded, config::ConfigErrors> {
-        match &self.source {
-            ConfigSource::File(path) => config::load_file(path),
-            ConfigSource::Default {
-                self_address,
-                host,
-                itself,
-            } => config::load_str(
-                &default_config(self_address, *host, *itself),
-                "<built-in default config>",
-                std::path::Path::new("."),
-            ),
-        }
-    }
-
     /// Loads the configuration and, if it is valid as a whole, runs it.
     /// Must be called inside the Tokio runtime.
     pub async fn reload(&self) -> Result<(), ReloadError> {
@@ -347,16 +350,9 @@ impl Collection {
 
     async fn reload_locked(&self) -> Result<(), ReloadError> {
         let source = self.source.clone();
-        let this_load = match &source {
-            ConfigSource::File(path) => {
-                let path = path.clone();
-                tokio::task::spawn_blocking(move || config::load_file(&path))
-                    .await
-                    .map_err(|e| ReloadError::Jobs(vec![e.to_string()]))?
-            }
-            ConfigSource::Default { .. } => self.load(),
-        };
-        let loaded = this_load?;
+        let loaded = tokio::task::spawn_blocking(move || source.load())
+            .await
+            .map_err(|e| ReloadError::Jobs(vec![e.to_string()]))??;
         for w in &loaded.warnings {
             tracing::warn!("{w}");
         }
