@@ -19,7 +19,7 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ use pharos_agent::host::HostCollector;
 use pharos_agent::scrape::{self, committed, Appended, Committed, Job, Manager, Sink};
 use tokio::sync::oneshot::Sender;
 
-use crate::storage::{Labels, SeriesId, Storage};
+use crate::storage::{Labels, SeriesRef, Storage};
 use rustc_hash::FxHashMap;
 
 /// How long scraped samples wait to be committed together.
@@ -105,16 +105,16 @@ impl StorageSink {
             let result = if batch.is_empty() {
                 Ok(Default::default())
             } else {
-                let points = batch.iter().map(|(s, p)| (&s.0.labels, s.id(), p));
+                let points = batch.iter().map(|(s, p)| (&s.0.labels, s.series_ref(), p));
                 let result = self.storage.append_points(points).map_err(|e| {
                     tracing::error!(samples = batch.len(), error = %e, "storing scraped samples failed");
                     e.to_string()
                 });
-                // Series created by this batch: remember their ids.
+                // Series created by this batch: remember where they are.
                 for (s, _) in &batch {
-                    if s.id().is_none() {
-                        if let Some(id) = self.storage.series_id(&s.0.labels) {
-                            s.0.id.store(id, Ordering::Relaxed);
+                    if s.series_ref().is_none() {
+                        if let Some(r) = self.storage.series_ref(&s.0.labels) {
+                            s.remember(r);
                         }
                     }
                 }
@@ -155,20 +155,33 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// A series as scrape loops hold it: its labels and, once storage has it,
-/// its id, so appends find it without hashing the labels. Handles are
-/// interned (one per label set), so they compare and hash by address.
+/// where it is in storage, so appends go straight to it without hashing
+/// the labels. Handles are interned (one per label set), so they compare
+/// and hash by address.
 #[derive(Clone)]
 pub struct ScrapedSeries(Arc<SeriesHandle>);
 
 struct SeriesHandle {
     labels: Labels,
-    /// 0 until storage has created the series (ids start at 1).
+    /// 0 until storage has created the series (ids start at 1). Only the
+    /// committer thread writes these two, and storage checks the pair
+    /// before trusting it, so relaxed loads are enough.
     id: AtomicU64,
+    slot: AtomicU32,
 }
 
 impl ScrapedSeries {
-    fn id(&self) -> Option<SeriesId> {
-        Some(self.0.id.load(Ordering::Relaxed)).filter(|&id| id != 0)
+    fn series_ref(&self) -> Option<SeriesRef> {
+        let id = self.0.id.load(Ordering::Relaxed);
+        (id != 0).then(|| SeriesRef {
+            id,
+            slot: self.0.slot.load(Ordering::Relaxed),
+        })
+    }
+
+    fn remember(&self, r: SeriesRef) {
+        self.0.slot.store(r.slot, Ordering::Relaxed);
+        self.0.id.store(r.id, Ordering::Relaxed);
     }
 }
 
@@ -196,11 +209,14 @@ impl Sink for StorageSink {
         if let Some(s) = interned.get(&labels) {
             return Ok(s.clone());
         }
-        let id = self.storage.series_id(&labels).unwrap_or(0);
         let s = ScrapedSeries(Arc::new(SeriesHandle {
             labels: labels.clone(),
-            id: AtomicU64::new(id),
+            id: AtomicU64::new(0),
+            slot: AtomicU32::new(0),
         }));
+        if let Some(r) = self.storage.series_ref(&labels) {
+            s.remember(r);
+        }
         interned.insert(labels, s.clone());
         Ok(s)
     }
@@ -525,7 +541,7 @@ mod tests {
         ];
         let a = sink.series(&l).unwrap();
         assert!(a == sink.series(&l).unwrap(), "one handle per label set");
-        assert_eq!(a.id(), None);
+        assert_eq!(a.series_ref(), None);
         let now = chrono::Utc::now().timestamp_millis();
         let stored = |s: &ScrapedSeries, t: i64, v: f64| {
             sink.append(vec![(s.clone(), t, v)])
@@ -534,19 +550,31 @@ mod tests {
                 .unwrap()
         };
         assert_eq!(stored(&a, now, 1.0).written, 1);
-        let id = a
-            .id()
-            .expect("the id is learnt once storage has the series");
-        assert_eq!(storage.series_id(&a.0.labels), Some(id));
-        // An id storage no longer knows falls back to the labels.
-        a.0.id.store(id + 1000, Ordering::Relaxed);
+        let r = a
+            .series_ref()
+            .expect("the reference is learnt once storage has the series");
+        assert_eq!(storage.series_ref(&a.0.labels), Some(r));
+        // An id storage no longer knows falls back to the labels, and so
+        // does a slot holding another series or none.
+        a.remember(SeriesRef {
+            id: r.id + 1000,
+            ..r
+        });
         stored(&a, now + 1000, 2.0);
+        a.remember(SeriesRef {
+            slot: r.slot + 7,
+            ..r
+        });
+        stored(&a, now + 2000, 2.5);
         let got = storage.select(&[], i64::MIN, i64::MAX).unwrap();
         assert_eq!(got.len(), 1);
-        assert_eq!(got[0].samples, vec![(now, 1.0), (now + 1000, 2.0)]);
+        assert_eq!(
+            got[0].samples,
+            vec![(now, 1.0), (now + 1000, 2.0), (now + 2000, 2.5)]
+        );
         sink.close();
         assert!(sink
-            .append(vec![(a, now + 2000, 3.0)])
+            .append(vec![(a, now + 3000, 3.0)])
             .blocking_recv()
             .unwrap()
             .is_err());

@@ -5,8 +5,11 @@
 
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
 use super::chunkenc::XorChunk;
 use super::labels::Labels;
+use super::SeriesId;
 
 /// Chunks cover aligned windows of this many milliseconds (2 h, the block
 /// size Prometheus uses), so each sealed chunk holds one window of a series.
@@ -51,6 +54,7 @@ impl MemChunk {
 
 /// What the head keeps per series.
 pub struct MemSeries {
+    pub id: SeriesId,
     pub labels: Labels,
     /// The open chunk, appended to.
     pub head: Option<HeadChunk>,
@@ -71,6 +75,118 @@ pub struct MemSeries {
     /// skips write-ahead samples up to here. Distinct from `disk_max_t`
     /// because imported chunks may reach later without covering the log.
     pub sealed_max_t: Option<i64>,
+}
+
+/// Where a series sits in the head: its id and its slot in [`SeriesMap`].
+/// Callers that append to the same series again and again (scrape loops)
+/// keep it, so the append path goes straight to the slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeriesRef {
+    pub id: SeriesId,
+    pub slot: u32,
+}
+
+/// The head's series, stored in a dense array of slots with an id → slot
+/// map beside it.
+///
+/// Why not a hash map of series: appends touch every series of a scrape
+/// once per scrape, and a hash map scatters them over memory, so each
+/// sample cost a cache miss (twice: once while planning, once while
+/// applying). Series created together (one scrape's new series) get
+/// neighbouring slots here and are appended to in the same order, which
+/// the CPU's prefetcher follows. Slots never move: a removed series leaves
+/// a hole that the next new series reuses, so a [`SeriesRef`] stays valid
+/// until its series is removed (the id check in [`SeriesMap::find`] catches
+/// a reused slot).
+#[derive(Default)]
+pub struct SeriesMap {
+    slots: Vec<Option<MemSeries>>,
+    slot_of: FxHashMap<SeriesId, u32>,
+    free: Vec<u32>,
+}
+
+impl SeriesMap {
+    pub fn len(&self) -> usize {
+        self.slot_of.len()
+    }
+
+    /// Adds a series (the id must be new) and returns where it went.
+    pub fn insert(&mut self, id: SeriesId, series: MemSeries) -> SeriesRef {
+        debug_assert!(!self.slot_of.contains_key(&id), "series {id} added twice");
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(series);
+                slot
+            }
+            None => {
+                let slot = u32::try_from(self.slots.len())
+                    .expect("BUG: more than u32::MAX series in the head");
+                self.slots.push(Some(series));
+                slot
+            }
+        };
+        self.slot_of.insert(id, slot);
+        SeriesRef { id, slot }
+    }
+
+    pub fn remove(&mut self, id: &SeriesId) -> Option<MemSeries> {
+        let slot = self.slot_of.remove(id)?;
+        self.free.push(slot);
+        self.slots[slot as usize].take()
+    }
+
+    /// Where the series with this id is.
+    pub fn slot(&self, id: SeriesId) -> Option<SeriesRef> {
+        self.slot_of.get(&id).map(|&slot| SeriesRef { id, slot })
+    }
+
+    /// Checks a remembered reference (one load, no hashing) and falls back
+    /// to the id when its slot now holds another series or none.
+    pub fn find(&self, r: SeriesRef) -> Option<SeriesRef> {
+        match self.slots.get(r.slot as usize) {
+            Some(Some(s)) if s.id == r.id => Some(r),
+            _ => self.slot(r.id),
+        }
+    }
+
+    /// The series at a reference [`SeriesMap::find`] or
+    /// [`SeriesMap::insert`] returned (and no removal since).
+    pub fn at(&self, r: SeriesRef) -> &MemSeries {
+        self.slots[r.slot as usize]
+            .as_ref()
+            .filter(|s| s.id == r.id)
+            .expect("BUG: stale series reference")
+    }
+
+    pub fn at_mut(&mut self, r: SeriesRef) -> &mut MemSeries {
+        self.slots[r.slot as usize]
+            .as_mut()
+            .filter(|s| s.id == r.id)
+            .expect("BUG: stale series reference")
+    }
+
+    pub fn get(&self, id: &SeriesId) -> Option<&MemSeries> {
+        self.slot(*id).map(|r| self.at(r))
+    }
+
+    pub fn get_mut(&mut self, id: &SeriesId) -> Option<&mut MemSeries> {
+        self.slot(*id).map(|r| self.at_mut(r))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &MemSeries> {
+        self.slots.iter().flatten()
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut MemSeries> {
+        self.slots.iter_mut().flatten()
+    }
+
+    /// Heap bytes of the slot array and the id map (not of the series).
+    pub fn mem_size(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<Option<MemSeries>>()
+            + self.slot_of.capacity() * (std::mem::size_of::<(SeriesId, u32)>() + 1)
+            + self.free.capacity() * 4
+    }
 }
 
 /// Outcome of checking one sample against the last accepted one.
@@ -96,8 +212,9 @@ pub fn check(last: Option<(i64, Option<u64>)>, t: i64, v: f64) -> Check {
 }
 
 impl MemSeries {
-    pub fn new(labels: Labels) -> MemSeries {
+    pub fn new(id: SeriesId, labels: Labels) -> MemSeries {
         MemSeries {
+            id,
             labels,
             head: None,
             frozen: Vec::new(),
@@ -199,7 +316,7 @@ mod tests {
     use super::*;
 
     fn series() -> MemSeries {
-        MemSeries::new(Labels::from_sorted([("__name__", "x")]).unwrap())
+        MemSeries::new(1, Labels::from_sorted([("__name__", "x")]).unwrap())
     }
 
     #[test]
@@ -240,6 +357,37 @@ mod tests {
         }
         assert_eq!(out, vec![(WINDOW_MS - 1, 2.0), (WINDOW_MS, 3.0)]);
         assert_eq!((s.min_t, s.max_t), (1, WINDOW_MS));
+    }
+
+    #[test]
+    fn series_map_reuses_slots_and_checks_references() {
+        let labels = |v: &str| Labels::from_sorted([("__name__", v)]).unwrap();
+        let mut m = SeriesMap::default();
+        let a = m.insert(10, MemSeries::new(10, labels("a")));
+        let b = m.insert(11, MemSeries::new(11, labels("b")));
+        assert_eq!(
+            (a.slot, b.slot),
+            (0, 1),
+            "new series take neighbouring slots"
+        );
+        assert_eq!(m.find(a), Some(a));
+        assert_eq!(m.get(&11).unwrap().labels, labels("b"));
+        assert_eq!(m.remove(&10).unwrap().id, 10);
+        assert_eq!(m.find(a), None, "a removed series is not found");
+        let c = m.insert(12, MemSeries::new(12, labels("c")));
+        assert_eq!(c.slot, a.slot, "the hole is reused");
+        assert_eq!(
+            m.find(a),
+            None,
+            "a reused slot does not answer for the old id"
+        );
+        // A reference with a wrong slot falls back to the id.
+        assert_eq!(m.find(SeriesRef { id: 11, slot: 0 }), Some(b));
+        assert_eq!(m.find(SeriesRef { id: 11, slot: 99 }), Some(b));
+        assert_eq!(m.len(), 2);
+        let mut ids: Vec<_> = m.values().map(|s| s.id).collect();
+        ids.sort();
+        assert_eq!(ids, vec![11, 12]);
     }
 
     #[test]

@@ -35,6 +35,7 @@ use rusqlite::{params, Connection};
 use rustc_hash::FxHashMap;
 
 pub use db::DB_FILE;
+pub use head::SeriesRef;
 use head::{Check, MemSeries};
 pub use index::{MatchOp, Matcher, SeriesId};
 pub use labels::{Labels, LabelsError, METRIC_NAME};
@@ -238,9 +239,9 @@ pub struct Stats {
 /// and the inverted index.
 #[derive(Default)]
 struct Head {
-    // Fx hashing: these maps are probed once per appended series, and
+    series: head::SeriesMap,
+    // Fx hashing: probed once per new or unknown appended series, and
     // SipHash's flooding resistance buys nothing for keys we created.
-    series: FxHashMap<SeriesId, MemSeries>,
     by_labels: FxHashMap<Labels, SeriesId>,
     index: index::Index,
     /// Newest timestamp stored anywhere: retention counts back from it, as
@@ -434,8 +435,8 @@ impl Storage {
             }
             self.frozen_waiting.store(0, Ordering::Relaxed);
             head.series
-                .iter()
-                .flat_map(|(&id, s)| s.frozen.iter().map(move |c| (id, Arc::clone(c))))
+                .values()
+                .flat_map(|s| s.frozen.iter().map(move |c| (s.id, Arc::clone(c))))
                 .collect()
         };
         let encoded: Vec<(SeriesId, &Arc<head::HeadChunk>, EncodedChunk)> = frozen
@@ -780,10 +781,10 @@ impl Storage {
 }
 
 impl Head {
-    fn add_series(&mut self, id: SeriesId, labels: Labels) {
+    fn add_series(&mut self, id: SeriesId, labels: Labels) -> SeriesRef {
         self.index.add(id, &labels);
         self.by_labels.insert(labels.clone(), id);
-        self.series.insert(id, MemSeries::new(labels));
+        self.series.insert(id, MemSeries::new(id, labels))
     }
 }
 
@@ -905,24 +906,27 @@ impl Appender for Storage {
 impl Storage {
     /// Appends one sample per entry, as one batch with [`Appender::append`]'s
     /// guarantees — the scrape path, without a vector per sample. An entry
-    /// may carry the id [`Storage::series_id`] gave for its labels: the
-    /// series is then found by id instead of by hashing its label set (an
-    /// id retention has since deleted falls back to the labels).
+    /// may carry the reference [`Storage::series_ref`] gave for its labels:
+    /// the series is then found at its slot instead of by hashing its label
+    /// set (a series retention has since deleted falls back to the labels).
     pub fn append_points<'a>(
         &self,
-        points: impl Iterator<Item = (&'a Labels, Option<SeriesId>, &'a (i64, f64))>,
+        points: impl Iterator<Item = (&'a Labels, Option<SeriesRef>, &'a (i64, f64))>,
     ) -> Result<AppendReport, StorageError> {
-        self.append_entries(points.map(|(l, id, s)| (l, id, std::slice::from_ref(s))))
+        self.append_entries(points.map(|(l, r, s)| (l, r, std::slice::from_ref(s))))
     }
 
-    /// The id of the series with these labels, if it exists.
-    pub fn series_id(&self, labels: &Labels) -> Option<SeriesId> {
-        self.read_head().by_labels.get(labels).copied()
+    /// Where the series with these labels is, if it exists.
+    pub fn series_ref(&self, labels: &Labels) -> Option<SeriesRef> {
+        let head = self.read_head();
+        head.by_labels
+            .get(labels)
+            .and_then(|&id| head.series.slot(id))
     }
 
     fn append_entries<'a>(
         &self,
-        batch: impl Iterator<Item = (&'a Labels, Option<SeriesId>, &'a [(i64, f64)])>,
+        batch: impl Iterator<Item = (&'a Labels, Option<SeriesRef>, &'a [(i64, f64)])>,
     ) -> Result<AppendReport, StorageError> {
         let mut report = AppendReport::default();
         let mut reasons: HashMap<RejectReason, (usize, String)> = HashMap::new();
@@ -934,7 +938,7 @@ impl Storage {
         //    series are new. Holding `writer` means no one else appends, so
         //    the decisions stay valid until step 3.
         enum Target {
-            Existing(SeriesId),
+            Existing(SeriesRef),
             New(usize),
         }
         struct Plan {
@@ -952,19 +956,19 @@ impl Storage {
             for (labels, hint, samples) in batch {
                 // Ids are never reused, so a series found by its id is the
                 // one these labels name.
-                let found = match hint.and_then(|id| head.series.get(&id).map(|s| (id, s))) {
+                let found = match hint.and_then(|r| head.series.find(r)) {
                     Some(hit) => Some(hit),
                     None => head
                         .by_labels
                         .get(labels)
-                        .map(|&id| (id, &head.series[&id])),
+                        .and_then(|&id| head.series.slot(id)),
                 };
                 let p = match found {
-                    Some((id, series)) => *plan_of_id.entry(id).or_insert_with(|| {
+                    Some(r) => *plan_of_id.entry(r.id).or_insert_with(|| {
                         plans.push(Plan {
-                            target: Target::Existing(id),
+                            target: Target::Existing(r),
                             samples: Vec::new(),
-                            last: series.last,
+                            last: head.series.at(r).last,
                         });
                         plans.len() - 1
                     }),
@@ -988,10 +992,10 @@ impl Storage {
                     // After a restart the value of the newest persisted
                     // sample is not in memory: fetch it once to tell a
                     // harmless re-send from a conflicting duplicate.
-                    if let (Check::Repeat, Some((lt, None)), Target::Existing(id)) =
+                    if let (Check::Repeat, Some((lt, None)), Target::Existing(r)) =
                         (check, plan.last, &plan.target)
                     {
-                        plan.last = Some((lt, stored_value_bits(&w.conn, *id, lt)?));
+                        plan.last = Some((lt, stored_value_bits(&w.conn, r.id, lt)?));
                         check = head::check(plan.last, t, v);
                     }
                     let reason = match check {
@@ -1047,7 +1051,7 @@ impl Storage {
                 }
             }
             let id_of = |t: &Target| match *t {
-                Target::Existing(id) => id,
+                Target::Existing(r) => r.id,
                 Target::New(i) => new_ids[i].expect("BUG: new series without id"),
             };
             let record = wal::encode(
@@ -1069,19 +1073,17 @@ impl Storage {
         let mut appended = 0u64;
         let mut froze = 0usize;
         for p in plans {
-            let id = match p.target {
-                Target::Existing(id) => id,
+            // Slots found while planning are still valid: series are only
+            // removed under the writer lock this append holds.
+            let r = match p.target {
+                Target::Existing(r) => r,
                 Target::New(i) => {
                     let id = new_ids[i].expect("BUG: new series without id");
-                    head.add_series(id, new_labels[i].clone());
                     report.new_series += 1;
-                    id
+                    head.add_series(id, new_labels[i].clone())
                 }
             };
-            let s = head
-                .series
-                .get_mut(&id)
-                .expect("BUG: planned series not in head");
+            let s = head.series.at_mut(r);
             for &(t, v) in &p.samples {
                 if s.append(t, v, seq) {
                     froze += 1;
