@@ -106,10 +106,6 @@ pub struct SeriesMap {
 }
 
 impl SeriesMap {
-    pub fn len(&self) -> usize {
-        self.slot_of.len()
-    }
-
     /// Adds a series (the id must be new) and returns where it went.
     pub fn insert(&mut self, id: SeriesId, series: MemSeries) -> SeriesRef {
         debug_assert!(!self.slot_of.contains_key(&id), "series {id} added twice");
@@ -384,7 +380,6 @@ mod tests {
         // A reference with a wrong slot falls back to the id.
         assert_eq!(m.find(SeriesRef { id: 11, slot: 0 }), Some(b));
         assert_eq!(m.find(SeriesRef { id: 11, slot: 99 }), Some(b));
-        assert_eq!(m.len(), 2);
         let mut ids: Vec<_> = m.values().map(|s| s.id).collect();
         ids.sort();
         assert_eq!(ids, vec![11, 12]);
