@@ -17,6 +17,12 @@
 //! `metric_relabel_configs`". Labels, relabeling and the label limits are
 //! only worked out on a miss, as Prometheus's scrape cache does. Entries
 //! not seen for [`CACHE_KEEP_SCRAPES`] scrapes are forgotten.
+//!
+//! Staleness is tracked per series in a slot array the cache entries point
+//! into ([`Tracked`]): marking a series as scraped, spotting a duplicate
+//! and telling a new series from a known one are stores and loads in the
+//! entry the cache lookup already found, not hash-set operations per
+//! sample.
 
 use std::collections::HashMap;
 
@@ -106,10 +112,27 @@ impl ScrapeStats {
     }
 }
 
-struct CacheEntry<S> {
-    /// `None`: dropped by metric relabeling.
-    series: Option<S>,
+struct CacheEntry {
+    /// Index in [`ScrapeState::tracked`]; `None`: dropped by metric
+    /// relabeling.
+    slot: Option<u32>,
     last_seen: u64,
+}
+
+/// One series of the target and what staleness needs to know about it.
+/// Several cache entries may lead to the same series (two spellings of one
+/// label set, or relabeling that merges series); they share the slot, so a
+/// duplicate is caught whichever spelling it came in.
+struct Tracked<S> {
+    series: S,
+    /// Iteration of the last scrape that took a sample of it.
+    taken: u64,
+    /// Whether that sample is tracked for staleness (honor_timestamps with
+    /// an explicit timestamp is not, unless track_timestamps_staleness).
+    track: bool,
+    /// It was in the previous successful scrape, and tracked there.
+    in_prev: bool,
+    prev_track: bool,
 }
 
 /// The report series' handles, made once per loop.
@@ -148,12 +171,16 @@ pub struct ScrapeState<S: Sink> {
     target: Target,
     status: Arc<Mutex<TargetStatus>>,
     stats: Arc<ScrapeStats>,
-    cache: FxHashMap<Box<str>, CacheEntry<S::Series>>,
-    /// Series of the previous successful scrape that are tracked for
-    /// staleness (the value says whether to track them), and of the
-    /// current one; swapped each scrape to keep their allocations.
-    prev: FxHashMap<S::Series, bool>,
-    cur: FxHashMap<S::Series, bool>,
+    cache: FxHashMap<Box<str>, CacheEntry>,
+    /// The target's series; `None` marks a free slot. Slots of series that
+    /// no cache entry leads to any more and that were not in the previous
+    /// scrape are freed when the cache is pruned.
+    tracked: Vec<Option<Tracked<S::Series>>>,
+    free_slots: Vec<u32>,
+    /// Series → slot, consulted only when the cache learns a new spelling.
+    slot_of: FxHashMap<S::Series, u32>,
+    /// Series in the previous successful scrape (for batch sizing).
+    prev_len: usize,
     report: Option<Report<S::Series>>,
     /// HELP/TYPE/UNIT by family as last scraped; the status holds a copy.
     metadata: HashMap<String, Metadata>,
@@ -175,8 +202,10 @@ impl<S: Sink> ScrapeState<S> {
             status,
             stats,
             cache: FxHashMap::default(),
-            prev: FxHashMap::default(),
-            cur: FxHashMap::default(),
+            tracked: Vec::new(),
+            free_slots: Vec::new(),
+            slot_of: FxHashMap::default(),
+            prev_len: 0,
             report: None,
             metadata: HashMap::new(),
             iteration: 0,
@@ -198,7 +227,6 @@ impl<S: Sink> ScrapeState<S> {
         batch: &mut Vec<(S::Series, i64, f64)>,
     ) -> Result<Counts, ScrapeError> {
         self.iteration += 1;
-        self.cur.clear();
         let mut counts = Counts::default();
         // What Prometheus's scraper enforces: the line grammar and `# EOF`.
         let mut parser = Parser::with_validation(format, Validation::Prometheus);
@@ -211,9 +239,9 @@ impl<S: Sink> ScrapeState<S> {
                 if let Some((text, value, timestamp_ms)) = quick_sample(line) {
                     if let Some(e) = self.cache.get_mut(text) {
                         e.last_seen = self.iteration;
-                        let series = e.series.clone();
+                        let slot = e.slot;
                         counts.scraped += 1;
-                        self.take(series, value, timestamp_ms, t, &mut counts, batch)?;
+                        self.take(slot, value, timestamp_ms, t, &mut counts, batch)?;
                         continue;
                     }
                 }
@@ -252,25 +280,28 @@ impl<S: Sink> ScrapeState<S> {
                 }
             };
             counts.scraped += 1;
-            let series = match self.cache.get_mut(sample.series) {
+            let slot = match self.cache.get_mut(sample.series) {
                 Some(e) => {
                     e.last_seen = self.iteration;
-                    e.series.clone()
+                    e.slot
                 }
                 None => {
-                    let series = self.make_series(&sample)?;
+                    let slot = match self.make_series(&sample)? {
+                        Some(series) => Some(self.slot_for(series)),
+                        None => None,
+                    };
                     self.cache.insert(
                         sample.series.into(),
                         CacheEntry {
-                            series: series.clone(),
+                            slot,
                             last_seen: self.iteration,
                         },
                     );
-                    series
+                    slot
                 }
             };
             self.take(
-                series,
+                slot,
                 sample.value,
                 sample.timestamp_ms,
                 t,
@@ -281,19 +312,23 @@ impl<S: Sink> ScrapeState<S> {
         parser
             .finish()
             .map_err(|e| ScrapeError::Parse(e.to_string()))?;
-        // Stale markers for what the previous scrape had and this one lacks.
+        // Stale markers for what the previous scrape had and this one
+        // lacks; this scrape becomes the previous one.
         let before = batch.len();
-        for (series, track) in &self.prev {
-            if *track && !self.cur.contains_key(series) {
-                batch.push((series.clone(), t, STALE_NAN));
+        let mut prev_len = 0;
+        for tr in self.tracked.iter_mut().flatten() {
+            let now = tr.taken == self.iteration;
+            if tr.in_prev && tr.prev_track && !now {
+                batch.push((tr.series.clone(), t, STALE_NAN));
             }
+            tr.in_prev = now;
+            tr.prev_track = tr.track;
+            prev_len += usize::from(now);
         }
+        self.prev_len = prev_len;
         counts.stale = batch.len() - before;
-        std::mem::swap(&mut self.prev, &mut self.cur);
         if self.iteration.is_multiple_of(CACHE_KEEP_SCRAPES) {
-            let now = self.iteration;
-            self.cache
-                .retain(|_, e| now - e.last_seen <= CACHE_KEEP_SCRAPES);
+            self.prune();
         }
         // Published only when a family's HELP, TYPE or UNIT changed: the
         // API shares the map instead of copying it per request.
@@ -303,19 +338,71 @@ impl<S: Sink> ScrapeState<S> {
         Ok(counts)
     }
 
-    /// Adds one scraped sample of `series` (`None`: dropped by metric
-    /// relabeling) to the batch: its timestamp, the sample limit, duplicates
-    /// within the scrape and staleness tracking.
+    /// The slot of a series the cache just met under a new spelling.
+    fn slot_for(&mut self, series: S::Series) -> u32 {
+        if let Some(&slot) = self.slot_of.get(&series) {
+            return slot;
+        }
+        let tracked = Tracked {
+            series: series.clone(),
+            taken: 0,
+            track: false,
+            in_prev: false,
+            prev_track: false,
+        };
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                self.tracked[slot as usize] = Some(tracked);
+                slot
+            }
+            None => {
+                self.tracked.push(Some(tracked));
+                u32::try_from(self.tracked.len() - 1).expect("BUG: 4 billion series in one target")
+            }
+        };
+        self.slot_of.insert(series, slot);
+        slot
+    }
+
+    /// Forgets cache entries unseen for [`CACHE_KEEP_SCRAPES`] scrapes, and
+    /// the series no remaining entry leads to (unless the last scrape had
+    /// them: their stale marker is still due).
+    fn prune(&mut self) {
+        let now = self.iteration;
+        self.cache
+            .retain(|_, e| now - e.last_seen <= CACHE_KEEP_SCRAPES);
+        let mut used = vec![false; self.tracked.len()];
+        for slot in self.cache.values().filter_map(|e| e.slot) {
+            used[slot as usize] = true;
+        }
+        for (slot, t) in self.tracked.iter_mut().enumerate() {
+            if !used[slot] && t.as_ref().is_some_and(|t| !t.in_prev) {
+                let gone = t.take().expect("checked above");
+                self.slot_of.remove(&gone.series);
+                self.free_slots.push(slot as u32);
+            }
+        }
+    }
+
+    /// Slots in use, for tests.
+    #[cfg(test)]
+    pub fn tracked_slots(&self) -> usize {
+        self.tracked.iter().flatten().count()
+    }
+
+    /// Adds one scraped sample of the series in `slot` (`None`: dropped by
+    /// metric relabeling) to the batch: its timestamp, the sample limit,
+    /// duplicates within the scrape and staleness tracking.
     fn take(
         &mut self,
-        series: Option<S::Series>,
+        slot: Option<u32>,
         value: f64,
         timestamp_ms: Option<i64>,
         t: i64,
         counts: &mut Counts,
         batch: &mut Vec<(S::Series, i64, f64)>,
     ) -> Result<(), ScrapeError> {
-        let Some(series) = series else {
+        let Some(slot) = slot else {
             return Ok(());
         };
         let explicit = self.job.config.honor_timestamps && timestamp_ms.is_some();
@@ -334,15 +421,20 @@ impl<S: Sink> ScrapeState<S> {
                 limit: sample_limit,
             });
         }
+        let tr = self.tracked[slot as usize]
+            .as_mut()
+            .expect("BUG: cache entry leads to a freed slot");
         // The same series twice in one scrape: Prometheus keeps the first
         // and refuses the rest as duplicates.
-        if self.cur.insert(series.clone(), track).is_some() {
+        if tr.taken == self.iteration {
             return Ok(());
         }
-        if !self.prev.contains_key(&series) {
+        tr.taken = self.iteration;
+        tr.track = track;
+        if !tr.in_prev {
             counts.added += 1;
         }
-        batch.push((series, ts, value));
+        batch.push((tr.series.clone(), ts, value));
         Ok(())
     }
 
@@ -467,7 +559,7 @@ impl<S: Sink> ScrapeState<S> {
         duration: Duration,
         result: Result<(&str, Format), ScrapeError>,
     ) -> (Vec<(S::Series, i64, f64)>, Attempt) {
-        let mut batch = Vec::with_capacity(self.prev.len() + 5);
+        let mut batch = Vec::with_capacity(self.prev_len + 5);
         let outcome = result.and_then(|(body, format)| {
             let r = self.process(body, format, t, &mut batch);
             if r.is_err() {
@@ -535,7 +627,7 @@ impl<S: Sink> ScrapeState<S> {
             Err(e) => {
                 // Storage failed: nothing of this scrape is stored, so the
                 // next scrape must not assume these series exist.
-                self.prev.clear();
+                self.forget_prev();
                 let e = ScrapeError::Append(e);
                 if error.is_none() {
                     self.stats.failed(&e);
@@ -556,17 +648,25 @@ impl<S: Sink> ScrapeState<S> {
     }
 
     fn stale_everything(&mut self, t: i64, batch: &mut Vec<(S::Series, i64, f64)>) {
-        for (series, track) in self.prev.drain() {
-            if track {
-                batch.push((series, t, STALE_NAN));
+        for tr in self.tracked.iter().flatten() {
+            if tr.in_prev && tr.prev_track {
+                batch.push((tr.series.clone(), t, STALE_NAN));
             }
         }
+        self.forget_prev();
+    }
+
+    fn forget_prev(&mut self) {
+        for tr in self.tracked.iter_mut().flatten() {
+            tr.in_prev = false;
+        }
+        self.prev_len = 0;
     }
 
     /// The target is gone: stale markers at `t` for its series and its
     /// report series, as Prometheus writes at the end of a loop.
     pub fn end_of_run(&mut self, t: i64) -> Committed {
-        let mut batch = Vec::with_capacity(self.prev.len() + 5);
+        let mut batch = Vec::with_capacity(self.prev_len + 5);
         self.stale_everything(t, &mut batch);
         if let Ok(r) = self.report_series() {
             for s in [&r.up, &r.duration, &r.scraped, &r.post_relabel, &r.added] {

@@ -308,6 +308,48 @@ fn duplicate_series_in_one_scrape_keep_the_first() {
 }
 
 #[test]
+fn two_spellings_of_one_series_are_one_series() {
+    let (mut s, sink, _) = state(Job::for_tests("node"));
+    let body = "a{x=\"1\",y=\"2\"} 1\na{y=\"2\",x=\"1\"} 2\n";
+    s.complete(1000, Duration::ZERO, ok(body));
+    let name = format!("a{{{T},x=\"1\",y=\"2\"}}");
+    let b = sink.last();
+    assert_eq!(b.iter().filter(|(s, _, _)| *s == name).count(), 1);
+    assert_eq!(value(&b, &name), Some(1.0));
+    assert_eq!(value(&b, &format!("scrape_series_added{{{T}}}")), Some(1.0));
+    // Either spelling keeps the series fresh.
+    s.complete(2000, Duration::ZERO, ok("a{y=\"2\",x=\"1\"} 3\n"));
+    let b = sink.last();
+    assert_eq!(value(&b, &name), Some(3.0));
+    assert_eq!(value(&b, &format!("scrape_series_added{{{T}}}")), Some(0.0));
+}
+
+#[test]
+fn series_forgotten_by_the_cache_come_back_as_new() {
+    let (mut s, sink, _) = state(Job::for_tests("node"));
+    s.complete(1000, Duration::ZERO, ok("a 1\nb 2\n"));
+    for i in 2..=25 {
+        s.complete(i * 1000, Duration::ZERO, ok("a 1\n"));
+    }
+    // b's cache entry and its slot are gone by now; the slot is reused.
+    s.complete(26_000, Duration::ZERO, ok("a 1\nc 3\n"));
+    assert_eq!(s.tracked_slots(), 2, "c reuses b's slot");
+    s.complete(27_000, Duration::ZERO, ok("a 1\nc 3\nb 4\n"));
+    let batch = sink.last();
+    assert_eq!(value(&batch, &format!("b{{{T}}}")), Some(4.0));
+    assert_eq!(
+        value(&batch, &format!("scrape_series_added{{{T}}}")),
+        Some(1.0)
+    );
+    s.complete(28_000, Duration::ZERO, ok("a 1\n"));
+    let batch = sink.last();
+    for gone in ["b", "c"] {
+        let v = value(&batch, &format!("{gone}{{{T}}}")).expect("stale marker");
+        assert_eq!(v.to_bits(), STALE_NAN.to_bits());
+    }
+}
+
+#[test]
 fn end_of_run_marks_series_and_report_stale() {
     let (mut s, sink, _) = state(Job::for_tests("node"));
     s.complete(1000, Duration::ZERO, ok("a 1\n"));
