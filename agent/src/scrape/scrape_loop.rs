@@ -119,6 +119,74 @@ struct CacheEntry {
     last_seen: u64,
 }
 
+/// The series texts of the last successful scrape in the order they came,
+/// with their cache entries' slots: targets write their series in the same
+/// order every time, so the next line's text is almost always the next
+/// one here. Comparing against it is a sequential read of one buffer;
+/// the cache lookup it saves hashes the text and follows a pointer to a
+/// key somewhere in memory — a cache miss per sample.
+#[derive(Default)]
+struct Order {
+    text: String,
+    /// End offset in `text` and the slot (`None`: dropped by relabeling).
+    items: Vec<(u32, Option<u32>)>,
+    /// The scrape being recorded, swapped in when it succeeds.
+    next_text: String,
+    next_items: Vec<(u32, Option<u32>)>,
+    /// Next item expected.
+    pos: usize,
+}
+
+impl Order {
+    fn begin(&mut self) {
+        self.pos = 0;
+        self.next_text.clear();
+        self.next_items.clear();
+    }
+
+    fn item(&self, i: usize) -> Option<(&str, Option<u32>)> {
+        let &(end, slot) = self.items.get(i)?;
+        let start = i.checked_sub(1).map_or(0, |p| self.items[p].0);
+        Some((&self.text[start as usize..end as usize], slot))
+    }
+
+    /// The slot of `text` if it is the expected next series (or the one
+    /// after it: a series removed from the middle costs one miss, not the
+    /// rest of the scrape).
+    fn expect(&mut self, text: &str) -> Option<Option<u32>> {
+        for skip in 0..2 {
+            match self.item(self.pos + skip) {
+                Some((t, slot)) if t == text => {
+                    self.pos += skip + 1;
+                    return Some(slot);
+                }
+                Some(_) => {}
+                None => return None,
+            }
+        }
+        None
+    }
+
+    fn record(&mut self, text: &str, slot: Option<u32>) {
+        self.next_text.push_str(text);
+        // Bodies are far below 4 GiB (body_size_limit); if one were not,
+        // the order would just stop helping.
+        if let Ok(end) = u32::try_from(self.next_text.len()) {
+            self.next_items.push((end, slot));
+        }
+    }
+
+    /// The scrape succeeded: its order is the one to expect next time.
+    fn commit(&mut self) {
+        std::mem::swap(&mut self.text, &mut self.next_text);
+        std::mem::swap(&mut self.items, &mut self.next_items);
+    }
+
+    fn texts(&self) -> impl Iterator<Item = &str> {
+        (0..self.items.len()).filter_map(|i| self.item(i).map(|(t, _)| t))
+    }
+}
+
 /// One series of the target and what staleness needs to know about it.
 /// Several cache entries may lead to the same series (two spellings of one
 /// label set, or relabeling that merges series); they share the slot, so a
@@ -181,6 +249,7 @@ pub struct ScrapeState<S: Sink> {
     slot_of: FxHashMap<S::Series, u32>,
     /// Series in the previous successful scrape (for batch sizing).
     prev_len: usize,
+    order: Order,
     report: Option<Report<S::Series>>,
     /// HELP/TYPE/UNIT by family as last scraped; the status holds a copy.
     metadata: HashMap<String, Metadata>,
@@ -206,6 +275,7 @@ impl<S: Sink> ScrapeState<S> {
             free_slots: Vec::new(),
             slot_of: FxHashMap::default(),
             prev_len: 0,
+            order: Order::default(),
             report: None,
             metadata: HashMap::new(),
             iteration: 0,
@@ -227,6 +297,7 @@ impl<S: Sink> ScrapeState<S> {
         batch: &mut Vec<(S::Series, i64, f64)>,
     ) -> Result<Counts, ScrapeError> {
         self.iteration += 1;
+        self.order.begin();
         let mut counts = Counts::default();
         // What Prometheus's scraper enforces: the line grammar and `# EOF`.
         let mut parser = Parser::with_validation(format, Validation::Prometheus);
@@ -237,9 +308,15 @@ impl<S: Sink> ScrapeState<S> {
         for (i, line) in lines(body).enumerate() {
             if quick {
                 if let Some((text, value, timestamp_ms)) = quick_sample(line) {
-                    if let Some(e) = self.cache.get_mut(text) {
-                        e.last_seen = self.iteration;
-                        let slot = e.slot;
+                    let slot = match self.order.expect(text) {
+                        Some(slot) => Some(slot),
+                        None => self.cache.get_mut(text).map(|e| {
+                            e.last_seen = self.iteration;
+                            e.slot
+                        }),
+                    };
+                    if let Some(slot) = slot {
+                        self.order.record(text, slot);
                         counts.scraped += 1;
                         self.take(slot, value, timestamp_ms, t, &mut counts, batch)?;
                         continue;
@@ -286,10 +363,7 @@ impl<S: Sink> ScrapeState<S> {
                     e.slot
                 }
                 None => {
-                    let slot = match self.make_series(&sample)? {
-                        Some(series) => Some(self.slot_for(series)),
-                        None => None,
-                    };
+                    let slot = self.make_series(&sample)?.map(|s| self.slot_for(s));
                     self.cache.insert(
                         sample.series.into(),
                         CacheEntry {
@@ -300,6 +374,7 @@ impl<S: Sink> ScrapeState<S> {
                     slot
                 }
             };
+            self.order.record(sample.series, slot);
             self.take(
                 slot,
                 sample.value,
@@ -326,6 +401,7 @@ impl<S: Sink> ScrapeState<S> {
             prev_len += usize::from(now);
         }
         self.prev_len = prev_len;
+        self.order.commit();
         counts.stale = batch.len() - before;
         if self.iteration.is_multiple_of(CACHE_KEEP_SCRAPES) {
             self.prune();
@@ -369,6 +445,12 @@ impl<S: Sink> ScrapeState<S> {
     /// them: their stale marker is still due).
     fn prune(&mut self) {
         let now = self.iteration;
+        // Lines found through the order did not touch their entries.
+        for text in self.order.texts() {
+            if let Some(e) = self.cache.get_mut(text) {
+                e.last_seen = now;
+            }
+        }
         self.cache
             .retain(|_, e| now - e.last_seen <= CACHE_KEEP_SCRAPES);
         let mut used = vec![false; self.tracked.len()];

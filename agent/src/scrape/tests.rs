@@ -350,6 +350,31 @@ fn series_forgotten_by_the_cache_come_back_as_new() {
 }
 
 #[test]
+fn series_keep_their_values_when_the_body_changes_order() {
+    let (mut s, sink, _) = state(Job::for_tests("node"));
+    let bodies = [
+        "a 1\nb 2\nc 3\nd 4\n",
+        "a 1\nx 9\nb 2\nc 3\nd 4\n",                // inserted
+        "a 1\nb 2\nd 4\n",                          // removed from the middle
+        "d 4\nc 3\nb 2\na 1\n",                     // reversed
+        "# HELP a help\na 1\nb 2\nb 5\nc 3\nd 4\n", // a duplicate
+        "c 3\nd 4\n",
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        s.complete(1000 * (i as i64 + 1), Duration::ZERO, ok(body));
+        let batch = sink.last();
+        for (name, v) in [("a", 1.0), ("b", 2.0), ("c", 3.0), ("d", 4.0), ("x", 9.0)] {
+            let got = value(&batch, &format!("{name}{{{T}}}"));
+            if body.contains(&format!("{name} ")) {
+                assert_eq!(got, Some(v), "{name} in body {i}");
+            } else if let Some(got) = got {
+                assert_eq!(got.to_bits(), STALE_NAN.to_bits(), "{name} in body {i}");
+            }
+        }
+    }
+}
+
+#[test]
 fn end_of_run_marks_series_and_report_stale() {
     let (mut s, sink, _) = state(Job::for_tests("node"));
     s.complete(1000, Duration::ZERO, ok("a 1\n"));
