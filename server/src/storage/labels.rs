@@ -51,6 +51,27 @@ impl Labels {
         I: IntoIterator<Item = (N, V)>,
         I::IntoIter: Clone,
     {
+        Labels::build(pairs, true)
+    }
+
+    /// Like [`Labels::from_sorted`] without requiring a metric name: query
+    /// results (`sum by (job)`, `rate(x[5m])`) have none.
+    pub fn from_sorted_any<N: AsRef<str>, V: AsRef<str>, I>(pairs: I) -> Result<Labels, LabelsError>
+    where
+        I: IntoIterator<Item = (N, V)>,
+        I::IntoIter: Clone,
+    {
+        Labels::build(pairs, false)
+    }
+
+    fn build<N: AsRef<str>, V: AsRef<str>, I>(
+        pairs: I,
+        need_name: bool,
+    ) -> Result<Labels, LabelsError>
+    where
+        I: IntoIterator<Item = (N, V)>,
+        I::IntoIter: Clone,
+    {
         let pairs = pairs.into_iter();
         // Size the allocation exactly first: this runs once per series of
         // every remote-write request.
@@ -117,7 +138,7 @@ impl Labels {
             data[8 + 8 * k..12 + 8 * k].copy_from_slice(&value_end.to_le_bytes());
             k += 1;
         }
-        if !has_name {
+        if need_name && !has_name {
             return Err(LabelsError::MissingName);
         }
         Ok(Labels { data: data.into() })
@@ -130,13 +151,37 @@ impl Labels {
         Labels::from_sorted(pairs)
     }
 
+    /// These labels without label `name`.
+    pub fn without(&self, name: &str) -> Labels {
+        if self.get(name).is_none() {
+            return self.clone();
+        }
+        self.filtered(|n, _| n != name)
+    }
+
+    /// The labels for which `keep` is true.
+    pub fn filtered(&self, keep: impl Fn(&str, &str) -> bool) -> Labels {
+        let pairs: Vec<(&str, &str)> = self.iter().filter(|(n, v)| keep(n, v)).collect();
+        Labels::from_sorted_any(pairs).expect("a subset of valid labels is valid")
+    }
+
+    /// These labels with `name` set to `value` (removed when `value` is
+    /// empty, as Prometheus treats an empty value as no label).
+    pub fn with(&self, name: &str, value: &str) -> Labels {
+        let mut pairs: Vec<(&str, &str)> = self.iter().filter(|(n, _)| *n != name).collect();
+        if !value.is_empty() {
+            let at = pairs.partition_point(|(n, _)| *n < name);
+            pairs.insert(at, (name, value));
+        }
+        Labels::from_sorted_any(pairs).expect("a valid label set with one label set is valid")
+    }
+
     /// Number of labels.
     pub fn len(&self) -> usize {
         self.u32_at(0) as usize
     }
 
-    /// True for the empty set (never produced by the constructors, which
-    /// require `__name__`; exists for API completeness).
+    /// True for the empty set (a query result such as `sum(x)`).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -227,6 +272,13 @@ fn take_str<'a>(b: &mut &'a [u8]) -> Result<&'a str, String> {
 
 /// Prometheus's order: pair by pair, name then value (not the order of the
 /// concatenated buffer, which would put `{a="b", c=…}` after `{a="bz"}`).
+impl Default for Labels {
+    /// The empty label set.
+    fn default() -> Self {
+        Labels::from_sorted_any(std::iter::empty::<(&str, &str)>()).expect("empty set is valid")
+    }
+}
+
 impl Ord for Labels {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.iter().cmp(other.iter())

@@ -33,6 +33,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use rusqlite::{params, Connection};
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 pub use db::DB_FILE;
 pub use head::SeriesRef;
@@ -937,13 +938,16 @@ impl Storage {
         // 1. Plan under the read lock: which samples are accepted, which
         //    series are new. Holding `writer` means no one else appends, so
         //    the decisions stay valid until step 3.
+        #[derive(Clone, Copy)]
         enum Target {
             Existing(SeriesRef),
             New(usize),
         }
         struct Plan {
             target: Target,
-            samples: Vec<(i64, f64)>,
+            // One sample per series is the common case (a scrape); no
+            // allocation for it.
+            samples: SmallVec<[(i64, f64); 1]>,
             last: Option<(i64, Option<u64>)>,
         }
         let mut plans: Vec<Plan> = Vec::with_capacity(batch.size_hint().0);
@@ -967,7 +971,7 @@ impl Storage {
                     Some(r) => *plan_of_id.entry(r.id).or_insert_with(|| {
                         plans.push(Plan {
                             target: Target::Existing(r),
-                            samples: Vec::new(),
+                            samples: SmallVec::new(),
                             last: head.series.at(r).last,
                         });
                         plans.len() - 1
@@ -977,7 +981,7 @@ impl Storage {
                         None => {
                             plans.push(Plan {
                                 target: Target::New(new_labels.len()),
-                                samples: Vec::new(),
+                                samples: SmallVec::new(),
                                 last: None,
                             });
                             new_labels.push(labels.clone());
@@ -1072,7 +1076,20 @@ impl Storage {
         let mut head = self.write_head();
         let mut appended = 0u64;
         let mut froze = 0usize;
-        for p in plans {
+        // How many series ahead to ask the CPU for the end of the chunk
+        // buffer: each append writes there, and the buffers of thousands
+        // of series are scattered over memory.
+        const PREFETCH_AHEAD: usize = 8;
+        for (i, p) in plans.iter().enumerate() {
+            if let Some(Plan {
+                target: Target::Existing(ahead),
+                ..
+            }) = plans.get(i + PREFETCH_AHEAD)
+            {
+                if let Some(h) = &head.series.at(*ahead).head {
+                    h.chunk.prefetch_tail();
+                }
+            }
             // Slots found while planning are still valid: series are only
             // removed under the writer lock this append holds.
             let r = match p.target {

@@ -139,6 +139,22 @@ impl XorChunk {
         }
     }
 
+    /// prefetch_tail asks the CPU to bring the end of the buffer, where the
+    /// next append writes, into the cache (a hint, nothing else).
+    #[inline]
+    pub fn prefetch_tail(&self) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(last) = self.buf.last() {
+            // SAFETY: a prefetch never faults and has no effect on memory;
+            // the address is inside a live buffer anyway.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    last as *const u8 as *const i8,
+                );
+            }
+        }
+    }
+
     /// append adds a sample. The caller guarantees `t` is greater than the
     /// last appended timestamp; any `v` (NaN payloads, the stale marker,
     /// -0.0) is kept bit-exact.
