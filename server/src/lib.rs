@@ -9,6 +9,8 @@
 //! - [`ingest`]: remote write 1.0/2.0 decoding and `pharos import`.
 //! - [`collect`]: the configuration (`prometheus.yml` or the built-in
 //!   default) and the agent library's scrape engine appending into storage.
+//! - [`promql`]: the PromQL engine (parser from `promql-parser`, our own
+//!   evaluator).
 //! - [`http`]: the Prometheus-compatible HTTP API.
 //! - [`selfmetrics`]: pharos's own metrics on `/metrics` (`pharos_*`,
 //!   `process_*`).
@@ -19,6 +21,7 @@
 pub mod collect;
 pub mod http;
 pub mod ingest;
+pub mod promql;
 pub mod selfmetrics;
 pub mod serve;
 pub mod storage;

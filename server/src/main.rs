@@ -121,6 +121,23 @@ struct ServeArgs {
     /// (`/metrics`, job="pharos"). `--collector.self=false` turns it off.
     #[arg(long = "collector.self", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     collector_self: bool,
+    /// How far back an instant selector looks for the latest sample.
+    #[arg(
+        long = "query.lookback-delta",
+        default_value = "5m",
+        value_name = "DURATION"
+    )]
+    query_lookback_delta: String,
+    /// Longest a query may run before it is aborted (error type timeout).
+    #[arg(long = "query.timeout", default_value = "2m", value_name = "DURATION")]
+    query_timeout: String,
+    /// Most samples a single query may hold in memory.
+    #[arg(
+        long = "query.max-samples",
+        default_value_t = 50_000_000,
+        value_name = "N"
+    )]
+    query_max_samples: usize,
     /// Log level: debug, info, warn or error.
     #[arg(long = "log.level", default_value = "info", value_name = "LEVEL")]
     log_level: String,
@@ -158,8 +175,26 @@ impl ServeArgs {
             (None, None) => Options::default().retention_ms,
             (None, Some(_)) => None,
         };
+        let duration = |flag: &str, v: &str| {
+            parse_duration_ms(v)
+                .ok()
+                .filter(|&ms| ms > 0)
+                .ok_or_else(|| {
+                    format!("--{flag}: {v:?} is not a positive duration such as 5m or 30s")
+                })
+        };
+        let query = pharos::promql::EngineOptions {
+            lookback_ms: duration("query.lookback-delta", &self.query_lookback_delta)?,
+            timeout: std::time::Duration::from_millis(duration(
+                "query.timeout",
+                &self.query_timeout,
+            )? as u64),
+            max_samples: self.query_max_samples,
+            ..Default::default()
+        };
         Ok(ServeConfig {
             listen,
+            query,
             config_file: self.config_file.clone(),
             host_collector: self.collector_host,
             self_collector: self.collector_self,

@@ -37,6 +37,8 @@ pub struct ServeConfig {
     pub self_collector: bool,
     pub storage_path: PathBuf,
     pub storage: Options,
+    /// PromQL engine settings (`--query.*`).
+    pub query: crate::promql::EngineOptions,
 }
 
 /// Runs until SIGINT or SIGTERM.
@@ -86,7 +88,9 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", cfg.listen))?;
     tracing::info!(address = %listener.local_addr()?, "listening");
-    let app = router(AppState::new(Arc::clone(&storage)).with_collection(Arc::clone(&collection)));
+    let mut state = AppState::new(Arc::clone(&storage)).with_collection(Arc::clone(&collection));
+    state.engine = Arc::new(crate::promql::Engine::new(cfg.query.clone()));
+    let app = router(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -2,6 +2,8 @@
 //! endpoints. `router(state)` builds everything, so tests drive it with
 //! `oneshot` and no socket.
 //!
+//! - [`query`]: `/api/v1/query`, `/api/v1/query_range`,
+//!   `/api/v1/format_query` (PromQL);
 //! - [`api`]: `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values`
 //!   in Prometheus's JSON envelope, and `/api/v1/export` (raw samples);
 //! - [`write`]: the remote-write receiver at `/api/v1/write`;
@@ -11,6 +13,7 @@
 //! - health and readiness probes at `/-/healthy` and `/-/ready`.
 
 pub mod api;
+pub mod query;
 pub mod targets;
 pub mod write;
 
@@ -20,7 +23,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use serde_json::{json, Value};
 
 use crate::storage::Storage;
@@ -38,6 +41,8 @@ pub struct AppState {
     pub collection: Option<Arc<crate::collect::Collection>>,
     /// Requests served, for `/metrics`.
     pub http_stats: Arc<HttpStats>,
+    /// The PromQL engine's settings (`--query.*` flags).
+    pub engine: Arc<crate::promql::Engine>,
 }
 
 /// Requests served by route and status code, with their total duration —
@@ -92,6 +97,7 @@ impl AppState {
             write_slots: Arc::new(tokio::sync::Semaphore::new(cores.max(2))),
             collection: None,
             http_stats: Arc::default(),
+            engine: Arc::default(),
         }
     }
 
@@ -107,6 +113,12 @@ pub const MAX_WRITE_BODY: usize = 32 << 20;
 /// Builds the whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
+        .route("/api/v1/query", get(query::instant).post(query::instant))
+        .route("/api/v1/query_range", get(query::range).post(query::range))
+        .route(
+            "/api/v1/format_query",
+            get(query::format_query).post(query::format_query),
+        )
         .route("/api/v1/series", get(api::series).post(api::series))
         .route("/api/v1/labels", get(api::labels).post(api::labels))
         .route("/api/v1/label/{name}/values", get(api::label_values))
@@ -171,6 +183,7 @@ pub enum ErrorType {
     Execution,
     Internal,
     Unavailable,
+    Timeout,
 }
 
 impl ErrorType {
@@ -180,6 +193,7 @@ impl ErrorType {
             ErrorType::Execution => "execution",
             ErrorType::Internal => "internal",
             ErrorType::Unavailable => "unavailable",
+            ErrorType::Timeout => "timeout",
         }
     }
 
@@ -188,7 +202,7 @@ impl ErrorType {
             ErrorType::BadData => StatusCode::BAD_REQUEST,
             ErrorType::Execution => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorType::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorType::Unavailable | ErrorType::Timeout => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -233,20 +247,32 @@ impl From<crate::storage::StorageError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({
-            "status": "error",
-            "errorType": self.kind.as_str(),
-            "error": self.message,
-        });
-        (self.kind.status(), Json(body)).into_response()
+        // Keys in Prometheus's order (serde_json's maps sort them).
+        let body = format!(
+            r#"{{"status":"error","errorType":{},"error":{}}}"#,
+            json!(self.kind.as_str()),
+            json!(self.message)
+        );
+        (
+            self.kind.status(),
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
     }
 }
 
-/// The success envelope, with `warnings` only when there are some.
+/// The success envelope, with `warnings` only when there are some, keys in
+/// Prometheus's order.
 pub fn success(data: Value, warnings: Vec<String>) -> Response {
-    let mut body = json!({ "status": "success", "data": data });
+    let mut body = format!(r#"{{"status":"success","data":{data}"#);
     if !warnings.is_empty() {
-        body["warnings"] = json!(warnings);
+        body.push_str(&format!(r#","warnings":{}"#, json!(warnings)));
     }
-    Json(body).into_response()
+    body.push('}');
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }

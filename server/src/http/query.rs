@@ -1,0 +1,335 @@
+//! The query endpoints: `/api/v1/query`, `/api/v1/query_range` and
+//! `/api/v1/format_query`, answering in Prometheus's JSON byte for byte.
+//!
+//! Results are written by hand rather than through `serde_json::Value`:
+//! Prometheus prints timestamps as seconds with exactly the millisecond
+//! digits that are there (`1435781451.781`, `1435781451`) and values as
+//! strings, and a large range query is mostly numbers, so writing them
+//! straight into the body is also the fast path.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+
+use super::api::Params;
+use super::{ApiError, AppState, ErrorType};
+use crate::promql::value::format_value;
+use crate::promql::{EngineOptions, QueryError, QueryOutput, Value};
+use crate::storage::Labels;
+
+/// Most points a range query may return per series (Prometheus's limit).
+const MAX_POINTS_PER_SERIES: i64 = 11_000;
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> ApiError {
+        let kind = match e {
+            QueryError::Parse(_) => ErrorType::BadData,
+            QueryError::Execution(_) | QueryError::TooManySamples(_) => ErrorType::Execution,
+            QueryError::Timeout(_) => ErrorType::Timeout,
+            QueryError::Storage(ref m) => {
+                tracing::error!(error = %m, "storage error while evaluating a query");
+                ErrorType::Internal
+            }
+        };
+        let message = match e {
+            QueryError::Parse(m) => format!("invalid parameter \"query\": {m}"),
+            QueryError::Storage(_) => "storage error; see the server log".into(),
+            other => other.to_string(),
+        };
+        ApiError { kind, message }
+    }
+}
+
+/// Per-request engine options: the server's, narrowed by `timeout` and
+/// `lookback_delta` parameters.
+fn options(st: &AppState, p: &Params) -> Result<EngineOptions, ApiError> {
+    let mut opts = st.engine.opts.clone();
+    if let Some(t) = p.get("timeout").filter(|s| !s.is_empty()) {
+        let d = parse_duration_param(t, "timeout")?;
+        opts.timeout = opts.timeout.min(d);
+    }
+    if let Some(l) = p.get("lookback_delta").filter(|s| !s.is_empty()) {
+        let d = parse_duration_param(l, "lookback_delta")?;
+        if !d.is_zero() {
+            opts.lookback_ms = d.as_millis() as i64;
+        }
+    }
+    Ok(opts)
+}
+
+/// A duration parameter: Prometheus duration (`30s`) or seconds (`1.5`).
+fn parse_duration_param(s: &str, name: &str) -> Result<Duration, ApiError> {
+    if let Ok(f) = s.parse::<f64>() {
+        if f.is_finite() && f >= 0.0 {
+            return Ok(Duration::from_secs_f64(f));
+        }
+    }
+    crate::units::parse_duration_ms(s)
+        .ok()
+        .filter(|&ms| ms >= 0)
+        .map(|ms| Duration::from_millis(ms as u64))
+        .ok_or_else(|| {
+            ApiError::bad_data(format!(
+                "invalid parameter {name:?}: cannot parse {s:?} to a valid duration"
+            ))
+        })
+}
+
+fn query_param(p: &Params) -> Result<String, ApiError> {
+    Ok(p.get("query").unwrap_or("").to_string())
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// `GET|POST /api/v1/query`.
+pub async fn instant(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = Params::from_request(q.as_deref(), &headers, &body);
+    let query = query_param(&p)?;
+    let t = p.time("time", now_ms())?;
+    let opts = options(&st, &p)?;
+    let limit = p.limit()?;
+    let stats = p.get("stats").map(str::to_string);
+    let storage = Arc::clone(&st.storage);
+    let out = tokio::task::spawn_blocking(move || {
+        crate::promql::Engine::new(opts).instant(&*storage, &query, t)
+    })
+    .await
+    .map_err(ApiError::task_failed)??;
+    Ok(respond(out, limit, stats.as_deref()))
+}
+
+/// `GET|POST /api/v1/query_range`.
+pub async fn range(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = Params::from_request(q.as_deref(), &headers, &body);
+    let query = query_param(&p)?;
+    let start = required_time(&p, "start")?;
+    let end = required_time(&p, "end")?;
+    if end < start {
+        return Err(ApiError::bad_data(
+            "invalid parameter \"end\": end timestamp must not be before start time",
+        ));
+    }
+    let step = match p.get("step") {
+        None | Some("") => {
+            return Err(ApiError::bad_data(
+                "invalid parameter \"step\": cannot parse \"\" to a valid duration",
+            ))
+        }
+        Some(s) => parse_duration_param(s, "step")?,
+    };
+    let step_ms = step.as_millis() as i64;
+    if step_ms <= 0 {
+        return Err(ApiError::bad_data(
+            "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
+        ));
+    }
+    if (end - start) / step_ms > MAX_POINTS_PER_SERIES {
+        return Err(ApiError::bad_data(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        ));
+    }
+    let opts = options(&st, &p)?;
+    let limit = p.limit()?;
+    let stats = p.get("stats").map(str::to_string);
+    let storage = Arc::clone(&st.storage);
+    let out = tokio::task::spawn_blocking(move || {
+        crate::promql::Engine::new(opts).range(&*storage, &query, start, end, step_ms)
+    })
+    .await
+    .map_err(ApiError::task_failed)??;
+    Ok(respond(out, limit, stats.as_deref()))
+}
+
+fn required_time(p: &Params, key: &str) -> Result<i64, ApiError> {
+    match p.get(key) {
+        None | Some("") => Err(ApiError::bad_data(format!(
+            "invalid parameter {key:?}: cannot parse \"\" to a valid timestamp"
+        ))),
+        Some(_) => p.time(key, 0),
+    }
+}
+
+/// `GET|POST /api/v1/format_query`.
+pub async fn format_query(
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = Params::from_request(q.as_deref(), &headers, &body);
+    let query = query_param(&p)?;
+    let expr = crate::promql::prepare::parse(&query)?;
+    Ok(super::success(
+        serde_json::Value::String(expr.prettify()),
+        Vec::new(),
+    ))
+}
+
+/// The success envelope around a query result.
+fn respond(out: QueryOutput, limit: usize, stats: Option<&str>) -> Response {
+    let mut warnings = out.warnings;
+    let mut b = String::with_capacity(256);
+    b.push_str(r#"{"status":"success","data":{"resultType":""#);
+    b.push_str(out.value.type_name());
+    b.push_str(r#"","result":"#);
+    match out.value {
+        Value::Scalar { t, v } => point(&mut b, t, v),
+        Value::String { t, v } => {
+            b.push('[');
+            timestamp(&mut b, t);
+            b.push(',');
+            json_string(&mut b, &v);
+            b.push(']');
+        }
+        Value::Vector(mut samples) => {
+            if limit > 0 && samples.len() > limit {
+                samples.truncate(limit);
+                warnings.push("results truncated due to limit".into());
+            }
+            b.push('[');
+            for (i, s) in samples.iter().enumerate() {
+                if i > 0 {
+                    b.push(',');
+                }
+                b.push_str(r#"{"metric":"#);
+                labels(&mut b, &s.labels);
+                b.push_str(r#","value":"#);
+                point(&mut b, s.t, s.v);
+                b.push('}');
+            }
+            b.push(']');
+        }
+        Value::Matrix(mut series) => {
+            if limit > 0 && series.len() > limit {
+                series.truncate(limit);
+                warnings.push("results truncated due to limit".into());
+            }
+            b.push('[');
+            for (i, s) in series.iter().enumerate() {
+                if i > 0 {
+                    b.push(',');
+                }
+                b.push_str(r#"{"metric":"#);
+                labels(&mut b, &s.labels);
+                b.push_str(r#","values":["#);
+                for (j, &(t, v)) in s.points.iter().enumerate() {
+                    if j > 0 {
+                        b.push(',');
+                    }
+                    point(&mut b, t, v);
+                }
+                b.push_str("]}");
+            }
+            b.push(']');
+        }
+    }
+    if stats.is_some_and(|s| !s.is_empty()) {
+        let st = &out.stats;
+        b.push_str(r#","stats":{"timings":{"evalTotalTime":"#);
+        b.push_str(&format!("{}", st.eval_time.as_secs_f64()));
+        b.push_str(r#","resultSortTime":0,"queryPreparationTime":"#);
+        b.push_str(&format!("{}", st.prepare_time.as_secs_f64()));
+        b.push_str(r#","innerEvalTime":"#);
+        b.push_str(&format!("{}", st.eval_time.as_secs_f64()));
+        b.push_str(r#","execQueueTime":0,"execTotalTime":"#);
+        b.push_str(&format!(
+            "{}",
+            (st.eval_time + st.prepare_time).as_secs_f64()
+        ));
+        b.push_str(r#"},"samples":{"#);
+        b.push_str(&format!(
+            r#""totalQueryableSamples":{},"peakSamples":{}}}}}"#,
+            st.total_queryable_samples, st.peak_samples
+        ));
+    }
+    b.push('}');
+    for (key, list) in [("warnings", &warnings), ("infos", &out.infos)] {
+        if !list.is_empty() {
+            b.push_str(&format!(",\"{key}\":["));
+            for (i, w) in list.iter().enumerate() {
+                if i > 0 {
+                    b.push(',');
+                }
+                json_string(&mut b, w);
+            }
+            b.push(']');
+        }
+    }
+    b.push('}');
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], b).into_response()
+}
+
+/// `[<seconds>,"<value>"]`.
+fn point(b: &mut String, t: i64, v: f64) {
+    b.push('[');
+    timestamp(b, t);
+    b.push_str(",\"");
+    b.push_str(&format_value(v));
+    b.push_str("\"]");
+}
+
+/// Seconds with the millisecond digits only when there are some, as
+/// Prometheus writes them.
+pub fn timestamp(b: &mut String, t: i64) {
+    use std::fmt::Write;
+    let (sign, t) = if t < 0 {
+        ("-", t.unsigned_abs())
+    } else {
+        ("", t as u64)
+    };
+    let _ = write!(b, "{sign}{}", t / 1000);
+    let frac = t % 1000;
+    if frac != 0 {
+        let _ = write!(b, ".{frac:03}");
+    }
+}
+
+fn labels(b: &mut String, l: &Labels) {
+    b.push('{');
+    for (i, (n, v)) in l.iter().enumerate() {
+        if i > 0 {
+            b.push(',');
+        }
+        json_string(b, n);
+        b.push(':');
+        json_string(b, v);
+    }
+    b.push('}');
+}
+
+fn json_string(b: &mut String, s: &str) {
+    b.push_str(&serde_json::to_string(s).expect("strings always serialise"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_as_prometheus_writes_them() {
+        let f = |t| {
+            let mut b = String::new();
+            timestamp(&mut b, t);
+            b
+        };
+        assert_eq!(f(1_435_781_451_781), "1435781451.781");
+        assert_eq!(f(1_435_781_451_000), "1435781451");
+        assert_eq!(f(1_435_781_451_050), "1435781451.050");
+        assert_eq!(f(-1500), "-1.500");
+    }
+}

@@ -1,0 +1,342 @@
+//! Query text → checked AST.
+//!
+//! `promql-parser` does the grammar and the type checks. Around it:
+//! - `holt_winters`, which Prometheus 2 had and 3 renamed to
+//!   `double_exponential_smoothing`, is registered so old dashboards keep
+//!   working;
+//! - constant arithmetic in durations (`[5m+1m]`, `offset (2*30s)`), which
+//!   Prometheus 3.5 accepts and the parser does not, is folded into plain
+//!   durations first;
+//! - the parser's `or` inside braces (not PromQL) is refused.
+
+use std::sync::Once;
+
+use promql_parser::parser::{self, value::ValueType, Expr, Function};
+
+use super::QueryError;
+
+static REGISTER: Once = Once::new();
+
+/// Parses and checks a query.
+pub fn parse(query: &str) -> Result<Expr, QueryError> {
+    REGISTER.call_once(|| {
+        // Only fails if the parser grows a built-in of that name, in which
+        // case the built-in serves.
+        let _ = parser::register_extra_functions(vec![Function::new(
+            "holt_winters",
+            vec![ValueType::Matrix, ValueType::Scalar, ValueType::Scalar],
+            0,
+            ValueType::Vector,
+            false,
+        )]);
+    });
+    let text = fold_durations(query);
+    let expr = parser::parse(&text).map_err(|e| QueryError::Parse(parse_message(query, &e)))?;
+    check(&expr)?;
+    Ok(expr)
+}
+
+/// Prometheus prefixes parse errors with a position; the parser reports
+/// none, so the whole query is the span.
+fn parse_message(query: &str, e: &str) -> String {
+    let _ = query;
+    format!("1:1: parse error: {e}")
+}
+
+/// Refuses what the parser accepts and Prometheus does not.
+fn check(e: &Expr) -> Result<(), QueryError> {
+    match e {
+        Expr::VectorSelector(vs) if !vs.matchers.or_matchers.is_empty() => Err(QueryError::Parse(
+            "1:1: parse error: unexpected \"or\" in label matching".into(),
+        )),
+        Expr::MatrixSelector(ms) if !ms.vs.matchers.or_matchers.is_empty() => Err(
+            QueryError::Parse("1:1: parse error: unexpected \"or\" in label matching".into()),
+        ),
+        Expr::Aggregate(a) => {
+            check(&a.expr)?;
+            a.param.as_deref().map_or(Ok(()), check)
+        }
+        Expr::Unary(u) => check(&u.expr),
+        Expr::Binary(b) => {
+            check(&b.lhs)?;
+            check(&b.rhs)
+        }
+        Expr::Paren(p) => check(&p.expr),
+        Expr::Subquery(s) => check(&s.expr),
+        Expr::Call(c) => c.args.args.iter().try_for_each(|a| check(a)),
+        _ => Ok(()),
+    }
+}
+
+/// Rewrites constant duration arithmetic inside `[...]` and after
+/// `offset` into plain millisecond durations; anything it does not
+/// understand is left for the parser to judge.
+pub fn fold_durations(query: &str) -> String {
+    let b = query.as_bytes();
+    let mut out = String::with_capacity(query.len());
+    let mut i = 0;
+    let mut in_string: Option<u8> = None;
+    while i < b.len() {
+        let c = b[i];
+        if let Some(q) = in_string {
+            out.push(c as char);
+            if c == b'\\' && i + 1 < b.len() {
+                out.push(b[i + 1] as char);
+                i += 2;
+                continue;
+            }
+            if c == q {
+                in_string = None;
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            b'"' | b'\'' | b'`' => {
+                in_string = Some(c);
+                out.push(c as char);
+                i += 1;
+            }
+            b'[' => {
+                // `[range]` or `[range:step]`.
+                let Some(close) = query[i..].find(']').map(|p| i + p) else {
+                    out.push_str(&query[i..]);
+                    break;
+                };
+                let inner = &query[i + 1..close];
+                let parts: Vec<&str> = inner.splitn(2, ':').collect();
+                let folded: Option<Vec<String>> = parts
+                    .iter()
+                    .map(|p| {
+                        if p.trim().is_empty() {
+                            Some(String::new())
+                        } else {
+                            fold_one(p)
+                        }
+                    })
+                    .collect();
+                out.push('[');
+                match folded {
+                    Some(f) => out.push_str(&f.join(":")),
+                    None => out.push_str(inner),
+                }
+                out.push(']');
+                i = close + 1;
+            }
+            _ if query[i..].starts_with("offset")
+                && (i == 0 || !is_ident(b[i - 1]))
+                && !b.get(i + 6).is_some_and(|&c| is_ident(c)) =>
+            {
+                out.push_str("offset");
+                i += 6;
+                // Only parenthesised expressions (and `-(...)`) are folded:
+                // `x offset 5m + 1` must stay `(x offset 5m) + 1`.
+                let rest = &query[i..];
+                let trimmed = rest.trim_start();
+                let ws = rest.len() - trimmed.len();
+                let (neg, body_start) = match trimmed.strip_prefix('-') {
+                    Some(r) if r.trim_start().starts_with('(') => {
+                        (true, ws + 1 + (r.len() - r.trim_start().len()))
+                    }
+                    _ => (false, ws),
+                };
+                if query[i + body_start..].starts_with('(') {
+                    if let Some(end) = matching_paren(&query[i + body_start..]) {
+                        let expr = &query[i + body_start..i + body_start + end + 1];
+                        if let Some(ms) = eval_duration(expr) {
+                            let ms = if neg { -ms } else { ms };
+                            out.push(' ');
+                            out.push_str(&format_ms(ms));
+                            i += body_start + end + 1;
+                            continue;
+                        }
+                    }
+                }
+            }
+            _ => {
+                let ch = query[i..].chars().next().expect("in bounds");
+                out.push(ch);
+                i += ch.len_utf8();
+            }
+        }
+    }
+    out
+}
+
+fn is_ident(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// A range or step part: folded when it is arithmetic, else `None` (left
+/// as written).
+fn fold_one(p: &str) -> Option<String> {
+    let t = p.trim();
+    if !t.contains(['+', '-', '*', '/', '%', '^', '(']) {
+        return None;
+    }
+    eval_duration(t).map(format_ms)
+}
+
+fn format_ms(ms: i64) -> String {
+    if ms < 0 {
+        format!("-{}ms", -ms)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+/// Index of the `)` closing the `(` at 0.
+fn matching_paren(s: &str) -> Option<usize> {
+    let mut depth = 0;
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Evaluates constant duration arithmetic (seconds for bare numbers) to
+/// milliseconds.
+fn eval_duration(s: &str) -> Option<i64> {
+    let toks = tokenize(s)?;
+    let mut p = DurParser { toks, pos: 0 };
+    let v = p.expr()?;
+    if p.pos != p.toks.len() || !v.is_finite() {
+        return None;
+    }
+    Some((v * 1000.0).round() as i64)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Num(f64),
+    Op(char),
+}
+
+fn tokenize(s: &str) -> Option<Vec<Tok>> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut out = Vec::new();
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if b"+-*/%^()".contains(&c) {
+            out.push(Tok::Op(c as char));
+            i += 1;
+        } else if c.is_ascii_digit() || c == b'.' {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.') {
+                i += 1;
+            }
+            let word = &s[start..i];
+            let secs = match crate::units::parse_duration_ms(word) {
+                Ok(ms) => ms as f64 / 1000.0,
+                Err(_) => word.parse::<f64>().ok()?,
+            };
+            out.push(Tok::Num(secs));
+        } else {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// Precedence climbing over + - (lowest), * / %, ^ (right), unary -.
+struct DurParser {
+    toks: Vec<Tok>,
+    pos: usize,
+}
+
+impl DurParser {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos)
+    }
+
+    fn expr(&mut self) -> Option<f64> {
+        let mut v = self.term()?;
+        while let Some(Tok::Op(op @ ('+' | '-'))) = self.peek().cloned() {
+            self.pos += 1;
+            let r = self.term()?;
+            v = if op == '+' { v + r } else { v - r };
+        }
+        Some(v)
+    }
+
+    fn term(&mut self) -> Option<f64> {
+        let mut v = self.power()?;
+        while let Some(Tok::Op(op @ ('*' | '/' | '%'))) = self.peek().cloned() {
+            self.pos += 1;
+            let r = self.power()?;
+            v = match op {
+                '*' => v * r,
+                '/' => v / r,
+                _ => v % r,
+            };
+        }
+        Some(v)
+    }
+
+    fn power(&mut self) -> Option<f64> {
+        let base = self.unary()?;
+        if let Some(Tok::Op('^')) = self.peek() {
+            self.pos += 1;
+            let exp = self.power()?;
+            return Some(base.powf(exp));
+        }
+        Some(base)
+    }
+
+    fn unary(&mut self) -> Option<f64> {
+        match self.peek().cloned()? {
+            Tok::Op('-') => {
+                self.pos += 1;
+                Some(-self.unary()?)
+            }
+            Tok::Op('+') => {
+                self.pos += 1;
+                self.unary()
+            }
+            Tok::Op('(') => {
+                self.pos += 1;
+                let v = self.expr()?;
+                if self.peek() != Some(&Tok::Op(')')) {
+                    return None;
+                }
+                self.pos += 1;
+                Some(v)
+            }
+            Tok::Num(n) => {
+                self.pos += 1;
+                Some(n)
+            }
+            Tok::Op(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_fold() {
+        assert_eq!(fold_durations("x[5m+1m]"), "x[360000ms]");
+        assert_eq!(fold_durations("x[5m]"), "x[5m]");
+        assert_eq!(fold_durations("x[29s+1s:5s+5s]"), "x[30000ms:10000ms]");
+        assert_eq!(fold_durations("x offset (2*30s)"), "x offset 60000ms");
+        assert_eq!(fold_durations("x offset -(1m)"), "x offset -60000ms");
+        assert_eq!(fold_durations("x offset 5m + 1"), "x offset 5m + 1");
+        assert_eq!(fold_durations(r#"x{a="[1+1]"}"#), r#"x{a="[1+1]"}"#);
+        assert_eq!(fold_durations("x[1h30m % 1h]"), "x[1800000ms]");
+        assert_eq!(fold_durations("x[2m*(10+5)]"), "x[1800000ms]");
+    }
+}
