@@ -270,9 +270,24 @@ pub enum ConfigSource {
 }
 
 impl ConfigSource {
-    /// Loads and checks the configuration (file reads: call off the async
-    /// threads).
-    fn load(&self) -> Result<config::Loaded, config::ConfigErrors> {
+    /// Loads and checks the configuration, with its text (file reads: call
+    /// off the async threads).
+    fn load(&self) -> Result<(config::Loaded, String), config::ConfigErrors> {
+        let loaded = self.load_checked()?;
+        let text = match self {
+            // Read again for /api/v1/status/config; a file replaced in
+            // between shows its new text, which the next reload loads.
+            ConfigSource::File(path) => std::fs::read_to_string(path).unwrap_or_default(),
+            ConfigSource::Default {
+                self_address,
+                host,
+                itself,
+            } => default_config(self_address, *host, *itself),
+        };
+        Ok((loaded, text))
+    }
+
+    fn load_checked(&self) -> Result<config::Loaded, config::ConfigErrors> {
         match self {
             ConfigSource::File(path) => config::load_file(path),
             ConfigSource::Default {
@@ -318,6 +333,8 @@ pub struct Collection {
     sink: Arc<StorageSink>,
     manager: Manager<StorageSink>,
     current: Mutex<Option<Arc<Config>>>,
+    /// The text of the configuration in force.
+    current_text: Mutex<String>,
     /// Serializes reloads (SIGHUP and the HTTP endpoint may race).
     reloading: tokio::sync::Mutex<()>,
     pub host: HostCollectors,
@@ -344,6 +361,7 @@ impl Collection {
             manager: Manager::new(Arc::clone(&sink), seed),
             sink,
             current: Mutex::new(None),
+            current_text: Mutex::new(String::new()),
             reloading: tokio::sync::Mutex::new(()),
             host: HostCollectors::default(),
             last_reload_ok: AtomicBool::new(false),
@@ -366,7 +384,7 @@ impl Collection {
 
     async fn reload_locked(&self) -> Result<(), ReloadError> {
         let source = self.source.clone();
-        let loaded = tokio::task::spawn_blocking(move || source.load())
+        let (loaded, text) = tokio::task::spawn_blocking(move || source.load())
             .await
             .map_err(|e| ReloadError::Jobs(vec![e.to_string()]))??;
         for w in &loaded.warnings {
@@ -386,8 +404,17 @@ impl Collection {
         let n = jobs.len();
         self.manager.apply(jobs);
         *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(loaded.config));
+        *self.current_text.lock().unwrap_or_else(|e| e.into_inner()) = text;
         tracing::info!(jobs = n, source = %self.describe(), "configuration loaded");
         Ok(())
+    }
+
+    /// The text of the configuration in force (`/api/v1/status/config`).
+    pub fn config_text(&self) -> String {
+        self.current_text
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The configuration in force.

@@ -192,9 +192,48 @@ impl ServeArgs {
             max_samples: self.query_max_samples,
             ..Default::default()
         };
+        let flags = vec![
+            ("web.listen-address", self.listen_address.clone()),
+            ("storage.tsdb.path", self.storage_path.display().to_string()),
+            (
+                "storage.tsdb.retention.time",
+                self.retention_time.clone().unwrap_or_else(|| "0s".into()),
+            ),
+            (
+                "storage.tsdb.retention.size",
+                self.retention_size.clone().unwrap_or_else(|| "0B".into()),
+            ),
+            (
+                "config.file",
+                self.config_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            ),
+            ("query.lookback-delta", self.query_lookback_delta.clone()),
+            ("query.timeout", self.query_timeout.clone()),
+            ("query.max-samples", self.query_max_samples.to_string()),
+            ("collector.host", self.collector_host.to_string()),
+            ("collector.self", self.collector_self.to_string()),
+            ("log.level", self.log_level.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let retention = match (retention_ms, &self.retention_size) {
+            (Some(_), Some(size)) => format!(
+                "{} or {size}",
+                self.retention_time.as_deref().unwrap_or("15d")
+            ),
+            (Some(_), None) => self.retention_time.clone().unwrap_or_else(|| "15d".into()),
+            (None, Some(size)) => size.clone(),
+            (None, None) => "unlimited".into(),
+        };
         Ok(ServeConfig {
             listen,
             query,
+            flags,
+            retention,
             config_file: self.config_file.clone(),
             host_collector: self.collector_host,
             self_collector: self.collector_self,

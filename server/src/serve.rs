@@ -39,6 +39,9 @@ pub struct ServeConfig {
     pub storage: Options,
     /// PromQL engine settings (`--query.*`).
     pub query: crate::promql::EngineOptions,
+    /// The command-line flags and retention, for the status endpoints.
+    pub flags: Vec<(String, String)>,
+    pub retention: String,
 }
 
 /// Runs until SIGINT or SIGTERM.
@@ -90,6 +93,11 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     tracing::info!(address = %listener.local_addr()?, "listening");
     let mut state = AppState::new(Arc::clone(&storage)).with_collection(Arc::clone(&collection));
     state.engine = Arc::new(crate::promql::Engine::new(cfg.query.clone()));
+    state.runtime = Arc::new(crate::http::status::RuntimeInfo {
+        flags: cfg.flags.clone(),
+        retention: cfg.retention.clone(),
+        ..Default::default()
+    });
     let app = router(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

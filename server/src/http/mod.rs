@@ -4,6 +4,7 @@
 //!
 //! - [`query`]: `/api/v1/query`, `/api/v1/query_range`,
 //!   `/api/v1/format_query` (PromQL);
+//! - [`status`]: `/api/v1/status/{buildinfo,runtimeinfo,flags,config,tsdb}`;
 //! - [`api`]: `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values`
 //!   in Prometheus's JSON envelope, and `/api/v1/export` (raw samples);
 //! - [`write`]: the remote-write receiver at `/api/v1/write`;
@@ -14,6 +15,7 @@
 
 pub mod api;
 pub mod query;
+pub mod status;
 pub mod targets;
 pub mod write;
 
@@ -43,6 +45,8 @@ pub struct AppState {
     pub http_stats: Arc<HttpStats>,
     /// The PromQL engine's settings (`--query.*` flags).
     pub engine: Arc<crate::promql::Engine>,
+    /// Start time, flags and retention for the status endpoints.
+    pub runtime: Arc<status::RuntimeInfo>,
 }
 
 /// Requests served by route and status code, with their total duration —
@@ -98,6 +102,7 @@ impl AppState {
             collection: None,
             http_stats: Arc::default(),
             engine: Arc::default(),
+            runtime: Arc::default(),
         }
     }
 
@@ -119,6 +124,11 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/format_query",
             get(query::format_query).post(query::format_query),
         )
+        .route("/api/v1/status/buildinfo", get(status::buildinfo))
+        .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
+        .route("/api/v1/status/flags", get(status::flags))
+        .route("/api/v1/status/config", get(status::config))
+        .route("/api/v1/status/tsdb", get(status::tsdb))
         .route("/api/v1/series", get(api::series).post(api::series))
         .route("/api/v1/labels", get(api::labels).post(api::labels))
         .route("/api/v1/label/{name}/values", get(api::label_values))

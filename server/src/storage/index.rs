@@ -67,6 +67,16 @@ impl Matcher {
     }
 }
 
+/// What `/api/v1/status/tsdb` reports about the index.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cardinality {
+    pub label_pairs: u64,
+    pub series_by_metric: Vec<(String, u64)>,
+    pub values_by_label: Vec<(String, u64)>,
+    pub bytes_by_label: Vec<(String, u64)>,
+    pub series_by_pair: Vec<(String, u64)>,
+}
+
 /// Inverted index: label name → label value → sorted series ids.
 #[derive(Default)]
 pub struct Index {
@@ -110,6 +120,43 @@ impl Index {
                     self.postings.remove(n);
                 }
             }
+        }
+    }
+
+    /// Cardinality for `/api/v1/status/tsdb`: series per metric name,
+    /// distinct values per label name, bytes of values per label name,
+    /// series per label pair — each sorted by count, descending, cut to
+    /// `limit`; and the number of label pairs.
+    pub fn cardinality(&self, limit: usize) -> Cardinality {
+        let top = |mut v: Vec<(String, u64)>| {
+            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            v.truncate(limit);
+            v
+        };
+        let mut by_metric = Vec::new();
+        let mut values_by_name = Vec::new();
+        let mut bytes_by_name = Vec::new();
+        let mut by_pair = Vec::new();
+        let mut pairs = 0u64;
+        for (name, values) in &self.postings {
+            pairs += values.len() as u64;
+            values_by_name.push((name.to_string(), values.len() as u64));
+            let mut bytes = 0u64;
+            for (value, ids) in values {
+                bytes += (value.len() * ids.len()) as u64;
+                if &**name == super::METRIC_NAME {
+                    by_metric.push((value.to_string(), ids.len() as u64));
+                }
+                by_pair.push((format!("{name}={value}"), ids.len() as u64));
+            }
+            bytes_by_name.push((name.to_string(), bytes));
+        }
+        Cardinality {
+            label_pairs: pairs,
+            series_by_metric: top(by_metric),
+            values_by_label: top(values_by_name),
+            bytes_by_label: top(bytes_by_name),
+            series_by_pair: top(by_pair),
         }
     }
 

@@ -145,6 +145,16 @@ pub struct SeriesData {
     pub samples: Vec<(i64, f64)>,
 }
 
+/// See [`Storage::tsdb_stats`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TsdbStats {
+    pub series: u64,
+    pub chunks: u64,
+    pub min_t: i64,
+    pub max_t: i64,
+    pub cardinality: index::Cardinality,
+}
+
 /// The read seam: the HTTP API, PromQL and rules read through this.
 pub trait Queryable: Send + Sync {
     /// Series matching every matcher that have data in `[mint, maxt]`,
@@ -320,6 +330,25 @@ impl Storage {
     /// Number of series in the index.
     pub fn series_count(&self) -> usize {
         self.read_head().index.len()
+    }
+
+    /// Head statistics and index cardinality for `/api/v1/status/tsdb`:
+    /// (series, chunks in memory, min time, max time, cardinality).
+    pub fn tsdb_stats(&self, limit: usize) -> TsdbStats {
+        let head = self.read_head();
+        let (mut chunks, mut min_t, mut max_t) = (0u64, i64::MAX, i64::MIN);
+        for s in head.series.values() {
+            chunks += s.frozen.len() as u64 + u64::from(s.head.is_some());
+            min_t = min_t.min(s.min_t);
+            max_t = max_t.max(s.max_t);
+        }
+        TsdbStats {
+            series: head.index.len() as u64,
+            chunks,
+            min_t,
+            max_t,
+            cardinality: head.index.cardinality(limit),
+        }
     }
 
     /// Approximate heap bytes used by the head and index.
