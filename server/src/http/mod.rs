@@ -4,7 +4,8 @@
 //!
 //! - [`query`]: `/api/v1/query`, `/api/v1/query_range`,
 //!   `/api/v1/format_query` (PromQL);
-//! - [`status`]: `/api/v1/status/{buildinfo,runtimeinfo,flags,config,tsdb}`;
+//! - [`status`]: the status endpoints (build and runtime information,
+//!   flags, configuration, TSDB cardinality);
 //! - [`api`]: `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values`
 //!   in Prometheus's JSON envelope, and `/api/v1/export` (raw samples);
 //! - [`write`]: the remote-write receiver at `/api/v1/write`;

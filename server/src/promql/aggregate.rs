@@ -60,18 +60,25 @@ pub fn eval(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, QueryError> {
     };
     let input = ev.vector_arg(&a.expr)?;
 
+    let group_key = |l: &Labels, extra: Option<&str>| -> Labels {
+        if without {
+            l.filtered(|n, _| n != METRIC_NAME && !names.iter().any(|x| x == n))
+        } else {
+            l.filtered(|n, _| names.iter().any(|x| x == n) || Some(n) == extra)
+        }
+    };
     // Group of every input series, groups in order of first appearance.
+    // A group keeps `__name__` only under `by (__name__)`; it then also
+    // keeps the pending removal of its first member (Prometheus 3's
+    // delayed removal makes `sum by (__name__) (rate(x[5m]))` collide).
     let mut group_of: Vec<usize> = Vec::with_capacity(input.len());
     let mut groups: Vec<Labels> = Vec::new();
+    let mut group_drops: Vec<bool> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for s in &input {
-        let key = if without {
-            s.labels
-                .filtered(|n, _| n != METRIC_NAME && !names.iter().any(|x| x == n))
-        } else {
-            s.labels.filtered(|n, _| names.iter().any(|x| x == n))
-        };
+        let key = group_key(&s.labels, None);
         let g = *index.entry(key.clone()).or_insert_with(|| {
+            group_drops.push(s.drop_name && key.get(METRIC_NAME).is_some());
             groups.push(key);
             groups.len() - 1
         });
@@ -85,9 +92,10 @@ pub fn eval(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, QueryError> {
             let k = param.expect("evaluated above");
             select_k(ev, op, &input, &group_of, groups.len(), &k)
         }
-        token::T_LIMIT_RATIO => Err(QueryError::Execution(
-            "limit_ratio is not supported yet".into(),
-        )),
+        token::T_LIMIT_RATIO => {
+            let ratio = param.expect("evaluated above");
+            limit_ratio(ev, input, &ratio)
+        }
         token::T_QUANTILE => {
             let q = param.expect("evaluated above");
             for &q in &q {
@@ -107,7 +115,8 @@ pub fn eval(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, QueryError> {
             let out = groups
                 .into_iter()
                 .zip(values)
-                .filter_map(|(labels, mut per_step)| {
+                .zip(&group_drops)
+                .filter_map(|((labels, mut per_step), &drop_name)| {
                     let points: Vec<(i64, f64)> = per_step
                         .iter_mut()
                         .enumerate()
@@ -116,7 +125,7 @@ pub fn eval(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, QueryError> {
                         .collect();
                     (!points.is_empty()).then_some(VSeries {
                         labels,
-                        drop_name: false,
+                        drop_name,
                         points,
                     })
                 })
@@ -130,14 +139,17 @@ pub fn eval(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, QueryError> {
                     "invalid label name {label:?}"
                 )));
             }
-            // (group, value text) → counts per step.
-            let mut out_index: HashMap<(usize, String), usize> = HashMap::new();
+            // The value goes into the label first, then the series are
+            // grouped (`by` keeps the value label): a clash with an
+            // existing label overwrites it, as in Prometheus.
+            let mut out_index: HashMap<Labels, usize> = HashMap::new();
             let mut outs: Vec<(Labels, Vec<f64>)> = Vec::new();
-            for (s, &g) in input.iter().zip(&group_of) {
+            for s in &input {
                 for &(t, v) in &s.points {
                     let text = format_value(v);
-                    let o = *out_index.entry((g, text.clone())).or_insert_with(|| {
-                        outs.push((groups[g].with(&label, &text), vec![0.0; steps]));
+                    let key = group_key(&s.labels.with(&label, &text), Some(&label));
+                    let o = *out_index.entry(key.clone()).or_insert_with(|| {
+                        outs.push((key, vec![0.0; steps]));
                         outs.len() - 1
                     });
                     outs[o].1[ev.index(t)] += 1.0;
@@ -222,7 +234,8 @@ pub fn eval(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, QueryError> {
             let out = groups
                 .into_iter()
                 .zip(acc)
-                .filter_map(|(labels, accs)| {
+                .zip(&group_drops)
+                .filter_map(|((labels, accs), &drop_name)| {
                     let points: Vec<(i64, f64)> = accs
                         .iter()
                         .enumerate()
@@ -231,13 +244,132 @@ pub fn eval(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, QueryError> {
                         .collect();
                     (!points.is_empty()).then_some(VSeries {
                         labels,
-                        drop_name: false,
+                        drop_name,
                         points,
                     })
                 })
                 .collect();
             Ok(Val::Vector(out))
         }
+    }
+}
+
+/// `limit_ratio(r, v)`: a series is kept when its place in [0, 1] — the
+/// hash of its labels as Prometheus computes it (xxHash64 of
+/// `name\xffvalue\xff…`) over the largest hash — is below `r`, or, for a
+/// negative `r`, at or above `1 + r`; so `limit_ratio(r, x)` and
+/// `limit_ratio(-(1 - r), x)` split `x` exactly.
+fn limit_ratio(ev: &Evaluator, input: Vec<VSeries>, ratio: &[f64]) -> Result<Val, QueryError> {
+    let mut capped = false;
+    let mut ratio = ratio.to_vec();
+    for r in &mut ratio {
+        if r.is_nan() {
+            return Err(QueryError::Execution(format!("Ratio value is NaN")));
+        }
+        if *r > 1.0 || *r < -1.0 {
+            if !capped {
+                ev.warn(format!(
+                    "ratio value should be between -1 and 1, got {}, capping to {}",
+                    go_float_g(*r),
+                    go_float_g(r.clamp(-1.0, 1.0))
+                ));
+            }
+            capped = true;
+            *r = r.clamp(-1.0, 1.0);
+        }
+    }
+    let out = input
+        .into_iter()
+        .filter_map(|mut s| {
+            let mut bytes = Vec::new();
+            for (n, v) in s.labels.iter() {
+                bytes.extend_from_slice(n.as_bytes());
+                bytes.push(0xff);
+                bytes.extend_from_slice(v.as_bytes());
+                bytes.push(0xff);
+            }
+            let offset = xxh64(&bytes) as f64 / u64::MAX as f64;
+            s.points.retain(|&(t, _)| {
+                let r = ratio[ev.index(t)];
+                (r >= 0.0 && offset < r) || (r < 0.0 && offset >= 1.0 + r)
+            });
+            (!s.points.is_empty()).then_some(s)
+        })
+        .collect();
+    Ok(Val::Vector(out))
+}
+
+/// xxHash64 with seed 0 (the hash Prometheus's `labels.Hash` uses).
+pub fn xxh64(data: &[u8]) -> u64 {
+    const P1: u64 = 0x9E37_79B1_85EB_CA87;
+    const P2: u64 = 0xC2B2_AE3D_27D4_EB4F;
+    const P3: u64 = 0x1656_67B1_9E37_79F9;
+    const P4: u64 = 0x85EB_CA77_C2B2_AE63;
+    const P5: u64 = 0x27D4_EB2F_1656_67C5;
+    let round = |acc: u64, input: u64| {
+        acc.wrapping_add(input.wrapping_mul(P2))
+            .rotate_left(31)
+            .wrapping_mul(P1)
+    };
+    let merge = |acc: u64, v: u64| (acc ^ round(0, v)).wrapping_mul(P1).wrapping_add(P4);
+    let u64_at = |b: &[u8]| u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
+    let mut rest = data;
+    let mut h = if data.len() >= 32 {
+        let mut v = [P1.wrapping_add(P2), P2, 0, 0u64.wrapping_sub(P1)];
+        while rest.len() >= 32 {
+            for (i, acc) in v.iter_mut().enumerate() {
+                *acc = round(*acc, u64_at(&rest[i * 8..]));
+            }
+            rest = &rest[32..];
+        }
+        let mut h = v[0]
+            .rotate_left(1)
+            .wrapping_add(v[1].rotate_left(7))
+            .wrapping_add(v[2].rotate_left(12))
+            .wrapping_add(v[3].rotate_left(18));
+        for x in v {
+            h = merge(h, x);
+        }
+        h
+    } else {
+        P5
+    };
+    h = h.wrapping_add(data.len() as u64);
+    while rest.len() >= 8 {
+        h ^= round(0, u64_at(rest));
+        h = h.rotate_left(27).wrapping_mul(P1).wrapping_add(P4);
+        rest = &rest[8..];
+    }
+    if rest.len() >= 4 {
+        let k = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as u64;
+        h ^= k.wrapping_mul(P1);
+        h = h.rotate_left(23).wrapping_mul(P2).wrapping_add(P3);
+        rest = &rest[4..];
+    }
+    for &b in rest {
+        h ^= (b as u64).wrapping_mul(P5);
+        h = h.rotate_left(11).wrapping_mul(P1);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(P2);
+    h ^= h >> 29;
+    h = h.wrapping_mul(P3);
+    h ^= h >> 32;
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::xxh64;
+
+    #[test]
+    fn xxh64_reference_values() {
+        assert_eq!(xxh64(b""), 0xEF46_DB37_51D8_E999);
+        assert_eq!(xxh64(b"a"), 0xD24E_C4F1_A98C_6E5B);
+        assert_eq!(
+            xxh64(b"Nobody inspects the spammish repetition"),
+            0xFBCE_A83C_8A37_8BF1
+        );
     }
 }
 

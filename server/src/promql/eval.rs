@@ -155,7 +155,7 @@ pub fn run(
                     if !w.is_empty() {
                         out.push(Series {
                             labels: if s.drop_name {
-                                s.labels.without(METRIC_NAME)
+                                drop_name_labels(&s.labels)
                             } else {
                                 s.labels
                             },
@@ -227,7 +227,7 @@ fn finish_names(vs: Vec<VSeries>, instant: bool) -> Result<Vec<VSeries>, QueryEr
             continue;
         }
         if s.drop_name {
-            s.labels = s.labels.without(METRIC_NAME);
+            s.labels = drop_name_labels(&s.labels);
             s.drop_name = false;
         }
         if !any {
@@ -256,6 +256,15 @@ fn finish_names(vs: Vec<VSeries>, instant: bool) -> Result<Vec<VSeries>, QueryEr
         }
     }
     Ok(out)
+}
+
+/// The labels without the metric name and, as Prometheus 3 does, the
+/// `__type__`/`__unit__` labels that describe it.
+pub fn drop_name_labels(l: &Labels) -> Labels {
+    if l.get(METRIC_NAME).is_none() && l.get("__type__").is_none() && l.get("__unit__").is_none() {
+        return l.clone();
+    }
+    l.filtered(|n, _| n != METRIC_NAME && n != "__type__" && n != "__unit__")
 }
 
 /// Milliseconds of a parser duration.

@@ -69,17 +69,7 @@ pub fn call(ev: &Evaluator, c: &Call) -> Result<Val, QueryError> {
             if ev.steps() == 1 {
                 let key = |s: &VSeries| s.points.first().map_or(f64::NAN, |p| p.1);
                 let desc = name == "sort_desc";
-                // NaN last either way.
-                vs.sort_by(|a, b| {
-                    let (x, y) = (key(a), key(b));
-                    match (x.is_nan(), y.is_nan()) {
-                        (true, true) => std::cmp::Ordering::Equal,
-                        (true, false) => std::cmp::Ordering::Greater,
-                        (false, true) => std::cmp::Ordering::Less,
-                        _ if desc => y.partial_cmp(&x).expect("not NaN"),
-                        _ => x.partial_cmp(&y).expect("not NaN"),
-                    }
-                });
+                vs.sort_by(|a, b| by_value(key(a), key(b), desc));
             }
             Ok(Val::Vector(vs))
         }
@@ -129,8 +119,9 @@ pub fn call(ev: &Evaluator, c: &Call) -> Result<Val, QueryError> {
         "histogram_quantile" => histogram_quantile(ev, &args),
         // Native-histogram functions: float series have no histograms,
         // so they give nothing (as in Prometheus).
+        "histogram_fraction" => histogram_fraction(ev, &args),
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
-        | "histogram_stdvar" | "histogram_fraction" => {
+        | "histogram_stdvar" => {
             let last = args.last().expect("parser checked arity");
             ev.vector_arg(last)?;
             Ok(Val::Vector(Vec::new()))
@@ -142,17 +133,8 @@ pub fn call(ev: &Evaluator, c: &Call) -> Result<Val, QueryError> {
                 note_non_counter(ev, &m);
             }
             let rate = name == "rate";
-            let v2 = ev.opts.closed_windows;
             Ok(over_time(ev, &m, false, |w, reference| {
-                extrapolated_rate(
-                    w,
-                    reference - m.range,
-                    reference,
-                    m.range,
-                    counter,
-                    rate,
-                    v2,
-                )
+                extrapolated_rate(w, reference - m.range, reference, m.range, counter, rate)
             }))
         }
         "irate" | "idelta" => {
@@ -374,7 +356,7 @@ fn map_indexed(
         .collect()
 }
 
-/// Prometheus 3's `rate`/`increase` (and `delta`) over one window.
+/// Prometheus's `rate`/`increase` (and `delta`) over one window.
 fn extrapolated_rate(
     w: &[(i64, f64)],
     range_start: i64,
@@ -382,7 +364,6 @@ fn extrapolated_rate(
     range: i64,
     counter: bool,
     rate: bool,
-    v2: bool,
 ) -> Option<f64> {
     if w.len() < 2 {
         return None;
@@ -404,45 +385,26 @@ fn extrapolated_rate(
     let sampled = (last_t - first_t) as f64 / 1000.0;
     let avg = sampled / (w.len() - 1) as f64;
     let threshold = avg * 1.1;
-    let factor = if v2 {
-        // Prometheus 2: the zero point clamps first, then the threshold
-        // test sees the clamped distance.
-        if counter && result > 0.0 && first_v >= 0.0 {
-            let to_zero = sampled * (first_v / result);
-            if to_zero < to_start {
-                to_start = to_zero;
-            }
+    // Extrapolate to the window's edges when the first/last sample is
+    // within 1.1 average intervals of them, else by half an interval.
+    if to_start >= threshold {
+        to_start = avg / 2.0;
+    }
+    if counter {
+        // A counter cannot go below zero: extrapolate at most to where the
+        // line through the samples reaches it.
+        let mut to_zero = to_start;
+        if result > 0.0 && first_v >= 0.0 {
+            to_zero = sampled * (first_v / result);
         }
-        let mut interval = sampled;
-        interval += if to_start < threshold {
-            to_start
-        } else {
-            avg / 2.0
-        };
-        interval += if to_end < threshold {
-            to_end
-        } else {
-            avg / 2.0
-        };
-        interval / sampled
-    } else {
-        if to_start >= threshold {
-            to_start = avg / 2.0;
+        if to_zero < to_start {
+            to_start = to_zero;
         }
-        if counter {
-            let mut to_zero = to_start;
-            if result > 0.0 && first_v >= 0.0 {
-                to_zero = sampled * (first_v / result);
-            }
-            if to_zero < to_start {
-                to_start = to_zero;
-            }
-        }
-        if to_end >= threshold {
-            to_end = avg / 2.0;
-        }
-        (sampled + to_start + to_end) / sampled
-    };
+    }
+    if to_end >= threshold {
+        to_end = avg / 2.0;
+    }
+    let factor = (sampled + to_start + to_end) / sampled;
     let mut factor = factor;
     if rate {
         factor /= range as f64 / 1000.0;
@@ -963,14 +925,11 @@ fn sort_by_label(ev: &Evaluator, args: &[&Expr], desc: bool) -> Result<Val, Quer
         return Ok(Val::Vector(vs));
     }
     if ev.opts.sort_by_label_v2 {
-        // Prometheus 2: a value sort first, then a stable sort by the
-        // labels, so ties stay in value order.
+        // Prometheus 2: the values are sorted first (as `sort` or
+        // `sort_desc`, NaN last), then a stable sort by the labels keeps
+        // that order among ties.
         let key = |s: &VSeries| s.points.first().map_or(f64::NAN, |p| p.1);
-        vs.sort_by(|a, b| {
-            key(a)
-                .partial_cmp(&key(b))
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
+        vs.sort_by(|a, b| by_value(key(a), key(b), desc));
     }
     vs.sort_by(|a, b| {
         let mut ord = std::cmp::Ordering::Equal;
@@ -991,6 +950,18 @@ fn sort_by_label(ev: &Evaluator, args: &[&Expr], desc: bool) -> Result<Val, Quer
         }
     });
     Ok(Val::Vector(vs))
+}
+
+/// Order of `sort`/`sort_desc`: NaN last either way.
+fn by_value(x: f64, y: f64, desc: bool) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (x.is_nan(), y.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ if desc => y.partial_cmp(&x).expect("not NaN"),
+        _ => x.partial_cmp(&y).expect("not NaN"),
+    }
 }
 
 /// Natural order: runs of digits compare as numbers.
@@ -1059,22 +1030,45 @@ fn histogram_quantile(ev: &Evaluator, args: &[&Expr]) -> Result<Val, QueryError>
             ));
         }
     }
-    // Buckets grouped by their labels without `le`.
+    let mut fixed = false;
+    let out = per_classic_histogram(ev, &vs, |i, b| {
+        let (v, forced) = bucket_quantile(q[i], b);
+        fixed |= forced;
+        v
+    });
+    if fixed {
+        ev.info("input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)".into());
+    }
+    Ok(Val::Vector(out))
+}
+
+/// Classic-histogram fraction of observations between two bounds.
+fn histogram_fraction(ev: &Evaluator, args: &[&Expr]) -> Result<Val, QueryError> {
+    let lower = ev.scalar_arg(args[0])?;
+    let upper = ev.scalar_arg(args[1])?;
+    let vs = ev.vector_arg(args[2])?;
+    let out = per_classic_histogram(ev, &vs, |i, b| bucket_fraction(lower[i], upper[i], b));
+    Ok(Val::Vector(out))
+}
+
+/// Groups bucket series by their labels without `le` and computes `f` on
+/// each group's buckets (upper bound, count) at every step.
+fn per_classic_histogram(
+    ev: &Evaluator,
+    vs: &[VSeries],
+    mut f: impl FnMut(usize, &mut Vec<(f64, f64)>) -> f64,
+) -> Vec<VSeries> {
     let mut groups: Vec<(Labels, Vec<(f64, &VSeries)>)> = Vec::new();
     let mut index: std::collections::HashMap<Labels, usize> = std::collections::HashMap::new();
-    for s in &vs {
-        let upper = s.labels.get("le").and_then(parse_le);
-        let Some(upper) = upper else {
+    for s in vs {
+        let Some(upper) = s.labels.get("le").and_then(parse_le) else {
             let name = s.labels.metric_name();
+            let le = s.labels.get("le").unwrap_or("");
             ev.warn(if name.is_empty() {
-                format!(
-                    "bucket label \"le\" is missing or has a malformed value of {:?}",
-                    s.labels.get("le").unwrap_or("")
-                )
+                format!("bucket label \"le\" is missing or has a malformed value of {le:?}")
             } else {
                 format!(
-                    "bucket label \"le\" is missing or has a malformed value of {:?} for metric name {name:?}",
-                    s.labels.get("le").unwrap_or("")
+                    "bucket label \"le\" is missing or has a malformed value of {le:?} for metric name {name:?}"
                 )
             });
             continue;
@@ -1087,24 +1081,20 @@ fn histogram_quantile(ev: &Evaluator, args: &[&Expr]) -> Result<Val, QueryError>
         groups[i].1.push((upper, s));
     }
     let mut out = Vec::with_capacity(groups.len());
-    let mut fixed = false;
     for (labels, buckets) in groups {
-        let mut points = Vec::new();
         let mut per_step: Vec<Vec<(f64, f64)>> = vec![Vec::new(); ev.steps()];
         for (upper, s) in &buckets {
             for &(t, v) in &s.points {
                 per_step[ev.index(t)].push((*upper, v));
             }
         }
-        for (i, t) in ev.times().enumerate() {
-            let b = &mut per_step[i];
-            if b.is_empty() {
-                continue;
-            }
-            let (v, forced) = bucket_quantile(q[i], b);
-            fixed |= forced;
-            points.push((t, v));
-        }
+        let points: Vec<(i64, f64)> = ev
+            .times()
+            .zip(per_step.iter_mut())
+            .enumerate()
+            .filter(|(_, (_, b))| !b.is_empty())
+            .map(|(i, (t, b))| (t, f(i, b)))
+            .collect();
         if !points.is_empty() {
             out.push(VSeries {
                 labels,
@@ -1113,10 +1103,88 @@ fn histogram_quantile(ev: &Evaluator, args: &[&Expr]) -> Result<Val, QueryError>
             });
         }
     }
-    if fixed {
-        ev.info("input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)".into());
+    out
+}
+
+/// Prometheus's `BucketFraction`: the share of observations between
+/// `lower` and `upper`, interpolating linearly inside buckets.
+fn bucket_fraction(lower: f64, upper: f64, buckets: &mut [(f64, f64)]) -> f64 {
+    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
+        return f64::NAN;
     }
-    Ok(Val::Vector(out))
+    let merged = coalesce(buckets);
+    let count = merged[merged.len() - 1].1;
+    if count == 0.0 || lower.is_nan() || upper.is_nan() {
+        return f64::NAN;
+    }
+    if lower >= upper {
+        return 0.0;
+    }
+    let (mut rank, mut lower_rank, mut upper_rank) = (0.0, 0.0, 0.0);
+    let (mut lower_set, mut upper_set) = (false, false);
+    for (i, &(bucket_upper, bucket_count)) in merged.iter().enumerate() {
+        // The first bucket starts at 0 when its bound is positive, as in
+        // histogram_quantile; otherwise at -Inf.
+        let bucket_lower = match i {
+            0 if bucket_upper > 0.0 => 0.0,
+            0 => f64::NEG_INFINITY,
+            _ => merged[i - 1].0,
+        };
+        let interpolate = |v: f64| {
+            if bucket_lower == f64::NEG_INFINITY || bucket_upper == f64::INFINITY {
+                // No width to interpolate over: the whole bucket counts.
+                return if v >= bucket_upper {
+                    bucket_count
+                } else {
+                    rank
+                };
+            }
+            rank + (bucket_count - rank) * (v - bucket_lower) / (bucket_upper - bucket_lower)
+        };
+        if !lower_set && bucket_lower >= lower {
+            lower_rank = rank;
+            lower_set = true;
+        }
+        if !upper_set && bucket_lower >= upper {
+            upper_rank = rank;
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        if !lower_set && bucket_lower < lower && bucket_upper > lower {
+            lower_rank = interpolate(lower);
+            lower_set = true;
+        }
+        if !upper_set && bucket_lower < upper && bucket_upper > upper {
+            upper_rank = interpolate(upper);
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        rank = bucket_count;
+    }
+    if !lower_set || lower_rank > count {
+        lower_rank = count;
+    }
+    if !upper_set || upper_rank > count {
+        upper_rank = count;
+    }
+    (upper_rank - lower_rank) / count
+}
+
+/// Adds up buckets with the same bound (sorted input).
+fn coalesce(buckets: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
+    for &(u, c) in buckets {
+        match merged.last_mut() {
+            Some(last) if last.0 == u => last.1 += c,
+            _ => merged.push((u, c)),
+        }
+    }
+    merged
 }
 
 fn parse_le(s: &str) -> Option<f64> {
@@ -1143,14 +1211,7 @@ fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> (f64, bool) {
     if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
         return (f64::NAN, false);
     }
-    // Buckets with the same bound are added up.
-    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
-    for &(u, c) in buckets.iter() {
-        match merged.last_mut() {
-            Some(last) if last.0 == u => last.1 += c,
-            _ => merged.push((u, c)),
-        }
-    }
+    let mut merged = coalesce(buckets);
     let buckets = &mut merged;
     let mut forced = false;
     let mut prev = buckets[0].1;
@@ -1213,7 +1274,7 @@ mod tests {
     fn rate_extrapolates_like_prometheus() {
         // 0, 10, ..., 50 every 10 s in a 60 s window ending at 60 s.
         let w: Vec<(i64, f64)> = (0..6).map(|i| (i * 10_000, i as f64 * 10.0)).collect();
-        let r = extrapolated_rate(&w[1..], 0, 60_000, 60_000, true, false, false).unwrap();
+        let r = extrapolated_rate(&w[1..], 0, 60_000, 60_000, true, false).unwrap();
         // Samples at 10..50 s; the counter's zero point is 10 s before the
         // first: extrapolated to the full minute.
         assert!((r - 60.0).abs() < 1e-9, "{r}");

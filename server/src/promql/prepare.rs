@@ -272,10 +272,10 @@ impl DurParser {
     }
 
     fn term(&mut self) -> Option<f64> {
-        let mut v = self.power()?;
+        let mut v = self.unary()?;
         while let Some(Tok::Op(op @ ('*' | '/' | '%'))) = self.peek().cloned() {
             self.pos += 1;
-            let r = self.power()?;
+            let r = self.unary()?;
             v = match op {
                 '*' => v * r,
                 '/' => v / r,
@@ -285,16 +285,7 @@ impl DurParser {
         Some(v)
     }
 
-    fn power(&mut self) -> Option<f64> {
-        let base = self.unary()?;
-        if let Some(Tok::Op('^')) = self.peek() {
-            self.pos += 1;
-            let exp = self.power()?;
-            return Some(base.powf(exp));
-        }
-        Some(base)
-    }
-
+    /// Unary minus binds looser than `^`, as in PromQL: `-2^2` is -4.
     fn unary(&mut self) -> Option<f64> {
         match self.peek().cloned()? {
             Tok::Op('-') => {
@@ -305,6 +296,22 @@ impl DurParser {
                 self.pos += 1;
                 self.unary()
             }
+            _ => self.power(),
+        }
+    }
+
+    fn power(&mut self) -> Option<f64> {
+        let base = self.primary()?;
+        if let Some(Tok::Op('^')) = self.peek() {
+            self.pos += 1;
+            let exp = self.unary()?;
+            return Some(base.powf(exp));
+        }
+        Some(base)
+    }
+
+    fn primary(&mut self) -> Option<f64> {
+        match self.peek().cloned()? {
             Tok::Op('(') => {
                 self.pos += 1;
                 let v = self.expr()?;
@@ -338,5 +345,6 @@ mod tests {
         assert_eq!(fold_durations(r#"x{a="[1+1]"}"#), r#"x{a="[1+1]"}"#);
         assert_eq!(fold_durations("x[1h30m % 1h]"), "x[1800000ms]");
         assert_eq!(fold_durations("x[2m*(10+5)]"), "x[1800000ms]");
+        assert_eq!(fold_durations("x offset (-2 ^ 2)"), "x offset -4000ms");
     }
 }
