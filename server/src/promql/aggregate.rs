@@ -264,7 +264,7 @@ fn limit_ratio(ev: &Evaluator, input: Vec<VSeries>, ratio: &[f64]) -> Result<Val
     let mut ratio = ratio.to_vec();
     for r in &mut ratio {
         if r.is_nan() {
-            return Err(QueryError::Execution(format!("Ratio value is NaN")));
+            return Err(QueryError::Execution("Ratio value is NaN".to_string()));
         }
         if *r > 1.0 || *r < -1.0 {
             if !capped {
@@ -356,21 +356,6 @@ pub fn xxh64(data: &[u8]) -> u64 {
     h = h.wrapping_mul(P3);
     h ^= h >> 32;
     h
-}
-
-#[cfg(test)]
-mod tests {
-    use super::xxh64;
-
-    #[test]
-    fn xxh64_reference_values() {
-        assert_eq!(xxh64(b""), 0xEF46_DB37_51D8_E999);
-        assert_eq!(xxh64(b"a"), 0xD24E_C4F1_A98C_6E5B);
-        assert_eq!(
-            xxh64(b"Nobody inspects the spammish repetition"),
-            0xFBCE_A83C_8A37_8BF1
-        );
-    }
 }
 
 fn legacy_name(n: &str) -> bool {
@@ -551,5 +536,20 @@ fn down(h: &mut [(usize, f64)], i0: usize, less: &impl Fn(f64, f64) -> bool) {
         }
         h.swap(i, j);
         i = j;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::xxh64;
+
+    #[test]
+    fn xxh64_reference_values() {
+        assert_eq!(xxh64(b""), 0xEF46_DB37_51D8_E999);
+        assert_eq!(xxh64(b"a"), 0xD24E_C4F1_A98C_6E5B);
+        assert_eq!(
+            xxh64(b"Nobody inspects the spammish repetition"),
+            0xFBCE_A83C_8A37_8BF1
+        );
     }
 }
