@@ -32,10 +32,13 @@
 //! Engine settings are those of Prometheus's test engine: lookback 5m,
 //! subquery step 1m when none is given, 10 000 samples per query, 100 s
 //! timeout; v2.53.5 files also get Prometheus 2's closed windows, legacy
-//! label names and `sort_by_label` ties. Prometheus's runner additionally
-//! re-runs every passing instant eval with `@ <eval time>` added to each
-//! selector at five other times ("@ variants") and as a range query around
-//! the eval time ("range mode"); this runner does not do those re-runs.
+//! label names and `sort_by_label` ties. As Prometheus's runner does,
+//! every passing instant eval is run again as a range query from a minute
+//! before to a minute after its time ("range mode", [`check`]): the
+//! engine evaluates all steps of a range at once, so this checks that the
+//! step at the eval time agrees. Prometheus's "@ variants" re-runs (an
+//! `@ <eval time>` added to every selector, evaluated at other times) are
+//! not done.
 //!
 //! What is and is not checked: results as Prometheus 3.5's `compareResult`
 //! does (full label sets, 1e-6 relative tolerance, exact range timestamps);

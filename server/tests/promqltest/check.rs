@@ -34,6 +34,9 @@ pub enum FailKind {
     Annotations,
     /// The result differs.
     Result,
+    /// The instant eval passed, but the same query as a range query
+    /// around the eval time gave another answer at that time.
+    RangeMode,
     /// The expected result holds native histograms, which the engine cannot
     /// return.
     Histogram,
@@ -50,6 +53,7 @@ impl FailKind {
             FailKind::WrongMessage => "wrong message",
             FailKind::Annotations => "annotations",
             FailKind::Result => "result",
+            FailKind::RangeMode => "range mode",
             FailKind::Histogram => "histogram",
         }
     }
@@ -104,7 +108,78 @@ pub fn run_eval(engine: &Engine, store: &dyn Queryable, ev: &Eval) -> Result<(),
             format!("expects native histograms; got {}", summarize(&out.value)),
         );
     }
-    compare(ev, &out.value)
+    compare(ev, &out.value)?;
+    range_mode(engine, store, ev, &out.value)
+}
+
+/// Prometheus's runner re-runs every passing instant eval as a range query
+/// from a minute before to a minute after the eval time, step one minute,
+/// and checks the middle step against the expected result: evaluating
+/// many steps at once must agree with evaluating one. Skipped for ordered
+/// evals and for `start()`/`end()`, whose meaning changes with the range,
+/// and for results a range query cannot return (range vectors, strings).
+fn range_mode(
+    engine: &Engine,
+    store: &dyn Queryable,
+    ev: &Eval,
+    instant: &Value,
+) -> Result<(), Failure> {
+    let EvalTime::Instant { at_ms } = ev.time else {
+        return Ok(());
+    };
+    if ev.ordered
+        || ev.expr.contains("start()")
+        || ev.expr.contains("end()")
+        || !matches!(instant, Value::Vector(_) | Value::Scalar { .. })
+    {
+        return Ok(());
+    }
+    let res = catch_unwind(AssertUnwindSafe(|| {
+        engine.range(store, &ev.expr, at_ms - 60_000, at_ms + 60_000, 60_000)
+    }));
+    let out = match res {
+        Err(payload) => {
+            return fail(
+                FailKind::Panic,
+                format!("engine panicked in range mode: {}", panic_text(&payload)),
+            )
+        }
+        Ok(Err(e)) => return fail(FailKind::RangeMode, format!("range mode: {e}")),
+        Ok(Ok(out)) => out,
+    };
+    let Value::Matrix(series) = out.value else {
+        return fail(
+            FailKind::RangeMode,
+            format!(
+                "range mode: expected a matrix, got {}",
+                summarize(&out.value)
+            ),
+        );
+    };
+    let at_eval: Vec<pharos::promql::Sample> = series
+        .into_iter()
+        .filter_map(|s| {
+            s.points
+                .iter()
+                .find(|p| p.0 == at_ms)
+                .map(|&(t, v)| pharos::promql::Sample {
+                    labels: s.labels.clone(),
+                    t,
+                    v,
+                })
+        })
+        .collect();
+    let as_instant = match instant {
+        Value::Scalar { .. } => match at_eval.first() {
+            Some(s) => Value::Scalar { t: at_ms, v: s.v },
+            None => Value::Vector(Vec::new()),
+        },
+        _ => Value::Vector(at_eval),
+    };
+    compare(ev, &as_instant).map_err(|f| Failure {
+        kind: FailKind::RangeMode,
+        msg: format!("range mode: {}", f.msg),
+    })
 }
 
 /// The panic text recorded by the hook in `promqltest.rs`, or the payload.
