@@ -180,6 +180,192 @@ pub async fn format_query(
     ))
 }
 
+/// `GET|POST /api/v1/query_exemplars`: pharos keeps no exemplars (as
+/// Prometheus without `--enable-feature=exemplar-storage`), so a valid
+/// request gets an empty list.
+pub async fn query_exemplars(
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = Params::from_request(q.as_deref(), &headers, &body);
+    let query = query_param(&p)?;
+    crate::promql::prepare::parse(&query)?;
+    let start = p.time("start", i64::MIN)?;
+    let end = p.time("end", i64::MAX)?;
+    if end < start {
+        return Err(ApiError::bad_data(
+            "end timestamp must not be before start timestamp",
+        ));
+    }
+    Ok(super::success(
+        serde_json::Value::Array(Vec::new()),
+        Vec::new(),
+    ))
+}
+
+/// `GET|POST /api/v1/parse_query`: the query's syntax tree as JSON, in
+/// the shape Prometheus's `translateAST` gives it.
+pub async fn parse_query(
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = Params::from_request(q.as_deref(), &headers, &body);
+    let query = query_param(&p)?;
+    let expr = crate::promql::prepare::parse(&query)?;
+    Ok(super::success(ast_json(&expr), Vec::new()))
+}
+
+fn ast_json(e: &promql_parser::parser::Expr) -> serde_json::Value {
+    use crate::promql::eval::{duration_ms, offset_ms};
+    use promql_parser::label::MatchOp as P;
+    use promql_parser::parser::{AtModifier, Expr, LabelModifier, VectorMatchCardinality};
+    use serde_json::{json, Value as J};
+    let at = |a: Option<&AtModifier>| -> (J, J) {
+        match a {
+            None => (J::Null, J::Null),
+            Some(AtModifier::Start) => (J::Null, json!("start")),
+            Some(AtModifier::End) => (J::Null, json!("end")),
+            Some(AtModifier::At(t)) => {
+                let ms = match t.duration_since(std::time::UNIX_EPOCH) {
+                    Ok(d) => d.as_millis() as i64,
+                    Err(e) => -(e.duration().as_millis() as i64),
+                };
+                (json!(ms), J::Null)
+            }
+        }
+    };
+    let matchers = |vs: &promql_parser::parser::VectorSelector| -> J {
+        let mut out = Vec::new();
+        if let Some(n) = &vs.name {
+            out.push(json!({ "name": "__name__", "type": "=", "value": n }));
+        }
+        for m in &vs.matchers.matchers {
+            let op = match m.op {
+                P::Equal => "=",
+                P::NotEqual => "!=",
+                P::Re(_) => "=~",
+                P::NotRe(_) => "!~",
+            };
+            out.push(json!({ "name": m.name, "type": op, "value": m.value }));
+        }
+        J::Array(out)
+    };
+    let value_type = |t: &promql_parser::parser::value::ValueType| -> &'static str {
+        use promql_parser::parser::value::ValueType as V;
+        match t {
+            V::Vector => "vector",
+            V::Scalar => "scalar",
+            V::Matrix => "matrix",
+            V::String => "string",
+        }
+    };
+    match e {
+        Expr::Aggregate(a) => {
+            let (without, grouping) = match &a.modifier {
+                Some(LabelModifier::Exclude(l)) => (true, l.labels.clone()),
+                Some(LabelModifier::Include(l)) => (false, l.labels.clone()),
+                None => (false, Vec::new()),
+            };
+            json!({
+                "type": "aggregation",
+                "op": a.op.to_string(),
+                "expr": ast_json(&a.expr),
+                "param": a.param.as_deref().map_or(J::Null, ast_json),
+                "grouping": grouping,
+                "without": without,
+            })
+        }
+        Expr::Binary(b) => {
+            let vectors = !matches!(
+                (b.lhs.value_type(), b.rhs.value_type()),
+                (promql_parser::parser::value::ValueType::Scalar, _)
+                    | (_, promql_parser::parser::value::ValueType::Scalar)
+            );
+            let matching = if vectors {
+                let (on, labels) = match b.modifier.as_ref().and_then(|m| m.matching.as_ref()) {
+                    Some(LabelModifier::Include(l)) => (true, l.labels.clone()),
+                    Some(LabelModifier::Exclude(l)) => (false, l.labels.clone()),
+                    None => (false, Vec::new()),
+                };
+                let card = b
+                    .modifier
+                    .as_ref()
+                    .map(|m| m.card.clone())
+                    .unwrap_or(VectorMatchCardinality::OneToOne);
+                let (card, include) = match card {
+                    VectorMatchCardinality::OneToOne => ("one-to-one", Vec::new()),
+                    VectorMatchCardinality::ManyToOne(l) => ("many-to-one", l.labels),
+                    VectorMatchCardinality::OneToMany(l) => ("one-to-many", l.labels),
+                    VectorMatchCardinality::ManyToMany => ("many-to-many", Vec::new()),
+                };
+                json!({ "card": card, "labels": labels, "on": on, "include": include })
+            } else {
+                J::Null
+            };
+            json!({
+                "type": "binaryExpr",
+                "op": b.op.to_string(),
+                "bool": b.return_bool(),
+                "matching": matching,
+                "lhs": ast_json(&b.lhs),
+                "rhs": ast_json(&b.rhs),
+            })
+        }
+        Expr::Call(c) => json!({
+            "type": "call",
+            "func": {
+                "name": c.func.name,
+                "argTypes": c.func.arg_types.iter().map(value_type).collect::<Vec<_>>(),
+                "variadic": c.func.variadic,
+                "returnType": value_type(&c.func.return_type),
+            },
+            "args": c.args.args.iter().map(|a| ast_json(a)).collect::<Vec<_>>(),
+        }),
+        Expr::MatrixSelector(m) => {
+            let (timestamp, start_or_end) = at(m.vs.at.as_ref());
+            json!({
+                "type": "matrixSelector",
+                "name": m.vs.name.clone().unwrap_or_default(),
+                "range": duration_ms(&m.range),
+                "offset": offset_ms(m.vs.offset.as_ref()),
+                "matchers": matchers(&m.vs),
+                "timestamp": timestamp,
+                "startOrEnd": start_or_end,
+            })
+        }
+        Expr::Subquery(sq) => {
+            let (timestamp, start_or_end) = at(sq.at.as_ref());
+            json!({
+                "type": "subquery",
+                "expr": ast_json(&sq.expr),
+                "range": duration_ms(&sq.range),
+                "offset": offset_ms(sq.offset.as_ref()),
+                "step": sq.step.as_ref().map_or(0, duration_ms),
+                "timestamp": timestamp,
+                "startOrEnd": start_or_end,
+            })
+        }
+        Expr::NumberLiteral(n) => json!({ "type": "numberLiteral", "val": format_value(n.val) }),
+        Expr::StringLiteral(s) => json!({ "type": "stringLiteral", "val": s.val }),
+        Expr::Paren(p) => json!({ "type": "parenExpr", "expr": ast_json(&p.expr) }),
+        Expr::Unary(u) => json!({ "type": "unaryExpr", "op": "-", "expr": ast_json(&u.expr) }),
+        Expr::VectorSelector(vs) => {
+            let (timestamp, start_or_end) = at(vs.at.as_ref());
+            json!({
+                "type": "vectorSelector",
+                "name": vs.name.clone().unwrap_or_default(),
+                "offset": offset_ms(vs.offset.as_ref()),
+                "matchers": matchers(vs),
+                "timestamp": timestamp,
+                "startOrEnd": start_or_end,
+            })
+        }
+        Expr::Extension(_) => J::Null,
+    }
+}
+
 /// The success envelope around a query result.
 fn respond(out: QueryOutput, limit: usize, stats: Option<&str>) -> Response {
     let mut warnings = out.warnings;
@@ -319,6 +505,14 @@ fn json_string(b: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_query_matches_prometheus_docs_example() {
+        let e = crate::promql::prepare::parse("foo/bar").unwrap();
+        let got = ast_json(&e).to_string();
+        let want = r#"{"bool":false,"lhs":{"matchers":[{"name":"__name__","type":"=","value":"foo"}],"name":"foo","offset":0,"startOrEnd":null,"timestamp":null,"type":"vectorSelector"},"matching":{"card":"one-to-one","include":[],"labels":[],"on":false},"op":"/","rhs":{"matchers":[{"name":"__name__","type":"=","value":"bar"}],"name":"bar","offset":0,"startOrEnd":null,"timestamp":null,"type":"vectorSelector"},"type":"binaryExpr"}"#;
+        assert_eq!(got, want);
+    }
 
     #[test]
     fn timestamps_as_prometheus_writes_them() {
