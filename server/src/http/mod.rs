@@ -9,13 +9,17 @@
 //! - [`api`]: `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values`
 //!   in Prometheus's JSON envelope, and `/api/v1/export` (raw samples);
 //! - [`write`]: the remote-write receiver at `/api/v1/write`;
+//! - [`federate`]: `/federate` (newest samples in the text format);
+//! - [`read`]: remote read at `/api/v1/read` (sampled responses);
 //! - [`targets`]: `/api/v1/targets`, `/api/v1/targets/metadata`,
 //!   `/api/v1/metadata`, `/-/reload`, the host collector at `/node/metrics`
 //!   and its switches at `/api/v1/collectors`;
 //! - health and readiness probes at `/-/healthy` and `/-/ready`.
 
 pub mod api;
+pub mod federate;
 pub mod query;
+pub mod read;
 pub mod status;
 pub mod targets;
 pub mod write;
@@ -138,6 +142,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/status/flags", get(status::flags))
         .route("/api/v1/status/config", get(status::config))
         .route("/api/v1/status/tsdb", get(status::tsdb))
+        .route("/federate", get(federate::federate))
         .route("/api/v1/series", get(api::series).post(api::series))
         .route("/api/v1/labels", get(api::labels).post(api::labels))
         .route("/api/v1/label/{name}/values", get(api::label_values))
@@ -157,6 +162,7 @@ pub fn router(state: AppState) -> Router {
             // The handler enforces MAX_WRITE_BODY itself, before reading.
             post(write::remote_write).layer(DefaultBodyLimit::disable()),
         )
+        .route("/api/v1/read", post(read::remote_read))
         .route("/metrics", get(metrics))
         .route("/node/metrics", get(targets::node_metrics))
         .route("/-/reload", post(targets::reload).put(targets::reload))
