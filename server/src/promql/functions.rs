@@ -133,31 +133,31 @@ pub fn call(ev: &Evaluator, c: &Call) -> Result<Val, QueryError> {
                 note_non_counter(ev, &m);
             }
             let rate = name == "rate";
-            Ok(over_time(ev, &m, false, |w, reference| {
+            over_time(ev, &m, false, |w, reference| {
                 extrapolated_rate(w, reference - m.range, reference, m.range, counter, rate)
-            }))
+            })
         }
         "irate" | "idelta" => {
             let m = ev.matrix_arg(args[0])?;
             let rate = name == "irate";
-            Ok(over_time(ev, &m, false, |w, _| instant_delta(w, rate)))
+            over_time(ev, &m, false, |w, _| instant_delta(w, rate))
         }
         "deriv" => {
             let m = ev.matrix_arg(args[0])?;
-            Ok(over_time(ev, &m, false, |w, _| {
+            over_time(ev, &m, false, |w, _| {
                 (w.len() >= 2).then(|| linear_regression(w, w[0].0).0)
-            }))
+            })
         }
         "predict_linear" => {
             let m = ev.matrix_arg(args[0])?;
             let d = ev.scalar_arg(args[1])?;
             let times: Vec<i64> = ev.times().collect();
-            Ok(over_time_indexed(ev, &m, false, |w, _, i| {
+            over_time_indexed(ev, &m, false, |w, _, i| {
                 (w.len() >= 2).then(|| {
                     let (slope, intercept) = linear_regression(w, times[i]);
                     slope * d[i] + intercept
                 })
-            }))
+            })
         }
         "holt_winters" | "double_exponential_smoothing" => {
             let m = ev.matrix_arg(args[0])?;
@@ -177,14 +177,14 @@ pub fn call(ev: &Evaluator, c: &Call) -> Result<Val, QueryError> {
                     )));
                 }
             }
-            Ok(over_time_indexed(ev, &m, false, |w, _, i| {
+            over_time_indexed(ev, &m, false, |w, _, i| {
                 double_exponential_smoothing(w, sf[i], tf[i])
-            }))
+            })
         }
         "changes" | "resets" => {
             let m = ev.matrix_arg(args[0])?;
             let resets = name == "resets";
-            Ok(over_time(ev, &m, false, |w, _| {
+            over_time(ev, &m, false, |w, _| {
                 if w.is_empty() {
                     return None;
                 }
@@ -200,7 +200,7 @@ pub fn call(ev: &Evaluator, c: &Call) -> Result<Val, QueryError> {
                     })
                     .count();
                 Some(n as f64)
-            }))
+            })
         }
         "sum_over_time" => over(ev, args[0], false, |w| {
             Some(kahan_sum(w.iter().map(|p| p.1)))
@@ -266,12 +266,12 @@ pub fn call(ev: &Evaluator, c: &Call) -> Result<Val, QueryError> {
                     ));
                 }
             }
-            Ok(over_time_indexed(ev, &m, false, |w, _, i| {
+            over_time_indexed(ev, &m, false, |w, _, i| {
                 (!w.is_empty()).then(|| {
                     let mut values: Vec<f64> = w.iter().map(|p| p.1).collect();
                     quantile(q[i], &mut values)
                 })
-            }))
+            })
         }
         other => Err(QueryError::Execution(format!(
             "function {other:?} is not supported"
@@ -288,13 +288,18 @@ fn over(
 ) -> Result<Val, QueryError> {
     let m = ev.matrix_arg(arg)?;
     let mut f = f;
-    Ok(over_time(ev, &m, keep_name, |w, _| {
-        if w.is_empty() {
-            None
-        } else {
-            f(w)
-        }
-    }))
+    over_time(
+        ev,
+        &m,
+        keep_name,
+        |w, _| {
+            if w.is_empty() {
+                None
+            } else {
+                f(w)
+            }
+        },
+    )
 }
 
 /// Runs `f` on every series' window at every step; `f` gets the window
@@ -304,7 +309,7 @@ pub fn over_time(
     m: &RangeVec,
     keep_name: bool,
     mut f: impl FnMut(&[(i64, f64)], i64) -> Option<f64>,
-) -> Val {
+) -> Result<Val, QueryError> {
     over_time_indexed(ev, m, keep_name, |w, r, _| f(w, r))
 }
 
@@ -314,9 +319,12 @@ pub fn over_time_indexed(
     m: &RangeVec,
     keep_name: bool,
     mut f: impl FnMut(&[(i64, f64)], i64, usize) -> Option<f64>,
-) -> Val {
+) -> Result<Val, QueryError> {
     let mut out = Vec::with_capacity(m.series.len());
     for s in &m.series {
+        // A window function over many series is where a query spends its
+        // time: check the deadline as it goes.
+        ev.check_deadline()?;
         let mut points = Vec::new();
         for (i, t) in ev.times().enumerate() {
             let reference = ev.reference(m, t);
@@ -333,7 +341,7 @@ pub fn over_time_indexed(
             });
         }
     }
-    Val::Vector(out)
+    Ok(Val::Vector(out))
 }
 
 /// Maps every point; `f` gets the step index and may drop the point.
