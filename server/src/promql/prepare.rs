@@ -36,11 +36,115 @@ pub fn parse(query: &str) -> Result<Expr, QueryError> {
     Ok(expr)
 }
 
-/// Prometheus prefixes parse errors with a position; the parser reports
-/// none, so the whole query is the span.
+/// A parse error as Prometheus words it: `line:column: parse error: …`.
+///
+/// The parser reports grammar errors only as "invalid promql query", with
+/// no position. The position is found here instead: the first token after
+/// which no continuation of the query parses is the unexpected one
+/// (continuations tried: an operand, closing brackets, a string). Errors
+/// the parser does describe keep its text, with Prometheus's type names.
 fn parse_message(query: &str, e: &str) -> String {
-    let _ = query;
-    format!("1:1: parse error: {e}")
+    let (pos, msg) = if e == "invalid promql query" {
+        match unexpected_token(query) {
+            Some((at, tok)) => (at, format!("unexpected {tok}")),
+            None => (query.len(), "unexpected end of input".to_string()),
+        }
+    } else {
+        let msg = e
+            .replace("type matrix", "type range vector")
+            .replace("type vector", "type instant vector")
+            .replace("got matrix", "got range vector")
+            .replace("got vector", "got instant vector");
+        (0, quote_names(&msg))
+    };
+    let (line, col) = line_col(query, pos);
+    format!("{line}:{col}: parse error: {msg}")
+}
+
+/// `'rate'` → `"rate"`, as Prometheus quotes names.
+fn quote_names(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(start) = rest.find('\'') {
+        match rest[start + 1..].find('\'') {
+            Some(len) if !rest[start + 1..start + 1 + len].contains(' ') => {
+                out.push_str(&rest[..start]);
+                out.push('"');
+                out.push_str(&rest[start + 1..start + 1 + len]);
+                out.push('"');
+                rest = &rest[start + 2 + len..];
+            }
+            _ => break,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// 1-based line and column of byte offset `pos`.
+fn line_col(query: &str, pos: usize) -> (usize, usize) {
+    let before = &query[..pos.min(query.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Byte offset and text of the first token no valid query continues.
+fn unexpected_token(query: &str) -> Option<(usize, String)> {
+    const CONTINUATIONS: [&str; 16] = [
+        "", " x", ")", "]", "}", " x)", " x]", "\"\"}", "\"\")", "5m]", " x))", "))", " 1)",
+        "\"\"})", "=\"x\"}", "=\"x\"})",
+    ];
+    if query.len() > 4096 {
+        return None;
+    }
+    let viable = |prefix: &str| {
+        CONTINUATIONS
+            .iter()
+            .any(|c| promql_parser::parser::parse(&format!("{prefix}{c}")).is_ok())
+    };
+    for (start, end) in tokens(query) {
+        if !viable(&query[..end]) {
+            let tok = &query[start..end];
+            return Some((start, format!("{tok:?}")));
+        }
+    }
+    None
+}
+
+/// Token spans, roughly as PromQL's lexer splits: identifiers, numbers
+/// and durations, strings, operators.
+fn tokens(q: &str) -> Vec<(usize, usize)> {
+    let b = q.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let start = i;
+        if c.is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        if c.is_ascii_alphanumeric() || c == b'_' || c == b':' || c == b'.' {
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b"_:.".contains(&b[i])) {
+                i += 1;
+            }
+        } else if c == b'"' || c == b'\'' || c == b'`' {
+            i += 1;
+            while i < b.len() && b[i] != c {
+                i += if b[i] == b'\\' && c != b'`' { 2 } else { 1 };
+            }
+            i = (i + 1).min(b.len());
+        } else if i + 1 < b.len()
+            && matches!(&b[i..i + 2], b"==" | b"!=" | b">=" | b"<=" | b"=~" | b"!~")
+        {
+            i += 2;
+        } else {
+            i += q[i..].chars().next().map_or(1, char::len_utf8);
+        }
+        out.push((start, i));
+    }
+    out
 }
 
 /// Refuses what the parser accepts and Prometheus does not.
@@ -333,6 +437,22 @@ impl DurParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_errors_point_at_the_token() {
+        let msg = |q: &str| match parse(q) {
+            Err(QueryError::Parse(m)) => m,
+            other => panic!("{q}: {other:?}"),
+        };
+        assert_eq!(msg("1 +* 2"), "1:4: parse error: unexpected \"*\"");
+        assert_eq!(msg("foo bar"), "1:5: parse error: unexpected \"bar\"");
+        assert_eq!(msg("foo{a=}"), "1:7: parse error: unexpected \"}\"");
+        assert_eq!(msg("x +"), "1:4: parse error: unexpected end of input");
+        assert_eq!(
+            msg("rate(up)"),
+            "1:1: parse error: expected type range vector in call to function \"rate\", got instant vector"
+        );
+    }
 
     #[test]
     fn durations_fold() {
