@@ -284,23 +284,14 @@ fn ast_json(e: &promql_parser::parser::Expr) -> serde_json::Value {
                     | (_, promql_parser::parser::value::ValueType::Scalar)
             );
             let matching = if vectors {
-                let (on, labels) = match b.modifier.as_ref().and_then(|m| m.matching.as_ref()) {
-                    Some(LabelModifier::Include(l)) => (true, l.labels.clone()),
-                    Some(LabelModifier::Exclude(l)) => (false, l.labels.clone()),
-                    None => (false, Vec::new()),
-                };
-                let card = b
-                    .modifier
-                    .as_ref()
-                    .map(|m| m.card.clone())
-                    .unwrap_or(VectorMatchCardinality::OneToOne);
-                let (card, include) = match card {
+                let m = crate::promql::binary::Matching::of(b);
+                let (card, include) = match m.card {
                     VectorMatchCardinality::OneToOne => ("one-to-one", Vec::new()),
                     VectorMatchCardinality::ManyToOne(l) => ("many-to-one", l.labels),
                     VectorMatchCardinality::OneToMany(l) => ("one-to-many", l.labels),
                     VectorMatchCardinality::ManyToMany => ("many-to-many", Vec::new()),
                 };
-                json!({ "card": card, "labels": labels, "on": on, "include": include })
+                json!({ "card": card, "labels": m.labels, "on": m.on, "include": include })
             } else {
                 J::Null
             };
@@ -383,10 +374,7 @@ fn respond(out: QueryOutput, limit: usize, stats: Option<&str>) -> Response {
             b.push(']');
         }
         Value::Vector(mut samples) => {
-            if limit > 0 && samples.len() > limit {
-                samples.truncate(limit);
-                warnings.push("results truncated due to limit".into());
-            }
+            truncate(&mut samples, limit, &mut warnings);
             b.push('[');
             for (i, s) in samples.iter().enumerate() {
                 if i > 0 {
@@ -401,10 +389,7 @@ fn respond(out: QueryOutput, limit: usize, stats: Option<&str>) -> Response {
             b.push(']');
         }
         Value::Matrix(mut series) => {
-            if limit > 0 && series.len() > limit {
-                series.truncate(limit);
-                warnings.push("results truncated due to limit".into());
-            }
+            truncate(&mut series, limit, &mut warnings);
             b.push('[');
             for (i, s) in series.iter().enumerate() {
                 if i > 0 {
@@ -458,6 +443,15 @@ fn respond(out: QueryOutput, limit: usize, stats: Option<&str>) -> Response {
     }
     b.push('}');
     ([(axum::http::header::CONTENT_TYPE, "application/json")], b).into_response()
+}
+
+/// Cuts a result to `limit` series (0: no limit) with Prometheus's
+/// warning.
+fn truncate<T>(v: &mut Vec<T>, limit: usize, warnings: &mut Vec<String>) {
+    if limit > 0 && v.len() > limit {
+        v.truncate(limit);
+        warnings.push("results truncated due to limit".into());
+    }
 }
 
 /// `[<seconds>,"<value>"]`.

@@ -152,14 +152,14 @@ fn vector_scalar(
 }
 
 /// `on`/`ignoring` and the cardinality of a vector–vector operation.
-struct Matching {
-    on: bool,
-    labels: Vec<String>,
-    card: VectorMatchCardinality,
+pub struct Matching {
+    pub on: bool,
+    pub labels: Vec<String>,
+    pub card: VectorMatchCardinality,
 }
 
 impl Matching {
-    fn of(b: &BinaryExpr) -> Matching {
+    pub fn of(b: &BinaryExpr) -> Matching {
         let (on, labels) = match b.modifier.as_ref().and_then(|m| m.matching.as_ref()) {
             Some(LabelModifier::Include(l)) => (true, l.labels.clone()),
             Some(LabelModifier::Exclude(l)) => (false, l.labels.clone()),
