@@ -36,9 +36,10 @@
 //! every passing instant eval is run again as a range query from a minute
 //! before to a minute after its time ("range mode", [`check`]): the
 //! engine evaluates all steps of a range at once, so this checks that the
-//! step at the eval time agrees. Prometheus's "@ variants" re-runs (an
-//! `@ <eval time>` added to every selector, evaluated at other times) are
-//! not done.
+//! step at the eval time agrees. Also as Prometheus's runner does, each
+//! passing instant eval is run with `@ <eval time>` added to every
+//! selector and subquery, at other evaluation times ("@ variants"): the
+//! answer must not move.
 //!
 //! What is and is not checked: results as Prometheus 3.5's `compareResult`
 //! does (full label sets, 1e-6 relative tolerance, exact range timestamps);

@@ -37,6 +37,9 @@ pub enum FailKind {
     /// The instant eval passed, but the same query as a range query
     /// around the eval time gave another answer at that time.
     RangeMode,
+    /// The instant eval passed, but with `@ <eval time>` on every selector
+    /// and evaluated at other times it gave another answer.
+    AtVariant,
     /// The expected result holds native histograms, which the engine cannot
     /// return.
     Histogram,
@@ -54,6 +57,7 @@ impl FailKind {
             FailKind::Annotations => "annotations",
             FailKind::Result => "result",
             FailKind::RangeMode => "range mode",
+            FailKind::AtVariant => "@ variant",
             FailKind::Histogram => "histogram",
         }
     }
@@ -109,7 +113,120 @@ pub fn run_eval(engine: &Engine, store: &dyn Queryable, ev: &Eval) -> Result<(),
         );
     }
     compare(ev, &out.value)?;
-    range_mode(engine, store, ev, &out.value)
+    range_mode(engine, store, ev, &out.value)?;
+    at_variants(engine, store, ev)
+}
+
+/// Functions whose result depends on the evaluation time itself, so an
+/// `@` variant is not the same query.
+const AT_UNSAFE: [&str; 11] = [
+    "days_in_month",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "hour",
+    "minute",
+    "month",
+    "year",
+    "predict_linear",
+    "time",
+    "timestamp",
+];
+
+/// Prometheus's runner also checks every passing instant eval with
+/// `@ <eval time>` added to each selector and subquery that has none
+/// (not inside a subquery that has one), evaluated at other times: the
+/// answer must not change.
+fn at_variants(engine: &Engine, store: &dyn Queryable, ev: &Eval) -> Result<(), Failure> {
+    let EvalTime::Instant { at_ms } = ev.time else {
+        return Ok(());
+    };
+    if ev.ordered || AT_UNSAFE.iter().any(|f| ev.expr.contains(&format!("{f}("))) {
+        return Ok(());
+    }
+    let Ok(mut expr) = pharos::promql::prepare::parse(&ev.expr) else {
+        return Ok(());
+    };
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(at_ms.max(0) as u64);
+    if at_ms < 0 || !add_at(&mut expr, &at) {
+        return Ok(());
+    }
+    let text = expr.to_string();
+    let times: Vec<i64> = if at_ms == 0 {
+        vec![-1000, 0, 1000]
+    } else {
+        vec![-10 * at_ms, 0, at_ms / 5, at_ms, 10 * at_ms]
+    };
+    for t in times {
+        let res = catch_unwind(AssertUnwindSafe(|| engine.instant(store, &text, t)));
+        let out = match res {
+            Err(payload) => {
+                return fail(
+                    FailKind::Panic,
+                    format!("engine panicked in @ variant: {}", panic_text(&payload)),
+                )
+            }
+            Ok(Err(e)) => {
+                return fail(FailKind::AtVariant, format!("@ variant {text} at {t}: {e}"))
+            }
+            Ok(Ok(out)) => out,
+        };
+        // Results carry the evaluation time: compare as if at the eval's.
+        let value = match out.value {
+            Value::Vector(v) => Value::Vector(
+                v.into_iter()
+                    .map(|s| pharos::promql::Sample { t: at_ms, ..s })
+                    .collect(),
+            ),
+            Value::Scalar { v, .. } => Value::Scalar { t: at_ms, v },
+            other => other,
+        };
+        compare(ev, &value).map_err(|f| Failure {
+            kind: FailKind::AtVariant,
+            msg: format!("@ variant {text} at {t}: {}", f.msg),
+        })?;
+    }
+    Ok(())
+}
+
+/// Sets `@` on every selector and subquery without one; false when there
+/// is nothing to set.
+fn add_at(e: &mut promql_parser::parser::Expr, at: &std::time::SystemTime) -> bool {
+    use promql_parser::parser::{AtModifier, Expr};
+    match e {
+        Expr::VectorSelector(vs) if vs.at.is_none() => {
+            vs.at = Some(AtModifier::At(*at));
+            true
+        }
+        Expr::MatrixSelector(ms) if ms.vs.at.is_none() => {
+            ms.vs.at = Some(AtModifier::At(*at));
+            true
+        }
+        Expr::Subquery(sq) if sq.at.is_none() => {
+            sq.at = Some(AtModifier::At(*at));
+            true
+        }
+        Expr::Aggregate(a) => {
+            let x = add_at(&mut a.expr, at);
+            let y = a.param.as_deref_mut().is_some_and(|p| add_at(p, at));
+            x || y
+        }
+        Expr::Unary(u) => add_at(&mut u.expr, at),
+        Expr::Binary(b) => {
+            let x = add_at(&mut b.lhs, at);
+            let y = add_at(&mut b.rhs, at);
+            x || y
+        }
+        Expr::Paren(p) => add_at(&mut p.expr, at),
+        Expr::Call(c) => {
+            let mut any = false;
+            for a in &mut c.args.args {
+                any |= add_at(a, at);
+            }
+            any
+        }
+        _ => false,
+    }
 }
 
 /// Prometheus's runner re-runs every passing instant eval as a range query
