@@ -13,6 +13,9 @@ command -v python3 >/dev/null || need+=(python3)
 # The scrape tests scrape an app instrumented with the real client library
 # (tests/scripts/instrumented_app.py, run by the system Python).
 /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need+=(python3-prometheus-client)
+# The query API and PromQL tests run the real promtool against pharos and
+# compare pharos's answers with the real Prometheus's.
+[ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"

@@ -116,7 +116,11 @@ fn versions() -> Vec<Version> {
         },
         Version {
             name: "v3.5.5",
-            opts: base,
+            // Prometheus's test engine turns delayed name removal on.
+            opts: EngineOptions {
+                delayed_name_removal: true,
+                ..base
+            },
         },
     ]
 }

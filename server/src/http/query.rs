@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::api::Params;
 use super::{ApiError, AppState, ErrorType};
-use crate::promql::value::format_value;
+use crate::promql::value::{format_json_value, format_value};
 use crate::promql::{EngineOptions, QueryError, QueryOutput, Value};
 use crate::storage::Labels;
 
@@ -459,7 +459,7 @@ fn point(b: &mut String, t: i64, v: f64) {
     b.push('[');
     timestamp(b, t);
     b.push_str(",\"");
-    b.push_str(&format_value(v));
+    b.push_str(&format_json_value(v));
     b.push_str("\"]");
 }
 

@@ -270,7 +270,9 @@ fn vector_vector(
             let (a, b) = (&one[w[1].2], &one[w[0].2]);
             return Err(QueryError::Execution(format!(
                 "found duplicate series for the match group {} on the {one_side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
-                sig, a.labels, b.labels
+                sig.to_go_string(),
+                a.labels.to_go_string(),
+                b.labels.to_go_string()
             )));
         }
     }

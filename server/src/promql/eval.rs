@@ -216,10 +216,10 @@ fn dedup(v: &mut Vec<String>) {
     v.retain(|s| seen.insert(s.clone()));
 }
 
-/// Removes `__name__` where an operation asked for it and refuses results
-/// where two series end up with the same labels at the same time.
+/// Removes `__name__` where an operation asked for it, merges series with
+/// the same labels, and refuses results where two of them have a value at
+/// the same time.
 fn finish_names(vs: Vec<VSeries>, instant: bool) -> Result<Vec<VSeries>, QueryError> {
-    let any = vs.iter().any(|s| s.drop_name);
     let mut out: Vec<VSeries> = Vec::with_capacity(vs.len());
     let mut index: std::collections::HashMap<Labels, usize> = std::collections::HashMap::new();
     for mut s in vs {
@@ -230,10 +230,8 @@ fn finish_names(vs: Vec<VSeries>, instant: bool) -> Result<Vec<VSeries>, QueryEr
             s.labels = drop_name_labels(&s.labels);
             s.drop_name = false;
         }
-        if !any {
-            out.push(s);
-            continue;
-        }
+        // Series with the same labels (after `or`, or once names are
+        // gone) are one series if they never overlap.
         match index.get(&s.labels) {
             Some(&i) => {
                 let o = &mut out[i];
@@ -351,7 +349,7 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
-    fn at_ms(&self, at: Option<&AtModifier>) -> Option<i64> {
+    pub fn at_ms(&self, at: Option<&AtModifier>) -> Option<i64> {
         at.map(|a| match a {
             AtModifier::Start => self.query_start,
             AtModifier::End => self.query_end,
@@ -381,6 +379,61 @@ impl<'a> Evaluator<'a> {
 
     /// Evaluates a node for all steps.
     pub fn eval(&self, e: &Expr) -> Result<Val, QueryError> {
+        let v = self.eval_node(e)?;
+        if self.opts.delayed_name_removal {
+            return Ok(v);
+        }
+        // Without delayed removal a dropped name goes now, and two series
+        // left with the same labels at a step are an error here, as in
+        // Prometheus.
+        Ok(match v {
+            Val::Vector(vs) if vs.iter().any(|s| s.drop_name) => {
+                let vs: Vec<VSeries> = vs
+                    .into_iter()
+                    .map(|mut s| {
+                        if s.drop_name {
+                            s.labels = drop_name_labels(&s.labels);
+                            s.drop_name = false;
+                        }
+                        s
+                    })
+                    .collect();
+                self.check_unique(&vs)?;
+                Val::Vector(vs)
+            }
+            Val::Matrix(mut m) if m.series.iter().any(|s| s.drop_name) => {
+                for s in &mut m.series {
+                    if s.drop_name {
+                        s.labels = drop_name_labels(&s.labels);
+                        s.drop_name = false;
+                    }
+                }
+                Val::Matrix(m)
+            }
+            other => other,
+        })
+    }
+
+    /// Refuses two series with the same labels at the same step.
+    pub fn check_unique(&self, vs: &[VSeries]) -> Result<(), QueryError> {
+        let mut seen: std::collections::HashMap<(&Labels, bool), Vec<bool>> =
+            std::collections::HashMap::new();
+        for s in vs {
+            let steps = seen
+                .entry((&s.labels, s.drop_name))
+                .or_insert_with(|| vec![false; self.steps()]);
+            for &(t, _) in &s.points {
+                if std::mem::replace(&mut steps[self.index(t)], true) {
+                    return Err(QueryError::Execution(
+                        "vector cannot contain metrics with the same labelset".into(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn eval_node(&self, e: &Expr) -> Result<Val, QueryError> {
         self.check_deadline()?;
         match e {
             Expr::NumberLiteral(n) => Ok(Val::Scalar(vec![n.val; self.steps()])),

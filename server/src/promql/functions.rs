@@ -831,26 +831,6 @@ fn valid_label_name(ev: &Evaluator, name: &str) -> bool {
     }
 }
 
-/// Refuses two series with the same labels at the same step.
-fn check_unique(ev: &Evaluator, vs: &[VSeries]) -> Result<(), QueryError> {
-    let mut seen: std::collections::HashMap<(&Labels, bool), Vec<bool>> =
-        std::collections::HashMap::new();
-    for s in vs {
-        let steps = seen
-            .entry((&s.labels, s.drop_name))
-            .or_insert_with(|| vec![false; ev.steps()]);
-        for &(t, _) in &s.points {
-            let i = ev.index(t);
-            if std::mem::replace(&mut steps[i], true) {
-                return Err(QueryError::Execution(
-                    "vector cannot contain metrics with the same labelset".into(),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 fn label_replace(ev: &Evaluator, args: &[&Expr]) -> Result<Val, QueryError> {
     let vs = ev.vector_arg(args[0])?;
     let dst = string_arg(args[1])?;
@@ -885,7 +865,7 @@ fn label_replace(ev: &Evaluator, args: &[&Expr]) -> Result<Val, QueryError> {
         }
         out.push(s);
     }
-    check_unique(ev, &out)?;
+    ev.check_unique(&out)?;
     Ok(Val::Vector(out))
 }
 
@@ -919,7 +899,7 @@ fn label_join(ev: &Evaluator, args: &[&Expr]) -> Result<Val, QueryError> {
         }
         out.push(s);
     }
-    check_unique(ev, &out)?;
+    ev.check_unique(&out)?;
     Ok(Val::Vector(out))
 }
 

@@ -22,9 +22,9 @@
 //! (`[t-r, t]`). [`EngineOptions::closed_windows`] picks the latter; the
 //! server uses Prometheus 3's rule, the conformance runner both.
 //!
-//! Names are dropped lazily, as Prometheus 3 does with delayed name
-//! removal: an operation that drops `__name__` only marks the series, the
-//! name goes at the very end, so `label_replace` can still read it.
+//! An operation that drops `__name__` marks the series; the name goes when
+//! the node is done, or — with [`EngineOptions::delayed_name_removal`], as
+//! Prometheus 3's feature flag — at the very end of the query.
 
 pub mod aggregate;
 pub mod binary;
@@ -63,6 +63,11 @@ pub struct EngineOptions {
     /// Prometheus 2's `sort_by_label`: ties keep value order instead of
     /// being broken by the full label set.
     pub sort_by_label_v2: bool,
+    /// Prometheus 3's `promql-delayed-name-removal` (off by default there,
+    /// on in its test suite): operations only mark `__name__` for removal
+    /// and it goes at the end, so `label_replace` can still read it.
+    /// Off, the name goes as soon as an operation drops it.
+    pub delayed_name_removal: bool,
 }
 
 impl Default for EngineOptions {
@@ -75,6 +80,7 @@ impl Default for EngineOptions {
             closed_windows: false,
             legacy_label_names: false,
             sort_by_label_v2: false,
+            delayed_name_removal: false,
         }
     }
 }

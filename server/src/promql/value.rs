@@ -51,8 +51,9 @@ impl Value {
     }
 }
 
-/// Formats a value as Prometheus does in JSON and the text format
-/// (`FormatFloat(v, 'f', -1, 64)` with `+Inf`, `-Inf`, `NaN`).
+/// A value as Go's `strconv.FormatFloat(v, 'f', -1, 64)` writes it, with
+/// `+Inf`, `-Inf` and `NaN`: what `count_values` puts in its label and the
+/// parse_query tree shows for numbers.
 pub fn format_value(v: f64) -> String {
     if v.is_nan() {
         "NaN".to_string()
@@ -64,5 +65,45 @@ pub fn format_value(v: f64) -> String {
         // Rust's Display prints the shortest representation that round
         // trips, without an exponent — what Go's 'f', -1 prints.
         format!("{v}")
+    }
+}
+
+/// A sample value as Prometheus's JSON API writes it: like
+/// [`format_value`], but in exponent form (`7.389999999999999e-08`,
+/// `5.12e+29`) below 1e-6 and from 1e21 on.
+pub fn format_json_value(v: f64) -> String {
+    let abs = v.abs();
+    if v.is_finite() && abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        let sci = format!("{v:e}");
+        let (mantissa, exp) = sci.split_once('e').expect("{:e} has an exponent");
+        let exp: i32 = exp.parse().expect("exponent is a number");
+        return format!(
+            "{mantissa}e{}{:02}",
+            if exp < 0 { '-' } else { '+' },
+            exp.abs()
+        );
+    }
+    format_value(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_values_as_prometheus_writes_them() {
+        assert_eq!(
+            format_json_value(7.389999999999999e-08),
+            "7.389999999999999e-08"
+        );
+        assert_eq!(
+            format_json_value(5.120656794802596e29),
+            "5.120656794802596e+29"
+        );
+        assert_eq!(format_json_value(1e21), "1e+21");
+        assert_eq!(format_json_value(1e-6), "0.000001");
+        assert_eq!(format_json_value(123.5), "123.5");
+        assert_eq!(format_json_value(0.0), "0");
+        assert_eq!(format_json_value(f64::NEG_INFINITY), "-Inf");
     }
 }

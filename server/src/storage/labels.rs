@@ -308,6 +308,15 @@ impl fmt::Display for Labels {
     }
 }
 
+impl Labels {
+    /// Go's `labels.Labels.String()`: `{__name__="x", a="b"}`, as
+    /// Prometheus prints label sets in error messages.
+    pub fn to_go_string(&self) -> String {
+        let pairs: Vec<String> = self.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
+        format!("{{{}}}", pairs.join(", "))
+    }
+}
+
 impl fmt::Debug for Labels {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
