@@ -1,6 +1,11 @@
 //! The query endpoints: `/api/v1/query`, `/api/v1/query_range` and
 //! `/api/v1/format_query`, answering in Prometheus's JSON byte for byte.
 //!
+//! JSON objects keep their keys in the order they are written
+//! (`serde_json`'s `preserve_order`): Go writes struct fields in
+//! declaration order and map keys sorted, so each object here lists its
+//! keys the way Prometheus's encoder does.
+//!
 //! Results are written by hand rather than through `serde_json::Value`:
 //! Prometheus prints timestamps as seconds with exactly the millisecond
 //! digits that are there (`1435781451.781`, `1435781451`) and values as
@@ -269,11 +274,11 @@ fn ast_json(e: &promql_parser::parser::Expr) -> serde_json::Value {
                 None => (false, Vec::new()),
             };
             json!({
-                "type": "aggregation",
-                "op": a.op.to_string(),
                 "expr": ast_json(&a.expr),
-                "param": a.param.as_deref().map_or(J::Null, ast_json),
                 "grouping": grouping,
+                "op": a.op.to_string(),
+                "param": a.param.as_deref().map_or(J::Null, ast_json),
+                "type": "aggregation",
                 "without": without,
             })
         }
@@ -291,66 +296,66 @@ fn ast_json(e: &promql_parser::parser::Expr) -> serde_json::Value {
                     VectorMatchCardinality::OneToMany(l) => ("one-to-many", l.labels),
                     VectorMatchCardinality::ManyToMany => ("many-to-many", Vec::new()),
                 };
-                json!({ "card": card, "labels": m.labels, "on": m.on, "include": include })
+                json!({ "card": card, "include": include, "labels": m.labels, "on": m.on })
             } else {
                 J::Null
             };
             json!({
-                "type": "binaryExpr",
-                "op": b.op.to_string(),
                 "bool": b.return_bool(),
-                "matching": matching,
                 "lhs": ast_json(&b.lhs),
+                "matching": matching,
+                "op": b.op.to_string(),
                 "rhs": ast_json(&b.rhs),
+                "type": "binaryExpr",
             })
         }
         Expr::Call(c) => json!({
-            "type": "call",
-            "func": {
-                "name": c.func.name,
-                "argTypes": c.func.arg_types.iter().map(value_type).collect::<Vec<_>>(),
-                "variadic": c.func.variadic,
-                "returnType": value_type(&c.func.return_type),
-            },
             "args": c.args.args.iter().map(|a| ast_json(a)).collect::<Vec<_>>(),
+            "func": {
+                "argTypes": c.func.arg_types.iter().map(value_type).collect::<Vec<_>>(),
+                "name": c.func.name,
+                "returnType": value_type(&c.func.return_type),
+                "variadic": c.func.variadic,
+            },
+            "type": "call",
         }),
         Expr::MatrixSelector(m) => {
             let (timestamp, start_or_end) = at(m.vs.at.as_ref());
             json!({
-                "type": "matrixSelector",
-                "name": m.vs.name.clone().unwrap_or_default(),
-                "range": duration_ms(&m.range),
-                "offset": offset_ms(m.vs.offset.as_ref()),
                 "matchers": matchers(&m.vs),
-                "timestamp": timestamp,
+                "name": m.vs.name.clone().unwrap_or_default(),
+                "offset": offset_ms(m.vs.offset.as_ref()),
+                "range": duration_ms(&m.range),
                 "startOrEnd": start_or_end,
+                "timestamp": timestamp,
+                "type": "matrixSelector",
             })
         }
         Expr::Subquery(sq) => {
             let (timestamp, start_or_end) = at(sq.at.as_ref());
             json!({
-                "type": "subquery",
                 "expr": ast_json(&sq.expr),
-                "range": duration_ms(&sq.range),
                 "offset": offset_ms(sq.offset.as_ref()),
+                "range": duration_ms(&sq.range),
+                "startOrEnd": start_or_end,
                 "step": sq.step.as_ref().map_or(0, duration_ms),
                 "timestamp": timestamp,
-                "startOrEnd": start_or_end,
+                "type": "subquery",
             })
         }
         Expr::NumberLiteral(n) => json!({ "type": "numberLiteral", "val": format_value(n.val) }),
         Expr::StringLiteral(s) => json!({ "type": "stringLiteral", "val": s.val }),
-        Expr::Paren(p) => json!({ "type": "parenExpr", "expr": ast_json(&p.expr) }),
-        Expr::Unary(u) => json!({ "type": "unaryExpr", "op": "-", "expr": ast_json(&u.expr) }),
+        Expr::Paren(p) => json!({ "expr": ast_json(&p.expr), "type": "parenExpr" }),
+        Expr::Unary(u) => json!({ "expr": ast_json(&u.expr), "op": "-", "type": "unaryExpr" }),
         Expr::VectorSelector(vs) => {
             let (timestamp, start_or_end) = at(vs.at.as_ref());
             json!({
-                "type": "vectorSelector",
+                "matchers": matchers(vs),
                 "name": vs.name.clone().unwrap_or_default(),
                 "offset": offset_ms(vs.offset.as_ref()),
-                "matchers": matchers(vs),
-                "timestamp": timestamp,
                 "startOrEnd": start_or_end,
+                "timestamp": timestamp,
+                "type": "vectorSelector",
             })
         }
         Expr::Extension(_) => J::Null,

@@ -91,8 +91,11 @@ pub async fn runtimeinfo(State(st): State<AppState>) -> Response {
 
 /// `GET /api/v1/status/flags`.
 pub async fn flags(State(st): State<AppState>) -> Response {
+    // A Go map: keys sorted.
+    let mut flags: Vec<&(String, String)> = st.runtime.flags.iter().collect();
+    flags.sort();
     let mut m = Map::new();
-    for (k, v) in &st.runtime.flags {
+    for (k, v) in flags {
         m.insert(k.clone(), Value::String(v.clone()));
     }
     success(Value::Object(m), Vec::new())

@@ -26,7 +26,10 @@ fn collection(st: &AppState) -> Result<&Arc<Collection>, ApiError> {
     })
 }
 
+/// A label map, names sorted as Go's encoder writes maps.
 fn labels_json<'a>(pairs: impl IntoIterator<Item = &'a (String, String)>) -> Value {
+    let mut pairs: Vec<&(String, String)> = pairs.into_iter().collect();
+    pairs.sort();
     let mut m = Map::new();
     for (n, v) in pairs {
         m.insert(n.clone(), Value::String(v.clone()));
