@@ -17,10 +17,12 @@
 //! - [`serve`]: wiring for `pharos serve`: storage, background maintenance,
 //!   HTTP, and the shutdown order.
 //! - [`units`]: Prometheus-style durations and byte sizes for flags.
+//! - [`memo`]: a bounded memo for parsed queries and compiled regexes.
 
 pub mod collect;
 pub mod http;
 pub mod ingest;
+pub mod memo;
 pub mod promql;
 pub mod selfmetrics;
 pub mod serve;

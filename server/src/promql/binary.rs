@@ -289,6 +289,9 @@ fn vector_vector(
         let Some(others) = one_by_sig.get(&sig) else {
             continue;
         };
+        // The output series this one feeds, per "one"-side partner: result
+        // labels are built once per pair, not per point.
+        let mut feeds: Vec<(usize, usize)> = Vec::new();
         // Walk both point lists in time order.
         let mut j = 0;
         for &(t, v) in &s.points {
@@ -319,18 +322,25 @@ fn vector_vector(
                     ));
                 }
             }
-            let labels = result_labels(&s.labels, &one[oi].labels, m, one_to_one, include);
-            let drop_name = s.drop_name || return_bool || drops_name(op);
-            let o = *out_index
-                .entry((labels.clone(), drop_name))
-                .or_insert_with(|| {
-                    out.push(VSeries {
-                        labels,
-                        drop_name,
-                        points: Vec::new(),
-                    });
-                    out.len() - 1
-                });
+            let o = match feeds.iter().find(|f| f.0 == oi) {
+                Some(&(_, o)) => o,
+                None => {
+                    let labels = result_labels(&s.labels, &one[oi].labels, m, one_to_one, include);
+                    let drop_name = s.drop_name || return_bool || drops_name(op);
+                    let o = *out_index
+                        .entry((labels.clone(), drop_name))
+                        .or_insert_with(|| {
+                            out.push(VSeries {
+                                labels,
+                                drop_name,
+                                points: Vec::new(),
+                            });
+                            out.len() - 1
+                        });
+                    feeds.push((oi, o));
+                    o
+                }
+            };
             out[o].points.push((t, value));
         }
     }

@@ -842,11 +842,15 @@ fn label_replace(ev: &Evaluator, args: &[&Expr]) -> Result<Val, QueryError> {
     } else {
         format!("^(?s:{re_text})$")
     };
-    let re = regex::Regex::new(&pattern).map_err(|_| {
-        QueryError::Execution(format!(
-            "invalid regular expression in label_replace(): {re_text}"
-        ))
-    })?;
+    static COMPILED: std::sync::LazyLock<crate::memo::Memo<String, regex::Regex>> =
+        std::sync::LazyLock::new(|| crate::memo::Memo::new(256));
+    let re = COMPILED
+        .get_or_try(&pattern, || regex::Regex::new(&pattern))
+        .map_err(|_| {
+            QueryError::Execution(format!(
+                "invalid regular expression in label_replace(): {re_text}"
+            ))
+        })?;
     if !valid_label_name(ev, &dst) {
         return Err(QueryError::Execution(format!(
             "invalid destination label name in label_replace(): {dst}"

@@ -17,8 +17,17 @@ use super::QueryError;
 
 static REGISTER: Once = Once::new();
 
+/// Parsed queries by text: parsing compiles every regex of the query, and
+/// dashboards send the same queries every refresh.
+static PARSED: std::sync::LazyLock<crate::memo::Memo<String, Expr>> =
+    std::sync::LazyLock::new(|| crate::memo::Memo::new(1024));
+
 /// Parses and checks a query.
 pub fn parse(query: &str) -> Result<Expr, QueryError> {
+    PARSED.get_or_try(query, || parse_uncached(query))
+}
+
+fn parse_uncached(query: &str) -> Result<Expr, QueryError> {
     REGISTER.call_once(|| {
         // Only fails if the parser grows a built-in of that name, in which
         // case the built-in serves.

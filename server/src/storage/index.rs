@@ -39,7 +39,11 @@ impl Matcher {
     pub fn new(op: MatchOp, name: &str, value: &str) -> Result<Matcher, regex::Error> {
         let re = match op {
             MatchOp::RegexMatch | MatchOp::RegexNoMatch => {
-                Some(Regex::new(&format!("^(?s:{value})$"))?)
+                // Compiling is the dear part of a regex matcher; queries
+                // repeat their patterns.
+                static COMPILED: std::sync::LazyLock<crate::memo::Memo<String, Regex>> =
+                    std::sync::LazyLock::new(|| crate::memo::Memo::new(1024));
+                Some(COMPILED.get_or_try(value, || Regex::new(&format!("^(?s:{value})$")))?)
             }
             _ => None,
         };

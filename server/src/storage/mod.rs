@@ -1211,9 +1211,12 @@ impl Queryable for Storage {
             .collect();
         if picked.iter().any(|p| p.2) {
             let conn = self.reader()?;
+            // One read transaction for every series: one snapshot, and the
+            // shared lock is taken once instead of once per statement.
+            let tx = conn.unchecked_transaction()?;
             {
                 let mut stmt = conn.prepare_cached(
-                    "SELECT data FROM chunks WHERE series_id = ?1 AND min_t <= ?2 AND max_t >= ?3 ORDER BY min_t",
+                    "SELECT data FROM chunks WHERE series_id = ?1 AND max_t >= ?3 AND min_t <= ?2 ORDER BY min_t",
                 )?;
                 let mut disk = Vec::new();
                 for (id, data, _) in picked.iter_mut().filter(|p| p.2) {
@@ -1232,6 +1235,7 @@ impl Queryable for Storage {
                     }
                 }
             }
+            tx.finish()?;
             self.return_reader(conn);
         }
         let mut out: Vec<SeriesData> = picked
