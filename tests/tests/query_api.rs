@@ -844,3 +844,35 @@ fn status_endpoints_have_prometheus_shapes() {
         json!([{"name": "load", "value": SHARDS}])
     );
 }
+
+#[test]
+fn query_sample_limit_is_an_execution_error() {
+    let f = fixture();
+    // 300 `load` series: a range query over all of them holds more than
+    // 100 samples.
+    let mut s = Server::start_with_config(
+        &f.data,
+        &f.config,
+        &[
+            "--collector.host=false",
+            "--collector.self=false",
+            "--query.max-samples=100",
+        ],
+    );
+    let t = f.t(200).to_string();
+    let (code, v) = query(&s, "sum_over_time(load[1h])", &[("time", &t)]);
+    assert_eq!(code, 422, "{v}");
+    assert_eq!(v["errorType"], "execution");
+    assert_eq!(
+        v["error"],
+        "query processing would load too many samples into memory in query execution"
+    );
+    // A small query still works under the same limit.
+    let (code, v) = query(
+        &s,
+        "up_total_small_nonexistent or vector(1)",
+        &[("time", &t)],
+    );
+    assert_eq!(code, 200, "{v}");
+    healthy(&mut s);
+}
