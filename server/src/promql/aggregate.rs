@@ -49,7 +49,14 @@ pub fn eval(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, QueryError> {
     };
     let label: Option<String> = match op {
         token::T_COUNT_VALUES => match a.param.as_deref().map(unparen) {
-            Some(Expr::StringLiteral(s)) => Some(s.val.clone()),
+            Some(Expr::StringLiteral(s)) => {
+                if let Some(quoted) = super::prepare::invalid_utf8(&s.val) {
+                    return Err(QueryError::Execution(format!(
+                        "invalid label name {quoted}"
+                    )));
+                }
+                Some(s.val.clone())
+            }
             _ => {
                 return Err(QueryError::Parse(
                     "count_values needs a string parameter".into(),

@@ -815,7 +815,12 @@ fn absent_over_time(ev: &Evaluator, arg: &Expr) -> Result<Val, QueryError> {
 
 fn string_arg(e: &Expr) -> Result<String, QueryError> {
     match unparen(e) {
-        Expr::StringLiteral(s) => Ok(s.val.clone()),
+        Expr::StringLiteral(s) => match super::prepare::invalid_utf8(&s.val) {
+            Some(quoted) => Err(QueryError::Execution(format!(
+                "invalid UTF-8 in string argument {quoted}"
+            ))),
+            None => Ok(s.val.clone()),
+        },
         _ => Err(QueryError::Execution("expected a string literal".into())),
     }
 }

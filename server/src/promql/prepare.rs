@@ -40,9 +40,160 @@ fn parse_uncached(query: &str) -> Result<Expr, QueryError> {
         )]);
     });
     let text = fold_durations(query);
-    let expr = parser::parse(&text).map_err(|e| QueryError::Parse(parse_message(query, &e)))?;
+    let mut expr = parser::parse(&text).map_err(|e| QueryError::Parse(parse_message(query, &e)))?;
     check(&expr)?;
+    let invalid = invalid_utf8_literals(query);
+    if !invalid.is_empty() {
+        mark_invalid_strings(&mut expr, &invalid);
+    }
     Ok(expr)
+}
+
+/// Prefix of a string literal whose escapes spell bytes that are not UTF-8
+/// (`"\xff"`). Go keeps such strings as bytes and Prometheus refuses them
+/// where a label name is needed; the parser instead reads `\xff` as the
+/// character U+00FF, a valid name. Such literals are rewritten to this
+/// prefix followed by Go's quoting of the bytes, which no label name or
+/// value can contain, so the functions can refuse them as Prometheus does.
+pub const INVALID_UTF8: &str = "\u{0}invalid utf-8\u{0}";
+
+/// The Go-quoted text (`"a\xc5z"`) of a literal marked by
+/// [`INVALID_UTF8`].
+pub fn invalid_utf8(s: &str) -> Option<&str> {
+    s.strip_prefix(INVALID_UTF8)
+}
+
+/// String literals of the query whose bytes are not UTF-8: the value the
+/// parser gives them → Go's quoting of their bytes.
+fn invalid_utf8_literals(query: &str) -> Vec<(String, String)> {
+    let b = query.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let q = b[i];
+        if q != b'"' && q != b'\'' {
+            if q == b'`' {
+                // Raw strings have no escapes.
+                i += 1;
+                while i < b.len() && b[i] != b'`' {
+                    i += 1;
+                }
+            }
+            i += 1;
+            continue;
+        }
+        i += 1;
+        let (mut bytes, mut parsed) = (Vec::new(), String::new());
+        while i < b.len() && b[i] != q {
+            if b[i] == b'\\' && i + 1 < b.len() {
+                let e = b[i + 1];
+                let hex = |s: &[u8]| {
+                    std::str::from_utf8(s)
+                        .ok()
+                        .and_then(|h| u32::from_str_radix(h, 16).ok())
+                };
+                let oct = |s: &[u8]| {
+                    std::str::from_utf8(s)
+                        .ok()
+                        .and_then(|h| u32::from_str_radix(h, 8).ok())
+                };
+                let byte = match e {
+                    b'x' if i + 4 <= b.len() => hex(&b[i + 2..i + 4]).map(|v| (v, 4)),
+                    b'0'..=b'7' if i + 4 <= b.len() => oct(&b[i + 1..i + 4]).map(|v| (v, 4)),
+                    _ => None,
+                };
+                if let Some((v, len)) = byte {
+                    bytes.push(v as u8);
+                    parsed.push(char::from_u32(v).unwrap_or('\u{fffd}'));
+                    i += len;
+                    continue;
+                }
+                // Other escapes are ASCII or whole characters: same bytes
+                // for both readings.
+                let c = match e {
+                    b'n' => '\n',
+                    b't' => '\t',
+                    b'r' => '\r',
+                    b'a' => '\u{7}',
+                    b'b' => '\u{8}',
+                    b'f' => '\u{c}',
+                    b'v' => '\u{b}',
+                    other => other as char,
+                };
+                let mut buf = [0u8; 4];
+                bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                parsed.push(c);
+                i += 2;
+                continue;
+            }
+            let c = query[i..].chars().next().expect("in bounds");
+            bytes.extend_from_slice(c.to_string().as_bytes());
+            parsed.push(c);
+            i += c.len_utf8();
+        }
+        i += 1;
+        if std::str::from_utf8(&bytes).is_err() {
+            out.push((parsed, go_quote(&bytes)));
+        }
+    }
+    out
+}
+
+/// Go's `%q` of a byte string: invalid bytes as `\xHH`.
+fn go_quote(bytes: &[u8]) -> String {
+    let mut out = String::from("\"");
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                out.push_str(&s.escape_debug().to_string());
+                break;
+            }
+            Err(e) => {
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                out.push_str(
+                    &std::str::from_utf8(good)
+                        .expect("valid prefix")
+                        .escape_debug()
+                        .to_string(),
+                );
+                out.push_str(&format!("\\x{:02x}", bad[0]));
+                rest = &bad[1..];
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Replaces string literals the parser read from invalid UTF-8.
+fn mark_invalid_strings(e: &mut Expr, invalid: &[(String, String)]) {
+    match e {
+        Expr::StringLiteral(s) => {
+            if let Some((_, quoted)) = invalid.iter().find(|(v, _)| *v == s.val) {
+                s.val = format!("{INVALID_UTF8}{quoted}");
+            }
+        }
+        Expr::Aggregate(a) => {
+            mark_invalid_strings(&mut a.expr, invalid);
+            if let Some(p) = a.param.as_deref_mut() {
+                mark_invalid_strings(p, invalid);
+            }
+        }
+        Expr::Unary(u) => mark_invalid_strings(&mut u.expr, invalid),
+        Expr::Binary(b) => {
+            mark_invalid_strings(&mut b.lhs, invalid);
+            mark_invalid_strings(&mut b.rhs, invalid);
+        }
+        Expr::Paren(p) => mark_invalid_strings(&mut p.expr, invalid),
+        Expr::Subquery(s) => mark_invalid_strings(&mut s.expr, invalid),
+        Expr::Call(c) => {
+            for a in &mut c.args.args {
+                mark_invalid_strings(a, invalid);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A parse error as Prometheus words it: `line:column: parse error: …`.
@@ -486,6 +637,18 @@ mod tests {
         assert_eq!(
             msg("rate(up)"),
             "1:1: parse error: expected type range vector in call to function \"rate\", got instant vector"
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_literals_are_marked() {
+        let lits = invalid_utf8_literals(r#"count_values("a\xc5z", x) + f("ok\x41", 'x\377')"#);
+        assert_eq!(
+            lits,
+            vec![
+                ("a\u{c5}z".to_string(), r#""a\xc5z""#.to_string()),
+                ("x\u{ff}".to_string(), r#""x\xff""#.to_string()),
+            ]
         );
     }
 
