@@ -40,19 +40,34 @@ pub fn quick_sample(line: &str) -> Option<(&str, f64, Option<i64>)> {
         return None;
     }
     if cur.peek() == Some(b'{') {
-        // Up to the closing brace, stepping over quoted values.
         let b = line.as_bytes();
-        let mut i = cur.consumed().len() + 1;
-        let mut quoted = false;
-        loop {
-            match *b.get(i)? {
-                b'\\' if quoted => i += 1,
-                b'"' => quoted = !quoted,
-                b'}' if !quoted => break,
-                _ => {}
+        let open = cur.consumed().len() + 1;
+        // The first `}` closes the labels when nothing before it is
+        // escaped and the quotes before it pair up (no `}` inside a
+        // value): the usual line, found with a fast search.
+        let i = match line[open..].find('}') {
+            Some(k)
+                if !b[open..open + k].contains(&b'\\')
+                    && b[open..open + k].iter().filter(|&&c| c == b'"').count() % 2 == 0 =>
+            {
+                open + k
             }
-            i += 1;
-        }
+            _ => {
+                // Otherwise step over quoted values byte by byte.
+                let mut i = open;
+                let mut quoted = false;
+                loop {
+                    match *b.get(i)? {
+                        b'\\' if quoted => i += 1,
+                        b'"' => quoted = !quoted,
+                        b'}' if !quoted => break,
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                i
+            }
+        };
         let series = &line[start..=i];
         let mut rest = Cursor::new(&line[i + 1..]);
         rest.skip_blanks();

@@ -264,6 +264,12 @@ struct Head {
 struct Writer {
     conn: Connection,
     next_seq: u64,
+    /// Scratch of `append_entries`: per head slot, the batch (by number)
+    /// that last planned it and that plan's index. Indexing by slot
+    /// replaces a hash map per batch; the batch number makes clearing
+    /// unnecessary.
+    plan_by_slot: Vec<(u64, u32)>,
+    batches: u64,
 }
 
 /// The storage engine of one data directory.
@@ -308,7 +314,12 @@ impl Storage {
         let storage = Storage {
             dir: dir.to_path_buf(),
             opts,
-            writer: Mutex::new(Writer { conn, next_seq }),
+            writer: Mutex::new(Writer {
+                conn,
+                next_seq,
+                plan_by_slot: Vec::new(),
+                batches: 0,
+            }),
             head: RwLock::new(head),
             readers: Mutex::new(Vec::new()),
             frozen_waiting: std::sync::atomic::AtomicUsize::new(0),
@@ -983,8 +994,14 @@ impl Storage {
         let mut new_labels: Vec<Labels> = Vec::new();
         {
             let head = self.read_head();
-            let mut plan_of_id: FxHashMap<SeriesId, usize> = FxHashMap::default();
-            plan_of_id.reserve(plans.capacity());
+            let Writer {
+                conn,
+                plan_by_slot,
+                batches,
+                ..
+            } = &mut *w;
+            *batches += 1;
+            let batch_no = *batches;
             let mut plan_of_new: FxHashMap<Labels, usize> = FxHashMap::default();
             for (labels, hint, samples) in batch {
                 // Ids are never reused, so a series found by its id is the
@@ -997,14 +1014,24 @@ impl Storage {
                         .and_then(|&id| head.series.slot(id)),
                 };
                 let p = match found {
-                    Some(r) => *plan_of_id.entry(r.id).or_insert_with(|| {
-                        plans.push(Plan {
-                            target: Target::Existing(r),
-                            samples: SmallVec::new(),
-                            last: head.series.at(r).last,
-                        });
-                        plans.len() - 1
-                    }),
+                    Some(r) => {
+                        let slot = r.slot as usize;
+                        if slot >= plan_by_slot.len() {
+                            plan_by_slot.resize(slot + 1, (0, 0));
+                        }
+                        match plan_by_slot[slot] {
+                            (b, p) if b == batch_no => p as usize,
+                            _ => {
+                                plans.push(Plan {
+                                    target: Target::Existing(r),
+                                    samples: SmallVec::new(),
+                                    last: head.series.at(r).last,
+                                });
+                                plan_by_slot[slot] = (batch_no, (plans.len() - 1) as u32);
+                                plans.len() - 1
+                            }
+                        }
+                    }
                     None => match plan_of_new.get(labels) {
                         Some(&p) => p,
                         None => {
@@ -1028,7 +1055,7 @@ impl Storage {
                     if let (Check::Repeat, Some((lt, None)), Target::Existing(r)) =
                         (check, plan.last, &plan.target)
                     {
-                        plan.last = Some((lt, stored_value_bits(&w.conn, r.id, lt)?));
+                        plan.last = Some((lt, stored_value_bits(conn, r.id, lt)?));
                         check = head::check(plan.last, t, v);
                     }
                     let reason = match check {
