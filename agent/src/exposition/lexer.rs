@@ -504,20 +504,43 @@ fn is_decimal(b: &[u8]) -> bool {
 /// Go's ParseFloat semantics. Both formats share this grammar.
 pub fn parse_value(s: &str) -> Result<f64, NumError> {
     let b = s.as_bytes();
-    // Fast path: short integers (most counters) convert exactly.
-    if !b.is_empty() && b.len() <= 16 {
+    // Fast path: short integers and plain decimals (most samples), at
+    // most 15 digits. The digits as an integer n < 10^15 < 2^53 and 10^k
+    // (k <= 15) are both exact doubles, and one division rounds
+    // correctly, so n / 10^k is exactly what a full parser returns
+    // (Clinger's fast path).
+    if !b.is_empty() && b.len() <= 17 {
         let (neg, digits) = match b[0] {
             b'-' => (true, &b[1..]),
             b'+' => (false, &b[1..]),
             _ => (false, b),
         };
-        if !digits.is_empty() && digits.len() <= 15 && digits.iter().all(u8::is_ascii_digit) {
-            let mut n: u64 = 0;
-            for &d in digits {
-                n = n * 10 + u64::from(d - b'0');
+        let mut n: u64 = 0;
+        let mut count = 0usize;
+        let mut frac: Option<usize> = None;
+        let mut ok = !digits.is_empty();
+        for &d in digits {
+            match d {
+                b'0'..=b'9' => {
+                    n = n * 10 + u64::from(d - b'0');
+                    count += 1;
+                    if let Some(f) = frac.as_mut() {
+                        *f += 1;
+                    }
+                }
+                b'.' if frac.is_none() => frac = Some(0),
+                _ => {
+                    ok = false;
+                    break;
+                }
             }
-            // n < 10^15 < 2^53, so the conversion is exact.
-            let v = n as f64;
+        }
+        if ok && count > 0 && count <= 15 && frac != Some(0) {
+            const POW10: [f64; 16] = [
+                1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14,
+                1e15,
+            ];
+            let v = n as f64 / POW10[frac.unwrap_or(0)];
             return Ok(if neg { -v } else { v });
         }
     }
@@ -606,6 +629,21 @@ mod tests {
         }
         assert_eq!(parse_value("1e400"), Err(NumError::Range));
         assert_eq!(parse_value("-1e400"), Err(NumError::Range));
+    }
+
+    proptest::proptest! {
+        /// The decimal fast path returns exactly what the full parser does.
+        #[test]
+        fn decimal_fast_path_is_exact(int in 0u64..10_000_000_000, frac in 0u64..100_000, digits in 0usize..6, neg: bool) {
+            let text = if digits == 0 {
+                format!("{}{int}", if neg { "-" } else { "" })
+            } else {
+                let f = format!("{frac:05}");
+                format!("{}{int}.{}", if neg { "-" } else { "" }, &f[..digits])
+            };
+            let want: f64 = text.parse().unwrap();
+            proptest::prop_assert_eq!(parse_value(&text).unwrap().to_bits(), want.to_bits(), "{}", text);
+        }
     }
 
     #[test]
