@@ -380,38 +380,23 @@ fn respond(out: QueryOutput, limit: usize, stats: Option<&str>) -> Response {
         }
         Value::Vector(mut samples) => {
             truncate(&mut samples, limit, &mut warnings);
-            b.push('[');
-            for (i, s) in samples.iter().enumerate() {
-                if i > 0 {
-                    b.push(',');
-                }
+            list(&mut b, &samples, |b, s| {
                 b.push_str(r#"{"metric":"#);
-                labels(&mut b, &s.labels);
+                labels(b, &s.labels);
                 b.push_str(r#","value":"#);
-                point(&mut b, s.t, s.v);
+                point(b, s.t, s.v);
                 b.push('}');
-            }
-            b.push(']');
+            });
         }
         Value::Matrix(mut series) => {
             truncate(&mut series, limit, &mut warnings);
-            b.push('[');
-            for (i, s) in series.iter().enumerate() {
-                if i > 0 {
-                    b.push(',');
-                }
+            list(&mut b, &series, |b, s| {
                 b.push_str(r#"{"metric":"#);
-                labels(&mut b, &s.labels);
-                b.push_str(r#","values":["#);
-                for (j, &(t, v)) in s.points.iter().enumerate() {
-                    if j > 0 {
-                        b.push(',');
-                    }
-                    point(&mut b, t, v);
-                }
-                b.push_str("]}");
-            }
-            b.push(']');
+                labels(b, &s.labels);
+                b.push_str(r#","values":"#);
+                list(b, &s.points, |b, &(t, v)| point(b, t, v));
+                b.push('}');
+            });
         }
     }
     if stats.is_some_and(|s| !s.is_empty()) {
@@ -434,16 +419,10 @@ fn respond(out: QueryOutput, limit: usize, stats: Option<&str>) -> Response {
         ));
     }
     b.push('}');
-    for (key, list) in [("warnings", &warnings), ("infos", &out.infos)] {
-        if !list.is_empty() {
-            b.push_str(&format!(",\"{key}\":["));
-            for (i, w) in list.iter().enumerate() {
-                if i > 0 {
-                    b.push(',');
-                }
-                json_string(&mut b, w);
-            }
-            b.push(']');
+    for (key, texts) in [("warnings", &warnings), ("infos", &out.infos)] {
+        if !texts.is_empty() {
+            b.push_str(&format!(",\"{key}\":"));
+            list(&mut b, texts, |b, w| json_string(b, w));
         }
     }
     b.push('}');
@@ -457,6 +436,18 @@ fn truncate<T>(v: &mut Vec<T>, limit: usize, warnings: &mut Vec<String>) {
         v.truncate(limit);
         warnings.push("results truncated due to limit".into());
     }
+}
+
+/// `[item,item,…]`.
+fn list<T>(b: &mut String, items: &[T], mut item: impl FnMut(&mut String, &T)) {
+    b.push('[');
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            b.push(',');
+        }
+        item(b, x);
+    }
+    b.push(']');
 }
 
 /// `[<seconds>,"<value>"]`.
