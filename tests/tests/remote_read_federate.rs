@@ -229,3 +229,36 @@ fn remote_read_refuses_bad_requests() {
     assert!(msg.contains("response types"), "{msg}");
     assert!(s.get_text("/-/healthy").0 == 200);
 }
+
+#[test]
+fn federation_adds_external_labels_a_series_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pharos.yml");
+    std::fs::write(
+        &config,
+        "global:\n  external_labels:\n    site: lab\n    room: default\nscrape_configs: []\n",
+    )
+    .unwrap();
+    let s = pharos_tests::Server::start_with_config(
+        &dir.path().join("data"),
+        &config,
+        &["--collector.host=false", "--collector.self=false"],
+    );
+    let t = now_ms() - 10_000;
+    let (status, body) = write_v1(
+        &s,
+        vec![series(
+            &[("__name__", "door_open"), ("room", "hall")],
+            &[(t, 1.0)],
+        )],
+    )
+    .unwrap();
+    assert_eq!(status, 204, "{body}");
+    let (code, text) = s.get_text("/federate?match[]=door_open");
+    assert_eq!(code, 200, "{text}");
+    // `site` is added; the series' own `room` wins over the external one.
+    assert_eq!(
+        text,
+        format!("# TYPE door_open untyped\ndoor_open{{room=\"hall\",site=\"lab\"}} 1 {t}\n")
+    );
+}

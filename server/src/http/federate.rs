@@ -115,18 +115,11 @@ pub fn go_float_text(v: f64) -> String {
     if v == 0.0 {
         return "0".into();
     }
-    // Shortest round-trip digits and the decimal exponent.
-    let sci = format!("{v:e}");
-    let (mantissa, exp) = sci.split_once('e').expect("{:e} has an exponent");
-    let exp: i32 = exp.parse().expect("exponent is a number");
     // Go's rule for the shortest %g: exponent form below 1e-4 and from
     // 1e+06 on.
+    let (exponent_form, exp) = crate::promql::value::go_exponent_form(v);
     if !(-4..6).contains(&exp) {
-        return format!(
-            "{mantissa}e{}{:02}",
-            if exp < 0 { '-' } else { '+' },
-            exp.abs()
-        );
+        return exponent_form;
     }
     format!("{v}")
 }

@@ -102,16 +102,10 @@ pub async fn instant(
     let p = Params::from_request(q.as_deref(), &headers, &body);
     let query = query_param(&p)?;
     let t = p.time("time", now_ms())?;
-    let opts = options(&st, &p)?;
-    let limit = p.limit()?;
-    let stats = p.get("stats").map(str::to_string);
-    let storage = Arc::clone(&st.storage);
-    let out = tokio::task::spawn_blocking(move || {
-        crate::promql::Engine::new(opts).instant(&*storage, &query, t)
+    evaluate(&st, &p, move |engine, storage| {
+        engine.instant(storage, &query, t)
     })
     .await
-    .map_err(ApiError::task_failed)??;
-    Ok(respond(out, limit, stats.as_deref()))
 }
 
 /// `GET|POST /api/v1/query_range`.
@@ -149,15 +143,28 @@ pub async fn range(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         ));
     }
-    let opts = options(&st, &p)?;
+    evaluate(&st, &p, move |engine, storage| {
+        engine.range(storage, &query, start, end, step_ms)
+    })
+    .await
+}
+
+/// Runs a query off the async threads with the request's engine options
+/// and answers with its result (`limit`, `stats` applied).
+async fn evaluate(
+    st: &AppState,
+    p: &Params,
+    run: impl FnOnce(&crate::promql::Engine, &crate::storage::Storage) -> Result<QueryOutput, QueryError>
+        + Send
+        + 'static,
+) -> Result<Response, ApiError> {
+    let engine = crate::promql::Engine::new(options(st, p)?);
     let limit = p.limit()?;
     let stats = p.get("stats").map(str::to_string);
     let storage = Arc::clone(&st.storage);
-    let out = tokio::task::spawn_blocking(move || {
-        crate::promql::Engine::new(opts).range(&*storage, &query, start, end, step_ms)
-    })
-    .await
-    .map_err(ApiError::task_failed)??;
+    let out = tokio::task::spawn_blocking(move || run(&engine, &storage))
+        .await
+        .map_err(ApiError::task_failed)??;
     Ok(respond(out, limit, stats.as_deref()))
 }
 

@@ -124,16 +124,8 @@ pub fn eval(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, QueryError> {
                 .zip(values)
                 .zip(&group_drops)
                 .filter_map(|((labels, mut per_step), &drop_name)| {
-                    let points: Vec<(i64, f64)> = per_step
-                        .iter_mut()
-                        .enumerate()
-                        .filter(|(_, v)| !v.is_empty())
-                        .map(|(i, v)| (times[i], quantile(q[i], v)))
-                        .collect();
-                    (!points.is_empty()).then_some(VSeries {
-                        labels,
-                        drop_name,
-                        points,
+                    group_series(labels, drop_name, &times, per_step.iter_mut(), |i, v| {
+                        (!v.is_empty()).then(|| quantile(q[i], v))
                     })
                 })
                 .collect();
@@ -141,7 +133,7 @@ pub fn eval(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, QueryError> {
         }
         token::T_COUNT_VALUES => {
             let label = label.expect("checked above");
-            if ev.opts.legacy_label_names && !legacy_name(&label) || label.is_empty() {
+            if !super::functions::valid_label_name(ev, &label) {
                 return Err(QueryError::Execution(format!(
                     "invalid label name {label:?}"
                 )));
@@ -243,16 +235,8 @@ pub fn eval(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, QueryError> {
                 .zip(acc)
                 .zip(&group_drops)
                 .filter_map(|((labels, accs), &drop_name)| {
-                    let points: Vec<(i64, f64)> = accs
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, a)| a.n > 0.0)
-                        .map(|(i, a)| (times[i], finish(a)))
-                        .collect();
-                    (!points.is_empty()).then_some(VSeries {
-                        labels,
-                        drop_name,
-                        points,
+                    group_series(labels, drop_name, &times, accs.iter(), |_, a| {
+                        (a.n > 0.0).then(|| finish(a))
                     })
                 })
                 .collect();
@@ -365,10 +349,24 @@ pub fn xxh64(data: &[u8]) -> u64 {
     h
 }
 
-fn legacy_name(n: &str) -> bool {
-    let mut chars = n.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+/// A group's output series from its per-step state: a point at every step
+/// where `value` gives one; `None` when there is none at all.
+fn group_series<T>(
+    labels: Labels,
+    drop_name: bool,
+    times: &[i64],
+    per_step: impl Iterator<Item = T>,
+    mut value: impl FnMut(usize, T) -> Option<f64>,
+) -> Option<VSeries> {
+    let points: Vec<(i64, f64)> = per_step
+        .enumerate()
+        .filter_map(|(i, x)| value(i, x).map(|v| (times[i], v)))
+        .collect();
+    (!points.is_empty()).then_some(VSeries {
+        labels,
+        drop_name,
+        points,
+    })
 }
 
 /// `topk`, `bottomk`, `limitk`: per step and group, which input series are

@@ -16,17 +16,15 @@ use std::cell::RefCell;
 use std::time::{Instant, SystemTime};
 
 use promql_parser::label::MatchOp as PMatchOp;
-use promql_parser::parser::{token, AtModifier, Expr, Offset, SubqueryExpr, VectorSelector};
+use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelector};
 
 use super::value::{Sample, Series, Value};
 use super::{aggregate, binary, functions, EngineOptions, QueryError, QueryOutput, QueryStats};
 use crate::storage::{Labels, MatchOp, Matcher, Queryable, METRIC_NAME};
 
-/// Bits of Prometheus's stale marker.
-pub const STALE_BITS: u64 = 0x7ff0_0000_0000_0002;
-
+/// Whether `v` is Prometheus's stale marker (one NaN bit pattern).
 pub fn is_stale(v: f64) -> bool {
-    v.to_bits() == STALE_BITS
+    v.to_bits() == pharos_agent::scrape::STALE_NAN.to_bits()
 }
 
 /// An instant vector's series over all steps.
@@ -86,9 +84,9 @@ pub struct Shared {
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
     pub samples_read: u64,
-    /// Samples the query holds (per step, over every node), and the peak.
-    pub current: usize,
-    pub peak: usize,
+    /// Samples the query holds (per step, summed over its nodes; nothing
+    /// is released before the end, so this is also the peak).
+    pub held: usize,
 }
 
 pub struct Evaluator<'a> {
@@ -204,7 +202,7 @@ pub fn run(
         infos,
         stats: QueryStats {
             total_queryable_samples: shared.samples_read,
-            peak_samples: shared.peak as u64,
+            peak_samples: shared.held as u64,
             prepare_time: Default::default(),
             eval_time: began.elapsed(),
         },
@@ -341,9 +339,8 @@ impl<'a> Evaluator<'a> {
     /// Accounts for samples held; errors past the limit.
     pub fn hold(&self, n: usize) -> Result<(), QueryError> {
         let mut s = self.shared.borrow_mut();
-        s.current += n;
-        s.peak = s.peak.max(s.current);
-        if s.current > self.opts.max_samples {
+        s.held += n;
+        if s.held > self.opts.max_samples {
             return Err(QueryError::TooManySamples("query execution"));
         }
         Ok(())
@@ -695,9 +692,4 @@ pub fn unparen(mut e: &Expr) -> &Expr {
         e = &p.expr;
     }
     e
-}
-
-/// Whether the token is one of the given ids.
-pub fn is_op(op: &promql_parser::parser::token::TokenType, id: token::TokenId) -> bool {
-    op.id() == id
 }

@@ -614,19 +614,9 @@ pub fn go_max(a: f64, b: f64) -> f64 {
     }
 }
 
-/// Go's `math.Min`: NaN wins.
+/// Go's `math.Min`: NaN wins, -0 below +0 (the mirror of [`go_max`]).
 pub fn go_min(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else if a == 0.0 && b == 0.0 {
-        if a.is_sign_negative() {
-            a
-        } else {
-            b
-        }
-    } else {
-        a.min(b)
-    }
+    -go_max(-a, -b)
 }
 
 /// Go's `%f` (6 decimals).
@@ -826,7 +816,7 @@ fn string_arg(e: &Expr) -> Result<String, QueryError> {
 }
 
 /// Whether `name` may be a label name under the engine's rules.
-fn valid_label_name(ev: &Evaluator, name: &str) -> bool {
+pub fn valid_label_name(ev: &Evaluator, name: &str) -> bool {
     if ev.opts.legacy_label_names {
         let mut chars = name.chars();
         matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
@@ -1294,5 +1284,8 @@ mod tests {
     fn go_min_max_nan() {
         assert!(go_max(1.0, f64::NAN).is_nan());
         assert_eq!(go_min(1.0, 2.0), 1.0);
+        assert!(go_min(0.0, -0.0).is_sign_negative());
+        assert!(go_min(-0.0, 0.0).is_sign_negative());
+        assert!(go_max(-0.0, 0.0).is_sign_positive());
     }
 }

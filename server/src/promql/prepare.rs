@@ -309,39 +309,31 @@ fn tokens(q: &str) -> Vec<(usize, usize)> {
 
 /// Refuses what the parser accepts and Prometheus does not.
 fn check(e: &Expr) -> Result<(), QueryError> {
-    use promql_parser::parser::AtModifier;
-    let at_in_range = |at: &Option<AtModifier>| -> Result<(), QueryError> {
-        if let Some(AtModifier::At(t)) = at {
-            // The parser saturates huge timestamps instead of refusing
-            // them; Prometheus needs the milliseconds to fit an int64.
-            let ms = match t.duration_since(std::time::UNIX_EPOCH) {
-                Ok(d) => d.as_millis(),
-                Err(e) => e.duration().as_millis(),
-            };
-            if ms >= i64::MAX as u128 {
-                return Err(QueryError::Parse(
-                    "1:1: parse error: timestamp out of bounds for @ modifier".into(),
-                ));
-            }
-        }
-        Ok(())
+    let (at, or_matchers) = match e {
+        Expr::VectorSelector(vs) => (vs.at.as_ref(), !vs.matchers.or_matchers.is_empty()),
+        Expr::MatrixSelector(ms) => (ms.vs.at.as_ref(), !ms.vs.matchers.or_matchers.is_empty()),
+        Expr::Subquery(sq) => (sq.at.as_ref(), false),
+        _ => (None, false),
     };
-    match e {
-        Expr::VectorSelector(vs) if vs.at.is_some() && at_in_range(&vs.at).is_err() => {
-            at_in_range(&vs.at)
+    if let Some(promql_parser::parser::AtModifier::At(t)) = at {
+        // The parser saturates huge timestamps instead of refusing them;
+        // Prometheus needs the milliseconds to fit an int64.
+        let ms = match t.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => d.as_millis(),
+            Err(e) => e.duration().as_millis(),
+        };
+        if ms >= i64::MAX as u128 {
+            return Err(QueryError::Parse(
+                "1:1: parse error: timestamp out of bounds for @ modifier".into(),
+            ));
         }
-        Expr::MatrixSelector(ms) if ms.vs.at.is_some() && at_in_range(&ms.vs.at).is_err() => {
-            at_in_range(&ms.vs.at)
-        }
-        Expr::Subquery(sq) if sq.at.is_some() && at_in_range(&sq.at).is_err() => {
-            at_in_range(&sq.at)
-        }
-        Expr::VectorSelector(vs) if !vs.matchers.or_matchers.is_empty() => Err(QueryError::Parse(
+    }
+    if or_matchers {
+        return Err(QueryError::Parse(
             "1:1: parse error: unexpected \"or\" in label matching".into(),
-        )),
-        Expr::MatrixSelector(ms) if !ms.vs.matchers.or_matchers.is_empty() => Err(
-            QueryError::Parse("1:1: parse error: unexpected \"or\" in label matching".into()),
-        ),
+        ));
+    }
+    match e {
         Expr::Aggregate(a) => {
             check(&a.expr)?;
             a.param.as_deref().map_or(Ok(()), check)
