@@ -341,6 +341,9 @@ pub struct Collection {
     /// Whether the last reload succeeded, and when one last did (ms).
     pub last_reload_ok: AtomicBool,
     pub last_reload_success_ms: AtomicI64,
+    /// The rule evaluator, reloaded with the configuration (set once at
+    /// start; servers without rules leave it empty).
+    pub rules: std::sync::OnceLock<Arc<crate::rules::Manager>>,
 }
 
 /// Why a reload was refused.
@@ -350,6 +353,8 @@ pub enum ReloadError {
     Config(#[from] config::ConfigErrors),
     #[error("{}", .0.join("; "))]
     Jobs(Vec<String>),
+    #[error("loading rule files: {0}")]
+    Rules(#[from] crate::rules::RuleLoadError),
 }
 
 impl Collection {
@@ -366,6 +371,7 @@ impl Collection {
             host: HostCollectors::default(),
             last_reload_ok: AtomicBool::new(false),
             last_reload_success_ms: AtomicI64::new(0),
+            rules: std::sync::OnceLock::new(),
         }
     }
 
@@ -400,6 +406,13 @@ impl Collection {
         }
         if !errors.is_empty() {
             return Err(ReloadError::Jobs(errors));
+        }
+        // Rules first: a broken rule file refuses the whole configuration
+        // before any of it is applied.
+        if let Some(rules) = self.rules.get() {
+            rules
+                .update(crate::rules::RuleSettings::from_config(&loaded.config))
+                .await?;
         }
         let n = jobs.len();
         self.manager.apply(jobs);

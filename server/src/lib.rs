@@ -11,11 +11,15 @@
 //!   default) and the agent library's scrape engine appending into storage.
 //! - [`promql`]: the PromQL engine (parser from `promql-parser`, our own
 //!   evaluator).
+//! - [`rules`]: recording and alerting rules (Prometheus's rule files),
+//!   evaluated on a loop per group, alert state kept across restarts.
 //! - [`http`]: the Prometheus-compatible HTTP API.
 //! - [`selfmetrics`]: pharos's own metrics on `/metrics` (`pharos_*`,
 //!   `process_*`).
 //! - [`serve`]: wiring for `pharos serve`: storage, background maintenance,
 //!   HTTP, and the shutdown order.
+//! - [`template`]: Go's `text/template` language, with Prometheus's and
+//!   Alertmanager's template functions.
 //! - [`units`]: Prometheus-style durations and byte sizes for flags.
 //! - [`memo`]: a bounded memo for parsed queries and compiled regexes.
 
@@ -24,7 +28,9 @@ pub mod http;
 pub mod ingest;
 pub mod memo;
 pub mod promql;
+pub mod rules;
 pub mod selfmetrics;
 pub mod serve;
 pub mod storage;
+pub mod template;
 pub mod units;

@@ -51,6 +51,14 @@ enum CheckCommand {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Check Prometheus rule files: syntax, unknown keys, expressions,
+    /// label and annotation templates, as `promtool check rules` does.
+    /// Every problem is listed with file:line.
+    Rules {
+        /// The rule files to check.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
     /// Read a data directory end to end and report every inconsistency:
     /// SQLite integrity, undecodable label sets, chunks and write-ahead
     /// records. Safe to run beside a server using the directory.
@@ -138,6 +146,21 @@ struct ServeArgs {
         value_name = "N"
     )]
     query_max_samples: usize,
+    /// The URL under which pharos is reached from outside (behind a proxy,
+    /// say): alerts link back to it and templates see it as
+    /// $externalURL. Default: http://<host name>:<port>.
+    #[arg(long = "web.external-url", value_name = "URL")]
+    external_url: Option<String>,
+    /// Least time between two notifications of the same firing alert.
+    #[arg(long = "rules.alert.resend-delay", default_value = "1m", value_name = "DURATION")]
+    alert_resend_delay: String,
+    /// Longest outage after which saved pending and firing alerts are
+    /// still restored at start.
+    #[arg(long = "rules.alert.for-outage-tolerance", default_value = "1h", value_name = "DURATION")]
+    alert_outage_tolerance: String,
+    /// Least time a restored pending alert waits before it fires.
+    #[arg(long = "rules.alert.for-grace-period", default_value = "10m", value_name = "DURATION")]
+    alert_grace_period: String,
     /// Log level: debug, info, warn or error.
     #[arg(long = "log.level", default_value = "info", value_name = "LEVEL")]
     log_level: String,
@@ -192,6 +215,15 @@ impl ServeArgs {
             max_samples: self.query_max_samples,
             ..Default::default()
         };
+        let ms = |flag: &str, v: &str| {
+            duration(flag, v).map(|ms| std::time::Duration::from_millis(ms as u64))
+        };
+        let rules = pharos::serve::RuleOptions {
+            external_url: self.external_url.clone().map(|u| u.trim_end_matches('/').to_string()),
+            resend_delay: ms("rules.alert.resend-delay", &self.alert_resend_delay)?,
+            outage_tolerance: ms("rules.alert.for-outage-tolerance", &self.alert_outage_tolerance)?,
+            grace_period: ms("rules.alert.for-grace-period", &self.alert_grace_period)?,
+        };
         let flags = vec![
             ("web.listen-address", self.listen_address.clone()),
             ("storage.tsdb.path", self.storage_path.display().to_string()),
@@ -213,6 +245,10 @@ impl ServeArgs {
             ("query.lookback-delta", self.query_lookback_delta.clone()),
             ("query.timeout", self.query_timeout.clone()),
             ("query.max-samples", self.query_max_samples.to_string()),
+            ("web.external-url", self.external_url.clone().unwrap_or_default()),
+            ("rules.alert.resend-delay", self.alert_resend_delay.clone()),
+            ("rules.alert.for-outage-tolerance", self.alert_outage_tolerance.clone()),
+            ("rules.alert.for-grace-period", self.alert_grace_period.clone()),
             ("collector.host", self.collector_host.to_string()),
             ("collector.self", self.collector_self.to_string()),
             ("log.level", self.log_level.clone()),
@@ -232,6 +268,7 @@ impl ServeArgs {
         Ok(ServeConfig {
             listen,
             query,
+            rules,
             flags,
             retention,
             config_file: self.config_file.clone(),
@@ -277,6 +314,7 @@ fn main() -> ExitCode {
             }
         }
         Some(Command::Check(CheckCommand::Config { files })) => check_config(&files),
+        Some(Command::Check(CheckCommand::Rules { files })) => check_rules(&files),
         Some(Command::Check(CheckCommand::Storage {
             storage_path,
             quiet,
@@ -332,6 +370,32 @@ fn check_config(files: &[PathBuf]) -> ExitCode {
                     c.scrape_configs.len(),
                     c.rule_files.len()
                 );
+            }
+            Err(errors) => {
+                ok = false;
+                println!("  FAILED:");
+                for e in &errors.0 {
+                    println!("    {e}");
+                }
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `pharos check rules`: promtool's output shape, every error listed.
+fn check_rules(files: &[PathBuf]) -> ExitCode {
+    let mut ok = true;
+    for f in files {
+        println!("Checking {}", f.display());
+        match pharos::rules::file::load_file(f) {
+            Ok(file) => {
+                let n: usize = file.groups.iter().map(|g| g.rules.len()).sum();
+                println!("  SUCCESS: {n} rules found");
             }
             Err(errors) => {
                 ok = false;

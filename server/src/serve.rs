@@ -3,8 +3,9 @@
 //!
 //! 1. stop accepting HTTP requests and let in-flight ones finish, so every
 //!    acknowledged write is already committed;
-//! 2. stop scraping (without stale markers: the series continue after a
-//!    restart) and the maintenance loops;
+//! 2. stop scraping and rule evaluation (without stale markers: the series
+//!    continue after a restart; alert state is already saved) and the
+//!    maintenance loops;
 //! 3. seal what is frozen, so the next start replays less;
 //! 4. close storage (the directory lock goes with it).
 
@@ -39,9 +40,32 @@ pub struct ServeConfig {
     pub storage: Options,
     /// PromQL engine settings (`--query.*`).
     pub query: crate::promql::EngineOptions,
+    /// Rule evaluation settings (`--rules.*`, `--web.external-url`).
+    pub rules: RuleOptions,
     /// The command-line flags and retention, for the status endpoints.
     pub flags: Vec<(String, String)>,
     pub retention: String,
+}
+
+/// Settings of the rule evaluator from flags.
+#[derive(Debug, Clone)]
+pub struct RuleOptions {
+    /// `None`: `http://<host name>:<port>`.
+    pub external_url: Option<String>,
+    pub resend_delay: Duration,
+    pub outage_tolerance: Duration,
+    pub grace_period: Duration,
+}
+
+impl Default for RuleOptions {
+    fn default() -> Self {
+        RuleOptions {
+            external_url: None,
+            resend_delay: Duration::from_secs(60),
+            outage_tolerance: Duration::from_secs(3600),
+            grace_period: Duration::from_secs(600),
+        }
+    }
 }
 
 /// Runs until SIGINT or SIGTERM.
@@ -77,6 +101,20 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         },
     };
     let collection = Arc::new(Collection::new(source, Arc::clone(&storage)));
+    let engine = Arc::new(crate::promql::Engine::new(cfg.query.clone()));
+    let rules = crate::rules::Manager::new(crate::rules::ManagerOptions {
+        engine: Arc::clone(&engine),
+        storage: Arc::clone(&storage),
+        sender: Arc::new(crate::rules::NoSender),
+        external_url: cfg.rules.external_url.clone().unwrap_or_else(|| {
+            format!("http://{}:{}", crate::collect::hostname(), cfg.listen.port())
+        }),
+        resend_delay: cfg.rules.resend_delay,
+        outage_tolerance: cfg.rules.outage_tolerance,
+        grace_period: cfg.rules.grace_period,
+        clock: crate::storage::Clock::system(),
+    });
+    let _ = collection.rules.set(Arc::clone(&rules));
     // A bad configuration at start is fatal, as in Prometheus; later
     // reloads keep the running one instead.
     collection.reload().await.map_err(|e| {
@@ -86,13 +124,15 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         )
     })?;
     let hup = tokio::spawn(reload_on_sighup(Arc::clone(&collection), stop_rx.clone()));
+    let rule_watch = tokio::spawn(Arc::clone(&rules).watch_files(stop_rx.clone()));
 
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("listening on {}", cfg.listen))?;
     tracing::info!(address = %listener.local_addr()?, "listening");
     let mut state = AppState::new(Arc::clone(&storage)).with_collection(Arc::clone(&collection));
-    state.engine = Arc::new(crate::promql::Engine::new(cfg.query.clone()));
+    state.engine = engine;
+    state.rules = Some(Arc::clone(&rules));
     state.runtime = Arc::new(crate::http::status::RuntimeInfo {
         flags: cfg.flags.clone(),
         retention: cfg.retention.clone(),
@@ -106,7 +146,9 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
 
     tracing::info!("shutting down");
     collection.shutdown();
+    rules.stop();
     let _ = stop_tx.send(true);
+    let _ = rule_watch.await;
     let _ = maintenance.await;
     let _ = hup.await;
     let s = Arc::clone(&storage);

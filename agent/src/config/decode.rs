@@ -15,7 +15,7 @@ use super::ConfigError;
 
 /// Where errors and warnings go while one file is decoded, plus what paths
 /// are resolved against.
-pub(crate) struct Ctx {
+pub struct Ctx {
     pub file: String,
     pub base_dir: PathBuf,
     pub errors: Vec<ConfigError>,
@@ -59,7 +59,7 @@ impl Ctx {
 /// decoder, and [`MapReader::finish`] reports the keys nobody took. The
 /// error wording keeps Prometheus's `field X not found in type T` so that
 /// messages can be matched against Prometheus's.
-pub(crate) struct MapReader<'n> {
+pub struct MapReader<'n> {
     pub line: usize,
     /// (key, key line, value, taken)
     entries: Vec<(&'n str, usize, &'n Node, bool)>,
@@ -251,7 +251,7 @@ fn mismatch(ctx: &mut Ctx, n: &Node, key: &str, want: &str) {
 
 /// Any scalar reads as a string (Go's yaml does the same for `1234` or
 /// `true` into a string field); null reads as `None` without error.
-pub(crate) fn string(ctx: &mut Ctx, n: &Node, key: &str) -> Option<String> {
+pub fn string(ctx: &mut Ctx, n: &Node, key: &str) -> Option<String> {
     match &n.kind {
         Kind::Null => None,
         Kind::Scalar { text, .. } => Some(text.clone()),
@@ -262,7 +262,7 @@ pub(crate) fn string(ctx: &mut Ctx, n: &Node, key: &str) -> Option<String> {
     }
 }
 
-pub(crate) fn bool_(ctx: &mut Ctx, n: &Node, key: &str) -> Option<bool> {
+pub fn bool_(ctx: &mut Ctx, n: &Node, key: &str) -> Option<bool> {
     // YAML 1.1 spellings too: Prometheus's yaml.v2 accepts them.
     match n.as_str() {
         Some("true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON") => Some(true),
@@ -298,7 +298,7 @@ fn parse_num<T: std::str::FromStr>(ctx: &mut Ctx, n: &Node, key: &str, want: &st
 }
 
 /// A sequence of strings; null items are skipped.
-pub(crate) fn strings(ctx: &mut Ctx, n: &Node, key: &str) -> Vec<String> {
+pub fn strings(ctx: &mut Ctx, n: &Node, key: &str) -> Vec<String> {
     match &n.kind {
         Kind::Null => Vec::new(),
         Kind::Seq(items) => items.iter().filter_map(|i| string(ctx, i, key)).collect(),
@@ -310,7 +310,7 @@ pub(crate) fn strings(ctx: &mut Ctx, n: &Node, key: &str) -> Vec<String> {
 }
 
 /// A sequence of nodes (null reads as empty).
-pub(crate) fn seq<'n>(ctx: &mut Ctx, n: &'n Node, key: &str) -> &'n [Node] {
+pub fn seq<'n>(ctx: &mut Ctx, n: &'n Node, key: &str) -> &'n [Node] {
     match &n.kind {
         Kind::Seq(items) => items,
         Kind::Null => &[],
@@ -322,7 +322,7 @@ pub(crate) fn seq<'n>(ctx: &mut Ctx, n: &'n Node, key: &str) -> &'n [Node] {
 }
 
 /// A mapping of string to string.
-pub(crate) fn string_map(ctx: &mut Ctx, n: &Node, key: &str) -> BTreeMap<String, String> {
+pub fn string_map(ctx: &mut Ctx, n: &Node, key: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for (k, v) in map_entries(ctx, n, key) {
         if let (Some(k), v) = (k.as_str(), string(ctx, v, key).unwrap_or_default()) {
@@ -344,7 +344,7 @@ fn k_line(n: &Node, key: &str) -> usize {
 }
 
 /// The raw entries of a mapping (null reads as empty).
-pub(crate) fn map_entries<'n>(ctx: &mut Ctx, n: &'n Node, key: &str) -> &'n [(Node, Node)] {
+pub fn map_entries<'n>(ctx: &mut Ctx, n: &'n Node, key: &str) -> &'n [(Node, Node)] {
     match &n.kind {
         Kind::Map(entries) => entries,
         Kind::Null => &[],
@@ -465,12 +465,12 @@ fn size_unit(unit: &str) -> Option<f64> {
 /// `url.Parse` leniency: `localhost:9090` has scheme `localhost` and no
 /// host, `example.com` has neither.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct UrlParts {
+pub struct UrlParts {
     pub scheme: String,
     pub host: String,
 }
 
-pub(crate) fn parse_url(s: &str) -> Result<UrlParts, String> {
+pub fn parse_url(s: &str) -> Result<UrlParts, String> {
     if s.chars().any(|c| c.is_ascii_control()) {
         return Err(format!("parse {s:?}: invalid control character in URL"));
     }
@@ -504,7 +504,7 @@ pub(crate) fn parse_url(s: &str) -> Result<UrlParts, String> {
 }
 
 /// The check Prometheus applies to SD URLs that must be HTTP endpoints.
-pub(crate) fn check_http_url(s: &str) -> Result<(), String> {
+pub fn check_http_url(s: &str) -> Result<(), String> {
     let u = parse_url(s)?;
     if u.scheme != "http" && u.scheme != "https" {
         return Err("URL scheme must be 'http' or 'https'".into());
@@ -518,13 +518,13 @@ pub(crate) fn check_http_url(s: &str) -> Result<(), String> {
 /// A label name under Prometheus 3's default UTF-8 validation: non-empty.
 /// (Invalid UTF-8 cannot reach here except through `!!binary`, which the
 /// label readers check separately.)
-pub(crate) fn is_valid_label_name(s: &str) -> bool {
+pub fn is_valid_label_name(s: &str) -> bool {
     !s.is_empty()
 }
 
 /// Quotes bytes as Go's `%q` does, so that an invalid-UTF-8 label reads
 /// `"\xff"` in messages exactly as in Prometheus.
-pub(crate) fn go_quote(bytes: &[u8]) -> String {
+pub fn go_quote(bytes: &[u8]) -> String {
     let mut out = String::from("\"");
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -546,7 +546,7 @@ pub(crate) fn go_quote(bytes: &[u8]) -> String {
 }
 
 /// The raw bytes of a scalar (a `!!binary` scalar may not be UTF-8).
-pub(crate) fn scalar_bytes(n: &Node) -> Option<Vec<u8>> {
+pub fn scalar_bytes(n: &Node) -> Option<Vec<u8>> {
     match &n.kind {
         Kind::Scalar {
             invalid_utf8: Some(b),
@@ -559,7 +559,7 @@ pub(crate) fn scalar_bytes(n: &Node) -> Option<Vec<u8>> {
 
 /// Expands `$VAR` and `${VAR}` from the environment, `$$` to `$`, as
 /// Prometheus does for external label values (Go's `os.Expand`).
-pub(crate) fn expand_env(s: &str) -> String {
+pub fn expand_env(s: &str) -> String {
     let mut out = String::new();
     let bytes = s.as_bytes();
     let mut i = 0;

@@ -24,14 +24,16 @@
 //! as `1h30m`, sizes such as `10MB`); one module per section decodes and
 //! validates it into the public types.
 
-mod decode;
+pub mod decode;
 mod http;
 mod remote;
 mod scrape;
 mod sd;
 mod storage;
-// Crate-visible: the scrape engine reads file SD target files with it.
-pub(crate) mod yaml;
+// Public: the scrape engine reads file SD target files with it, and the
+// server reads rule files and Alertmanager configuration with the same
+// line-numbered tree and strict reader.
+pub mod yaml;
 
 #[cfg(test)]
 mod tests;
@@ -310,8 +312,12 @@ fn check_dup_name(
 /// appear only in the last path element.
 fn is_glob_path(p: &str) -> bool {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
+    // Prometheus allows wildcards in the last element only; pharos also
+    // takes whole `**` elements before it (`rules/**/*.yml`).
+    let without_recursive = p.replace("/**/", "/");
+    let without_recursive = without_recursive.strip_prefix("**/").unwrap_or(&without_recursive);
     RE.get_or_init(|| regex::Regex::new(r"^[^*]*(\*[^/]*)?$").expect("BUG: pattern compiles"))
-        .is_match(p)
+        .is_match(without_recursive)
 }
 
 /// Expands `scrape_config_files` and appends their jobs, each decoded
@@ -360,36 +366,67 @@ fn load_scrape_config_files(ctx: &mut Ctx, c: &mut Config, job_lines: &mut Vec<(
     }
 }
 
-/// The files matching `pattern` (wildcards `*` and `?` in the last path
-/// element only, as validated), sorted like Go's `filepath.Glob`.
-fn expand_glob(pattern: &Path) -> Vec<PathBuf> {
-    let Some(last) = pattern.file_name().and_then(|s| s.to_str()) else {
-        return vec![pattern.to_path_buf()];
-    };
-    if !last.contains(['*', '?']) {
-        return if pattern.exists() {
-            vec![pattern.to_path_buf()]
-        } else {
-            Vec::new()
+/// The files matching `pattern`, sorted like Go's `filepath.Glob`:
+/// `*` and `?` match within one path element, in any element; an element
+/// that is exactly `**` matches any number of directories (rule files are
+/// often laid out as `rules/**/*.yml`).
+pub fn expand_glob(pattern: &Path) -> Vec<PathBuf> {
+    use std::path::Component;
+    let mut bases = vec![PathBuf::new()];
+    let parts: Vec<Component> = pattern.components().collect();
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        let name = match part {
+            Component::Normal(n) => n.to_string_lossy().into_owned(),
+            other => {
+                for b in &mut bases {
+                    b.push(other.as_os_str());
+                }
+                continue;
+            }
         };
+        let mut next = Vec::new();
+        for base in &bases {
+            let dir = if base.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                base.as_path()
+            };
+            if name == "**" {
+                // Zero or more directories: the base itself and every
+                // directory below it.
+                let mut stack = vec![base.clone()];
+                while let Some(d) = stack.pop() {
+                    let read = if d.as_os_str().is_empty() { Path::new(".") } else { d.as_path() };
+                    for e in std::fs::read_dir(read).into_iter().flatten().flatten() {
+                        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                            stack.push(d.join(e.file_name()));
+                        }
+                    }
+                    next.push(d);
+                }
+            } else if !name.contains(['*', '?']) {
+                let p = base.join(&name);
+                if (last && p.is_file()) || (!last && p.is_dir()) {
+                    next.push(p);
+                }
+            } else {
+                for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                    let Ok(n) = e.file_name().into_string() else { continue };
+                    let Ok(t) = e.file_type() else { continue };
+                    let wanted = if last { t.is_file() || t.is_symlink() } else { t.is_dir() || t.is_symlink() };
+                    if wanted && wildcard_match(name.as_bytes(), n.as_bytes()) {
+                        next.push(base.join(n));
+                    }
+                }
+            }
+        }
+        bases = next;
     }
-    let dir = pattern.parent().unwrap_or(Path::new(""));
-    let read_dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    let mut out: Vec<PathBuf> = std::fs::read_dir(read_dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| wildcard_match(last.as_bytes(), n.as_bytes()))
-        .map(|n| dir.join(n))
-        .collect();
-    out.sort();
-    out
+    bases.retain(|p| p.is_file());
+    bases.sort();
+    bases.dedup();
+    bases
 }
 
 fn wildcard_match(p: &[u8], s: &[u8]) -> bool {

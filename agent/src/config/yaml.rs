@@ -14,7 +14,7 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// One YAML node with the 1-based line it starts on.
 #[derive(Clone, Debug)]
-pub(crate) struct Node {
+pub struct Node {
     pub line: usize,
     pub kind: Kind,
 }
@@ -23,7 +23,7 @@ pub(crate) struct Node {
 /// duration...) is the decoder's job because the expected type depends on
 /// the key, as in Go's yaml unmarshalling.
 #[derive(Clone, Debug)]
-pub(crate) enum Kind {
+pub enum Kind {
     /// `~`, `null`, an empty value, or `!!null`.
     Null,
     Scalar {
@@ -63,14 +63,14 @@ impl Node {
 
 /// A problem found while building the tree that does not stop the parse.
 #[derive(Debug)]
-pub(crate) struct TreeIssue {
+pub struct TreeIssue {
     pub line: usize,
     pub message: String,
 }
 
 /// Parses `text` into its first document's root node. `Ok(None)` is an empty
 /// file. Syntax errors are fatal and carry their line.
-pub(crate) fn parse(text: &str) -> Result<(Option<Node>, Vec<TreeIssue>), TreeIssue> {
+pub fn parse(text: &str) -> Result<(Option<Node>, Vec<TreeIssue>), TreeIssue> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     parser.load(&mut builder, false).map_err(|e| TreeIssue {
@@ -204,7 +204,11 @@ impl MarkedEventReceiver for Builder {
             Event::SequenceEnd | Event::MappingEnd => {
                 if let Some((open, anchor)) = self.stack.pop() {
                     let node = match open {
-                        Open::Seq(n) | Open::Map(n, _) => n,
+                        Open::Seq(n) => n,
+                        Open::Map(mut n, _) => {
+                            merge_keys(&mut n);
+                            n
+                        }
                     };
                     if anchor > 0 {
                         self.anchors.insert(anchor, node.clone());
@@ -215,6 +219,39 @@ impl MarkedEventReceiver for Builder {
             _ => {}
         }
     }
+}
+
+/// Resolves YAML merge keys (`<<: *anchor`, `<<: [*a, *b]`): the merged
+/// mappings' entries are added unless the mapping sets the key itself, as
+/// Go's yaml does. Rule files written with anchors use them.
+fn merge_keys(map: &mut Node) {
+    let Kind::Map(entries) = &mut map.kind else {
+        return;
+    };
+    if !entries.iter().any(|(k, _)| k.as_str() == Some("<<")) {
+        return;
+    }
+    let (merges, mut own): (Vec<_>, Vec<_>) = std::mem::take(entries)
+        .into_iter()
+        .partition(|(k, _)| k.as_str() == Some("<<"));
+    let mut sources = Vec::new();
+    for (_, v) in merges {
+        match v.kind {
+            Kind::Seq(items) => sources.extend(items),
+            _ => sources.push(v),
+        }
+    }
+    for src in sources {
+        if let Kind::Map(src_entries) = src.kind {
+            for (k, v) in src_entries {
+                let present = own.iter().any(|(o, _)| o.as_str() == k.as_str());
+                if !present {
+                    own.push((k, v));
+                }
+            }
+        }
+    }
+    *entries = own;
 }
 
 /// Standard base64 (whitespace ignored, padding optional), as Go's yaml
@@ -262,6 +299,22 @@ mod tests {
         assert_eq!(decode_base64("/w==").unwrap(), vec![0xff]);
         assert_eq!(decode_base64("aGk=").unwrap(), b"hi".to_vec());
         assert!(decode_base64("/w==$1").is_none());
+    }
+
+    #[test]
+    fn merge_keys_add_entries_the_mapping_lacks() {
+        let (root, _) = parse("a: &x\n  k: 1\n  j: 2\nb:\n  <<: *x\n  k: 3\n").unwrap();
+        let Kind::Map(entries) = &root.unwrap().kind else {
+            panic!("not a map")
+        };
+        let Kind::Map(b) = &entries[1].1.kind else {
+            panic!("not a map")
+        };
+        let pairs: Vec<_> = b
+            .iter()
+            .map(|(k, v)| (k.as_str().unwrap(), v.as_str().unwrap()))
+            .collect();
+        assert_eq!(pairs, vec![("k", "3"), ("j", "2")]);
     }
 
     #[test]

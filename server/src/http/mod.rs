@@ -11,6 +11,7 @@
 //! - [`write`]: the remote-write receiver at `/api/v1/write`;
 //! - [`federate`]: `/federate` (newest samples in the text format);
 //! - [`read`]: remote read at `/api/v1/read` (sampled responses);
+//! - [`rules`]: `/api/v1/rules` and `/api/v1/alerts`;
 //! - [`targets`]: `/api/v1/targets`, `/api/v1/targets/metadata`,
 //!   `/api/v1/metadata`, `/-/reload`, the host collector at `/node/metrics`
 //!   and its switches at `/api/v1/collectors`;
@@ -20,6 +21,7 @@ pub mod api;
 pub mod federate;
 pub mod query;
 pub mod read;
+pub mod rules;
 pub mod status;
 pub mod targets;
 pub mod write;
@@ -46,6 +48,8 @@ pub struct AppState {
     /// Scraping, its configuration and the host collector; `None` in
     /// servers built without them (API tests).
     pub collection: Option<Arc<crate::collect::Collection>>,
+    /// The rule evaluator; `None` in servers built without it.
+    pub rules: Option<Arc<crate::rules::Manager>>,
     /// Requests served, for `/metrics`.
     pub http_stats: Arc<HttpStats>,
     /// The PromQL engine's settings (`--query.*` flags).
@@ -105,6 +109,7 @@ impl AppState {
             storage,
             write_slots: Arc::new(tokio::sync::Semaphore::new(cores.max(2))),
             collection: None,
+            rules: None,
             http_stats: Arc::default(),
             engine: Arc::default(),
             runtime: Arc::default(),
@@ -147,6 +152,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/labels", get(api::labels).post(api::labels))
         .route("/api/v1/label/{name}/values", get(api::label_values))
         .route("/api/v1/export", get(api::export).post(api::export))
+        .route("/api/v1/rules", get(rules::rules))
+        .route("/api/v1/alerts", get(rules::alerts))
         .route("/api/v1/targets", get(targets::targets))
         .route("/api/v1/targets/metadata", get(targets::targets_metadata))
         .route("/api/v1/metadata", get(targets::metadata))

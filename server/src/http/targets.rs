@@ -39,7 +39,7 @@ fn labels_json<'a>(pairs: impl IntoIterator<Item = &'a (String, String)>) -> Val
 
 /// RFC 3339 with nanoseconds, as Go's `time.Time` marshals; the zero time
 /// for a target never scraped.
-fn rfc3339(ms: Option<i64>) -> String {
+pub(crate) fn rfc3339(ms: Option<i64>) -> String {
     match ms.and_then(chrono::DateTime::from_timestamp_millis) {
         Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         None => "0001-01-01T00:00:00Z".to_string(),

@@ -26,6 +26,7 @@ DROP INDEX IF EXISTS chunks_by_series;
 CREATE INDEX IF NOT EXISTS chunks_by_series_t ON chunks (series_id, max_t, min_t);
 CREATE INDEX IF NOT EXISTS chunks_by_max_t  ON chunks (max_t);
 CREATE TABLE IF NOT EXISTS wal    (seq INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS state  (key TEXT PRIMARY KEY, value BLOB NOT NULL, updated INTEGER NOT NULL) STRICT;
 ";
 
 /// Holds the exclusive lock on a data directory for as long as it lives.

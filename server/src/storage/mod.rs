@@ -403,6 +403,38 @@ impl Storage {
         (newest != i64::MIN).then(|| newest.min(self.opts.clock.now_ms()).saturating_sub(ret))
     }
 
+    /// Stores `value` under `key` in the `state` table (FORMAT.md),
+    /// replacing what was there: the rule evaluator's alert state, the
+    /// notifier's silences and log. Durable when this returns.
+    pub fn put_state(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        let w = self.lock_writer();
+        w.conn
+            .prepare_cached("INSERT OR REPLACE INTO state (key, value, updated) VALUES (?1, ?2, ?3)")?
+            .execute(rusqlite::params![key, value, self.opts.clock.now_ms()])
+            .map_err(StorageError::from_sqlite)?;
+        Ok(())
+    }
+
+    /// The value stored under `key`, if any.
+    pub fn get_state(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let w = self.lock_writer();
+        let mut stmt = w.conn.prepare_cached("SELECT value FROM state WHERE key = ?1")?;
+        let mut rows = stmt.query([key])?;
+        match rows.next()? {
+            Some(r) => Ok(Some(r.get(0)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Removes the value under `key`.
+    pub fn delete_state(&self, key: &str) -> Result<(), StorageError> {
+        let w = self.lock_writer();
+        w.conn
+            .execute("DELETE FROM state WHERE key = ?1", [key])
+            .map_err(StorageError::from_sqlite)?;
+        Ok(())
+    }
+
     fn read_head(&self) -> std::sync::RwLockReadGuard<'_, Head> {
         self.head.read().unwrap_or_else(|e| e.into_inner())
     }

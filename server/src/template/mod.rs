@@ -1,0 +1,2 @@
+//! Go `text/template` for rule annotations and notification messages
+//! (being written).
