@@ -2,10 +2,11 @@
 //! port with its own data directory, talk to it over HTTP as a user's tool
 //! would, and kill it (gracefully or with SIGKILL).
 
-use std::io::Read;
-use std::net::TcpListener;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pharos_agent::remote::proto;
@@ -378,3 +379,51 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Result<
         }
     }
 }
+
+/// Writes `text` to `path` through a temporary file and a rename, so a
+/// reader never sees half a file.
+pub fn write_atomic(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// An HTTP/1.1 server on a free loopback port, one thread per connection,
+/// answering `route(path)` = (status line, content type, body, delay).
+/// It runs until the test process exits.
+pub type Route = dyn Fn(&str) -> (&'static str, &'static str, String, Duration) + Send + Sync;
+
+pub fn http_server(route: Arc<Route>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let route = Arc::clone(&route);
+            std::thread::spawn(move || answer(conn, &*route));
+        }
+    });
+    addr
+}
+
+fn answer(mut conn: TcpStream, route: &Route) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut req = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => req.extend_from_slice(&buf[..n]),
+        }
+    }
+    let head = String::from_utf8_lossy(&req);
+    let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let (status, ctype, body, delay) = route(&path);
+    std::thread::sleep(delay);
+    // The scraper may have given up (timeout): write errors are expected.
+    let _ = write!(
+        conn,
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+

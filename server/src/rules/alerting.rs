@@ -13,14 +13,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::storage::{Labels, METRIC_NAME};
+use crate::template::{self, PromContext, QuerySample, Value, ALERT_TEMPLATE_PRELUDE};
 
 /// How long a resolved alert is kept and re-sent, so a notifier that missed
 /// the resolution still learns of it (Prometheus's `resolvedRetention`).
 pub const RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;
 
-/// Prepended to every label and annotation template, as Prometheus does:
-/// the variables a rule's templates may use.
-const TEMPLATE_DEFS: &str = "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}";
 
 /// An alert's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -308,13 +306,14 @@ impl AlertingRule {
         env: &EvalEnv<'_>,
     ) -> (Vec<(String, String)>, Vec<(String, String)>) {
         let data = template_data(sample, value, env);
+        let funcs = funcs(ts, env);
         let mut labels: BTreeMap<String, String> = sample
             .iter()
             .filter(|(n, _)| *n != METRIC_NAME)
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
         for (k, text) in &self.labels {
-            let v = expand_template(&self.name, text, &data, ts, env);
+            let v = expand_template(&self.name, text, &data, &funcs);
             if v.is_empty() {
                 labels.remove(k);
             } else {
@@ -325,7 +324,7 @@ impl AlertingRule {
         let annotations = self
             .annotations
             .iter()
-            .map(|(k, text)| (k.clone(), expand_template(&self.name, text, &data, ts, env)))
+            .map(|(k, text)| (k.clone(), expand_template(&self.name, text, &data, &funcs)))
             .collect();
         (labels.into_iter().collect(), annotations)
     }
@@ -337,15 +336,67 @@ pub(crate) fn to_labels(pairs: &[(String, String)]) -> Labels {
         .expect("BUG: alert labels are sorted and unique")
 }
 
-// TEMPORARY until the template module lands.
-pub struct TData;
-fn template_data(_sample: &Labels, _value: f64, _env: &EvalEnv<'_>) -> TData {
-    TData
+/// `.Labels`, `.ExternalLabels`, `.ExternalURL`, `.Value`: what Prometheus
+/// gives alert templates (`$labels` keeps `__name__`, as there).
+fn template_data(sample: &Labels, value: f64, env: &EvalEnv<'_>) -> Value {
+    let labels: BTreeMap<String, String> = sample
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    let external: BTreeMap<String, String> = env.external_labels.iter().cloned().collect();
+    template::prometheus_alert_data(&labels, &external, env.external_url, value)
 }
-fn expand_template(_rule: &str, text: &str, _data: &TData, _ts: i64, _env: &EvalEnv<'_>) -> String {
-    let _ = TEMPLATE_DEFS;
-    text.to_string()
+
+/// The functions alert templates may call, `query` answered at `ts`.
+fn funcs(ts: i64, env: &EvalEnv<'_>) -> template::Funcs {
+    let query = std::sync::Arc::clone(&env.query);
+    template::prometheus_funcs(PromContext {
+        query: std::sync::Arc::new(move |q: &str| {
+            query(q).map(|samples| {
+                samples
+                    .into_iter()
+                    .map(|(l, v)| QuerySample {
+                        labels: l.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+                        value: v,
+                    })
+                    .collect()
+            })
+        }),
+        external_url: env.external_url.to_string(),
+        eval_time: chrono::DateTime::from_timestamp_millis(ts).unwrap_or_default(),
+    })
 }
-pub fn check_template(_rule: &str, _text: &str) -> Result<(), String> {
-    Ok(())
+
+/// Expands one label or annotation template; on failure the text says so
+/// (`<error expanding template: …>`), as in Prometheus, so an alert is never
+/// lost to a broken template.
+fn expand_template(rule: &str, text: &str, data: &Value, funcs: &template::Funcs) -> String {
+    if !text.contains("{{") {
+        return text.to_string();
+    }
+    let result = template::expand_alert_field(rule, text, data, funcs);
+    match result {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(alert = rule, error = %e, "expanding alert template failed");
+            format!("<error expanding template: {e}>")
+        }
+    }
+}
+
+/// Parses a label or annotation template as the rule loader does, so a
+/// broken one is a file error.
+pub fn check_template(rule: &str, text: &str) -> Result<(), String> {
+    if !text.contains("{{") {
+        return Ok(());
+    }
+    let env = EvalEnv {
+        query: std::sync::Arc::new(|_: &str| Ok(Vec::new())),
+        external_labels: &[],
+        external_url: "",
+    };
+    let name = format!("__alert_{rule}");
+    template::Template::parse(&name, &format!("{ALERT_TEMPLATE_PRELUDE}{text}"), &funcs(0, &env))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }

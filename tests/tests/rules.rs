@@ -1,0 +1,206 @@
+//! Rules end to end: the real binary scrapes a target, evaluates recording
+//! and alerting rules on what it scraped, and shows them through
+//! `/api/v1/rules`, `/api/v1/alerts` and the `ALERTS` series; a broken rule
+//! file is refused with `file:line` and the running rules stay; an edited
+//! rule file is picked up without a reload; a restart keeps a firing
+//! alert's start; `pharos check rules` exits 0/1 with every error.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pharos_tests::{http_server, pharos_bin, wait_for, write_atomic, Server};
+
+/// Polls `ok` until it holds or [`WAIT`] passes.
+fn until(what: &str, mut ok: impl FnMut() -> bool) {
+    wait_for(WAIT, what, || if ok() { Ok(()) } else { Err("not yet".to_string()) });
+}
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A target serving `room_temperature{room="lab"}` with a value the test
+/// sets.
+fn thermometer(temp: Arc<AtomicU64>) -> String {
+    http_server(Arc::new(move |_: &str| {
+        let t = f64::from_bits(temp.load(Ordering::Relaxed));
+        (
+            "200 OK",
+            "text/plain; version=0.0.4",
+            format!("# TYPE room_temperature gauge\nroom_temperature{{room=\"lab\"}} {t}\n"),
+            Duration::ZERO,
+        )
+    }))
+}
+
+const RULES: &str = r#"groups:
+- name: temperature
+  interval: 1s
+  rules:
+  - record: room:temperature:max
+    expr: max by (room) (room_temperature)
+  - alert: RoomTooHot
+    expr: room:temperature:max > 25
+    for: 2s
+    labels:
+      severity: warning
+    annotations:
+      summary: 'Room {{ $labels.room }} is at {{ $value }} degrees'
+      hint: '{{ $value | humanize }} on {{ $externalLabels.site }}'
+"#;
+
+fn config(dir: &Path, target: &str) -> std::path::PathBuf {
+    let path = dir.join("prometheus.yml");
+    std::fs::write(
+        &path,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  external_labels:\n    site: hq\n\
+             rule_files:\n  - rules/**/*.yml\n\
+             scrape_configs:\n  - job_name: thermo\n    static_configs:\n      - targets: ['{target}']\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("rules/rooms")).unwrap();
+    write_atomic(&dir.join("rules/rooms/temp.yml"), RULES);
+    path
+}
+
+fn alerts(s: &Server) -> Vec<Value> {
+    let (st, body) = s.get_json("/api/v1/alerts");
+    assert_eq!(st, 200, "{body}");
+    body["data"]["alerts"].as_array().cloned().unwrap_or_default()
+}
+
+fn rule_groups(s: &Server) -> Vec<Value> {
+    let (st, body) = s.get_json("/api/v1/rules");
+    assert_eq!(st, 200, "{body}");
+    body["data"]["groups"].as_array().cloned().unwrap_or_default()
+}
+
+fn firing(s: &Server) -> Option<Value> {
+    alerts(s).into_iter().find(|a| a["state"] == "firing")
+}
+
+#[test]
+fn rules_fire_on_scraped_data_reload_and_survive_a_restart() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let temp = Arc::new(AtomicU64::new(20f64.to_bits()));
+    let target = thermometer(Arc::clone(&temp));
+    let cfg = config(work.path(), &target);
+    let cfg_flag = format!("--config.file={}", cfg.display());
+    let flags = ["--collector.host=false", "--collector.self=false", cfg_flag.as_str(), "--web.external-url=http://pharos.example:9090/"];
+    let mut s = Server::start_with(&data, &flags);
+
+    // The recording rule writes what it computes from the scrape.
+    until( "room:temperature:max is recorded", || {
+        let (_, b) = s.get_json("/api/v1/query?query=room:temperature:max");
+        b["data"]["result"][0]["value"][1] == "20"
+    });
+    assert!(alerts(&s).is_empty(), "20 degrees is fine");
+
+    // Too hot: pending, then firing after `for: 2s`.
+    temp.store(30f64.to_bits(), Ordering::Relaxed);
+    until( "the alert goes pending", || {
+        alerts(&s).iter().any(|a| a["state"] == "pending")
+    });
+    until( "the alert fires", || firing(&s).is_some());
+    let a = firing(&s).unwrap();
+    assert_eq!(a["labels"]["alertname"], "RoomTooHot");
+    assert_eq!(a["labels"]["room"], "lab");
+    assert_eq!(a["labels"]["severity"], "warning");
+    assert_eq!(a["annotations"]["summary"], "Room lab is at 30 degrees");
+    assert_eq!(a["annotations"]["hint"], "30 on hq");
+    assert_eq!(a["value"], "3e+01");
+    let active_at = a["activeAt"].as_str().unwrap().to_string();
+
+    let groups = rule_groups(&s);
+    assert_eq!(groups.len(), 1);
+    let g = &groups[0];
+    assert_eq!(g["name"], "temperature");
+    assert!(g["file"].as_str().unwrap().ends_with("rules/rooms/temp.yml"), "{g}");
+    assert_eq!(g["interval"], 1.0);
+    let rules = g["rules"].as_array().unwrap();
+    assert_eq!(rules[0]["type"], "recording");
+    assert_eq!(rules[0]["health"], "ok");
+    assert_eq!(rules[1]["type"], "alerting");
+    assert_eq!(rules[1]["state"], "firing");
+    assert_eq!(rules[1]["duration"], 2);
+    assert_eq!(rules[1]["alerts"][0]["labels"]["room"], "lab");
+    let keys: Vec<&str> = rules[1].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        ["state", "name", "query", "duration", "keepFiringFor", "labels", "annotations", "alerts", "health", "lastError", "evaluationTime", "lastEvaluation", "type"],
+        "Prometheus's key order"
+    );
+    let (_, only_rec) = s.get_json("/api/v1/rules?type=record");
+    assert_eq!(only_rec["data"]["groups"][0]["rules"].as_array().unwrap().len(), 1);
+
+    // ALERTS is queryable like any series.
+    let (_, b) = s.get_json("/api/v1/query?query=ALERTS%7Balertstate%3D%22firing%22%7D");
+    assert_eq!(b["data"]["result"][0]["metric"]["alertname"], "RoomTooHot", "{b}");
+
+    // A broken rule file is refused; the running rules stay.
+    write_atomic(&work.path().join("rules/broken.yml"), "groups:\n- name: x\n  rules:\n  - record: y\n    expr: 'sum('\n");
+    let (st, body) = s.post("/-/reload");
+    assert_eq!(st, 500, "{body}");
+    assert!(body.contains("broken.yml:4:"), "{body}");
+    assert!(body.contains("could not parse expression"), "{body}");
+    assert_eq!(rule_groups(&s).len(), 1);
+    assert!(firing(&s).is_some(), "the alert keeps firing");
+    std::fs::remove_file(work.path().join("rules/broken.yml")).unwrap();
+
+    // An edit is picked up without a reload.
+    write_atomic(
+        &work.path().join("rules/rooms/temp.yml"),
+        &format!("{RULES}  - record: room:temperature:fahrenheit\n    expr: room:temperature:max * 9 / 5 + 32\n"),
+    );
+    until( "the edited rule file is loaded", || {
+        let (_, b) = s.get_json("/api/v1/query?query=room:temperature:fahrenheit");
+        b["data"]["result"][0]["value"][1] == "86"
+    });
+    assert_eq!(firing(&s).unwrap()["activeAt"], active_at.as_str(), "an unchanged rule keeps its alert");
+
+    // A restart while firing keeps the alert's start.
+    assert!(s.stop(), "graceful stop");
+    let s2 = Server::start_with(&data, &flags);
+    until( "the alert is back after the restart", || firing(&s2).is_some());
+    assert_eq!(firing(&s2).unwrap()["activeAt"], active_at.as_str(), "restored, not restarted");
+
+    // Cooling down resolves it.
+    temp.store(21f64.to_bits(), Ordering::Relaxed);
+    until( "the alert resolves", || alerts(&s2).is_empty());
+    let g = &rule_groups(&s2)[0];
+    assert_eq!(g["rules"][1]["state"], "inactive");
+}
+
+#[test]
+fn check_rules_lists_every_error_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.yml");
+    std::fs::write(&good, RULES).unwrap();
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(
+        &bad,
+        "groups:\n- name: a\n  rules:\n  - alert: A\n    expr: up ==\n  - record: b\n    expr: up\n    for: 5m\n  - alert: C\n    expr: up\n    annotations:\n      x: '{{ $label.instance }}'\n",
+    )
+    .unwrap();
+    let run = |files: &[&Path]| {
+        let out = Command::new(pharos_bin()).args(["check", "rules"]).args(files).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (code, out) = run(&[&good]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("SUCCESS: 2 rules found"), "{out}");
+    let (code, out) = run(&[&good, &bad]);
+    assert_eq!(code, Some(1), "{out}");
+    let b = bad.display();
+    for (line, what) in [(4, "could not parse expression"), (6, "invalid field 'for' in recording rule"), (9, "$label")] {
+        assert!(
+            out.lines().any(|l| l.contains(&format!("{b}:{line}:")) && l.contains(what)),
+            "no {what:?} at line {line} in:\n{out}"
+        );
+    }
+}
