@@ -16,6 +16,8 @@ command -v python3 >/dev/null || need+=(python3)
 # The query API and PromQL tests run the real promtool against pharos and
 # compare pharos's answers with the real Prometheus's.
 [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need+=(prometheus)
+# The rule tests send alerts to the real Alertmanager and list them with amtool.
+[ -x /usr/bin/prometheus-alertmanager ] && [ -x /usr/bin/amtool ] || need+=(prometheus-alertmanager)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"

@@ -411,7 +411,7 @@ impl Collection {
         // before any of it is applied.
         if let Some(rules) = self.rules.get() {
             rules
-                .update(crate::rules::RuleSettings::from_config(&loaded.config))
+                .update(crate::rules::RuleSettings::from_config(&loaded.config)?)
                 .await?;
         }
         let n = jobs.len();

@@ -152,14 +152,26 @@ struct ServeArgs {
     #[arg(long = "web.external-url", value_name = "URL")]
     external_url: Option<String>,
     /// Least time between two notifications of the same firing alert.
-    #[arg(long = "rules.alert.resend-delay", default_value = "1m", value_name = "DURATION")]
+    #[arg(
+        long = "rules.alert.resend-delay",
+        default_value = "1m",
+        value_name = "DURATION"
+    )]
     alert_resend_delay: String,
     /// Longest outage after which saved pending and firing alerts are
     /// still restored at start.
-    #[arg(long = "rules.alert.for-outage-tolerance", default_value = "1h", value_name = "DURATION")]
+    #[arg(
+        long = "rules.alert.for-outage-tolerance",
+        default_value = "1h",
+        value_name = "DURATION"
+    )]
     alert_outage_tolerance: String,
     /// Least time a restored pending alert waits before it fires.
-    #[arg(long = "rules.alert.for-grace-period", default_value = "10m", value_name = "DURATION")]
+    #[arg(
+        long = "rules.alert.for-grace-period",
+        default_value = "10m",
+        value_name = "DURATION"
+    )]
     alert_grace_period: String,
     /// Log level: debug, info, warn or error.
     #[arg(long = "log.level", default_value = "info", value_name = "LEVEL")]
@@ -219,9 +231,15 @@ impl ServeArgs {
             duration(flag, v).map(|ms| std::time::Duration::from_millis(ms as u64))
         };
         let rules = pharos::serve::RuleOptions {
-            external_url: self.external_url.clone().map(|u| u.trim_end_matches('/').to_string()),
+            external_url: self
+                .external_url
+                .clone()
+                .map(|u| u.trim_end_matches('/').to_string()),
             resend_delay: ms("rules.alert.resend-delay", &self.alert_resend_delay)?,
-            outage_tolerance: ms("rules.alert.for-outage-tolerance", &self.alert_outage_tolerance)?,
+            outage_tolerance: ms(
+                "rules.alert.for-outage-tolerance",
+                &self.alert_outage_tolerance,
+            )?,
             grace_period: ms("rules.alert.for-grace-period", &self.alert_grace_period)?,
         };
         let flags = vec![
@@ -245,10 +263,19 @@ impl ServeArgs {
             ("query.lookback-delta", self.query_lookback_delta.clone()),
             ("query.timeout", self.query_timeout.clone()),
             ("query.max-samples", self.query_max_samples.to_string()),
-            ("web.external-url", self.external_url.clone().unwrap_or_default()),
+            (
+                "web.external-url",
+                self.external_url.clone().unwrap_or_default(),
+            ),
             ("rules.alert.resend-delay", self.alert_resend_delay.clone()),
-            ("rules.alert.for-outage-tolerance", self.alert_outage_tolerance.clone()),
-            ("rules.alert.for-grace-period", self.alert_grace_period.clone()),
+            (
+                "rules.alert.for-outage-tolerance",
+                self.alert_outage_tolerance.clone(),
+            ),
+            (
+                "rules.alert.for-grace-period",
+                self.alert_grace_period.clone(),
+            ),
             ("collector.host", self.collector_host.to_string()),
             ("collector.self", self.collector_self.to_string()),
             ("log.level", self.log_level.clone()),

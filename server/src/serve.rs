@@ -102,12 +102,18 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     };
     let collection = Arc::new(Collection::new(source, Arc::clone(&storage)));
     let engine = Arc::new(crate::promql::Engine::new(cfg.query.clone()));
+    let alert_sender = crate::rules::AlertmanagerSender::new();
+    let sender_task = tokio::spawn(alert_sender.clone().run());
     let rules = crate::rules::Manager::new(crate::rules::ManagerOptions {
         engine: Arc::clone(&engine),
         storage: Arc::clone(&storage),
-        sender: Arc::new(crate::rules::NoSender),
+        sender: Arc::new(alert_sender.clone()),
         external_url: cfg.rules.external_url.clone().unwrap_or_else(|| {
-            format!("http://{}:{}", crate::collect::hostname(), cfg.listen.port())
+            format!(
+                "http://{}:{}",
+                crate::collect::hostname(),
+                cfg.listen.port()
+            )
         }),
         resend_delay: cfg.rules.resend_delay,
         outage_tolerance: cfg.rules.outage_tolerance,
@@ -149,6 +155,7 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     rules.stop();
     let _ = stop_tx.send(true);
     let _ = rule_watch.await;
+    sender_task.abort();
     let _ = maintenance.await;
     let _ = hup.await;
     let s = Arc::clone(&storage);

@@ -426,4 +426,3 @@ fn answer(mut conn: TcpStream, route: &Route) {
         body.len()
     );
 }
-

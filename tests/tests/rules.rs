@@ -15,7 +15,13 @@ use pharos_tests::{http_server, pharos_bin, wait_for, write_atomic, Server};
 
 /// Polls `ok` until it holds or [`WAIT`] passes.
 fn until(what: &str, mut ok: impl FnMut() -> bool) {
-    wait_for(WAIT, what, || if ok() { Ok(()) } else { Err("not yet".to_string()) });
+    wait_for(WAIT, what, || {
+        if ok() {
+            Ok(())
+        } else {
+            Err("not yet".to_string())
+        }
+    });
 }
 use serde_json::Value;
 
@@ -70,13 +76,19 @@ fn config(dir: &Path, target: &str) -> std::path::PathBuf {
 fn alerts(s: &Server) -> Vec<Value> {
     let (st, body) = s.get_json("/api/v1/alerts");
     assert_eq!(st, 200, "{body}");
-    body["data"]["alerts"].as_array().cloned().unwrap_or_default()
+    body["data"]["alerts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn rule_groups(s: &Server) -> Vec<Value> {
     let (st, body) = s.get_json("/api/v1/rules");
     assert_eq!(st, 200, "{body}");
-    body["data"]["groups"].as_array().cloned().unwrap_or_default()
+    body["data"]["groups"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn firing(s: &Server) -> Option<Value> {
@@ -91,11 +103,16 @@ fn rules_fire_on_scraped_data_reload_and_survive_a_restart() {
     let target = thermometer(Arc::clone(&temp));
     let cfg = config(work.path(), &target);
     let cfg_flag = format!("--config.file={}", cfg.display());
-    let flags = ["--collector.host=false", "--collector.self=false", cfg_flag.as_str(), "--web.external-url=http://pharos.example:9090/"];
+    let flags = [
+        "--collector.host=false",
+        "--collector.self=false",
+        cfg_flag.as_str(),
+        "--web.external-url=http://pharos.example:9090/",
+    ];
     let mut s = Server::start_with(&data, &flags);
 
     // The recording rule writes what it computes from the scrape.
-    until( "room:temperature:max is recorded", || {
+    until("room:temperature:max is recorded", || {
         let (_, b) = s.get_json("/api/v1/query?query=room:temperature:max");
         b["data"]["result"][0]["value"][1] == "20"
     });
@@ -103,10 +120,10 @@ fn rules_fire_on_scraped_data_reload_and_survive_a_restart() {
 
     // Too hot: pending, then firing after `for: 2s`.
     temp.store(30f64.to_bits(), Ordering::Relaxed);
-    until( "the alert goes pending", || {
+    until("the alert goes pending", || {
         alerts(&s).iter().any(|a| a["state"] == "pending")
     });
-    until( "the alert fires", || firing(&s).is_some());
+    until("the alert fires", || firing(&s).is_some());
     let a = firing(&s).unwrap();
     assert_eq!(a["labels"]["alertname"], "RoomTooHot");
     assert_eq!(a["labels"]["room"], "lab");
@@ -120,7 +137,13 @@ fn rules_fire_on_scraped_data_reload_and_survive_a_restart() {
     assert_eq!(groups.len(), 1);
     let g = &groups[0];
     assert_eq!(g["name"], "temperature");
-    assert!(g["file"].as_str().unwrap().ends_with("rules/rooms/temp.yml"), "{g}");
+    assert!(
+        g["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("rules/rooms/temp.yml"),
+        "{g}"
+    );
     assert_eq!(g["interval"], 1.0);
     let rules = g["rules"].as_array().unwrap();
     assert_eq!(rules[0]["type"], "recording");
@@ -129,21 +152,52 @@ fn rules_fire_on_scraped_data_reload_and_survive_a_restart() {
     assert_eq!(rules[1]["state"], "firing");
     assert_eq!(rules[1]["duration"], 2);
     assert_eq!(rules[1]["alerts"][0]["labels"]["room"], "lab");
-    let keys: Vec<&str> = rules[1].as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = rules[1]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         keys,
-        ["state", "name", "query", "duration", "keepFiringFor", "labels", "annotations", "alerts", "health", "lastError", "evaluationTime", "lastEvaluation", "type"],
+        [
+            "state",
+            "name",
+            "query",
+            "duration",
+            "keepFiringFor",
+            "labels",
+            "annotations",
+            "alerts",
+            "health",
+            "lastError",
+            "evaluationTime",
+            "lastEvaluation",
+            "type"
+        ],
         "Prometheus's key order"
     );
     let (_, only_rec) = s.get_json("/api/v1/rules?type=record");
-    assert_eq!(only_rec["data"]["groups"][0]["rules"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        only_rec["data"]["groups"][0]["rules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     // ALERTS is queryable like any series.
     let (_, b) = s.get_json("/api/v1/query?query=ALERTS%7Balertstate%3D%22firing%22%7D");
-    assert_eq!(b["data"]["result"][0]["metric"]["alertname"], "RoomTooHot", "{b}");
+    assert_eq!(
+        b["data"]["result"][0]["metric"]["alertname"], "RoomTooHot",
+        "{b}"
+    );
 
     // A broken rule file is refused; the running rules stay.
-    write_atomic(&work.path().join("rules/broken.yml"), "groups:\n- name: x\n  rules:\n  - record: y\n    expr: 'sum('\n");
+    write_atomic(
+        &work.path().join("rules/broken.yml"),
+        "groups:\n- name: x\n  rules:\n  - record: y\n    expr: 'sum('\n",
+    );
     let (st, body) = s.post("/-/reload");
     assert_eq!(st, 500, "{body}");
     assert!(body.contains("broken.yml:4:"), "{body}");
@@ -157,21 +211,31 @@ fn rules_fire_on_scraped_data_reload_and_survive_a_restart() {
         &work.path().join("rules/rooms/temp.yml"),
         &format!("{RULES}  - record: room:temperature:fahrenheit\n    expr: room:temperature:max * 9 / 5 + 32\n"),
     );
-    until( "the edited rule file is loaded", || {
+    until("the edited rule file is loaded", || {
         let (_, b) = s.get_json("/api/v1/query?query=room:temperature:fahrenheit");
         b["data"]["result"][0]["value"][1] == "86"
     });
-    assert_eq!(firing(&s).unwrap()["activeAt"], active_at.as_str(), "an unchanged rule keeps its alert");
+    assert_eq!(
+        firing(&s).unwrap()["activeAt"],
+        active_at.as_str(),
+        "an unchanged rule keeps its alert"
+    );
 
     // A restart while firing keeps the alert's start.
     assert!(s.stop(), "graceful stop");
     let s2 = Server::start_with(&data, &flags);
-    until( "the alert is back after the restart", || firing(&s2).is_some());
-    assert_eq!(firing(&s2).unwrap()["activeAt"], active_at.as_str(), "restored, not restarted");
+    until("the alert is back after the restart", || {
+        firing(&s2).is_some()
+    });
+    assert_eq!(
+        firing(&s2).unwrap()["activeAt"],
+        active_at.as_str(),
+        "restored, not restarted"
+    );
 
     // Cooling down resolves it.
     temp.store(21f64.to_bits(), Ordering::Relaxed);
-    until( "the alert resolves", || alerts(&s2).is_empty());
+    until("the alert resolves", || alerts(&s2).is_empty());
     let g = &rule_groups(&s2)[0];
     assert_eq!(g["rules"][1]["state"], "inactive");
 }
@@ -188,8 +252,15 @@ fn check_rules_lists_every_error_with_file_and_line() {
     )
     .unwrap();
     let run = |files: &[&Path]| {
-        let out = Command::new(pharos_bin()).args(["check", "rules"]).args(files).output().unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+        let out = Command::new(pharos_bin())
+            .args(["check", "rules"])
+            .args(files)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     };
     let (code, out) = run(&[&good]);
     assert_eq!(code, Some(0), "{out}");
@@ -197,10 +268,144 @@ fn check_rules_lists_every_error_with_file_and_line() {
     let (code, out) = run(&[&good, &bad]);
     assert_eq!(code, Some(1), "{out}");
     let b = bad.display();
-    for (line, what) in [(4, "could not parse expression"), (6, "invalid field 'for' in recording rule"), (9, "$label")] {
+    for (line, what) in [
+        (4, "could not parse expression"),
+        (6, "invalid field 'for' in recording rule"),
+        (9, "$label"),
+    ] {
         assert!(
-            out.lines().any(|l| l.contains(&format!("{b}:{line}:")) && l.contains(what)),
+            out.lines()
+                .any(|l| l.contains(&format!("{b}:{line}:")) && l.contains(what)),
             "no {what:?} at line {line} in:\n{out}"
         );
     }
+}
+
+/// pharos's alerts reach a real Alertmanager (Debian's
+/// `prometheus-alertmanager`) through `alerting.alertmanagers`, with
+/// external labels and annotations, and `amtool` lists them; when the
+/// condition clears, the Alertmanager learns of the resolution.
+#[test]
+fn alerts_reach_a_real_alertmanager() {
+    use pharos_tests::{free_tcp_port, ChildGuard};
+    use std::process::Stdio;
+
+    let work = tempfile::tempdir().unwrap();
+    let am_port = free_tcp_port();
+    std::fs::write(
+        work.path().join("alertmanager.yml"),
+        "route:\n  receiver: 'null'\n  group_wait: 1s\nreceivers:\n  - name: 'null'\n",
+    )
+    .unwrap();
+    let _am = ChildGuard(Some(
+        Command::new("/usr/bin/prometheus-alertmanager")
+            .arg(format!(
+                "--config.file={}",
+                work.path().join("alertmanager.yml").display()
+            ))
+            .arg(format!(
+                "--storage.path={}",
+                work.path().join("am").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start prometheus-alertmanager (Debian package prometheus-alertmanager)"),
+    ));
+    let am = format!("http://127.0.0.1:{am_port}");
+    let client = reqwest::blocking::Client::new();
+    let am_alerts = || -> Vec<Value> {
+        client
+            .get(format!("{am}/api/v2/alerts"))
+            .send()
+            .ok()
+            .and_then(|r| r.text().ok())
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+    };
+    until("the Alertmanager is up", || {
+        client
+            .get(format!("{am}/-/ready"))
+            .send()
+            .map(|r| r.status().is_success())
+            .unwrap_or(false)
+    });
+
+    let temp = Arc::new(AtomicU64::new(30f64.to_bits()));
+    let target = thermometer(Arc::clone(&temp));
+    let cfg = config(work.path(), &target);
+    let text = std::fs::read_to_string(&cfg).unwrap()
+        + &format!("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am_port}']\n");
+    std::fs::write(&cfg, text).unwrap();
+    let cfg_flag = format!("--config.file={}", cfg.display());
+    let s = Server::start_with(
+        &work.path().join("data"),
+        &[
+            "--collector.host=false",
+            "--collector.self=false",
+            &cfg_flag,
+        ],
+    );
+    let (_, ams) = s.get_json("/api/v1/alertmanagers");
+    assert_eq!(
+        ams["data"]["activeAlertmanagers"][0]["url"],
+        format!("http://127.0.0.1:{am_port}/api/v2/alerts").as_str()
+    );
+
+    until("the alert reaches the Alertmanager", || {
+        am_alerts()
+            .iter()
+            .any(|a| a["labels"]["alertname"] == "RoomTooHot")
+    });
+    let a = am_alerts()
+        .into_iter()
+        .find(|a| a["labels"]["alertname"] == "RoomTooHot")
+        .unwrap();
+    assert_eq!(a["labels"]["room"], "lab");
+    assert_eq!(a["labels"]["site"], "hq", "external labels are added");
+    assert_eq!(a["annotations"]["summary"], "Room lab is at 30 degrees");
+    assert_eq!(a["status"]["state"], "active");
+    assert!(
+        a["generatorURL"]
+            .as_str()
+            .unwrap()
+            .contains("/graph?g0.expr="),
+        "{a}"
+    );
+
+    // amtool, as an operator would use it.
+    let out = Command::new("/usr/bin/amtool")
+        .args([
+            "alert",
+            "query",
+            "--alertmanager.url",
+            &am,
+            "-o",
+            "extended",
+            "alertname=RoomTooHot",
+        ])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{listed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        listed.contains("RoomTooHot") && listed.contains("room=\"lab\""),
+        "{listed}"
+    );
+
+    // Resolved: the Alertmanager gets an endsAt in the past and drops the
+    // alert from its active list.
+    temp.store(20f64.to_bits(), Ordering::Relaxed);
+    until("the Alertmanager sees the alert resolved", || {
+        !am_alerts()
+            .iter()
+            .any(|a| a["labels"]["alertname"] == "RoomTooHot")
+    });
 }

@@ -18,7 +18,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pharos_tests::{free_tcp_port, http_server, pharos_bin, wait_for, write_atomic, ChildGuard, Server};
+use pharos_tests::{
+    free_tcp_port, http_server, pharos_bin, wait_for, write_atomic, ChildGuard, Server,
+};
 use serde_json::Value;
 
 /// The series every target gets from its scrape loop.

@@ -315,7 +315,9 @@ fn is_glob_path(p: &str) -> bool {
     // Prometheus allows wildcards in the last element only; pharos also
     // takes whole `**` elements before it (`rules/**/*.yml`).
     let without_recursive = p.replace("/**/", "/");
-    let without_recursive = without_recursive.strip_prefix("**/").unwrap_or(&without_recursive);
+    let without_recursive = without_recursive
+        .strip_prefix("**/")
+        .unwrap_or(&without_recursive);
     RE.get_or_init(|| regex::Regex::new(r"^[^*]*(\*[^/]*)?$").expect("BUG: pattern compiles"))
         .is_match(without_recursive)
 }
@@ -397,7 +399,11 @@ pub fn expand_glob(pattern: &Path) -> Vec<PathBuf> {
                 // directory below it.
                 let mut stack = vec![base.clone()];
                 while let Some(d) = stack.pop() {
-                    let read = if d.as_os_str().is_empty() { Path::new(".") } else { d.as_path() };
+                    let read = if d.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        d.as_path()
+                    };
                     for e in std::fs::read_dir(read).into_iter().flatten().flatten() {
                         if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                             stack.push(d.join(e.file_name()));
@@ -412,9 +418,15 @@ pub fn expand_glob(pattern: &Path) -> Vec<PathBuf> {
                 }
             } else {
                 for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                    let Ok(n) = e.file_name().into_string() else { continue };
+                    let Ok(n) = e.file_name().into_string() else {
+                        continue;
+                    };
                     let Ok(t) = e.file_type() else { continue };
-                    let wanted = if last { t.is_file() || t.is_symlink() } else { t.is_dir() || t.is_symlink() };
+                    let wanted = if last {
+                        t.is_file() || t.is_symlink()
+                    } else {
+                        t.is_dir() || t.is_symlink()
+                    };
                     if wanted && wildcard_match(name.as_bytes(), n.as_bytes()) {
                         next.push(base.join(n));
                     }

@@ -9,7 +9,7 @@
 use crate::exposition::Format;
 
 use super::target::{format_duration, Target};
-use super::{Auth, Job, TlsFiles};
+use super::{Job, TlsFiles};
 
 /// Why fetching a body failed. The messages are the target's `lastError`
 /// and follow Prometheus's wording where it has one.
@@ -122,18 +122,7 @@ pub async fn fetch(
     for (name, value) in &job.headers {
         req = req.header(name.as_str(), value.read()?);
     }
-    match &job.auth {
-        Auth::None => {}
-        Auth::Basic { username, password } => {
-            req = req.basic_auth(username.read()?, Some(password.read()?));
-        }
-        Auth::Header { kind, credentials } => {
-            req = req.header(
-                reqwest::header::AUTHORIZATION,
-                format!("{kind} {}", credentials.read()?),
-            );
-        }
-    }
+    req = job.auth.apply(req)?;
     let timed_out = || FetchError::Timeout {
         url: url.clone(),
         timeout: format_duration(timeout),

@@ -65,6 +65,24 @@ impl Job {
     }
 }
 
+/// An HTTP client and credentials for `http` (TLS, proxy, redirects,
+/// HTTP/2, basic auth or authorization), as a scrape job builds them: for
+/// other clients of the same configuration block (alerting's
+/// Alertmanagers).
+pub fn http_client(http: &HttpClientConfig) -> Result<(reqwest::Client, Auth), String> {
+    if http.oauth2.is_some() {
+        return Err("oauth2 is not supported by pharos; use authorization or basic_auth".into());
+    }
+    let tls = tls_files(http)?;
+    let c = client(
+        &tls,
+        http.proxy_url.as_deref(),
+        http.follow_redirects,
+        http.enable_http2,
+    )?;
+    Ok((c, auth(http)))
+}
+
 fn auth(http: &HttpClientConfig) -> Auth {
     if let Some(b) = &http.basic_auth {
         let username = match &b.username_file {

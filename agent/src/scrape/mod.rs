@@ -24,6 +24,7 @@
 pub mod discovery;
 pub mod http;
 mod job;
+pub use job::http_client;
 pub mod scrape_loop;
 pub mod target;
 
@@ -127,6 +128,26 @@ pub enum Auth {
         kind: String,
         credentials: Credential,
     },
+}
+
+impl Auth {
+    /// Adds the credentials to a request; files are read now, so a rotated
+    /// token is picked up by the next request.
+    pub fn apply(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder, http::FetchError> {
+        Ok(match self {
+            Auth::None => req,
+            Auth::Basic { username, password } => {
+                req.basic_auth(username.read()?, Some(password.read()?))
+            }
+            Auth::Header { kind, credentials } => req.header(
+                reqwest::header::AUTHORIZATION,
+                format!("{kind} {}", credentials.read()?),
+            ),
+        })
+    }
 }
 
 /// TLS material, already read from its files.

@@ -1,4 +1,5 @@
-//! `GET /api/v1/rules` and `GET /api/v1/alerts` in Prometheus's shapes:
+//! `GET /api/v1/rules`, `GET /api/v1/alerts` and `GET /api/v1/alertmanagers`
+//! in Prometheus's shapes:
 //! groups with their rules' health, last error, evaluation time and, for
 //! alerting rules, their active alerts.
 
@@ -29,7 +30,12 @@ fn alert_value(v: f64) -> String {
     } else if v.is_infinite() {
         if v > 0.0 { "+Inf" } else { "-Inf" }.into()
     } else if v == 0.0 {
-        if v.is_sign_negative() { "-0e+00" } else { "0e+00" }.into()
+        if v.is_sign_negative() {
+            "-0e+00"
+        } else {
+            "0e+00"
+        }
+        .into()
     } else {
         go_exponent_form(v).0
     }
@@ -52,7 +58,10 @@ fn alerts_json(active: &std::collections::HashMap<crate::storage::Labels, Alert>
             m.insert("state".into(), json!(a.state.as_str()));
             m.insert("activeAt".into(), json!(rfc3339(Some(a.active_at))));
             if a.keep_firing_since != 0 {
-                m.insert("keepFiringSince".into(), json!(rfc3339(Some(a.keep_firing_since))));
+                m.insert(
+                    "keepFiringSince".into(),
+                    json!(rfc3339(Some(a.keep_firing_since))),
+                );
             }
             m.insert("value".into(), json!(alert_value(a.value)));
             Value::Object(m)
@@ -113,11 +122,18 @@ fn group_json(g: &Group, f: &Filter) -> Option<Value> {
         }
         m.insert("health".into(), json!(r.health));
         m.insert("lastError".into(), json!(r.last_error));
-        m.insert("evaluationTime".into(), json!(r.eval_duration.as_secs_f64()));
+        m.insert(
+            "evaluationTime".into(),
+            json!(r.eval_duration.as_secs_f64()),
+        );
         m.insert("lastEvaluation".into(), json!(last_eval(r.last_eval)));
         m.insert(
             "type".into(),
-            json!(if matches!(r.kind, RuleImpl::Alerting(_)) { "alerting" } else { "recording" }),
+            json!(if matches!(r.kind, RuleImpl::Alerting(_)) {
+                "alerting"
+            } else {
+                "recording"
+            }),
         );
         rules.push(Value::Object(m));
     }
@@ -131,7 +147,10 @@ fn group_json(g: &Group, f: &Filter) -> Option<Value> {
     m.insert("rules".into(), Value::Array(rules));
     m.insert("interval".into(), json!(g.interval_ms as f64 / 1000.0));
     m.insert("limit".into(), json!(g.limit));
-    m.insert("evaluationTime".into(), json!(g.eval_duration.as_secs_f64()));
+    m.insert(
+        "evaluationTime".into(),
+        json!(g.eval_duration.as_secs_f64()),
+    );
     m.insert("lastEvaluation".into(), json!(last_eval(g.last_eval)));
     Some(Value::Object(m))
 }
@@ -184,6 +203,22 @@ pub async fn alerts(State(st): State<AppState>) -> Response {
         }
     }
     success(json!({ "alerts": alerts }), Vec::new())
+}
+
+/// `GET /api/v1/alertmanagers`: where alerts are sent.
+pub async fn alertmanagers(State(st): State<AppState>) -> Response {
+    let active: Vec<Value> = st
+        .rules
+        .as_ref()
+        .map(|m| m.alertmanagers())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|url| json!({ "url": url }))
+        .collect();
+    success(
+        json!({ "activeAlertmanagers": active, "droppedAlertmanagers": [] }),
+        Vec::new(),
+    )
 }
 
 #[cfg(test)]

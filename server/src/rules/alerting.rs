@@ -19,9 +19,10 @@ use crate::template::{self, PromContext, QuerySample, Value, ALERT_TEMPLATE_PREL
 /// the resolution still learns of it (Prometheus's `resolvedRetention`).
 pub const RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;
 
-
 /// An alert's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertState {
     Inactive,
@@ -356,7 +357,10 @@ fn funcs(ts: i64, env: &EvalEnv<'_>) -> template::Funcs {
                 samples
                     .into_iter()
                     .map(|(l, v)| QuerySample {
-                        labels: l.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+                        labels: l
+                            .iter()
+                            .map(|(n, v)| (n.to_string(), v.to_string()))
+                            .collect(),
                         value: v,
                     })
                     .collect()
@@ -396,7 +400,11 @@ pub fn check_template(rule: &str, text: &str) -> Result<(), String> {
         external_url: "",
     };
     let name = format!("__alert_{rule}");
-    template::Template::parse(&name, &format!("{ALERT_TEMPLATE_PRELUDE}{text}"), &funcs(0, &env))
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    template::Template::parse(
+        &name,
+        &format!("{ALERT_TEMPLATE_PRELUDE}{text}"),
+        &funcs(0, &env),
+    )
+    .map(|_| ())
+    .map_err(|e| e.to_string())
 }

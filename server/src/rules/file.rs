@@ -229,7 +229,10 @@ fn decode_rule(ctx: &mut Ctx, n: &Node, group: &str, index: usize) -> Option<Rul
     }
     if !problems.is_empty() {
         for p in problems {
-            ctx.err(n.line, format!("group {group:?}, rule {index}, {name:?}: {p}"));
+            ctx.err(
+                n.line,
+                format!("group {group:?}, rule {index}, {name:?}: {p}"),
+            );
         }
         return None;
     }

@@ -21,7 +21,14 @@ const STALE_NAN: f64 = pharos_agent::scrape::STALE_NAN;
 
 /// Where a group's alerts go: the notifier, or an external Alertmanager.
 pub trait AlertSender: Send + Sync {
+    /// Queues alerts for delivery; must not block on the network.
     fn send(&self, alerts: Vec<OutgoingAlert>);
+    /// Takes the settings of a successful reload (where to send).
+    fn configure(&self, _settings: &super::manager::RuleSettings) {}
+    /// Where alerts go, for `/api/v1/alertmanagers`.
+    fn endpoints(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Drops alerts (no notifier configured).
@@ -83,7 +90,11 @@ impl Rule {
             RuleImpl::Recording { .. } => "record",
             RuleImpl::Alerting(_) => "alert",
         };
-        let labels: Vec<String> = self.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+        let labels: Vec<String> = self
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v:?}"))
+            .collect();
         format!("{kind}\0{}\0{}", self.name(), labels.join(","))
     }
 }
@@ -179,7 +190,9 @@ impl Group {
                 rule.last_error = o.last_error.clone();
                 rule.last_eval = o.last_eval;
                 rule.eval_duration = o.eval_duration;
-                if let (RuleImpl::Alerting(new), RuleImpl::Alerting(old)) = (&mut rule.kind, &o.kind) {
+                if let (RuleImpl::Alerting(new), RuleImpl::Alerting(old)) =
+                    (&mut rule.kind, &o.kind)
+                {
                     new.active = old.active.clone();
                 }
             }
@@ -294,7 +307,10 @@ fn eval_rule(
                     l = l.with(k, val);
                 }
                 if !seen.insert(l.clone()) {
-                    return Err("vector contains metrics with the same labelset after applying rule labels".into());
+                    return Err(
+                        "vector contains metrics with the same labelset after applying rule labels"
+                            .into(),
+                    );
                 }
                 out.push((l, v));
             }
@@ -339,7 +355,10 @@ pub fn instant_vector(
 /// writes it.
 pub fn generator_url(external_url: &str, expr: &str) -> String {
     let q: String = form_urlencoded::byte_serialize(expr.as_bytes()).collect();
-    format!("{}/graph?g0.expr={q}&g0.tab=1", external_url.trim_end_matches('/'))
+    format!(
+        "{}/graph?g0.expr={q}&g0.tab=1",
+        external_url.trim_end_matches('/')
+    )
 }
 
 fn fnv1a(b: &[u8]) -> u64 {

@@ -42,23 +42,27 @@ pub struct ManagerOptions {
 }
 
 /// What the configuration file says about rules.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct RuleSettings {
     /// `rule_files` patterns, resolved against the config's directory.
     pub files: Vec<PathBuf>,
     pub evaluation_interval: Duration,
     pub query_offset: Duration,
     pub external_labels: Vec<(String, String)>,
+    /// `alerting.alertmanagers`: where firing and resolved alerts go.
+    pub alertmanagers: Vec<super::notifier::Endpoint>,
 }
 
 impl RuleSettings {
-    pub fn from_config(c: &pharos_agent::config::Config) -> RuleSettings {
-        RuleSettings {
+    pub fn from_config(c: &pharos_agent::config::Config) -> Result<RuleSettings, RuleLoadError> {
+        Ok(RuleSettings {
             files: c.rule_files.clone(),
             evaluation_interval: c.global.evaluation_interval,
             query_offset: c.global.rule_query_offset,
             external_labels: c.global.external_labels.clone(),
-        }
+            alertmanagers: super::notifier::endpoints(&c.alerting)
+                .map_err(|e| RuleLoadError(vec![format!("alerting.alertmanagers: {e}")]))?,
+        })
     }
 }
 
@@ -169,7 +173,9 @@ impl Manager {
             .flat_map(|f| f.groups.iter())
             .map(|g| Group::new(g, settings.evaluation_interval, settings.query_offset))
             .collect();
-        let first = !self.restored.swap(true, std::sync::atomic::Ordering::SeqCst);
+        let first = !self
+            .restored
+            .swap(true, std::sync::atomic::Ordering::SeqCst);
         let (old_slots, old_stop) = {
             let mut r = self.lock();
             (std::mem::take(&mut r.slots), r.stop.take())
@@ -218,6 +224,7 @@ impl Manager {
             tokio::spawn(Arc::clone(self).run_group(Arc::clone(slot), stop_rx.clone()));
         }
         let n = slots.len();
+        self.opts.sender.configure(&settings);
         {
             let mut r = self.lock();
             r.slots = slots;
@@ -254,6 +261,11 @@ impl Manager {
             .iter()
             .map(|s| Arc::clone(&s.view.read().unwrap_or_else(|e| e.into_inner())))
             .collect()
+    }
+
+    /// Where alerts are sent (`/api/v1/alertmanagers`).
+    pub fn alertmanagers(&self) -> Vec<String> {
+        self.opts.sender.endpoints()
     }
 
     /// The error of the last reload, if it failed.
@@ -328,7 +340,10 @@ impl Manager {
         let mut g = slot.work.lock().unwrap_or_else(|e| e.into_inner());
         let (external_labels, external_url) = {
             let r = self.lock();
-            (r.settings.external_labels.clone(), self.opts.external_url.clone())
+            (
+                r.settings.external_labels.clone(),
+                self.opts.external_url.clone(),
+            )
         };
         let store: Arc<dyn Queryable> = self.opts.storage.clone();
         let env = GroupEnv {
@@ -360,13 +375,20 @@ impl Manager {
         if rules.is_empty() {
             // Nothing to remember; avoid a write per evaluation for groups
             // without alerts.
-            if g.rules.iter().any(|r| matches!(r.kind, RuleImpl::Alerting(_))) {
+            if g.rules
+                .iter()
+                .any(|r| matches!(r.kind, RuleImpl::Alerting(_)))
+            {
                 let _ = self.opts.storage.delete_state(&key);
             }
             return;
         }
         let doc = serde_json::json!({ "saved_at": ts, "rules": rules });
-        if let Err(e) = self.opts.storage.put_state(&key, doc.to_string().as_bytes()) {
+        if let Err(e) = self
+            .opts
+            .storage
+            .put_state(&key, doc.to_string().as_bytes())
+        {
             tracing::warn!(group = %g.name, error = %e, "saving alert state failed");
         }
     }
@@ -395,9 +417,15 @@ impl Manager {
         let mut restored = 0;
         for r in &mut g.rules {
             let rkey = r.key();
-            let RuleImpl::Alerting(a) = &mut r.kind else { continue };
-            let Some(list) = doc["rules"].get(&rkey) else { continue };
-            let Ok(alerts) = serde_json::from_value::<Vec<Alert>>(list.clone()) else { continue };
+            let RuleImpl::Alerting(a) = &mut r.kind else {
+                continue;
+            };
+            let Some(list) = doc["rules"].get(&rkey) else {
+                continue;
+            };
+            let Ok(alerts) = serde_json::from_value::<Vec<Alert>>(list.clone()) else {
+                continue;
+            };
             for mut alert in alerts {
                 if alert.state == AlertState::Pending {
                     let remaining = a.for_ms - (saved_at - alert.active_at);

@@ -8,12 +8,14 @@
 //! - [`group`]: one evaluation of a group at a given time — results back to
 //!   storage, stale markers, alerts to the [`group::AlertSender`] seam;
 //! - [`manager`]: the running groups — loops, reloads that take all files
-//!   or none, alert state saved in the database and restored at start.
+//!   or none, alert state saved in the database and restored at start;
+//! - [`notifier`]: alerts posted to external Alertmanagers (API v2).
 
 pub mod alerting;
 pub mod file;
 pub mod group;
 pub mod manager;
+pub mod notifier;
 
 #[cfg(test)]
 mod tests;
@@ -21,3 +23,4 @@ mod tests;
 pub use alerting::{Alert, AlertState, AlertingRule, OutgoingAlert};
 pub use group::{AlertSender, Group, NoSender, Rule, RuleImpl};
 pub use manager::{load_files, Manager, ManagerOptions, RuleLoadError, RuleSettings};
+pub use notifier::AlertmanagerSender;

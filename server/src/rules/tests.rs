@@ -67,7 +67,11 @@ fn stored(s: &Storage, name: &str) -> Vec<(Labels, Vec<(i64, u64)>)> {
         .unwrap()
         .into_iter()
         .map(|d| {
-            let pts = d.samples.into_iter().map(|(t, v)| (t, v.to_bits())).collect();
+            let pts = d
+                .samples
+                .into_iter()
+                .map(|(t, v)| (t, v.to_bits()))
+                .collect();
             (d.labels, pts)
         })
         .collect()
@@ -133,7 +137,10 @@ fn alert_states(g: &Group) -> Vec<(String, AlertState)> {
 fn rulefmt_fixtures_match_prometheus() {
     let table = std::fs::read_to_string(testdata("rulefmt/EXPECTATIONS.tsv")).unwrap();
     let mut checked = 0;
-    for line in table.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for line in table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         let cols: Vec<&str> = line.split('\t').collect();
         let (file, expected, want) = (cols[0], cols[1], cols.get(2).copied().unwrap_or(""));
         let notes = cols.get(3).copied().unwrap_or("");
@@ -149,7 +156,10 @@ fn rulefmt_fixtures_match_prometheus() {
             ("error", Err(e)) => {
                 let text = e.to_string();
                 assert!(text.contains(want), "{file}: {text:?} lacks {want:?}");
-                assert!(text.contains(&format!("{file}:")), "{file}: no file:line in {text}");
+                assert!(
+                    text.contains(&format!("{file}:")),
+                    "{file}: no file:line in {text}"
+                );
             }
             other => panic!("unknown expectation {other:?}"),
         }
@@ -163,7 +173,10 @@ fn aliases_and_merge_keys_read_as_prometheus() {
     let f = file::load_file(&testdata("rulefmt/test_aliases.yaml")).unwrap();
     let g = &f.groups[0];
     assert_eq!(g.rules[0].name(), "HighAlert");
-    assert_eq!(g.rules[0].labels.get("severity").map(String::as_str), Some("critical"));
+    assert_eq!(
+        g.rules[0].labels.get("severity").map(String::as_str),
+        Some("critical")
+    );
     assert_eq!(g.rules[1].name(), "new_metric");
     // `<<: *highalert` with `alert: HighAlert2` overriding.
     let merged = &g.rules[3];
@@ -179,14 +192,26 @@ fn interval_secs(g: &file::GroupSpec) -> u64 {
 #[test]
 fn promtool_fixtures() {
     assert!(file::load_file(&testdata("promtool/rules.yml")).is_ok());
-    let bad = file::load_file(&testdata("promtool/rules-bad.yml")).unwrap_err().to_string();
+    let bad = file::load_file(&testdata("promtool/rules-bad.yml"))
+        .unwrap_err()
+        .to_string();
     assert!(bad.contains("$label"), "{bad}");
-    assert!(bad.contains("rules-bad.yml:6:"), "error should point at the rule: {bad}");
-    let syntax = file::load_file(&testdata("promtool/bad-rules-syntax.yml")).unwrap_err().to_string();
+    assert!(
+        bad.contains("rules-bad.yml:6:"),
+        "error should point at the rule: {bad}"
+    );
+    let syntax = file::load_file(&testdata("promtool/bad-rules-syntax.yml"))
+        .unwrap_err()
+        .to_string();
     assert!(syntax.contains("could not parse expression"), "{syntax}");
     // Unknown keys are errors (promtool has a flag to ignore them).
-    let extra = file::load_file(&testdata("promtool/rules_extrafields.yml")).unwrap_err().to_string();
-    assert!(extra.contains("namespace") && extra.contains("ownership"), "{extra}");
+    let extra = file::load_file(&testdata("promtool/rules_extrafields.yml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        extra.contains("namespace") && extra.contains("ownership"),
+        "{extra}"
+    );
     // Parses, but fails at evaluation (many-to-many).
     assert!(file::load_file(&testdata("promtool/bad-rules-error.yml")).is_ok());
     let large = file::load_file(&testdata("promtool/rules_large.yml")).unwrap();
@@ -199,15 +224,30 @@ fn every_error_is_reported_at_once() {
     let e = parse_str(text, "f.yml").unwrap_err();
     let lines: Vec<String> = e.0.iter().map(|e| e.to_string()).collect();
     assert_eq!(lines.len(), 3, "{lines:?}");
-    assert!(lines[1].starts_with("f.yml:8: unknown key \"colour\""), "{lines:?}");
-    assert!(lines[0].starts_with("f.yml:4: group \"a\", rule 1, \"x\": could not parse expression"), "{lines:?}");
-    assert!(lines.iter().any(|l| l.contains("f.yml:9: groupname: \"a\" is repeated in the same file")), "{lines:?}");
+    assert!(
+        lines[1].starts_with("f.yml:8: unknown key \"colour\""),
+        "{lines:?}"
+    );
+    assert!(
+        lines[0].starts_with("f.yml:4: group \"a\", rule 1, \"x\": could not parse expression"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("f.yml:9: groupname: \"a\" is repeated in the same file")),
+        "{lines:?}"
+    );
 }
 
 #[test]
 fn real_world_rule_sets_load() {
     let mut rules = 0;
-    for dir in ["awesome-prometheus-alerts/**/*.yml", "kube-prometheus/*.yml", "node_exporter/*.yml"] {
+    for dir in [
+        "awesome-prometheus-alerts/**/*.yml",
+        "kube-prometheus/*.yml",
+        "node_exporter/*.yml",
+    ] {
         let files = pharos_agent::config::expand_glob(&testdata(dir));
         assert!(!files.is_empty(), "{dir}");
         for f in files {
@@ -226,7 +266,11 @@ fn real_world_rule_sets_evaluate_without_error() {
     let rec = Recorder::default();
     let mut failures = Vec::new();
     let mut evaluated = 0;
-    for pattern in ["awesome-prometheus-alerts/**/*.yml", "kube-prometheus/*.yml", "node_exporter/*.yml"] {
+    for pattern in [
+        "awesome-prometheus-alerts/**/*.yml",
+        "kube-prometheus/*.yml",
+        "node_exporter/*.yml",
+    ] {
         for f in pharos_agent::config::expand_glob(&testdata(pattern)) {
             for spec in file::load_file(&f).unwrap().groups {
                 let mut g = Group::new(&spec, Duration::from_secs(60), Duration::ZERO);
@@ -240,14 +284,22 @@ fn real_world_rule_sets_evaluate_without_error() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {evaluated} failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {evaluated} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn rule_file_globs_reach_subdirectories() {
     let files = load_files(&[testdata("awesome-prometheus-alerts/**/*.yml")]).unwrap();
     assert!(files.len() >= 100, "{}", files.len());
-    assert!(files.iter().any(|f| f.name.contains("ssl/tls/")), "nested directories are searched");
+    assert!(
+        files.iter().any(|f| f.name.contains("ssl/tls/")),
+        "nested directories are searched"
+    );
 }
 
 // ---- alert timelines ----
@@ -271,10 +323,26 @@ fn alert_goes_pending_firing_resolved() {
     let dir = tempfile::tempdir().unwrap();
     let s = storage(dir.path());
     // x is down for six minutes, then up; y is always up.
-    series(&s, &[("__name__", "up"), ("job", "node"), ("instance", "x")], T0, T0 + 20 * MIN, |t| {
-        if t < T0 + 6 * MIN { 0.0 } else { 1.0 }
-    });
-    series(&s, &[("__name__", "up"), ("job", "node"), ("instance", "y")], T0, T0 + 20 * MIN, |_| 1.0);
+    series(
+        &s,
+        &[("__name__", "up"), ("job", "node"), ("instance", "x")],
+        T0,
+        T0 + 20 * MIN,
+        |t| {
+            if t < T0 + 6 * MIN {
+                0.0
+            } else {
+                1.0
+            }
+        },
+    );
+    series(
+        &s,
+        &[("__name__", "up"), ("job", "node"), ("instance", "y")],
+        T0,
+        T0 + 20 * MIN,
+        |_| 1.0,
+    );
     let mut g = group(INSTANCE_DOWN);
     let rec = Recorder::default();
 
@@ -309,7 +377,10 @@ fn alert_goes_pending_firing_resolved() {
     assert_eq!(a.starts_at, T0);
     // Valid for four resend delays (1m, the interval is 1m too).
     assert_eq!(a.ends_at, T0 + 2 * MIN + 4 * MIN);
-    assert_eq!(a.generator_url, "http://pharos:9090/graph?g0.expr=up+%3D%3D+0&g0.tab=1");
+    assert_eq!(
+        a.generator_url,
+        "http://pharos:9090/graph?g0.expr=up+%3D%3D+0&g0.tab=1"
+    );
 
     // Re-sent once the resend delay has passed.
     eval(&mut g, &s, &rec, T0 + 2 * MIN + 30_000);
@@ -327,9 +398,22 @@ fn alert_goes_pending_firing_resolved() {
 
     // ALERTS: pending at 0 and 1m, firing from 2m, stale at 6m.
     let alerts = stored(&s, "ALERTS");
-    let pending = alerts.iter().find(|(l, _)| l.get("alertstate") == Some("pending")).unwrap();
-    assert_eq!(pending.1, vec![(T0, 1f64.to_bits()), (T0 + MIN, 1f64.to_bits()), (T0 + 2 * MIN, STALE)]);
-    let firing = alerts.iter().find(|(l, _)| l.get("alertstate") == Some("firing")).unwrap();
+    let pending = alerts
+        .iter()
+        .find(|(l, _)| l.get("alertstate") == Some("pending"))
+        .unwrap();
+    assert_eq!(
+        pending.1,
+        vec![
+            (T0, 1f64.to_bits()),
+            (T0 + MIN, 1f64.to_bits()),
+            (T0 + 2 * MIN, STALE)
+        ]
+    );
+    let firing = alerts
+        .iter()
+        .find(|(l, _)| l.get("alertstate") == Some("firing"))
+        .unwrap();
     assert_eq!(firing.1.first(), Some(&(T0 + 2 * MIN, 1f64.to_bits())));
     assert_eq!(firing.1.last(), Some(&(T0 + 6 * MIN, STALE)));
     assert_eq!(firing.0.get("severity"), Some("page"));
@@ -338,7 +422,12 @@ fn alert_goes_pending_firing_resolved() {
     assert_eq!(for_state[0].1[0], (T0, ((T0 / 1000) as f64).to_bits()));
 
     // After the retention a resolved alert is forgotten.
-    eval(&mut g, &s, &rec, T0 + 6 * MIN + alerting::RESOLVED_RETENTION_MS + MIN);
+    eval(
+        &mut g,
+        &s,
+        &rec,
+        T0 + 6 * MIN + alerting::RESOLVED_RETENTION_MS + MIN,
+    );
     assert!(alert_states(&g).is_empty());
 }
 
@@ -346,9 +435,19 @@ fn alert_goes_pending_firing_resolved() {
 fn pending_alert_that_clears_is_dropped_without_notification() {
     let dir = tempfile::tempdir().unwrap();
     let s = storage(dir.path());
-    series(&s, &[("__name__", "up"), ("instance", "x")], T0, T0 + 5 * MIN, |t| {
-        if t < T0 + MIN { 0.0 } else { 1.0 }
-    });
+    series(
+        &s,
+        &[("__name__", "up"), ("instance", "x")],
+        T0,
+        T0 + 5 * MIN,
+        |t| {
+            if t < T0 + MIN {
+                0.0
+            } else {
+                1.0
+            }
+        },
+    );
     let mut g = group(INSTANCE_DOWN);
     let rec = Recorder::default();
     eval(&mut g, &s, &rec, T0);
@@ -363,20 +462,44 @@ fn pending_alert_that_clears_is_dropped_without_notification() {
 fn keep_firing_for_holds_an_alert() {
     let dir = tempfile::tempdir().unwrap();
     let s = storage(dir.path());
-    series(&s, &[("__name__", "errors"), ("instance", "x")], T0, T0 + 2 * MIN, |_| 5.0);
-    series(&s, &[("__name__", "errors"), ("instance", "x")], T0 + 2 * MIN, T0 + 10 * MIN, |_| 0.0);
+    series(
+        &s,
+        &[("__name__", "errors"), ("instance", "x")],
+        T0,
+        T0 + 2 * MIN,
+        |_| 5.0,
+    );
+    series(
+        &s,
+        &[("__name__", "errors"), ("instance", "x")],
+        T0 + 2 * MIN,
+        T0 + 10 * MIN,
+        |_| 0.0,
+    );
     let mut g = group(
         "groups:\n- name: g\n  rules:\n  - alert: Errors\n    expr: errors > 0\n    keep_firing_for: 3m\n",
     );
     let rec = Recorder::default();
     eval(&mut g, &s, &rec, T0);
-    assert_eq!(alert_states(&g), vec![("x".into(), AlertState::Firing)], "for 0 fires at once");
+    assert_eq!(
+        alert_states(&g),
+        vec![("x".into(), AlertState::Firing)],
+        "for 0 fires at once"
+    );
     for m in [2, 3, 4] {
         eval(&mut g, &s, &rec, T0 + m * MIN);
-        assert_eq!(alert_states(&g), vec![("x".into(), AlertState::Firing)], "held at {m}m");
+        assert_eq!(
+            alert_states(&g),
+            vec![("x".into(), AlertState::Firing)],
+            "held at {m}m"
+        );
     }
     eval(&mut g, &s, &rec, T0 + 5 * MIN);
-    assert_eq!(alert_states(&g), vec![("x".into(), AlertState::Inactive)], "released after 3m");
+    assert_eq!(
+        alert_states(&g),
+        vec![("x".into(), AlertState::Inactive)],
+        "released after 3m"
+    );
 }
 
 #[test]
@@ -384,9 +507,16 @@ fn alert_limit_and_duplicate_label_sets_fail_the_rule() {
     let dir = tempfile::tempdir().unwrap();
     let s = storage(dir.path());
     for i in ["a", "b", "c"] {
-        series(&s, &[("__name__", "up"), ("instance", i)], T0 - MIN, T0 + MIN, |_| 0.0);
+        series(
+            &s,
+            &[("__name__", "up"), ("instance", i)],
+            T0 - MIN,
+            T0 + MIN,
+            |_| 0.0,
+        );
     }
-    let mut g = group("groups:\n- name: g\n  limit: 2\n  rules:\n  - alert: Down\n    expr: up == 0\n");
+    let mut g =
+        group("groups:\n- name: g\n  limit: 2\n  rules:\n  - alert: Down\n    expr: up == 0\n");
     let rec = Recorder::default();
     eval(&mut g, &s, &rec, T0);
     assert_eq!(g.rules[0].health, "err");
@@ -396,22 +526,38 @@ fn alert_limit_and_duplicate_label_sets_fail_the_rule() {
     let mut g = group("groups:\n- name: g\n  rules:\n  - alert: Down\n    expr: up == 0\n    labels:\n      instance: same\n");
     eval(&mut g, &s, &rec, T0);
     assert_eq!(g.rules[0].health, "err");
-    assert!(g.rules[0].last_error.contains("same labelset after applying alert labels"));
+    assert!(g.rules[0]
+        .last_error
+        .contains("same labelset after applying alert labels"));
 }
 
 #[test]
 fn template_errors_give_a_message_instead_of_losing_the_alert() {
     let dir = tempfile::tempdir().unwrap();
     let s = storage(dir.path());
-    series(&s, &[("__name__", "up"), ("instance", "x")], T0 - MIN, T0 + MIN, |_| 0.0);
+    series(
+        &s,
+        &[("__name__", "up"), ("instance", "x")],
+        T0 - MIN,
+        T0 + MIN,
+        |_| 0.0,
+    );
     // Parses, but fails when run: index of a string.
     let mut g = group("groups:\n- name: g\n  rules:\n  - alert: Down\n    expr: up == 0\n    annotations:\n      bad: '{{ index $value 1 }}'\n      good: '{{ $value | humanize }} {{ with query \"up\" }}{{ . | first | label \"instance\" }}{{ end }}'\n");
     let rec = Recorder::default();
     eval(&mut g, &s, &rec, T0);
     let sent = rec.take();
-    assert_eq!(sent.len(), 1, "the alert is sent despite its broken annotation");
+    assert_eq!(
+        sent.len(),
+        1,
+        "the alert is sent despite its broken annotation"
+    );
     let ann: BTreeMap<_, _> = sent[0].annotations.iter().cloned().collect();
-    assert!(ann["bad"].starts_with("<error expanding template: "), "{}", ann["bad"]);
+    assert!(
+        ann["bad"].starts_with("<error expanding template: "),
+        "{}",
+        ann["bad"]
+    );
     assert_eq!(ann["good"], "0 x");
 }
 
@@ -421,9 +567,27 @@ fn template_errors_give_a_message_instead_of_losing_the_alert() {
 fn recording_rules_write_results_and_stale_markers() {
     let dir = tempfile::tempdir().unwrap();
     let s = storage(dir.path());
-    series(&s, &[("__name__", "req"), ("job", "a"), ("instance", "1")], T0 - MIN, T0 + 10 * MIN, |_| 2.0);
-    series(&s, &[("__name__", "req"), ("job", "a"), ("instance", "2")], T0 - MIN, T0 + 10 * MIN, |_| 3.0);
-    series(&s, &[("__name__", "req"), ("job", "b"), ("instance", "1")], T0 - MIN, T0 + MIN + 1, |_| 7.0);
+    series(
+        &s,
+        &[("__name__", "req"), ("job", "a"), ("instance", "1")],
+        T0 - MIN,
+        T0 + 10 * MIN,
+        |_| 2.0,
+    );
+    series(
+        &s,
+        &[("__name__", "req"), ("job", "a"), ("instance", "2")],
+        T0 - MIN,
+        T0 + 10 * MIN,
+        |_| 3.0,
+    );
+    series(
+        &s,
+        &[("__name__", "req"), ("job", "b"), ("instance", "1")],
+        T0 - MIN,
+        T0 + MIN + 1,
+        |_| 7.0,
+    );
     let mut g = group(
         "groups:\n- name: g\n  labels:\n    team: core\n  rules:\n  - record: job:req:sum\n    expr: sum by (job) (req)\n    labels:\n      tier: one\n  - record: job:req:double\n    expr: job:req:sum * 2\n",
     );
@@ -432,16 +596,28 @@ fn recording_rules_write_results_and_stale_markers() {
     eval(&mut g, &s, &rec, T0 + 10 * MIN - 1);
     let sums = stored(&s, "job:req:sum");
     assert_eq!(sums.len(), 2);
-    let a = sums.iter().find(|(l, _)| l.get("job") == Some("a")).unwrap();
+    let a = sums
+        .iter()
+        .find(|(l, _)| l.get("job") == Some("a"))
+        .unwrap();
     assert_eq!(a.0.get("tier"), Some("one"));
     assert_eq!(a.0.get("team"), Some("core"));
-    assert_eq!(a.1, vec![(T0, 5f64.to_bits()), (T0 + 10 * MIN - 1, 5f64.to_bits())]);
+    assert_eq!(
+        a.1,
+        vec![(T0, 5f64.to_bits()), (T0 + 10 * MIN - 1, 5f64.to_bits())]
+    );
     // job b vanished (its last sample is more than 5m old): a stale marker.
-    let b = sums.iter().find(|(l, _)| l.get("job") == Some("b")).unwrap();
+    let b = sums
+        .iter()
+        .find(|(l, _)| l.get("job") == Some("b"))
+        .unwrap();
     assert_eq!(b.1, vec![(T0, 7f64.to_bits()), (T0 + 10 * MIN - 1, STALE)]);
     // The second rule sees what the first wrote in the same evaluation.
     let doubles = stored(&s, "job:req:double");
-    let a2 = doubles.iter().find(|(l, _)| l.get("job") == Some("a")).unwrap();
+    let a2 = doubles
+        .iter()
+        .find(|(l, _)| l.get("job") == Some("a"))
+        .unwrap();
     assert_eq!(a2.1[0], (T0, 10f64.to_bits()));
     assert_eq!(g.rules[0].health, "ok");
 }
@@ -450,14 +626,28 @@ fn recording_rules_write_results_and_stale_markers() {
 fn recording_rule_errors_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     let s = storage(dir.path());
-    series(&s, &[("__name__", "x"), ("a", "1"), ("b", "1")], T0 - MIN, T0 + MIN, |_| 1.0);
-    series(&s, &[("__name__", "x"), ("a", "1"), ("b", "2")], T0 - MIN, T0 + MIN, |_| 1.0);
+    series(
+        &s,
+        &[("__name__", "x"), ("a", "1"), ("b", "1")],
+        T0 - MIN,
+        T0 + MIN,
+        |_| 1.0,
+    );
+    series(
+        &s,
+        &[("__name__", "x"), ("a", "1"), ("b", "2")],
+        T0 - MIN,
+        T0 + MIN,
+        |_| 1.0,
+    );
     let mut g = group("groups:\n- name: g\n  limit: 1\n  rules:\n  - record: r\n    expr: x\n  - record: r2\n    expr: sum by (a) (x)\n  - record: r3\n    expr: x\n    labels:\n      b: same\n");
     let rec = Recorder::default();
     eval(&mut g, &s, &rec, T0);
     assert_eq!(g.rules[0].last_error, "exceeded limit 1 with 2 series");
     assert_eq!(g.rules[1].health, "ok");
-    assert!(g.rules[2].last_error.contains("same labelset after applying rule labels"));
+    assert!(g.rules[2]
+        .last_error
+        .contains("same labelset after applying rule labels"));
     assert!(stored(&s, "r").is_empty(), "a failed rule writes nothing");
 }
 
@@ -502,7 +692,13 @@ async fn restart_neither_refires_nor_forgets() {
     let rules_dir = tempfile::tempdir().unwrap();
     std::fs::write(rules_dir.path().join("r.yml"), SLOW_ALERT).unwrap();
     let s = storage(dir.path());
-    series(&s, &[("__name__", "up"), ("instance", "x")], T0 - MIN, T0 + 30 * MIN, |_| 0.0);
+    series(
+        &s,
+        &[("__name__", "up"), ("instance", "x")],
+        T0 - MIN,
+        T0 + 30 * MIN,
+        |_| 0.0,
+    );
 
     let rec = Arc::new(Recorder::default());
     let m = manager(&s, T0, rec.clone());
@@ -517,21 +713,45 @@ async fn restart_neither_refires_nor_forgets() {
     let m2 = manager(&s, T0 + 40_000, rec2.clone());
     m2.update(settings(rules_dir.path())).await.unwrap();
     let g = &m2.groups()[0];
-    let RuleImpl::Alerting(down) = &g.rules[0].kind else { panic!() };
-    let a = down.active.values().next().expect("the pending alert is restored");
+    let RuleImpl::Alerting(down) = &g.rules[0].kind else {
+        panic!()
+    };
+    let a = down
+        .active
+        .values()
+        .next()
+        .expect("the pending alert is restored");
     assert_eq!(a.state, AlertState::Pending);
     // 4m30s of its 5 minutes remain (more than the grace period): the
     // downtime is added to its start.
     assert_eq!(a.active_at, T0 + 10_000);
-    let RuleImpl::Alerting(always) = &g.rules[1].kind else { panic!() };
-    assert_eq!(always.active.values().next().unwrap().state, AlertState::Firing);
+    let RuleImpl::Alerting(always) = &g.rules[1].kind else {
+        panic!()
+    };
+    assert_eq!(
+        always.active.values().next().unwrap().state,
+        AlertState::Firing
+    );
 
     m2.eval_at(T0 + 45_000);
-    assert!(rec2.take().is_empty(), "the firing alert is not sent again after the restart");
+    assert!(
+        rec2.take().is_empty(),
+        "the firing alert is not sent again after the restart"
+    );
     m2.eval_at(T0 + 5 * MIN);
-    let RuleImpl::Alerting(down) = &m2.groups()[0].rules[0].kind else { panic!() };
-    assert_eq!(down.state(), AlertState::Pending, "not yet: 5m from the restored start");
-    assert_eq!(rec2.take().len(), 1, "Always is re-sent after the resend delay");
+    let RuleImpl::Alerting(down) = &m2.groups()[0].rules[0].kind else {
+        panic!()
+    };
+    assert_eq!(
+        down.state(),
+        AlertState::Pending,
+        "not yet: 5m from the restored start"
+    );
+    assert_eq!(
+        rec2.take().len(),
+        1,
+        "Always is re-sent after the resend delay"
+    );
     m2.eval_at(T0 + 5 * MIN + 10_000);
     let sent = rec2.take();
     assert_eq!(sent.len(), 1, "{sent:?}");
@@ -548,12 +768,22 @@ async fn broken_rule_file_keeps_the_running_rules() {
     let m = manager(&s, T0, Arc::new(NoSender));
     m.update(settings(rules_dir.path())).await.unwrap();
     m.eval_at(T0);
-    std::fs::write(rules_dir.path().join("bad.yml"), "groups:\n- name: x\n  rules:\n  - record: a\n    expr: 'rate('\n").unwrap();
-    let err = m.update(settings(rules_dir.path())).await.unwrap_err().to_string();
+    std::fs::write(
+        rules_dir.path().join("bad.yml"),
+        "groups:\n- name: x\n  rules:\n  - record: a\n    expr: 'rate('\n",
+    )
+    .unwrap();
+    let err = m
+        .update(settings(rules_dir.path()))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("bad.yml:4:"), "{err}");
     assert_eq!(m.groups().len(), 1, "the old group keeps running");
     assert_eq!(m.last_error().as_deref(), Some(err.as_str()));
-    let RuleImpl::Alerting(always) = &m.groups()[0].rules[1].kind else { panic!() };
+    let RuleImpl::Alerting(always) = &m.groups()[0].rules[1].kind else {
+        panic!()
+    };
     assert_eq!(always.active.len(), 1, "its state too");
 
     // A good edit replaces the group; the unchanged rule keeps its alert.
@@ -566,7 +796,9 @@ async fn broken_rule_file_keeps_the_running_rules() {
     m.update(settings(rules_dir.path())).await.unwrap();
     let g = &m.groups()[0];
     assert_eq!(g.rules.len(), 2);
-    let RuleImpl::Alerting(always) = &g.rules[0].kind else { panic!() };
+    let RuleImpl::Alerting(always) = &g.rules[0].kind else {
+        panic!()
+    };
     assert_eq!(always.active.len(), 1);
     assert!(m.last_error().is_none());
     m.stop();

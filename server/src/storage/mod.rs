@@ -409,7 +409,9 @@ impl Storage {
     pub fn put_state(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
         let w = self.lock_writer();
         w.conn
-            .prepare_cached("INSERT OR REPLACE INTO state (key, value, updated) VALUES (?1, ?2, ?3)")?
+            .prepare_cached(
+                "INSERT OR REPLACE INTO state (key, value, updated) VALUES (?1, ?2, ?3)",
+            )?
             .execute(rusqlite::params![key, value, self.opts.clock.now_ms()])
             .map_err(StorageError::from_sqlite)?;
         Ok(())
@@ -418,7 +420,9 @@ impl Storage {
     /// The value stored under `key`, if any.
     pub fn get_state(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
         let w = self.lock_writer();
-        let mut stmt = w.conn.prepare_cached("SELECT value FROM state WHERE key = ?1")?;
+        let mut stmt = w
+            .conn
+            .prepare_cached("SELECT value FROM state WHERE key = ?1")?;
         let mut rows = stmt.query([key])?;
         match rows.next()? {
             Some(r) => Ok(Some(r.get(0)?)),
