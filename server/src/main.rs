@@ -39,6 +39,24 @@ enum Command {
     /// Check things before they go live (exit code 0 when fine, 1 when not).
     #[command(subcommand)]
     Check(CheckCommand),
+    /// Run tests (exit code 0 when all pass, 1 when not).
+    #[command(subcommand)]
+    Test(TestCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum TestCommand {
+    /// Run rule unit tests in promtool's format (`promtool test rules`):
+    /// input series, alert_rule_test and promql_expr_test cases.
+    Rules {
+        /// The unit-test files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Only run test groups whose name matches this regular expression
+        /// (may be given more than once).
+        #[arg(long = "run", value_name = "REGEX")]
+        run: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -342,6 +360,10 @@ fn main() -> ExitCode {
         }
         Some(Command::Check(CheckCommand::Config { files })) => check_config(&files),
         Some(Command::Check(CheckCommand::Rules { files })) => check_rules(&files),
+        Some(Command::Test(TestCommand::Rules { files, run })) => {
+            init_logging("error");
+            test_rules(&files, &run)
+        }
         Some(Command::Check(CheckCommand::Storage {
             storage_path,
             quiet,
@@ -430,6 +452,40 @@ fn check_rules(files: &[PathBuf]) -> ExitCode {
                 for e in &errors.0 {
                     println!("    {e}");
                 }
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `pharos test rules`: promtool's output shape.
+fn test_rules(files: &[PathBuf], run: &[String]) -> ExitCode {
+    let mut patterns = Vec::new();
+    for r in run {
+        match regex::Regex::new(r) {
+            Ok(re) => patterns.push(re),
+            Err(e) => {
+                eprintln!("pharos test rules: --run {r:?} is not a valid regular expression: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let mut ok = true;
+    for f in files {
+        println!("Unit Testing:  {}", f.display());
+        match pharos::rules::unittest::run_file(f, &patterns) {
+            Ok(()) => println!("  SUCCESS\n"),
+            Err(errors) => {
+                ok = false;
+                println!("  FAILED:");
+                for e in errors {
+                    println!("{e}");
+                }
+                println!();
             }
         }
     }

@@ -409,3 +409,29 @@ fn alerts_reach_a_real_alertmanager() {
             .any(|a| a["labels"]["alertname"] == "RoomTooHot")
     });
 }
+
+/// `pharos test rules` runs promtool's unit-test format: exit 0 when the
+/// expected alerts fire, 1 with promtool's report when they do not.
+#[test]
+fn test_rules_runs_promtool_unit_tests() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yml"), RULES).unwrap();
+    let test = |exp_room: &str| {
+        format!(
+            "rule_files: [rules.yml]\nevaluation_interval: 1s\ntests:\n- interval: 1s\n  external_labels:\n    site: hq\n  input_series:\n  - series: 'room_temperature{{room=\"lab\"}}'\n    values: '20 30x10'\n  alert_rule_test:\n  - eval_time: 2s\n    alertname: RoomTooHot\n  - eval_time: 5s\n    alertname: RoomTooHot\n    exp_alerts:\n    - exp_labels: {{room: {exp_room}, severity: warning}}\n      exp_annotations:\n        summary: Room lab is at 30 degrees\n        hint: 30 on hq\n  promql_expr_test:\n  - expr: room:temperature:max\n    eval_time: 3s\n    exp_samples:\n    - labels: 'room:temperature:max{{room=\"lab\"}}'\n      value: 30\n"
+        )
+    };
+    let run = |text: String| {
+        let f = dir.path().join("test.yml");
+        std::fs::write(&f, text).unwrap();
+        let out = Command::new(pharos_bin()).args(["test", "rules"]).arg(&f).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (code, out) = run(test("lab"));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("SUCCESS"), "{out}");
+    let (code, out) = run(test("attic"));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("alertname: RoomTooHot, time: 5s"), "{out}");
+    assert!(out.contains("room=\"attic\"") && out.contains("room=\"lab\""), "{out}");
+}

@@ -15,7 +15,8 @@
 //!   inner expression on their own absolutely aligned steps;
 //! - [`functions`], [`aggregate`], [`binary`]: the operations, each over
 //!   all steps of its inputs;
-//! - [`value`]: what a query returns ([`Value`]).
+//! - [`value`]: what a query returns ([`Value`]);
+//! - [`notation`]: the series notation of Prometheus's test files.
 //!
 //! Two window rules exist: Prometheus 3 reads ranges and the lookback as
 //! left-open intervals (`(t-r, t]`), Prometheus 2 as closed ones
@@ -30,6 +31,7 @@ pub mod aggregate;
 pub mod binary;
 pub mod eval;
 pub mod functions;
+pub mod notation;
 pub mod prepare;
 pub mod value;
 

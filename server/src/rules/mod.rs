@@ -9,13 +9,15 @@
 //!   storage, stale markers, alerts to the [`group::AlertSender`] seam;
 //! - [`manager`]: the running groups — loops, reloads that take all files
 //!   or none, alert state saved in the database and restored at start;
-//! - [`notifier`]: alerts posted to external Alertmanagers (API v2).
+//! - [`notifier`]: alerts posted to external Alertmanagers (API v2);
+//! - [`unittest`]: `pharos test rules` (promtool's rule unit tests).
 
 pub mod alerting;
 pub mod file;
 pub mod group;
 pub mod manager;
 pub mod notifier;
+pub mod unittest;
 
 #[cfg(test)]
 mod tests;

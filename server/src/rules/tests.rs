@@ -803,3 +803,56 @@ async fn broken_rule_file_keeps_the_running_rules() {
     assert!(m.last_error().is_none());
     m.stop();
 }
+
+// ---- pharos test rules ----
+
+/// promtool's own unit-test fixtures and the exit codes promtool gives
+/// them (EXPECTATIONS.md of the corpus), minus what needs native
+/// histograms.
+#[test]
+fn promtool_unit_test_fixtures() {
+    let run = |file: &str, runs: &[&str]| {
+        let res: Vec<regex::Regex> = runs.iter().map(|r| regex::Regex::new(r).unwrap()).collect();
+        unittest::run_file(&testdata(&format!("promtool/{file}")), &res)
+    };
+    for (file, runs, pass) in [
+        ("long-period.yml", &[][..], true),
+        ("bad-input-series.yml", &[], false),
+        ("bad-promql.yml", &[], false),
+        ("bad-rules-syntax-test.yml", &[], false),
+        ("bad-rules-error-test.yml", &[], false),
+        ("failing.yml", &[], false),
+        ("negative-offset-test.yml", &[], true),
+        ("no-test-group-interval.yml", &[], true),
+        ("start-time-test.yml", &[], true),
+        ("at-modifier-test.yml", &[], true),
+        ("rules_run.yml", &[], false),
+        ("rules_run.yml", &["correct", "wrong"], false),
+        ("rules_run.yml", &["correct"], true),
+        ("rules_run.yml", &["wrong"], false),
+        ("rules_run_no_fuzzy.yml", &[], false),
+        ("rules_run_fuzzy.yml", &["correct"], true),
+        ("rules_run_fuzzy.yml", &["wrong"], false),
+    ] {
+        let r = run(file, runs);
+        assert_eq!(r.is_ok(), pass, "{file} {runs:?}: {r:?}");
+    }
+    // unittest.yml passes except for its native-histogram series.
+    let e = run("unittest.yml", &[]).unwrap_err().join("\n");
+    assert!(e.contains("native histograms are not supported"), "{e}");
+    assert_eq!(
+        e.matches("  group ").count(),
+        1,
+        "only the histogram group fails: {e}"
+    );
+}
+
+#[test]
+fn unit_test_failures_say_what_differs() {
+    let e = unittest::run_file(&testdata("promtool/failing.yml"), &[])
+        .unwrap_err()
+        .join("\n");
+    assert!(e.contains("Failing test:"), "{e}");
+    assert!(e.contains("expr: \"test\", time: 0s,"), "{e}");
+    assert!(e.contains("alertname: Test, time: 0s"), "{e}");
+}
