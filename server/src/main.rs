@@ -32,7 +32,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the server: storage, remote-write receiver and HTTP API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Backfill data into a data directory (the server must be stopped).
     #[command(subcommand)]
     Import(ImportCommand),
@@ -371,7 +371,7 @@ fn main() -> ExitCode {
             init_logging("warn");
             check_storage(&storage_path, quiet)
         }
-        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Serve(args)) => serve(*args),
         None => serve(cli.serve),
     }
 }
@@ -405,47 +405,42 @@ fn check_storage(dir: &std::path::Path, quiet: bool) -> ExitCode {
 
 /// `pharos check config`: promtool's output shape, every error listed.
 fn check_config(files: &[PathBuf]) -> ExitCode {
-    let mut ok = true;
-    for f in files {
-        println!("Checking {}", f.display());
-        match pharos_agent::config::load_file(f) {
-            Ok(loaded) => {
-                for w in &loaded.warnings {
-                    println!("  WARNING: {w}");
-                }
-                let c = &loaded.config;
-                println!(
-                    "  SUCCESS: {} scrape configs, {} rule files",
-                    c.scrape_configs.len(),
-                    c.rule_files.len()
-                );
+    check_files(files, |f| {
+        pharos_agent::config::load_file(f).map(|loaded| {
+            for w in &loaded.warnings {
+                println!("  WARNING: {w}");
             }
-            Err(errors) => {
-                ok = false;
-                println!("  FAILED:");
-                for e in &errors.0 {
-                    println!("    {e}");
-                }
-            }
-        }
-    }
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+            let c = &loaded.config;
+            format!(
+                "{} scrape configs, {} rule files",
+                c.scrape_configs.len(),
+                c.rule_files.len()
+            )
+        })
+    })
 }
 
 /// `pharos check rules`: promtool's output shape, every error listed.
 fn check_rules(files: &[PathBuf]) -> ExitCode {
+    check_files(files, |f| {
+        pharos::rules::file::load_file(f).map(|file| {
+            let n: usize = file.groups.iter().map(|g| g.rules.len()).sum();
+            format!("{n} rules found")
+        })
+    })
+}
+
+/// Checks each file with `check` and prints promtool's report: `SUCCESS:`
+/// and a summary, or `FAILED:` and every error; exit 1 if any failed.
+fn check_files(
+    files: &[PathBuf],
+    check: impl Fn(&std::path::Path) -> Result<String, pharos_agent::config::ConfigErrors>,
+) -> ExitCode {
     let mut ok = true;
     for f in files {
         println!("Checking {}", f.display());
-        match pharos::rules::file::load_file(f) {
-            Ok(file) => {
-                let n: usize = file.groups.iter().map(|g| g.rules.len()).sum();
-                println!("  SUCCESS: {n} rules found");
-            }
+        match check(f) {
+            Ok(summary) => println!("  SUCCESS: {summary}"),
             Err(errors) => {
                 ok = false;
                 println!("  FAILED:");

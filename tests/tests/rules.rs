@@ -424,8 +424,15 @@ fn test_rules_runs_promtool_unit_tests() {
     let run = |text: String| {
         let f = dir.path().join("test.yml");
         std::fs::write(&f, text).unwrap();
-        let out = Command::new(pharos_bin()).args(["test", "rules"]).arg(&f).output().unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+        let out = Command::new(pharos_bin())
+            .args(["test", "rules"])
+            .arg(&f)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     };
     let (code, out) = run(test("lab"));
     assert_eq!(code, Some(0), "{out}");
@@ -433,5 +440,8 @@ fn test_rules_runs_promtool_unit_tests() {
     let (code, out) = run(test("attic"));
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("alertname: RoomTooHot, time: 5s"), "{out}");
-    assert!(out.contains("room=\"attic\"") && out.contains("room=\"lab\""), "{out}");
+    assert!(
+        out.contains("room=\"attic\"") && out.contains("room=\"lab\""),
+        "{out}"
+    );
 }

@@ -19,6 +19,9 @@ use crate::template::{self, PromContext, QuerySample, Value, ALERT_TEMPLATE_PREL
 /// the resolution still learns of it (Prometheus's `resolvedRetention`).
 pub const RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;
 
+/// Label or annotation pairs, sorted by name.
+pub type Pairs = Vec<(String, String)>;
+
 /// An alert's state.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
@@ -299,13 +302,7 @@ impl AlertingRule {
     }
 
     /// Final labels and annotations of the alert for one result sample.
-    fn expand(
-        &self,
-        sample: &Labels,
-        value: f64,
-        ts: i64,
-        env: &EvalEnv<'_>,
-    ) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    fn expand(&self, sample: &Labels, value: f64, ts: i64, env: &EvalEnv<'_>) -> (Pairs, Pairs) {
         let data = template_data(sample, value, env);
         let funcs = funcs(ts, env);
         let mut labels: BTreeMap<String, String> = sample

@@ -300,9 +300,11 @@ fn run_group(
             match v {
                 SeqValue::Omitted => {}
                 SeqValue::Float(x) => samples.push((tg.start_ms + k as i64 * interval_ms, *x)),
-                SeqValue::Histogram => return Err(fail(format!(
+                SeqValue::Histogram => {
+                    return Err(fail(format!(
                     "input_series at line {line}: native histograms are not supported by pharos"
-                ))),
+                )))
+                }
             }
         }
         batch.push(SeriesSamples { labels, samples });

@@ -584,28 +584,20 @@ pub fn prometheus_funcs(ctx: PromContext) -> Funcs {
             ))
         }),
     );
-    fs.insert_with_arity(
-        "graphLink",
-        1,
-        false,
-        func(|a| {
-            Ok(Value::Str(format!(
-                "/graph?g0.expr={}&g0.tab=0",
-                query_escape(args::string(a, 0)?)
-            )))
-        }),
-    );
-    fs.insert_with_arity(
-        "tableLink",
-        1,
-        false,
-        func(|a| {
-            Ok(Value::Str(format!(
-                "/graph?g0.expr={}&g0.tab=1",
-                query_escape(args::string(a, 0)?)
-            )))
-        }),
-    );
+    // The expression browser's graph (tab 0) and table (tab 1) views.
+    for (name, tab) in [("graphLink", 0), ("tableLink", 1)] {
+        fs.insert_with_arity(
+            name,
+            1,
+            false,
+            func(move |a| {
+                Ok(Value::Str(format!(
+                    "/graph?g0.expr={}&g0.tab={tab}",
+                    query_escape(args::string(a, 0)?)
+                )))
+            }),
+        );
+    }
     fs.insert_with_arity(
         "stripPort",
         1,
