@@ -27,6 +27,7 @@ pub mod collect;
 pub mod http;
 pub mod ingest;
 pub mod memo;
+pub mod notify;
 pub mod promql;
 pub mod rules;
 pub mod selfmetrics;

@@ -77,6 +77,14 @@ enum CheckCommand {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Check Alertmanager configuration files (alertmanager.yml): routes,
+    /// receivers, inhibition rules, time intervals, as `amtool
+    /// check-config` does. Every problem is listed with file:line.
+    Alertmanager {
+        /// The files to check.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
     /// Read a data directory end to end and report every inconsistency:
     /// SQLite integrity, undecodable label sets, chunks and write-ahead
     /// records. Safe to run beside a server using the directory.
@@ -360,6 +368,19 @@ fn main() -> ExitCode {
         }
         Some(Command::Check(CheckCommand::Config { files })) => check_config(&files),
         Some(Command::Check(CheckCommand::Rules { files })) => check_rules(&files),
+        Some(Command::Check(CheckCommand::Alertmanager { files })) => check_files(&files, |f| {
+            pharos::notify::config::load_file(f).map(|(c, warnings)| {
+                for w in &warnings {
+                    println!("  WARNING: {w}");
+                }
+                format!(
+                    "{} receivers, {} inhibit rules, {} time intervals",
+                    c.receivers.len(),
+                    c.inhibit_rules.len(),
+                    c.time_intervals.len()
+                )
+            })
+        }),
         Some(Command::Test(TestCommand::Rules { files, run })) => {
             init_logging("error");
             test_rules(&files, &run)

@@ -452,3 +452,15 @@ fn wildcard_match(p: &[u8], s: &[u8]) -> bool {
         _ => false,
     }
 }
+
+/// Reads an `http_config:` block (Prometheus's common HTTP client
+/// settings as a mapping of their own, as Alertmanager's receivers write
+/// them), strictly.
+pub fn decode_http_client(ctx: &mut Ctx, n: &yaml::Node) -> HttpClientConfig {
+    let Some(mut m) = MapReader::open(ctx, n, "http_config", "config.HTTPClientConfig") else {
+        return HttpClientConfig::default();
+    };
+    let (c, _) = http::decode_inline(ctx, &mut m);
+    m.finish(ctx);
+    c
+}

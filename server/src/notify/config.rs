@@ -1,0 +1,1274 @@
+//! Alertmanager's configuration file (`alertmanager.yml`): `global`,
+//! `route` (the routing tree), `inhibit_rules`, `receivers`, `templates`,
+//! `time_intervals` / `mute_time_intervals` — read strictly, with defaults
+//! filled in and every problem reported at once with `file:line`, in the
+//! words Alertmanager's loader uses so `amtool check-config` users
+//! recognise them.
+//!
+//! Receivers pharos delivers to: `webhook_configs`, `email_configs`,
+//! `slack_configs`, `wechat_configs` (WeCom's application API), and the
+//! pharos-only `wecom_configs` (WeCom group robot), `dingtalk_configs` and
+//! `feishu_configs`. Alertmanager's other receiver types (PagerDuty,
+//! OpsGenie, VictorOps, Telegram, …) are validated as Alertmanager
+//! validates them, so a working file loads, but named in
+//! [`Receiver::unsupported`]: they deliver nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pharos_agent::config::decode::{self, Ctx, MapReader};
+use pharos_agent::config::yaml::{self, Kind, Node};
+use pharos_agent::config::{
+    decode_http_client, ConfigError, ConfigErrors, HttpClientConfig, Secret,
+};
+
+use super::matchers::{parse_matchers, MatchType, Matcher, Matchers};
+use super::timeinterval::{self, TimeInterval};
+
+/// A whole Alertmanager configuration.
+#[derive(Debug, Clone, Default)]
+pub struct AmConfig {
+    pub global: Global,
+    pub route: Route,
+    pub inhibit_rules: Vec<InhibitRule>,
+    pub receivers: Vec<Receiver>,
+    /// Template file patterns, resolved against the file's directory.
+    pub templates: Vec<PathBuf>,
+    /// `time_intervals` and `mute_time_intervals` by name.
+    pub time_intervals: BTreeMap<String, Vec<TimeInterval>>,
+}
+
+/// `global`: defaults for receivers.
+#[derive(Debug, Clone)]
+pub struct Global {
+    /// How long an alert without `endsAt` stays firing (5m).
+    pub resolve_timeout: Duration,
+    pub http_config: HttpClientConfig,
+    pub smtp_from: String,
+    pub smtp_hello: String,
+    pub smtp_smarthost: String,
+    pub smtp_auth_username: String,
+    pub smtp_auth_password: Option<Secret>,
+    pub smtp_auth_password_file: Option<PathBuf>,
+    pub smtp_auth_secret: Option<Secret>,
+    pub smtp_auth_identity: String,
+    pub smtp_require_tls: bool,
+    pub slack_api_url: Option<Secret>,
+    pub slack_api_url_file: Option<PathBuf>,
+    pub wechat_api_url: String,
+    pub wechat_api_secret: Option<Secret>,
+    pub wechat_api_secret_file: Option<PathBuf>,
+    pub wechat_api_corp_id: String,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Global {
+            resolve_timeout: Duration::from_secs(300),
+            http_config: HttpClientConfig::default(),
+            smtp_from: String::new(),
+            smtp_hello: "localhost".into(),
+            smtp_smarthost: String::new(),
+            smtp_auth_username: String::new(),
+            smtp_auth_password: None,
+            smtp_auth_password_file: None,
+            smtp_auth_secret: None,
+            smtp_auth_identity: String::new(),
+            smtp_require_tls: true,
+            slack_api_url: None,
+            slack_api_url_file: None,
+            wechat_api_url: "https://qyapi.weixin.qq.com/cgi-bin/".into(),
+            wechat_api_secret: None,
+            wechat_api_secret_file: None,
+            wechat_api_corp_id: String::new(),
+        }
+    }
+}
+
+/// One node of the routing tree; children inherit what they leave unset.
+#[derive(Debug, Clone, Default)]
+pub struct Route {
+    pub receiver: String,
+    /// Group by these labels; `group_by_all` (`['...']`) groups by all.
+    pub group_by: Vec<String>,
+    pub group_by_all: bool,
+    pub matchers: Matchers,
+    /// Keep matching siblings after this route matched.
+    pub continue_: bool,
+    pub group_wait: Duration,
+    pub group_interval: Duration,
+    pub repeat_interval: Duration,
+    pub mute_time_intervals: Vec<String>,
+    pub active_time_intervals: Vec<String>,
+    /// Route labels (Alertmanager 0.34): templates rendered per group,
+    /// inherited by children, overridden key by key.
+    pub labels: BTreeMap<String, String>,
+    pub routes: Vec<Route>,
+    /// The line the route starts on, for messages.
+    pub line: usize,
+}
+
+/// `inhibit_rules` entry: alerts matching `target` are muted while an
+/// alert matching `source` fires with equal values of `equal`.
+#[derive(Debug, Clone, Default)]
+pub struct InhibitRule {
+    pub source: Matchers,
+    pub target: Matchers,
+    pub equal: Vec<String>,
+}
+
+/// A receiver and its integrations.
+#[derive(Debug, Clone, Default)]
+pub struct Receiver {
+    pub name: String,
+    pub webhooks: Vec<WebhookConfig>,
+    pub emails: Vec<EmailConfig>,
+    pub slack: Vec<SlackConfig>,
+    pub wechat: Vec<WechatConfig>,
+    /// pharos: WeCom (企业微信) group robots, DingTalk (钉钉) and Feishu
+    /// (飞书) bots.
+    pub robots: Vec<RobotConfig>,
+    /// Alertmanager integrations pharos does not deliver to, by key
+    /// (`pagerduty_configs`, …).
+    pub unsupported: Vec<String>,
+}
+
+/// `webhook_configs` entry.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub send_resolved: bool,
+    pub url: Option<Secret>,
+    pub url_file: Option<PathBuf>,
+    /// Most alerts per message; 0 is all.
+    pub max_alerts: u64,
+    pub timeout: Duration,
+    pub http_config: HttpClientConfig,
+}
+
+/// `email_configs` entry (global SMTP settings filled in).
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    pub send_resolved: bool,
+    pub to: String,
+    pub from: String,
+    pub hello: String,
+    pub smarthost: String,
+    pub auth_username: String,
+    pub auth_password: Option<Secret>,
+    pub auth_password_file: Option<PathBuf>,
+    pub auth_secret: Option<Secret>,
+    pub auth_identity: String,
+    pub require_tls: bool,
+    pub headers: BTreeMap<String, String>,
+    pub html: String,
+    pub text: String,
+}
+
+/// `slack_configs` entry.
+#[derive(Debug, Clone)]
+pub struct SlackConfig {
+    pub send_resolved: bool,
+    pub api_url: Option<Secret>,
+    pub api_url_file: Option<PathBuf>,
+    pub channel: String,
+    pub username: String,
+    pub title: String,
+    pub title_link: String,
+    pub text: String,
+    pub color: String,
+    pub http_config: HttpClientConfig,
+}
+
+/// `wechat_configs` entry (WeCom's application message API).
+#[derive(Debug, Clone)]
+pub struct WechatConfig {
+    pub send_resolved: bool,
+    pub api_url: String,
+    pub api_secret: Option<Secret>,
+    pub api_secret_file: Option<PathBuf>,
+    pub corp_id: String,
+    pub agent_id: String,
+    pub to_user: String,
+    pub to_party: String,
+    pub to_tag: String,
+    pub message: String,
+    pub message_type: String,
+    pub http_config: HttpClientConfig,
+}
+
+/// Which chat robot a [`RobotConfig`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RobotKind {
+    /// `wecom_configs`: WeCom group robot webhook.
+    WeCom,
+    /// `dingtalk_configs`: DingTalk custom robot, signed with `secret`.
+    DingTalk,
+    /// `feishu_configs`: Feishu custom bot, signed with `secret`.
+    Feishu,
+}
+
+/// A chat robot webhook (pharos-only keys).
+#[derive(Debug, Clone)]
+pub struct RobotConfig {
+    pub kind: RobotKind,
+    pub send_resolved: bool,
+    pub url: Secret,
+    /// Signing secret (DingTalk, Feishu).
+    pub secret: Option<Secret>,
+    /// Message template; empty uses pharos's default.
+    pub message: String,
+    pub http_config: HttpClientConfig,
+}
+
+/// Integrations pharos accepts but does not deliver to, with the global
+/// credential each needs (`(global key, file key, error when neither is
+/// set anywhere)`).
+const UNSUPPORTED: &[(&str, Option<(&str, &str)>)] = &[
+    ("pagerduty_configs", None),
+    ("pushover_configs", None),
+    (
+        "opsgenie_configs",
+        Some((
+            "opsgenie_api_key",
+            "no global OpsGenie API Key set either inline or in a file",
+        )),
+    ),
+    (
+        "victorops_configs",
+        Some(("victorops_api_key", "no global VictorOps API Key set")),
+    ),
+    ("sns_configs", None),
+    (
+        "telegram_configs",
+        Some((
+            "telegram_bot_token",
+            "missing bot_token or bot_token_file on telegram_config",
+        )),
+    ),
+    ("discord_configs", None),
+    ("webex_configs", None),
+    ("msteams_configs", None),
+    ("msteamsv2_configs", None),
+    ("jira_configs", None),
+    (
+        "rocketchat_configs",
+        Some((
+            "rocketchat_token",
+            "no global Rocketchat Token set either inline or in a file",
+        )),
+    ),
+    (
+        "mattermost_configs",
+        Some((
+            "mattermost_webhook_url",
+            "missing webhook_url or webhook_url_file on mattermost_config",
+        )),
+    ),
+    ("incidentio_configs", None),
+];
+
+/// The keys an OpsGenie config may have (its fixture checks strictness).
+const OPSGENIE_KEYS: &[&str] = &[
+    "send_resolved",
+    "http_config",
+    "api_key",
+    "api_key_file",
+    "api_url",
+    "message",
+    "description",
+    "source",
+    "details",
+    "entity",
+    "responders",
+    "actions",
+    "tags",
+    "note",
+    "priority",
+    "update_alerts",
+];
+
+/// Loads `path`; template patterns are resolved against its directory.
+pub fn load_file(path: &Path) -> Result<(AmConfig, Vec<String>), ConfigErrors> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: name.clone(),
+            line: None,
+            message: format!("cannot read Alertmanager configuration: {e}"),
+        }])
+    })?;
+    load_str(&text, &name, path.parent().unwrap_or(Path::new("")))
+}
+
+/// Parses configuration text; returns the config and its warnings.
+pub fn load_str(
+    text: &str,
+    name: &str,
+    base: &Path,
+) -> Result<(AmConfig, Vec<String>), ConfigErrors> {
+    let mut ctx = Ctx::new(name, base);
+    let root = match yaml::parse(text) {
+        Ok((root, issues)) => {
+            for i in issues {
+                ctx.err(i.line, i.message);
+            }
+            root
+        }
+        Err(i) => {
+            ctx.err(i.line, i.message);
+            None
+        }
+    };
+    let mut c = AmConfig::default();
+    match &root {
+        Some(root) => decode_root(&mut ctx, root, &mut c),
+        None => ctx.err(1, "no route provided in config"),
+    }
+    if ctx.errors.is_empty() {
+        Ok((c, ctx.warnings))
+    } else {
+        ctx.errors.sort_by_key(|e| e.line);
+        Err(ConfigErrors(ctx.errors))
+    }
+}
+
+/// Secrets that are set both inline and from a file, or neither where
+/// one is needed.
+fn at_most_one(ctx: &mut Ctx, line: usize, a: bool, b: bool, a_name: &str, b_name: &str) {
+    if a && b {
+        ctx.err(
+            line,
+            format!("at most one of {a_name} & {b_name} must be configured"),
+        );
+    }
+}
+
+fn secret(m: &mut MapReader, ctx: &mut Ctx, key: &str) -> Option<Secret> {
+    m.string(ctx, key)
+        .filter(|s| !s.is_empty())
+        .map(Secret::new)
+}
+
+fn decode_root(ctx: &mut Ctx, root: &Node, c: &mut AmConfig) {
+    let Some(mut m) = MapReader::open(ctx, root, "Alertmanager configuration", "config.plain")
+    else {
+        return;
+    };
+    // Global credentials of unsupported integrations: which are set.
+    let mut globals_set: BTreeMap<String, bool> = BTreeMap::new();
+    if let Some(g) = m.take("global") {
+        c.global = decode_global(ctx, g, &mut globals_set);
+    }
+    c.templates = m
+        .strings(ctx, "templates")
+        .iter()
+        .map(|p| ctx.path(p))
+        .collect();
+    if m.value("tracing").is_some() {
+        // Alertmanager's OpenTelemetry tracing; pharos has none to configure.
+        ctx.warnings
+            .push("tracing is accepted but ignored: pharos does not export traces".into());
+    }
+    for key in ["time_intervals", "mute_time_intervals"] {
+        if let Some(list) = m.value(key) {
+            for item in decode::seq(ctx, list, key) {
+                if let Some((name, ivs)) = decode_time_interval(ctx, item) {
+                    if c.time_intervals.insert(name.clone(), ivs).is_some() {
+                        ctx.err(
+                            item.line,
+                            format!("mute time interval {name:?} is not unique"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if let Some(list) = m.value("receivers") {
+        for item in decode::seq(ctx, list, "receivers") {
+            if let Some(r) = decode_receiver(ctx, item, &c.global, &globals_set) {
+                if c.receivers.iter().any(|o| o.name == r.name) {
+                    ctx.err(
+                        item.line,
+                        format!("notification config name {:?} is not unique", r.name),
+                    );
+                    continue;
+                }
+                c.receivers.push(r);
+            }
+        }
+    }
+    if let Some(list) = m.value("inhibit_rules") {
+        for item in decode::seq(ctx, list, "inhibit_rules") {
+            if let Some(r) = decode_inhibit(ctx, item) {
+                c.inhibit_rules.push(r);
+            }
+        }
+    }
+    match m.value("route") {
+        None => ctx.err(m.line, "no route provided in config"),
+        Some(r) => {
+            let defaults = Route {
+                group_wait: Duration::from_secs(30),
+                group_interval: Duration::from_secs(300),
+                repeat_interval: Duration::from_secs(4 * 3600),
+                ..Route::default()
+            };
+            if let Some(route) = decode_route(ctx, r, &defaults) {
+                if route.receiver.is_empty() {
+                    ctx.err(route.line, "root route must specify a default receiver");
+                }
+                if !route.matchers.0.is_empty() {
+                    ctx.err(route.line, "root route must not have any matchers");
+                }
+                if !route.mute_time_intervals.is_empty() {
+                    ctx.err(
+                        route.line,
+                        "root route must not have any mute time intervals",
+                    );
+                }
+                if !route.active_time_intervals.is_empty() {
+                    ctx.err(
+                        route.line,
+                        "root route must not have any active time intervals",
+                    );
+                }
+                check_route_refs(ctx, &route, c);
+                c.route = route;
+            }
+        }
+    }
+    m.finish(ctx);
+}
+
+fn check_route_refs(ctx: &mut Ctx, r: &Route, c: &AmConfig) {
+    if !r.receiver.is_empty() && !c.receivers.iter().any(|x| x.name == r.receiver) {
+        ctx.err(
+            r.line,
+            format!("undefined receiver {:?} used in route", r.receiver),
+        );
+    }
+    for t in r.mute_time_intervals.iter().chain(&r.active_time_intervals) {
+        if !c.time_intervals.contains_key(t) {
+            ctx.err(
+                r.line,
+                format!("undefined time interval {t:?} used in route"),
+            );
+        }
+    }
+    for child in &r.routes {
+        check_route_refs(ctx, child, c);
+    }
+}
+
+fn decode_global(ctx: &mut Ctx, n: &Node, set: &mut BTreeMap<String, bool>) -> Global {
+    let mut g = Global::default();
+    let Some(mut m) = MapReader::open(ctx, n, "global", "config.GlobalConfig") else {
+        return g;
+    };
+    let line = m.line;
+    if let Some(d) = m.duration(ctx, "resolve_timeout") {
+        g.resolve_timeout = d;
+    }
+    if let Some(h) = m.value("http_config") {
+        g.http_config = decode_http_client(ctx, h);
+    }
+    g.smtp_from = m.string(ctx, "smtp_from").unwrap_or_default();
+    if let Some(h) = m.string(ctx, "smtp_hello") {
+        g.smtp_hello = h;
+    }
+    g.smtp_smarthost = m.string(ctx, "smtp_smarthost").unwrap_or_default();
+    g.smtp_auth_username = m.string(ctx, "smtp_auth_username").unwrap_or_default();
+    g.smtp_auth_password = secret(&mut m, ctx, "smtp_auth_password");
+    g.smtp_auth_password_file = m
+        .path(ctx, "smtp_auth_password_file")
+        .filter(|p| !p.as_os_str().is_empty());
+    g.smtp_auth_secret = secret(&mut m, ctx, "smtp_auth_secret");
+    let _ = m.path(ctx, "smtp_auth_secret_file");
+    g.smtp_auth_identity = m.string(ctx, "smtp_auth_identity").unwrap_or_default();
+    if let Some(b) = m.bool(ctx, "smtp_require_tls") {
+        g.smtp_require_tls = b;
+    }
+    at_most_one(
+        ctx,
+        line,
+        g.smtp_auth_password.is_some(),
+        g.smtp_auth_password_file.is_some(),
+        "smtp_auth_password",
+        "smtp_auth_password_file",
+    );
+    g.slack_api_url = secret(&mut m, ctx, "slack_api_url");
+    g.slack_api_url_file = m.path(ctx, "slack_api_url_file");
+    at_most_one(
+        ctx,
+        line,
+        g.slack_api_url.is_some(),
+        g.slack_api_url_file.is_some(),
+        "slack_api_url",
+        "slack_api_url_file",
+    );
+    let app_token = m.string(ctx, "slack_app_token").is_some();
+    let app_token_file = m.string(ctx, "slack_app_token_file").is_some();
+    let _ = m.string(ctx, "slack_app_url");
+    at_most_one(
+        ctx,
+        line,
+        app_token,
+        app_token_file,
+        "slack_app_token",
+        "slack_app_token_file",
+    );
+    // A bot token goes with the chat.postMessage API URL only.
+    let webhook_url = g
+        .slack_api_url
+        .as_ref()
+        .is_some_and(|u| u.expose() != SLACK_POST_MESSAGE)
+        || g.slack_api_url_file.is_some();
+    if (app_token || app_token_file) && webhook_url {
+        ctx.err(line, "at most one of slack_app_token/slack_app_token_file & slack_api_url/slack_api_url_file must be configured");
+    }
+    set.insert(
+        "slack".into(),
+        g.slack_api_url.is_some() || g.slack_api_url_file.is_some() || app_token || app_token_file,
+    );
+    if let Some(u) = m.string(ctx, "wechat_api_url") {
+        g.wechat_api_url = u;
+    }
+    g.wechat_api_secret = secret(&mut m, ctx, "wechat_api_secret");
+    g.wechat_api_secret_file = m.path(ctx, "wechat_api_secret_file");
+    at_most_one(
+        ctx,
+        line,
+        g.wechat_api_secret.is_some(),
+        g.wechat_api_secret_file.is_some(),
+        "wechat_api_secret",
+        "wechat_api_secret_file",
+    );
+    g.wechat_api_corp_id = m.string(ctx, "wechat_api_corp_id").unwrap_or_default();
+    // Globals of integrations pharos does not deliver to: validated only.
+    for key in [
+        "opsgenie_api_key",
+        "victorops_api_key",
+        "telegram_bot_token",
+        "rocketchat_token",
+        "rocketchat_token_id",
+        "mattermost_webhook_url",
+    ] {
+        let inline = m.string(ctx, key).is_some_and(|s| !s.is_empty());
+        let file = m
+            .string(ctx, &format!("{key}_file"))
+            .is_some_and(|s| !s.is_empty());
+        at_most_one(ctx, line, inline, file, key, &format!("{key}_file"));
+        set.insert(key.to_string(), inline || file);
+    }
+    for key in [
+        "pagerduty_url",
+        "opsgenie_api_url",
+        "victorops_api_url",
+        "telegram_api_url",
+        "webex_api_url",
+        "rocketchat_api_url",
+        "jira_api_url",
+        "mattermost_api_url",
+    ] {
+        let _ = m.string(ctx, key);
+    }
+    m.finish(ctx);
+    g
+}
+
+fn decode_route(ctx: &mut Ctx, n: &Node, parent: &Route) -> Option<Route> {
+    let mut m = MapReader::open(ctx, n, "route", "config.Route")?;
+    let mut r = Route {
+        receiver: m
+            .string(ctx, "receiver")
+            .unwrap_or_else(|| parent.receiver.clone()),
+        group_by: parent.group_by.clone(),
+        group_by_all: parent.group_by_all,
+        group_wait: parent.group_wait,
+        group_interval: parent.group_interval,
+        repeat_interval: parent.repeat_interval,
+        labels: parent.labels.clone(),
+        line: n.line,
+        ..Route::default()
+    };
+    if m.has("group_by") {
+        let labels = m.strings(ctx, "group_by");
+        let line = m.key_line("group_by");
+        r.group_by = Vec::new();
+        r.group_by_all = false;
+        for l in labels {
+            if l == "..." {
+                r.group_by_all = true;
+            } else if r.group_by.contains(&l) {
+                ctx.err(line, format!("duplicated label {l:?} in group_by"));
+            } else {
+                r.group_by.push(l);
+            }
+        }
+        if r.group_by_all && !r.group_by.is_empty() {
+            ctx.err(
+                line,
+                "cannot have wildcard group_by (`...`) and other other labels at the same time",
+            );
+        }
+    }
+    let mut matchers = Vec::new();
+    if let Some(list) = m.value("matchers") {
+        for item in decode::seq(ctx, list, "matchers") {
+            if let Some(s) = decode::string(ctx, item, "matchers") {
+                match parse_matchers(&s) {
+                    Ok(ms) => matchers.extend(ms.0),
+                    Err(e) => ctx.err(item.line, format!("matchers: {e}")),
+                }
+            }
+        }
+    }
+    matchers.extend(legacy_matchers(ctx, &mut m, "match", "match_re"));
+    r.matchers = Matchers(matchers);
+    r.continue_ = m.bool(ctx, "continue").unwrap_or(false);
+    for (key, field) in [
+        ("group_wait", 0),
+        ("group_interval", 1),
+        ("repeat_interval", 2),
+    ] {
+        if let Some(d) = m.duration(ctx, key) {
+            if field > 0 && d.is_zero() {
+                ctx.err(m.key_line(key), format!("{key} cannot be zero"));
+            }
+            match field {
+                0 => r.group_wait = d,
+                1 => r.group_interval = d,
+                _ => r.repeat_interval = d,
+            }
+        }
+    }
+    r.labels.extend(m.string_map(ctx, "labels"));
+    r.mute_time_intervals = m.strings(ctx, "mute_time_intervals");
+    r.active_time_intervals = m.strings(ctx, "active_time_intervals");
+    if let Some(list) = m.value("routes") {
+        for item in decode::seq(ctx, list, "routes") {
+            if let Some(child) = decode_route(ctx, item, &r) {
+                r.routes.push(child);
+            }
+        }
+    }
+    m.finish(ctx);
+    Some(r)
+}
+
+/// `match:` (equality) and `match_re:` (anchored regexes), the deprecated
+/// forms of `matchers:`.
+fn legacy_matchers(ctx: &mut Ctx, m: &mut MapReader, eq_key: &str, re_key: &str) -> Vec<Matcher> {
+    let mut out = Vec::new();
+    for (key, kind) in [(eq_key, MatchType::Equal), (re_key, MatchType::Regexp)] {
+        let Some(n) = m.value(key) else { continue };
+        for (k, v) in decode::map_entries(ctx, n, key) {
+            let Some(name) = k.as_str() else { continue };
+            let value = match &v.kind {
+                Kind::Scalar { text, .. } => text.clone(),
+                _ if kind == MatchType::Regexp => {
+                    ctx.err(
+                        v.line,
+                        format!("{key}: label {name:?} has no regular expression"),
+                    );
+                    continue;
+                }
+                _ => String::new(),
+            };
+            match Matcher::new(name, &value, kind) {
+                Ok(mt) => out.push(mt),
+                Err(e) => ctx.err(v.line, format!("{key}: {name}: {e}")),
+            }
+        }
+    }
+    out
+}
+
+fn decode_inhibit(ctx: &mut Ctx, n: &Node) -> Option<InhibitRule> {
+    let mut m = MapReader::open(ctx, n, "inhibit rule", "config.InhibitRule")?;
+    let mut rule = InhibitRule::default();
+    for (key, legacy_eq, legacy_re, target) in [
+        ("source_matchers", "source_match", "source_match_re", false),
+        ("target_matchers", "target_match", "target_match_re", true),
+    ] {
+        let mut ms = Vec::new();
+        if let Some(list) = m.value(key) {
+            for item in decode::seq(ctx, list, key) {
+                if let Some(s) = decode::string(ctx, item, key) {
+                    match parse_matchers(&s) {
+                        Ok(p) => ms.extend(p.0),
+                        Err(e) => ctx.err(item.line, format!("{key}: {e}")),
+                    }
+                }
+            }
+        }
+        ms.extend(legacy_matchers(ctx, &mut m, legacy_eq, legacy_re));
+        if target {
+            rule.target = Matchers(ms);
+        } else {
+            rule.source = Matchers(ms);
+        }
+    }
+    rule.equal = m.strings(ctx, "equal");
+    m.finish(ctx);
+    Some(rule)
+}
+
+fn decode_time_interval(ctx: &mut Ctx, n: &Node) -> Option<(String, Vec<TimeInterval>)> {
+    let mut m = MapReader::open(ctx, n, "time interval", "config.TimeInterval")?;
+    let name = m.string(ctx, "name").unwrap_or_default();
+    if name.is_empty() {
+        ctx.err(n.line, "missing name in time interval");
+    }
+    let mut out = Vec::new();
+    if let Some(list) = m.value("time_intervals") {
+        for item in decode::seq(ctx, list, "time_intervals") {
+            let Some(mut im) =
+                MapReader::open(ctx, item, "time interval", "timeinterval.TimeInterval")
+            else {
+                continue;
+            };
+            let mut ti = TimeInterval::default();
+            let fail = |ctx: &mut Ctx, line: usize, e: String| ctx.err(line, e);
+            if let Some(times) = im.value("times") {
+                for t in decode::seq(ctx, times, "times") {
+                    let Some(mut tm) = MapReader::open(ctx, t, "times", "timeinterval.TimeRange")
+                    else {
+                        continue;
+                    };
+                    let start = tm.string(ctx, "start_time").unwrap_or_default();
+                    let end = tm.string(ctx, "end_time").unwrap_or_default();
+                    tm.finish(ctx);
+                    match timeinterval::parse_time_range(&start, &end) {
+                        Ok(r) => ti.times.push(r),
+                        Err(e) => fail(ctx, t.line, e),
+                    }
+                }
+            }
+            let line = im.line;
+            for s in im.strings(ctx, "weekdays") {
+                match timeinterval::parse_weekday_range(&s) {
+                    Ok(r) => ti.weekdays.push(r),
+                    Err(e) => fail(ctx, line, e),
+                }
+            }
+            for s in im.strings(ctx, "days_of_month") {
+                match timeinterval::parse_day_of_month_range(&s) {
+                    Ok(r) => ti.days_of_month.push(r),
+                    Err(e) => fail(ctx, line, e),
+                }
+            }
+            for s in im.strings(ctx, "months") {
+                match timeinterval::parse_month_range(&s) {
+                    Ok(r) => ti.months.push(r),
+                    Err(e) => fail(ctx, line, e),
+                }
+            }
+            for s in im.strings(ctx, "years") {
+                match timeinterval::parse_year_range(&s) {
+                    Ok(r) => ti.years.push(r),
+                    Err(e) => fail(ctx, line, e),
+                }
+            }
+            if let Some(loc) = im.string(ctx, "location") {
+                match timeinterval::parse_location(&loc) {
+                    Ok(l) => ti.location = l,
+                    Err(e) => fail(ctx, line, e),
+                }
+            }
+            im.finish(ctx);
+            out.push(ti);
+        }
+    }
+    m.finish(ctx);
+    Some((name, out))
+}
+
+fn decode_receiver(
+    ctx: &mut Ctx,
+    n: &Node,
+    g: &Global,
+    globals_set: &BTreeMap<String, bool>,
+) -> Option<Receiver> {
+    let mut m = MapReader::open(ctx, n, "receiver", "config.Receiver")?;
+    let mut r = Receiver {
+        name: m.string(ctx, "name").unwrap_or_default(),
+        ..Receiver::default()
+    };
+    if r.name.is_empty() {
+        ctx.err(n.line, "missing name in receiver");
+    }
+    let items = |ctx: &mut Ctx, m: &mut MapReader, key: &str| -> Vec<Node> {
+        match m.value(key) {
+            Some(list) => decode::seq(ctx, list, key).to_vec(),
+            None => Vec::new(),
+        }
+    };
+    for item in items(ctx, &mut m, "webhook_configs") {
+        let Some(mut w) = MapReader::open(ctx, &item, "webhook config", "config.WebhookConfig")
+        else {
+            continue;
+        };
+        let url = secret(&mut w, ctx, "url");
+        let url_file = w.path(ctx, "url_file");
+        if url.is_none() && url_file.is_none() {
+            ctx.err(item.line, "one of url or url_file must be configured");
+        }
+        at_most_one(
+            ctx,
+            item.line,
+            url.is_some(),
+            url_file.is_some(),
+            "url",
+            "url_file",
+        );
+        let cfg = WebhookConfig {
+            send_resolved: w.bool(ctx, "send_resolved").unwrap_or(true),
+            url,
+            url_file,
+            max_alerts: w.u64(ctx, "max_alerts").unwrap_or(0),
+            timeout: w.duration(ctx, "timeout").unwrap_or(Duration::ZERO),
+            http_config: w
+                .value("http_config")
+                .map(|h| decode_http_client(ctx, h))
+                .unwrap_or_else(|| g.http_config.clone()),
+        };
+        w.finish(ctx);
+        r.webhooks.push(cfg);
+    }
+    for item in items(ctx, &mut m, "email_configs") {
+        let Some(mut e) = MapReader::open(ctx, &item, "email config", "config.EmailConfig") else {
+            continue;
+        };
+        let to = e.string(ctx, "to").unwrap_or_default();
+        if to.is_empty() {
+            ctx.err(item.line, "missing to address in email config");
+        }
+        let mut cfg = EmailConfig {
+            send_resolved: e.bool(ctx, "send_resolved").unwrap_or(false),
+            to,
+            from: e.string(ctx, "from").unwrap_or_else(|| g.smtp_from.clone()),
+            hello: e
+                .string(ctx, "hello")
+                .unwrap_or_else(|| g.smtp_hello.clone()),
+            smarthost: e
+                .string(ctx, "smarthost")
+                .unwrap_or_else(|| g.smtp_smarthost.clone()),
+            auth_username: e
+                .string(ctx, "auth_username")
+                .unwrap_or_else(|| g.smtp_auth_username.clone()),
+            auth_password: secret(&mut e, ctx, "auth_password"),
+            auth_password_file: e.path(ctx, "auth_password_file"),
+            auth_secret: secret(&mut e, ctx, "auth_secret"),
+            auth_identity: e
+                .string(ctx, "auth_identity")
+                .unwrap_or_else(|| g.smtp_auth_identity.clone()),
+            require_tls: e.bool(ctx, "require_tls").unwrap_or(g.smtp_require_tls),
+            headers: e.string_map(ctx, "headers"),
+            html: e
+                .string(ctx, "html")
+                .unwrap_or_else(|| "{{ template \"email.default.html\" . }}".into()),
+            text: e.string(ctx, "text").unwrap_or_default(),
+        };
+        let _ = e.path(ctx, "auth_secret_file");
+        let _ = e.value("tls_config");
+        at_most_one(
+            ctx,
+            item.line,
+            cfg.auth_password.is_some(),
+            cfg.auth_password_file.is_some(),
+            "auth_password",
+            "auth_password_file",
+        );
+        if cfg.auth_password.is_none()
+            && cfg.auth_password_file.is_none()
+            && cfg.auth_username == g.smtp_auth_username
+        {
+            cfg.auth_password = g.smtp_auth_password.clone();
+            cfg.auth_password_file = g.smtp_auth_password_file.clone();
+        }
+        if cfg.smarthost.is_empty() {
+            ctx.err(item.line, "no global SMTP smarthost set");
+        }
+        if cfg.from.is_empty() {
+            ctx.err(item.line, "no global SMTP from set");
+        }
+        e.finish(ctx);
+        r.emails.push(cfg);
+    }
+    for item in items(ctx, &mut m, "slack_configs") {
+        let Some(mut s) = MapReader::open(ctx, &item, "slack config", "config.SlackConfig") else {
+            continue;
+        };
+        let api_url = secret(&mut s, ctx, "api_url");
+        let api_url_file = s.path(ctx, "api_url_file");
+        let token =
+            s.string(ctx, "app_token").is_some() || s.string(ctx, "app_token_file").is_some();
+        let update_message = s.bool(ctx, "update_message").unwrap_or(false);
+        let cfg = SlackConfig {
+            send_resolved: s.bool(ctx, "send_resolved").unwrap_or(false),
+            api_url: api_url.clone().or_else(|| g.slack_api_url.clone()),
+            api_url_file: api_url_file
+                .clone()
+                .or_else(|| g.slack_api_url_file.clone()),
+            channel: s.string(ctx, "channel").unwrap_or_default(),
+            username: s
+                .string(ctx, "username")
+                .unwrap_or_else(|| "{{ template \"slack.default.username\" . }}".into()),
+            title: s
+                .string(ctx, "title")
+                .unwrap_or_else(|| "{{ template \"slack.default.title\" . }}".into()),
+            title_link: s
+                .string(ctx, "title_link")
+                .unwrap_or_else(|| "{{ template \"slack.default.titlelink\" . }}".into()),
+            text: s
+                .string(ctx, "text")
+                .unwrap_or_else(|| "{{ template \"slack.default.text\" . }}".into()),
+            color: s.string(ctx, "color").unwrap_or_else(|| {
+                "{{ if eq .Status \"firing\" }}danger{{ else }}good{{ end }}".into()
+            }),
+            http_config: s
+                .value("http_config")
+                .map(|h| decode_http_client(ctx, h))
+                .unwrap_or_else(|| g.http_config.clone()),
+        };
+        // Alertmanager's remaining Slack keys are read (and kept strict)
+        // without being used yet.
+        for key in s
+            .take_rest()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect::<Vec<_>>()
+        {
+            if !SLACK_EXTRA_KEYS.contains(&key) {
+                ctx.err(item.line, format!("unknown key {key:?} in slack config (field {key} not found in type config.plain)"));
+            }
+        }
+        at_most_one(
+            ctx,
+            item.line,
+            api_url.is_some(),
+            api_url_file.is_some(),
+            "api_url",
+            "api_url_file",
+        );
+        let any_url = cfg.api_url.is_some() || cfg.api_url_file.is_some();
+        if !any_url && !token && !globals_set.get("slack").copied().unwrap_or(false) {
+            ctx.err(
+                item.line,
+                "no Slack API URL nor App token set either inline or in a file",
+            );
+        }
+        if update_message
+            && any_url
+            && cfg.api_url.as_ref().map(|u| u.expose()) != Some(SLACK_POST_MESSAGE)
+        {
+            ctx.err(item.line, "update_message can only be used with bot tokens. api_url must be set to https://slack.com/api/chat.postMessage");
+        }
+        r.slack.push(cfg);
+    }
+    for item in items(ctx, &mut m, "wechat_configs") {
+        let Some(mut w) = MapReader::open(ctx, &item, "wechat config", "config.WechatConfig")
+        else {
+            continue;
+        };
+        let cfg = WechatConfig {
+            send_resolved: w.bool(ctx, "send_resolved").unwrap_or(false),
+            api_url: w
+                .string(ctx, "api_url")
+                .unwrap_or_else(|| g.wechat_api_url.clone()),
+            api_secret: secret(&mut w, ctx, "api_secret").or_else(|| g.wechat_api_secret.clone()),
+            api_secret_file: w
+                .path(ctx, "api_secret_file")
+                .or_else(|| g.wechat_api_secret_file.clone()),
+            corp_id: w
+                .string(ctx, "corp_id")
+                .unwrap_or_else(|| g.wechat_api_corp_id.clone()),
+            agent_id: w.string(ctx, "agent_id").unwrap_or_default(),
+            to_user: w.string(ctx, "to_user").unwrap_or_else(|| "@all".into()),
+            to_party: w.string(ctx, "to_party").unwrap_or_default(),
+            to_tag: w.string(ctx, "to_tag").unwrap_or_default(),
+            message: w
+                .string(ctx, "message")
+                .unwrap_or_else(|| "{{ template \"wechat.default.message\" . }}".into()),
+            message_type: w
+                .string(ctx, "message_type")
+                .unwrap_or_else(|| "text".into()),
+            http_config: w
+                .value("http_config")
+                .map(|h| decode_http_client(ctx, h))
+                .unwrap_or_else(|| g.http_config.clone()),
+        };
+        w.finish(ctx);
+        if cfg.api_secret.is_none() && cfg.api_secret_file.is_none() {
+            ctx.err(
+                item.line,
+                "no global Wechat Api Secret set either inline or in a file",
+            );
+        }
+        if cfg.corp_id.is_empty() {
+            ctx.err(item.line, "no global Wechat CorpID set");
+        }
+        r.wechat.push(cfg);
+    }
+    for (key, kind) in [
+        ("wecom_configs", RobotKind::WeCom),
+        ("dingtalk_configs", RobotKind::DingTalk),
+        ("feishu_configs", RobotKind::Feishu),
+    ] {
+        for item in items(ctx, &mut m, key) {
+            let Some(mut w) = MapReader::open(ctx, &item, "robot config", "pharos.RobotConfig")
+            else {
+                continue;
+            };
+            let url = secret(&mut w, ctx, "url");
+            let cfg = RobotConfig {
+                kind,
+                send_resolved: w.bool(ctx, "send_resolved").unwrap_or(true),
+                url: url.clone().unwrap_or_else(|| Secret::new("")),
+                secret: if kind == RobotKind::WeCom {
+                    None
+                } else {
+                    secret(&mut w, ctx, "secret")
+                },
+                message: w.string(ctx, "message").unwrap_or_default(),
+                http_config: w
+                    .value("http_config")
+                    .map(|h| decode_http_client(ctx, h))
+                    .unwrap_or_else(|| g.http_config.clone()),
+            };
+            w.finish(ctx);
+            if url.is_none() {
+                ctx.err(item.line, format!("missing url in {key}"));
+            }
+            r.robots.push(cfg);
+        }
+    }
+    for (key, global) in UNSUPPORTED {
+        let Some(list) = m.value(key) else { continue };
+        r.unsupported.push(key.to_string());
+        ctx.warnings.push(format!(
+            "receiver {:?}: {key} are accepted but pharos does not deliver to them yet",
+            r.name
+        ));
+        for item in decode::seq(ctx, list, key).to_vec() {
+            check_unsupported(ctx, &item, key, *global, globals_set);
+        }
+    }
+    m.finish(ctx);
+    Some(r)
+}
+
+/// Slack's bot API, the one URL that goes with an app token.
+const SLACK_POST_MESSAGE: &str = "https://slack.com/api/chat.postMessage";
+
+/// Keys of Alertmanager's Slack config that pharos reads but does not use.
+const SLACK_EXTRA_KEYS: &[&str] = &[
+    "app_url",
+    "icon_emoji",
+    "icon_url",
+    "link_names",
+    "short_fields",
+    "footer",
+    "fallback",
+    "callback_id",
+    "pretext",
+    "mrkdwn_in",
+    "fields",
+    "actions",
+    "image_url",
+    "thumb_url",
+    "message_text",
+    "timeout",
+];
+
+/// Validates an entry of an integration pharos does not deliver to, as far
+/// as Alertmanager's loader does: the needed credential somewhere, one of
+/// inline and file, SNS's destination, OpsGenie's keys.
+fn check_unsupported(
+    ctx: &mut Ctx,
+    item: &Node,
+    key: &str,
+    global: Option<(&str, &str)>,
+    globals_set: &BTreeMap<String, bool>,
+) {
+    let Some(mut m) = MapReader::open(ctx, item, "receiver config", "config.plain") else {
+        return;
+    };
+    let type_name = key.trim_end_matches("_configs");
+    if let Some((gkey, missing)) = global {
+        // The receiver's own key: the global's without its prefix.
+        let local = match gkey {
+            "rocketchat_token" => "token",
+            "telegram_bot_token" => "bot_token",
+            "mattermost_webhook_url" => "webhook_url",
+            other => other.trim_start_matches(&format!("{type_name}_")[..]),
+        };
+        let inline = m.has(local);
+        let file = m.has(&format!("{local}_file"));
+        at_most_one(
+            ctx,
+            item.line,
+            inline,
+            file,
+            local,
+            &format!("{local}_file"),
+        );
+        if !inline && !file && !globals_set.get(gkey).copied().unwrap_or(false) {
+            ctx.err(item.line, missing);
+        }
+    }
+    if key == "sns_configs"
+        && !["target_arn", "topic_arn", "phone_number"]
+            .iter()
+            .any(|k| m.has(k))
+    {
+        ctx.err(
+            item.line,
+            "must provide either a Target ARN, Topic ARN, or Phone Number for SNS config",
+        );
+    }
+    if key == "opsgenie_configs" {
+        for (k, _) in m.take_rest() {
+            if !OPSGENIE_KEYS.contains(&k) {
+                ctx.err(item.line, format!("unknown key {k:?} in opsgenie config (field {k} not found in type opsgenie.plain)"));
+            }
+        }
+    }
+    // Everything else of these integrations is accepted as written.
+    let _ = m.take_rest();
+    m.finish(ctx);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn testdata(f: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/notify/testdata")
+            .join(f)
+    }
+
+    /// Alertmanager's own loader fixtures: the 20 that load, load; the 26
+    /// that fail, fail with Alertmanager's message.
+    #[test]
+    fn alertmanager_fixtures() {
+        let table = std::fs::read_to_string(testdata("EXPECTATIONS.tsv")).unwrap();
+        let (mut ok, mut bad) = (0, 0);
+        for line in table
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        {
+            let cols: Vec<&str> = line.split('\t').collect();
+            let (file, expected, message) = (cols[0], cols[1], cols[2]);
+            let result = load_file(&testdata(file));
+            match expected {
+                "ok" => {
+                    result.unwrap_or_else(|e| panic!("{file} should load:\n{e}"));
+                    ok += 1;
+                }
+                _ => {
+                    let e = result
+                        .err()
+                        .unwrap_or_else(|| panic!("{file} should fail with {message:?}"))
+                        .to_string();
+                    // The wording after Go's yaml prefix is what is compared.
+                    let want = message.rsplit("\\n").next().unwrap().trim();
+                    let want = want
+                        .split_once(": ")
+                        .filter(|(l, _)| l.starts_with("line "))
+                        .map_or(want, |(_, w)| w);
+                    assert!(e.contains(want), "{file}: {e:?} lacks {want:?}");
+                    bad += 1;
+                }
+            }
+        }
+        assert_eq!((ok, bad), (20, 26));
+    }
+
+    #[test]
+    fn example_configurations_load() {
+        for f in [
+            "example-simple.yml",
+            "example-route_labels.yml",
+            "example-ha.yml",
+            "cli-conf.routing.yml",
+        ] {
+            load_file(&testdata(f)).unwrap_or_else(|e| panic!("{f}:\n{e}"));
+        }
+    }
+
+    #[test]
+    fn routes_inherit_and_defaults_fill_in() {
+        let (c, _) = load_str(
+            "route:\n  receiver: a\n  group_by: [alertname]\n  routes:\n  - matchers: ['severity=\"page\"', 'team=~\"db|web\"']\n    receiver: b\n    group_wait: 5s\n    routes:\n    - match: {x: y}\n      continue: true\nreceivers:\n- name: a\n- name: b\n  webhook_configs:\n  - url: http://hook.example/\n",
+            "am.yml",
+            Path::new(""),
+        )
+        .unwrap();
+        let r = &c.route;
+        assert_eq!(
+            (r.group_wait, r.group_interval, r.repeat_interval),
+            (
+                Duration::from_secs(30),
+                Duration::from_secs(300),
+                Duration::from_secs(14400)
+            )
+        );
+        let child = &r.routes[0];
+        assert_eq!(child.receiver, "b");
+        assert_eq!(child.group_by, vec!["alertname".to_string()]);
+        assert_eq!(child.group_wait, Duration::from_secs(5));
+        assert_eq!(child.matchers.0.len(), 2);
+        let grandchild = &child.routes[0];
+        assert_eq!(grandchild.receiver, "b");
+        assert_eq!(grandchild.group_wait, Duration::from_secs(5));
+        assert!(grandchild.continue_);
+        assert_eq!(grandchild.matchers.0[0].to_string(), "x=\"y\"");
+        assert!(c.receivers[1].webhooks[0].send_resolved);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_line() {
+        let e = load_str(
+            "route:\n  receiver: nobody\n  group_by: ['...', job]\n  routes:\n  - receiver: a\n    mute_time_intervals: [never]\n    repeat_interval: 0s\nreceivers:\n- name: a\n- name: a\n- name: c\n  bogus: 1\n",
+            "am.yml",
+            Path::new(""),
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        for want in [
+            "am.yml:2: undefined receiver \"nobody\" used in route",
+            "am.yml:3: cannot have wildcard group_by",
+            "am.yml:5: undefined time interval \"never\" used in route",
+            "am.yml:7: repeat_interval cannot be zero",
+            "am.yml:10: notification config name \"a\" is not unique",
+            "am.yml:12: unknown key \"bogus\"",
+        ] {
+            assert!(text.contains(want), "{want:?} missing from:\n{text}");
+        }
+    }
+
+    #[test]
+    fn pharos_robot_receivers() {
+        let (c, warnings) = load_str(
+            "route:\n  receiver: chat\nreceivers:\n- name: chat\n  dingtalk_configs:\n  - url: https://oapi.dingtalk.com/robot/send?access_token=x\n    secret: SEC1\n  feishu_configs:\n  - url: https://open.feishu.cn/open-apis/bot/v2/hook/x\n  wecom_configs:\n  - url: https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=x\n  pagerduty_configs:\n  - routing_key: abc\n",
+            "am.yml",
+            Path::new(""),
+        )
+        .unwrap();
+        let kinds: Vec<RobotKind> = c.receivers[0].robots.iter().map(|r| r.kind).collect();
+        assert_eq!(
+            kinds,
+            [RobotKind::WeCom, RobotKind::DingTalk, RobotKind::Feishu]
+        );
+        assert_eq!(
+            c.receivers[0].robots[1].secret.as_ref().unwrap().expose(),
+            "SEC1"
+        );
+        assert_eq!(c.receivers[0].unsupported, ["pagerduty_configs"]);
+        assert!(warnings[0].contains("pagerduty_configs"), "{warnings:?}");
+    }
+}
