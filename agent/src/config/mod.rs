@@ -157,8 +157,9 @@ pub fn load_str(text: &str, file_name: &str, base_dir: &Path) -> Result<Loaded, 
     }
 }
 
-/// Parses `text` into the node tree, recording tree-level problems.
-fn parse_tree(ctx: &mut Ctx, text: &str) -> Option<yaml::Node> {
+/// Parses `text` into the node tree, recording tree-level problems (and a
+/// syntax error) in `ctx`: the first step of every strict YAML reader.
+pub fn parse_tree(ctx: &mut Ctx, text: &str) -> Option<yaml::Node> {
     match yaml::parse(text) {
         Ok((root, issues)) => {
             for i in issues {

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pharos_agent::config::decode::{self, Ctx, MapReader};
-use pharos_agent::config::yaml::{self, Kind, Node};
+use pharos_agent::config::yaml::{Kind, Node};
 use pharos_agent::config::{
     decode_http_client, ConfigError, ConfigErrors, HttpClientConfig, Secret,
 };
@@ -308,18 +308,7 @@ pub fn load_str(
     base: &Path,
 ) -> Result<(AmConfig, Vec<String>), ConfigErrors> {
     let mut ctx = Ctx::new(name, base);
-    let root = match yaml::parse(text) {
-        Ok((root, issues)) => {
-            for i in issues {
-                ctx.err(i.line, i.message);
-            }
-            root
-        }
-        Err(i) => {
-            ctx.err(i.line, i.message);
-            None
-        }
-    };
+    let root = pharos_agent::config::parse_tree(&mut ctx, text);
     let mut c = AmConfig::default();
     match &root {
         Some(root) => decode_root(&mut ctx, root, &mut c),

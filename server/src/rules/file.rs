@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use pharos_agent::config::decode::{self, Ctx, MapReader};
-use pharos_agent::config::yaml::{self, Node};
+use pharos_agent::config::yaml::Node;
 use pharos_agent::config::{ConfigError, ConfigErrors};
 
 /// One rule file.
@@ -93,18 +93,7 @@ pub fn load_file(path: &Path) -> Result<RuleFile, ConfigErrors> {
 /// Parses rule file text; `name` is used in errors.
 pub fn parse_str(text: &str, name: &str) -> Result<RuleFile, ConfigErrors> {
     let mut ctx = Ctx::new(name, Path::new(""));
-    let root = match yaml::parse(text) {
-        Ok((root, issues)) => {
-            for i in issues {
-                ctx.err(i.line, i.message);
-            }
-            root
-        }
-        Err(i) => {
-            ctx.err(i.line, i.message);
-            None
-        }
-    };
+    let root = pharos_agent::config::parse_tree(&mut ctx, text);
     let mut file = RuleFile {
         name: name.to_string(),
         groups: Vec::new(),
