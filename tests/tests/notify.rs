@@ -52,3 +52,59 @@ fn check_alertmanager_lists_every_error_with_file_and_line() {
         );
     }
 }
+
+/// pharos routes alerts through the tree as Alertmanager does: for each
+/// label set, the receivers pharos picks are those the real `amtool config
+/// routes test` prints for the same file (Debian's Alertmanager 0.25).
+#[test]
+fn routing_agrees_with_amtool() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("am.yml");
+    // Written for both versions: no keys newer than Alertmanager 0.25.
+    std::fs::write(
+        &cfg,
+        "route:\n  receiver: default\n  group_by: [alertname]\n  routes:\n  - match_re:\n      test: ^[12]$\n    receiver: test1\n    continue: true\n  - match:\n      test: '2'\n    receiver: test2\n  - matchers: ['service=~\"db|cache\"']\n    receiver: data\n    routes:\n    - matchers: ['severity=\"critical\"', 'team!=\"night\"']\n      receiver: data-pager\n      continue: true\n    - matchers: ['severity=~\"crit.*\"']\n      receiver: data-crit\n    - matchers: ['severity=\"warning\"']\n      receiver: data-warn\n  - matchers: ['env=\"\"']\n    receiver: no-env\nreceivers:\n- name: default\n- name: test1\n- name: test2\n- name: data\n- name: data-pager\n- name: data-crit\n- name: data-warn\n- name: no-env\n",
+    )
+    .unwrap();
+    let (am, _) = pharos::notify::config::load_file(&cfg).unwrap_or_else(|e| panic!("{e}"));
+    let cases: &[&[(&str, &str)]] = &[
+        &[("test", "1")],
+        &[("test", "2")],
+        &[("test", "3"), ("env", "prod")],
+        &[("service", "db"), ("severity", "critical"), ("env", "prod")],
+        &[
+            ("service", "db"),
+            ("severity", "critical"),
+            ("team", "night"),
+            ("env", "prod"),
+        ],
+        &[
+            ("service", "cache"),
+            ("severity", "warning"),
+            ("env", "prod"),
+        ],
+        &[("service", "cache"), ("severity", "info"), ("env", "prod")],
+        &[("service", "web")],
+        &[("service", "web"), ("env", "prod")],
+    ];
+    for labels in cases {
+        let map = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let ours: Vec<String> = am
+            .route
+            .matching(&map)
+            .iter()
+            .map(|r| r.receiver.clone())
+            .collect();
+        let out = Command::new("/usr/bin/amtool")
+            .args(["config", "routes", "test", "--config.file"])
+            .arg(&cfg)
+            .args(labels.iter().map(|(k, v)| format!("{k}={v}")))
+            .output()
+            .unwrap();
+        let theirs = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert_eq!(ours.join(","), theirs, "labels {labels:?}");
+    }
+}

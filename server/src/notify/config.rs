@@ -109,6 +109,33 @@ pub struct Route {
     pub line: usize,
 }
 
+impl Route {
+    /// The routes an alert with `labels` goes to, in tree order, as
+    /// Alertmanager's dispatcher walks the tree: a route that matches
+    /// hands the alert to its first matching child (and, with `continue`,
+    /// to later matching siblings too); a matching route none of whose
+    /// children match takes the alert itself. Empty when the route itself
+    /// does not match.
+    pub fn matching(&self, labels: &BTreeMap<String, String>) -> Vec<&Route> {
+        if !self.matchers.matches_map(labels) {
+            return Vec::new();
+        }
+        let mut all = Vec::new();
+        for child in &self.routes {
+            let found = child.matching(labels);
+            let matched = !found.is_empty();
+            all.extend(found);
+            if matched && !child.continue_ {
+                break;
+            }
+        }
+        if all.is_empty() {
+            all.push(self);
+        }
+        all
+    }
+}
+
 /// `inhibit_rules` entry: alerts matching `target` are muted while an
 /// alert matching `source` fires with equal values of `equal`.
 #[derive(Debug, Clone, Default)]
@@ -1217,6 +1244,36 @@ mod tests {
         assert!(grandchild.continue_);
         assert_eq!(grandchild.matchers.0[0].to_string(), "x=\"y\"");
         assert!(c.receivers[1].webhooks[0].send_resolved);
+    }
+
+    #[test]
+    fn alerts_follow_the_routing_tree() {
+        let (c, _) = load_file(&testdata("example-simple.yml")).unwrap();
+        let receivers = |pairs: &[(&str, &str)]| -> Vec<String> {
+            let labels = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            c.route
+                .matching(&labels)
+                .iter()
+                .map(|r| r.receiver.clone())
+                .collect()
+        };
+        assert_eq!(receivers(&[("service", "database")]), ["team-DB-pager"]);
+        assert_eq!(
+            receivers(&[("service", "files"), ("severity", "critical")]),
+            ["team-Y-pager"]
+        );
+        assert_eq!(receivers(&[("service", "nothing")]), ["team-X-mails"]);
+        assert_eq!(
+            receivers(&[("service", "database"), ("owner", "team-Y")]),
+            ["team-Y-pager"]
+        );
+        assert_eq!(
+            receivers(&[("service", "database"), ("owner", "team-X")]),
+            ["team-X-pager"]
+        );
     }
 
     #[test]
