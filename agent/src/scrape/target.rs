@@ -223,8 +223,9 @@ pub fn format_duration(d: Duration) -> String {
     out
 }
 
-/// Percent-encodes a query component the way Go's `url.QueryEscape` does.
-fn query_escape(s: &str) -> String {
+/// Percent-encodes a query component the way Go's `url.QueryEscape` does
+/// (scrape `params`; the server's templates and alert links use it too).
+pub fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {

@@ -352,12 +352,13 @@ pub fn instant_vector(
 }
 
 /// The link back to the expression that made an alert, as Prometheus
-/// writes it.
+/// writes it: its table link, with Go's query escaping (`*` escaped, `~`
+/// kept — not the form encoding).
 pub fn generator_url(external_url: &str, expr: &str) -> String {
-    let q: String = form_urlencoded::byte_serialize(expr.as_bytes()).collect();
     format!(
-        "{}/graph?g0.expr={q}&g0.tab=1",
-        external_url.trim_end_matches('/')
+        "{}/graph?g0.expr={}&g0.tab=1",
+        external_url.trim_end_matches('/'),
+        crate::template::query_escape(expr)
     )
 }
 

@@ -355,16 +355,12 @@ impl Object for Kv {
     fn display(&self) -> Option<String> {
         Some(kv_string(&self.0))
     }
+    // Map behaviour is Go's map[string]string, as StringMap has it.
     fn as_map(&self) -> Option<BTreeMap<String, Value>> {
-        Some(
-            self.0
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::Str(v.clone())))
-                .collect(),
-        )
+        super::value::string_map_entries(&self.0)
     }
     fn map_key(&self, key: &str) -> Option<Option<Value>> {
-        Some(self.0.get(key).map(|v| Value::Str(v.clone())))
+        super::value::string_map_key(&self.0, key)
     }
     fn map_zero(&self) -> Value {
         Value::Str(String::new())

@@ -112,20 +112,9 @@ pub fn js_escape(s: &str) -> String {
     out
 }
 
-/// Go's `url.QueryEscape`: unreserved bytes kept, space as `+`.
-pub fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            b => out.push_str(&format!("%{:02X}", b)),
-        }
-    }
-    out
-}
+/// Go's `url.QueryEscape`: unreserved bytes kept, space as `+` (the
+/// scrape engine's, which builds target URLs the same way).
+pub use pharos_agent::scrape::target::query_escape;
 
 fn length(v: &Value) -> Result<usize, String> {
     match v {

@@ -121,6 +121,20 @@ pub trait Object: Send + Sync + std::fmt::Debug {
 #[derive(Clone, Debug, Default)]
 pub struct StringMap(pub BTreeMap<String, String>);
 
+/// The entries of a `map[string]string` as template values.
+pub(crate) fn string_map_entries(m: &BTreeMap<String, String>) -> Option<BTreeMap<String, Value>> {
+    Some(
+        m.iter()
+            .map(|(k, v)| (k.clone(), Value::Str(v.clone())))
+            .collect(),
+    )
+}
+
+/// One key of a `map[string]string`; the inner `None` is a missing key.
+pub(crate) fn string_map_key(m: &BTreeMap<String, String>, key: &str) -> Option<Option<Value>> {
+    Some(m.get(key).map(|v| Value::Str(v.clone())))
+}
+
 impl Object for StringMap {
     fn field(&self, _name: &str) -> Option<Value> {
         None
@@ -129,15 +143,10 @@ impl Object for StringMap {
         "map[string]string".to_string()
     }
     fn as_map(&self) -> Option<BTreeMap<String, Value>> {
-        Some(
-            self.0
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::Str(v.clone())))
-                .collect(),
-        )
+        string_map_entries(&self.0)
     }
     fn map_key(&self, key: &str) -> Option<Option<Value>> {
-        Some(self.0.get(key).map(|v| Value::Str(v.clone())))
+        string_map_key(&self.0, key)
     }
     fn map_zero(&self) -> Value {
         Value::Str(String::new())
