@@ -344,6 +344,12 @@ pub struct Collection {
     /// The rule evaluator, reloaded with the configuration (set once at
     /// start; servers without rules leave it empty).
     pub rules: std::sync::OnceLock<Arc<crate::rules::Manager>>,
+    /// The notifier and its `--alertmanager.config.file` (none: the
+    /// built-in configuration), reloaded with the rest.
+    pub notifier: std::sync::OnceLock<(
+        Arc<crate::notify::notifier::Notifier>,
+        Option<std::path::PathBuf>,
+    )>,
 }
 
 /// Why a reload was refused.
@@ -355,6 +361,8 @@ pub enum ReloadError {
     Jobs(Vec<String>),
     #[error("loading rule files: {0}")]
     Rules(#[from] crate::rules::RuleLoadError),
+    #[error("loading the Alertmanager configuration: {0}")]
+    Alertmanager(String),
 }
 
 impl Collection {
@@ -372,6 +380,7 @@ impl Collection {
             last_reload_ok: AtomicBool::new(false),
             last_reload_success_ms: AtomicI64::new(0),
             rules: std::sync::OnceLock::new(),
+            notifier: std::sync::OnceLock::new(),
         }
     }
 
@@ -407,12 +416,32 @@ impl Collection {
         if !errors.is_empty() {
             return Err(ReloadError::Jobs(errors));
         }
-        // Rules first: a broken rule file refuses the whole configuration
-        // before any of it is applied.
+        // The notifier's configuration and the rules first: a broken one
+        // refuses the whole configuration before any of it is applied.
+        let notifier = match self.notifier.get() {
+            Some((n, path)) => {
+                let path = path.clone();
+                let (cfg, am_text) = tokio::task::spawn_blocking(move || match path {
+                    Some(p) => crate::notify::notifier::load_config(&p),
+                    None => crate::notify::notifier::default_config(),
+                })
+                .await
+                .map_err(|e| ReloadError::Alertmanager(e.to_string()))?
+                .map_err(ReloadError::Alertmanager)?;
+                let prepared = n
+                    .prepare(cfg, &am_text)
+                    .map_err(ReloadError::Alertmanager)?;
+                Some((n, prepared))
+            }
+            None => None,
+        };
         if let Some(rules) = self.rules.get() {
             rules
                 .update(crate::rules::RuleSettings::from_config(&loaded.config)?)
                 .await?;
+        }
+        if let Some((n, prepared)) = notifier {
+            n.install(prepared);
         }
         let n = jobs.len();
         self.manager.apply(jobs);

@@ -199,6 +199,12 @@ struct ServeArgs {
         value_name = "DURATION"
     )]
     alert_grace_period: String,
+    /// Alertmanager configuration (alertmanager.yml) of the built-in
+    /// notifier: routes, receivers, inhibition, time intervals. Without
+    /// it alerts are kept and served by the Alertmanager API
+    /// (/api/v2/alerts) but sent nowhere. Reloaded with --config.file.
+    #[arg(long = "alertmanager.config.file", value_name = "FILE")]
+    alertmanager_config: Option<PathBuf>,
     /// Log level: debug, info, warn or error.
     #[arg(long = "log.level", default_value = "info", value_name = "LEVEL")]
     log_level: String,
@@ -302,6 +308,13 @@ impl ServeArgs {
                 "rules.alert.for-grace-period",
                 self.alert_grace_period.clone(),
             ),
+            (
+                "alertmanager.config.file",
+                self.alertmanager_config
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            ),
             ("collector.host", self.collector_host.to_string()),
             ("collector.self", self.collector_self.to_string()),
             ("log.level", self.log_level.clone()),
@@ -325,6 +338,7 @@ impl ServeArgs {
             flags,
             retention,
             config_file: self.config_file.clone(),
+            alertmanager_config: self.alertmanager_config.clone(),
             host_collector: self.collector_host,
             self_collector: self.collector_self,
             storage_path: self.storage_path.clone(),

@@ -32,6 +32,9 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// `--config.file`; `None` runs the built-in default configuration.
     pub config_file: Option<PathBuf>,
+    /// `--alertmanager.config.file`; `None` runs the built-in notifier
+    /// configuration (alerts kept, sent nowhere).
+    pub alertmanager_config: Option<PathBuf>,
     /// The default configuration scrapes the host collector.
     pub host_collector: bool,
     /// The default configuration scrapes pharos's own metrics.
@@ -104,17 +107,28 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     let engine = Arc::new(crate::promql::Engine::new(cfg.query.clone()));
     let alert_sender = crate::rules::AlertmanagerSender::new();
     let sender_task = tokio::spawn(alert_sender.clone().run());
+    let external_url = cfg.rules.external_url.clone().unwrap_or_else(|| {
+        format!(
+            "http://{}:{}",
+            crate::collect::hostname(),
+            cfg.listen.port()
+        )
+    });
+    let notifier = start_notifier(&cfg, &storage, &external_url).await?;
+    let notifier_task = tokio::spawn(Arc::clone(&notifier).run());
+    let _ = collection
+        .notifier
+        .set((Arc::clone(&notifier), cfg.alertmanager_config.clone()));
     let rules = crate::rules::Manager::new(crate::rules::ManagerOptions {
         engine: Arc::clone(&engine),
         storage: Arc::clone(&storage),
-        sender: Arc::new(alert_sender.clone()),
-        external_url: cfg.rules.external_url.clone().unwrap_or_else(|| {
-            format!(
-                "http://{}:{}",
-                crate::collect::hostname(),
-                cfg.listen.port()
-            )
-        }),
+        // Rule alerts go to the built-in notifier and to the
+        // Alertmanagers of `alerting:`.
+        sender: Arc::new(crate::rules::Senders(vec![
+            Arc::clone(&notifier) as Arc<dyn crate::rules::AlertSender>,
+            Arc::new(alert_sender.clone()),
+        ])),
+        external_url,
         resend_delay: cfg.rules.resend_delay,
         outage_tolerance: cfg.rules.outage_tolerance,
         grace_period: cfg.rules.grace_period,
@@ -139,6 +153,7 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     let mut state = AppState::new(Arc::clone(&storage)).with_collection(Arc::clone(&collection));
     state.engine = engine;
     state.rules = Some(Arc::clone(&rules));
+    state.notifier = Some(Arc::clone(&notifier));
     state.runtime = Arc::new(crate::http::status::RuntimeInfo {
         flags: cfg.flags.clone(),
         retention: cfg.retention.clone(),
@@ -156,6 +171,9 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let _ = rule_watch.await;
     sender_task.abort();
+    // Silences and the notification log are written as they change;
+    // nothing is lost by stopping the loop here.
+    notifier_task.abort();
     let _ = maintenance.await;
     let _ = hup.await;
     let s = Arc::clone(&storage);
@@ -165,6 +183,32 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     drop(storage);
     tracing::info!("storage closed");
     Ok(())
+}
+
+/// The built-in notifier on its configuration (a bad one is fatal at
+/// start, as in Alertmanager), keeping silences and its log in `storage`.
+async fn start_notifier(
+    cfg: &ServeConfig,
+    storage: &Arc<Storage>,
+    external_url: &str,
+) -> anyhow::Result<Arc<crate::notify::notifier::Notifier>> {
+    use crate::notify::notifier::{default_config, load_config, Notifier, NotifierOptions};
+    let path = cfg.alertmanager_config.clone();
+    let (am, text) = tokio::task::spawn_blocking(move || match path {
+        Some(p) => load_config(&p),
+        None => default_config(),
+    })
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let opts = NotifierOptions::new(Arc::clone(storage) as _, external_url);
+    let n = Notifier::new(opts, am, &text)
+        .map_err(|e| anyhow::anyhow!("starting the notifier: {e}"))?;
+    tracing::info!(
+        silences = n.silences().list(n.now()).len(),
+        log_entries = n.nflog().len(),
+        "notifier started"
+    );
+    Ok(n)
 }
 
 /// Periodic sealing and retention until `stop` flips.

@@ -12,11 +12,13 @@
 //! - [`federate`]: `/federate` (newest samples in the text format);
 //! - [`read`]: remote read at `/api/v1/read` (sampled responses);
 //! - [`rules`]: `/api/v1/rules` and `/api/v1/alerts`;
+//! - [`alertmanager`]: Alertmanager's API v2 (`/api/v2/alerts`, silences, status);
 //! - [`targets`]: `/api/v1/targets`, `/api/v1/targets/metadata`,
 //!   `/api/v1/metadata`, `/-/reload`, the host collector at `/node/metrics`
 //!   and its switches at `/api/v1/collectors`;
 //! - health and readiness probes at `/-/healthy` and `/-/ready`.
 
+pub mod alertmanager;
 pub mod api;
 pub mod federate;
 pub mod query;
@@ -50,6 +52,9 @@ pub struct AppState {
     pub collection: Option<Arc<crate::collect::Collection>>,
     /// The rule evaluator; `None` in servers built without it.
     pub rules: Option<Arc<crate::rules::Manager>>,
+    /// The notifier behind the Alertmanager v2 API; `None` in servers
+    /// built without it.
+    pub notifier: Option<Arc<crate::notify::notifier::Notifier>>,
     /// Requests served, for `/metrics`.
     pub http_stats: Arc<HttpStats>,
     /// The PromQL engine's settings (`--query.*` flags).
@@ -110,6 +115,7 @@ impl AppState {
             write_slots: Arc::new(tokio::sync::Semaphore::new(cores.max(2))),
             collection: None,
             rules: None,
+            notifier: None,
             http_stats: Arc::default(),
             engine: Arc::default(),
             runtime: Arc::default(),
@@ -155,6 +161,21 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/rules", get(rules::rules))
         .route("/api/v1/alerts", get(rules::alerts))
         .route("/api/v1/alertmanagers", get(rules::alertmanagers))
+        .route(
+            "/api/v2/alerts",
+            get(alertmanager::get_alerts).post(alertmanager::post_alerts),
+        )
+        .route("/api/v2/alerts/groups", get(alertmanager::get_groups))
+        .route(
+            "/api/v2/silences",
+            get(alertmanager::get_silences).post(alertmanager::post_silence),
+        )
+        .route(
+            "/api/v2/silence/{id}",
+            get(alertmanager::get_silence).delete(alertmanager::delete_silence),
+        )
+        .route("/api/v2/status", get(alertmanager::status))
+        .route("/api/v2/receivers", get(alertmanager::receivers))
         .route("/api/v1/targets", get(targets::targets))
         .route("/api/v1/targets/metadata", get(targets::targets_metadata))
         .route("/api/v1/metadata", get(targets::metadata))

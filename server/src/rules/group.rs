@@ -38,6 +38,29 @@ impl AlertSender for NoSender {
     fn send(&self, _alerts: Vec<OutgoingAlert>) {}
 }
 
+/// Sends to several places: pharos's own notifier and the configured
+/// external Alertmanagers.
+pub struct Senders(pub Vec<Arc<dyn AlertSender>>);
+
+impl AlertSender for Senders {
+    fn send(&self, alerts: Vec<OutgoingAlert>) {
+        if let Some((last, rest)) = self.0.split_last() {
+            for s in rest {
+                s.send(alerts.clone());
+            }
+            last.send(alerts);
+        }
+    }
+    fn configure(&self, settings: &super::manager::RuleSettings) {
+        for s in &self.0 {
+            s.configure(settings);
+        }
+    }
+    fn endpoints(&self) -> Vec<String> {
+        self.0.iter().flat_map(|s| s.endpoints()).collect()
+    }
+}
+
 /// Everything a group evaluation reads from and writes to.
 pub struct GroupEnv<'a> {
     pub engine: &'a Engine,

@@ -23,6 +23,6 @@ pub mod unittest;
 mod tests;
 
 pub use alerting::{Alert, AlertState, AlertingRule, OutgoingAlert};
-pub use group::{AlertSender, Group, NoSender, Rule, RuleImpl};
+pub use group::{AlertSender, Group, NoSender, Rule, RuleImpl, Senders};
 pub use manager::{load_files, Manager, ManagerOptions, RuleLoadError, RuleSettings};
 pub use notifier::AlertmanagerSender;

@@ -216,6 +216,11 @@ impl Clock {
         }))
     }
 
+    /// A clock reading `f`, for tests that move time by hand.
+    pub fn from_fn(f: impl Fn() -> i64 + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(f))
+    }
+
     /// A clock stuck at `ms`, for tests.
     pub fn fixed(ms: i64) -> Clock {
         Clock(Arc::new(move || ms))
@@ -428,6 +433,16 @@ impl Storage {
             Some(r) => Ok(Some(r.get(0)?)),
             None => Ok(None),
         }
+    }
+
+    /// Every `(key, value)` whose key starts with `prefix`, in key order.
+    pub fn list_state(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        let w = self.lock_writer();
+        let mut stmt = w.conn.prepare_cached(
+            "SELECT key, value FROM state WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+        )?;
+        let rows = stmt.query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Removes the value under `key`.

@@ -1,0 +1,568 @@
+//! The notifier service: the alert store, dispatcher, silences and
+//! notification log behind one handle, a loop that flushes groups when
+//! they are due, and the views the Alertmanager v2 API serves.
+//!
+//! Time comes from an injected [`Clock`]; [`Notifier::tick`] runs every
+//! due flush to completion, which is how the timeline tests step through
+//! time, while [`Notifier::run`] is the production loop.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::alert::Alert;
+use super::config::AmConfig;
+use super::dispatch::{Dispatcher, Flush, RouteInfo};
+use super::inhibit;
+use super::nflog::NotificationLog;
+use super::pipeline::{self, DeliveryOptions, FlushContext, RateLimiter};
+use super::receivers::{self, Integration};
+use super::silence::Silences;
+use super::store::AlertStore;
+use super::StateStore;
+use crate::storage::Clock;
+use crate::template::Template;
+
+/// How long silences and log entries outlive their end
+/// (Alertmanager's `--data.retention`).
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(120 * 3600);
+
+/// Builds a receiver's integrations ([`receivers::build`] in production;
+/// tests inject recorders).
+pub type BuildIntegrations = Arc<
+    dyn Fn(
+            &super::config::Receiver,
+            &super::config::Global,
+        ) -> Result<Vec<Arc<dyn Integration>>, String>
+        + Send
+        + Sync,
+>;
+
+pub struct NotifierOptions {
+    pub clock: Clock,
+    pub build: BuildIntegrations,
+    pub state: Arc<dyn StateStore>,
+    pub external_url: String,
+    pub retention: Duration,
+    pub delivery: DeliveryOptions,
+}
+
+/// A configuration checked and built, ready for [`Notifier::install`].
+pub struct Prepared(Loaded);
+
+/// One loaded configuration with everything built from it.
+struct Loaded {
+    dispatcher: Dispatcher,
+    integrations: HashMap<String, Vec<Arc<dyn Integration>>>,
+    limiters: HashMap<String, Arc<RateLimiter>>,
+    templates: Arc<Template>,
+    /// The configuration file's text with secrets hidden, for
+    /// `/api/v2/status`.
+    shown: String,
+}
+
+pub struct Notifier {
+    opts: NotifierOptions,
+    alerts: AlertStore,
+    silences: Silences,
+    nflog: Arc<NotificationLog>,
+    loaded: Mutex<Loaded>,
+    wake: tokio::sync::Notify,
+    started_ms: i64,
+}
+
+/// An alert as the API shows it.
+#[derive(Clone, Debug)]
+pub struct AlertView {
+    pub alert: Alert,
+    pub receivers: Vec<String>,
+    pub silenced_by: Vec<String>,
+    pub inhibited_by: Vec<String>,
+}
+
+impl AlertView {
+    /// `active`, `suppressed` (silenced or inhibited).
+    pub fn state(&self) -> &'static str {
+        if self.silenced_by.is_empty() && self.inhibited_by.is_empty() {
+            "active"
+        } else {
+            "suppressed"
+        }
+    }
+}
+
+/// A group as the API shows it.
+#[derive(Clone, Debug)]
+pub struct GroupView {
+    pub labels: BTreeMap<String, String>,
+    pub receiver: String,
+    pub alerts: Vec<AlertView>,
+}
+
+impl NotifierOptions {
+    /// Production options: system clock, real integrations.
+    pub fn new(state: Arc<dyn StateStore>, external_url: &str) -> NotifierOptions {
+        NotifierOptions {
+            clock: Clock::system(),
+            build: Arc::new(receivers::build),
+            state,
+            external_url: external_url.to_string(),
+            retention: DEFAULT_RETENTION,
+            delivery: DeliveryOptions::default(),
+        }
+    }
+}
+
+impl Notifier {
+    /// Builds the notifier from a checked configuration; `text` is the
+    /// file as written (shown, secrets hidden, by `/api/v2/status`).
+    pub fn new(
+        opts: NotifierOptions,
+        config: AmConfig,
+        text: &str,
+    ) -> Result<Arc<Notifier>, String> {
+        let retention = opts.retention.as_millis() as i64;
+        let silences = Silences::load(opts.state.clone(), retention)
+            .map_err(|e| format!("cannot load silences: {e}"))?;
+        let nflog = NotificationLog::load(opts.state.clone(), retention)
+            .map_err(|e| format!("cannot load the notification log: {e}"))?;
+        let loaded = build(config, text, &opts)?;
+        let started_ms = opts.clock.now_ms();
+        Ok(Arc::new(Notifier {
+            opts,
+            alerts: AlertStore::default(),
+            silences,
+            nflog: Arc::new(nflog),
+            loaded: Mutex::new(loaded),
+            wake: tokio::sync::Notify::new(),
+            started_ms,
+        }))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Loaded> {
+        self.loaded.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn now(&self) -> i64 {
+        self.opts.clock.now_ms()
+    }
+
+    /// Swaps in a new configuration; on error the old one stays. Groups
+    /// start afresh (waiting `group_wait`), as in Alertmanager; the
+    /// notification log keeps them from repeating what was sent.
+    pub fn apply_config(&self, config: AmConfig, text: &str) -> Result<(), String> {
+        let next = self.prepare(config, text)?;
+        self.install(next);
+        Ok(())
+    }
+
+    /// Builds everything a configuration needs (integrations, templates)
+    /// without applying it, so a reload can check all parts first.
+    pub fn prepare(&self, config: AmConfig, text: &str) -> Result<Prepared, String> {
+        build(config, text, &self.opts).map(Prepared)
+    }
+
+    /// Applies a prepared configuration.
+    pub fn install(&self, prepared: Prepared) {
+        let mut next = prepared.0;
+        let now = self.now();
+        for a in self.alerts.all() {
+            if !a.resolved_at(now) {
+                next.dispatcher.insert(&a, now);
+            }
+        }
+        *self.lock() = next;
+        self.wake.notify_one();
+    }
+
+    /// Takes alerts as the v2 API's POST does: a missing start is now (or
+    /// the end), a missing end is now + `resolve_timeout`. Alerts that
+    /// fail validation are refused with a reason each; the others are
+    /// taken.
+    pub fn put_alerts(&self, alerts: Vec<Alert>) -> Vec<String> {
+        let now = self.now();
+        let resolve_timeout = self
+            .lock()
+            .dispatcher
+            .config()
+            .global
+            .resolve_timeout
+            .as_millis() as i64;
+        let mut errors = Vec::new();
+        let mut accepted = Vec::new();
+        for mut a in alerts {
+            if a.starts_at == 0 {
+                a.starts_at = if a.ends_at == 0 { now } else { a.ends_at };
+            }
+            if a.ends_at == 0 {
+                a.timeout = true;
+                a.ends_at = now + resolve_timeout;
+            } else {
+                a.timeout = false;
+            }
+            a.updated_at = now;
+            if let Err(e) = validate(&a) {
+                errors.push(e);
+                continue;
+            }
+            accepted.push(a);
+        }
+        if !accepted.is_empty() {
+            let mut loaded = self.lock();
+            for a in accepted {
+                let merged = self.alerts.put(a, now);
+                loaded.dispatcher.insert(&merged, now);
+            }
+            drop(loaded);
+            self.wake.notify_one();
+        }
+        errors
+    }
+
+    /// Runs every flush due now to completion; returns how many ran.
+    pub async fn tick(self: &Arc<Self>) -> usize {
+        let jobs = self.take_due();
+        let n = jobs.len();
+        let mut set = tokio::task::JoinSet::new();
+        for (flush, ctx) in jobs {
+            let me = self.clone();
+            set.spawn(async move { me.run_flush(flush, ctx).await });
+        }
+        while set.join_next().await.is_some() {}
+        n
+    }
+
+    fn take_due(&self) -> Vec<(Flush, FlushContext)> {
+        let now = self.now();
+        let mut loaded = self.lock();
+        let due = loaded.dispatcher.due(now);
+        due.into_iter()
+            .map(|f| {
+                let ctx = FlushContext {
+                    config: loaded.dispatcher.config().clone(),
+                    integrations: loaded
+                        .integrations
+                        .get(&f.route.receiver)
+                        .cloned()
+                        .unwrap_or_default(),
+                    templates: loaded.templates.clone(),
+                    limiter: loaded
+                        .limiters
+                        .get(&f.route.receiver)
+                        .cloned()
+                        .unwrap_or_else(|| Arc::new(RateLimiter::new(1, 1))),
+                    external_url: self.opts.external_url.clone(),
+                };
+                (f, ctx)
+            })
+            .collect()
+    }
+
+    async fn run_flush(self: Arc<Self>, flush: Flush, ctx: FlushContext) {
+        let all = self.alerts.all();
+        let ok = match pipeline::unmuted(&flush, &ctx.config, &self.silences, &all) {
+            None => true,
+            Some(alerts) => {
+                pipeline::deliver(&flush, alerts, ctx, self.nflog.clone(), &self.opts.delivery)
+                    .await
+            }
+        };
+        self.lock().dispatcher.flushed(&flush, ok);
+        self.wake.notify_one();
+    }
+
+    /// The production loop: flushes groups as they come due (each in its
+    /// own task, so a slow receiver delays nobody else) and collects
+    /// garbage every few minutes. Runs until the task is dropped.
+    pub async fn run(self: Arc<Self>) {
+        let mut last_gc = self.now();
+        loop {
+            for (flush, ctx) in self.take_due() {
+                tokio::spawn(self.clone().run_flush(flush, ctx));
+            }
+            let now = self.now();
+            if now - last_gc >= 5 * 60 * 1000 {
+                last_gc = now;
+                self.gc(now);
+            }
+            let next = self.lock().dispatcher.next_deadline();
+            // Wake at the next deadline, on news, or at least every
+            // second (the clock may be adjusted).
+            let wait = next.map_or(1000, |t| (t - now).clamp(0, 1000)) as u64;
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(wait.max(5))) => {}
+            }
+        }
+    }
+
+    /// Drops resolved alerts, old silences and expired log entries.
+    pub fn gc(&self, now: i64) {
+        self.alerts.gc(now);
+        self.silences.gc(now);
+        self.nflog.gc(now);
+    }
+
+    pub fn silences(&self) -> &Silences {
+        &self.silences
+    }
+
+    pub fn nflog(&self) -> &NotificationLog {
+        &self.nflog
+    }
+
+    pub fn started_ms(&self) -> i64 {
+        self.started_ms
+    }
+
+    /// The configuration text with secrets hidden.
+    pub fn config_shown(&self) -> String {
+        self.lock().shown.clone()
+    }
+
+    /// Receiver names, in configuration order.
+    pub fn receivers(&self) -> Vec<String> {
+        self.lock()
+            .dispatcher
+            .config()
+            .receivers
+            .iter()
+            .map(|r| r.name.clone())
+            .collect()
+    }
+
+    fn view(&self, a: &Alert, routes: &[Arc<RouteInfo>], all: &[Alert], now: i64) -> AlertView {
+        let config = self.lock().dispatcher.config().clone();
+        let mut receivers: Vec<String> = Vec::new();
+        for r in routes {
+            if !receivers.contains(&r.receiver) {
+                receivers.push(r.receiver.clone());
+            }
+        }
+        AlertView {
+            alert: a.clone(),
+            receivers,
+            silenced_by: self.silences.mutes(&a.labels, now),
+            inhibited_by: inhibit::inhibited_by(&config.inhibit_rules, &a.labels, all, now),
+        }
+    }
+
+    /// The alerts not yet resolved, sorted by fingerprint.
+    pub fn alerts(&self) -> Vec<AlertView> {
+        let now = self.now();
+        let all = self.alerts.all();
+        let mut out: Vec<AlertView> = all
+            .iter()
+            .filter(|a| !a.resolved_at(now))
+            .map(|a| {
+                let routes = self.lock().dispatcher.routes_for(&a.labels);
+                self.view(a, &routes, &all, now)
+            })
+            .collect();
+        out.sort_by_key(|v| v.alert.fingerprint());
+        out
+    }
+
+    /// The aggregation groups and their unresolved alerts.
+    pub fn groups(&self) -> Vec<GroupView> {
+        let now = self.now();
+        let all = self.alerts.all();
+        type Snapshot = (BTreeMap<String, String>, Arc<RouteInfo>, Vec<Alert>);
+        let groups: Vec<Snapshot> = self
+            .lock()
+            .dispatcher
+            .groups()
+            .map(|g| {
+                (
+                    g.labels.clone(),
+                    g.route.clone(),
+                    g.alerts.values().cloned().collect(),
+                )
+            })
+            .collect();
+        groups
+            .into_iter()
+            .filter_map(|(labels, route, alerts)| {
+                let alerts: Vec<AlertView> = alerts
+                    .iter()
+                    .filter(|a| !a.resolved_at(now))
+                    .map(|a| {
+                        // The store has the newest report of the alert.
+                        let cur = self
+                            .alerts
+                            .get(a.fingerprint())
+                            .unwrap_or_else(|| a.clone());
+                        let mut v = self.view(&cur, std::slice::from_ref(&route), &all, now);
+                        v.receivers = vec![route.receiver.clone()];
+                        v
+                    })
+                    .collect();
+                (!alerts.is_empty()).then(|| GroupView {
+                    labels,
+                    receiver: route.receiver.clone(),
+                    alerts,
+                })
+            })
+            .collect()
+    }
+}
+
+/// pharos's own rule evaluator delivers here.
+impl crate::rules::AlertSender for Notifier {
+    fn send(&self, alerts: Vec<crate::rules::OutgoingAlert>) {
+        let alerts = alerts
+            .into_iter()
+            .map(|a| Alert {
+                labels: a.labels.into_iter().collect(),
+                annotations: a.annotations.into_iter().collect(),
+                starts_at: a.starts_at,
+                ends_at: a.ends_at,
+                generator_url: a.generator_url,
+                updated_at: 0,
+                timeout: false,
+            })
+            .collect();
+        for e in self.put_alerts(alerts) {
+            tracing::warn!(error = %e, "the notifier refused an alert from the rule evaluator");
+        }
+    }
+}
+
+/// The configuration used without `--alertmanager.config.file`: alerts
+/// are kept (and shown by the API) but go nowhere.
+pub const DEFAULT_CONFIG: &str = "route:\n  receiver: default\nreceivers:\n  - name: default\n";
+
+/// Alertmanager's `Alert.Validate`.
+fn validate(a: &Alert) -> Result<(), String> {
+    if a.labels.is_empty() {
+        return Err("at least one label pair required".into());
+    }
+    for (k, v) in &a.labels {
+        if k.is_empty() {
+            return Err(format!("invalid label set: invalid name {k:?}"));
+        }
+        if v.is_empty() {
+            return Err(format!(
+                "invalid label set: invalid value for label {k:?}: empty"
+            ));
+        }
+    }
+    for k in a.annotations.keys() {
+        if k.is_empty() {
+            return Err("invalid annotations: invalid name \"\"".into());
+        }
+    }
+    if a.ends_at != 0 && a.ends_at < a.starts_at {
+        return Err("start time must be before end time".into());
+    }
+    Ok(())
+}
+
+fn build(config: AmConfig, text: &str, opts: &NotifierOptions) -> Result<Loaded, String> {
+    let delivery = &opts.delivery;
+    let mut templates =
+        receivers::default_templates().map_err(|e| format!("default templates: {e}"))?;
+    let funcs = crate::template::alertmanager_funcs();
+    for pattern in &config.templates {
+        for file in pharos_agent::config::expand_glob(pattern) {
+            let body = std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read template {}: {e}", file.display()))?;
+            templates
+                .add(&file.display().to_string(), &body, &funcs)
+                .map_err(|e| format!("template {}: {e}", file.display()))?;
+        }
+    }
+    let mut integrations = HashMap::new();
+    let mut limiters = HashMap::new();
+    for r in &config.receivers {
+        integrations.insert(r.name.clone(), (opts.build)(r, &config.global)?);
+        limiters.insert(
+            r.name.clone(),
+            Arc::new(RateLimiter::new(
+                delivery.rate_burst,
+                delivery.rate_per_minute,
+            )),
+        );
+    }
+    Ok(Loaded {
+        dispatcher: Dispatcher::new(Arc::new(config)),
+        integrations,
+        limiters,
+        templates: Arc::new(templates),
+        shown: hide_secrets(text),
+    })
+}
+
+/// Keys whose values are secrets in Alertmanager's configuration (it shows
+/// them as `<secret>`).
+const SECRET_KEYS: &[&str] = &[
+    "password",
+    "auth_password",
+    "auth_secret",
+    "smtp_auth_password",
+    "smtp_auth_secret",
+    "credentials",
+    "bearer_token",
+    "api_secret",
+    "wechat_api_secret",
+    "slack_api_url",
+    "api_url",
+    "url",
+    "webhook_url",
+    "secret",
+    "client_secret",
+    "api_key",
+    "routing_key",
+    "service_key",
+    "token",
+    "bot_token",
+    "user_key",
+];
+
+/// The configuration text with the value of every secret key replaced by
+/// `<secret>`, line by line (block-style YAML, as configurations are
+/// written).
+pub fn hide_secrets(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let trimmed = line.trim_start().trim_start_matches("- ");
+        let hidden = trimmed.split_once(':').and_then(|(k, v)| {
+            let k = k.trim();
+            let v = v.trim();
+            (SECRET_KEYS.contains(&k) && !v.is_empty() && !v.starts_with('#')).then_some(k)
+        });
+        match hidden {
+            Some(k) => {
+                let at = line.find(k).unwrap_or(0);
+                out.push_str(&line[..at + k.len()]);
+                out.push_str(": <secret>");
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The built-in configuration ([`DEFAULT_CONFIG`]), parsed.
+pub fn default_config() -> Result<(AmConfig, String), String> {
+    let (cfg, _) = super::config::load_str(DEFAULT_CONFIG, "<built-in>", Path::new(""))
+        .map_err(|e| e.to_string())?;
+    Ok((cfg, DEFAULT_CONFIG.to_string()))
+}
+
+/// Reads and checks an `alertmanager.yml`, logging its warnings.
+pub fn load_config(path: &Path) -> Result<(AmConfig, String), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "cannot read Alertmanager configuration {}: {e}",
+            path.display()
+        )
+    })?;
+    let (cfg, warnings) = super::config::load_file(path).map_err(|e| e.to_string())?;
+    for w in warnings {
+        tracing::warn!(file = %path.display(), "{w}");
+    }
+    Ok((cfg, text))
+}
