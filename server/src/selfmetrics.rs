@@ -31,6 +31,7 @@ pub fn render(
     storage: &Arc<Storage>,
     collection: Option<&Collection>,
     http: Option<&HttpStats>,
+    notifier: Option<&crate::notify::notifier::Notifier>,
 ) -> String {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(PharosCollector {
@@ -41,6 +42,22 @@ pub fn render(
     }
     if let Some(h) = http {
         registry.register_collector(Box::new(HttpCollector(h.snapshot())));
+    }
+    if let Some(n) = notifier {
+        let now = n.now();
+        let mut alerts = [0u64; 2];
+        for v in n.alerts() {
+            alerts[usize::from(v.state() != "active")] += 1;
+        }
+        let mut silences = [0u64; 3];
+        for s in n.silences().list(now) {
+            silences[s.state_at(now) as usize] += 1;
+        }
+        registry.register_collector(Box::new(NotifyCollector {
+            deliveries: n.stats.snapshot(),
+            alerts,
+            silences,
+        }));
     }
     let mut out = String::new();
     // Writing into a String cannot fail.
@@ -313,6 +330,61 @@ impl Collector for HttpCollector {
     }
 }
 
+/// The notifier's deliveries, alerts and silences (Alertmanager's
+/// `alertmanager_notifications_total` and friends, under pharos's prefix).
+#[derive(Debug)]
+struct NotifyCollector {
+    deliveries: Vec<(&'static str, u64, u64)>,
+    /// active, suppressed
+    alerts: [u64; 2],
+    /// pending, active, expired
+    silences: [u64; 3],
+}
+
+impl Collector for NotifyCollector {
+    fn encode(&self, mut e: DescriptorEncoder) -> fmt::Result {
+        let mut m = e.encode_descriptor(
+            "pharos_notifications",
+            "Notification delivery attempts, by integration.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (integration, n, _) in &self.deliveries {
+            ConstCounter::new(*n as f64)
+                .encode(m.encode_family(&[("integration", *integration)])?)?;
+        }
+        let mut m = e.encode_descriptor(
+            "pharos_notifications_failed",
+            "Notification delivery attempts that failed, by integration.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (integration, _, f) in &self.deliveries {
+            ConstCounter::new(*f as f64)
+                .encode(m.encode_family(&[("integration", *integration)])?)?;
+        }
+        let mut m = e.encode_descriptor(
+            "pharos_notifier_alerts",
+            "Alerts the notifier holds, by state.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (state, n) in ["active", "suppressed"].iter().zip(self.alerts) {
+            ConstGauge::new(n as f64).encode(m.encode_family(&[("state", *state)])?)?;
+        }
+        let mut m = e.encode_descriptor(
+            "pharos_silences",
+            "Silences, by state.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (state, n) in ["pending", "active", "expired"].iter().zip(self.silences) {
+            ConstGauge::new(n as f64).encode(m.encode_family(&[("state", *state)])?)?;
+        }
+        Ok(())
+    }
+}
+
 /// The standard process metrics, from /proc/self.
 struct Process {
     cpu_seconds: f64,
@@ -376,7 +448,33 @@ mod tests {
         collection.reload().await.unwrap();
         let http = HttpStats::default();
         http.record("/api/v1/write", 204, 0.25);
-        let text = render(&storage, Some(&collection), Some(&http));
+        use crate::notify::notifier::{default_config, Notifier, NotifierOptions};
+        let (am, am_text) = default_config().unwrap();
+        let state = Arc::new(crate::notify::MemState::default());
+        let notifier =
+            Notifier::new(NotifierOptions::new(state, "http://x"), am, &am_text).unwrap();
+        let now = notifier.now();
+        notifier
+            .silences()
+            .set(
+                crate::notify::silence::Silence {
+                    id: String::new(),
+                    matchers: vec![crate::notify::silence::SilenceMatcher {
+                        name: "alertname".into(),
+                        value: "A".into(),
+                        is_regex: false,
+                        is_equal: true,
+                    }],
+                    starts_at: now,
+                    ends_at: now + 3_600_000,
+                    updated_at: 0,
+                    created_by: "t".into(),
+                    comment: "c".into(),
+                },
+                now,
+            )
+            .unwrap();
+        let text = render(&storage, Some(&collection), Some(&http), Some(&notifier));
         collection.shutdown();
         let entries = parse_all(&text, Format::OpenMetrics).expect("our own parser accepts it");
         let names: Vec<&str> = entries
@@ -400,6 +498,14 @@ mod tests {
         ] {
             assert!(names.contains(&want), "{want} missing from:\n{text}");
         }
+        assert!(
+            text.contains(r#"pharos_silences{state="active"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"pharos_notifier_alerts{state="active"} 0"#),
+            "{text}"
+        );
         assert!(
             text.contains("prometheus_config_last_reload_successful 1"),
             "{text}"

@@ -426,3 +426,115 @@ fn answer(mut conn: TcpStream, route: &Route) {
         body.len()
     );
 }
+
+/// One request a [`Sink`] received.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    /// The status the sink answered with.
+    pub status: u16,
+}
+
+/// An HTTP server that records every request (webhook receivers, chat
+/// robots) and answers each with `respond(n, request)` = (status, body),
+/// `n` counting requests from 0.
+pub struct Sink {
+    pub addr: String,
+    pub received: Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+pub type Respond = dyn Fn(usize, &Received) -> (u16, String) + Send + Sync;
+
+impl Sink {
+    pub fn start(respond: Arc<Respond>) -> Sink {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let rec = Arc::clone(&received);
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                // One request at a time keeps the count (and `respond`'s
+                // n) in arrival order.
+                sink_answer(conn, &*respond, &rec);
+            }
+        });
+        Sink { addr, received }
+    }
+
+    /// A sink answering 200 `{}` to everything.
+    pub fn ok() -> Sink {
+        Sink::start(Arc::new(|_, _| (200, "{}".to_string())))
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// The bodies of requests answered with 2xx, as JSON.
+    pub fn accepted_json(&self) -> Vec<serde_json::Value> {
+        self.requests()
+            .iter()
+            .filter(|r| (200..300).contains(&r.status))
+            .map(|r| {
+                serde_json::from_str(&r.body).unwrap_or(serde_json::Value::String(r.body.clone()))
+            })
+            .collect()
+    }
+}
+
+fn sink_answer(mut conn: TcpStream, respond: &Respond, rec: &std::sync::Mutex<Vec<Received>>) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut req = Vec::new();
+    let mut buf = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = req.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => req.extend_from_slice(&buf[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&req[..head_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let first: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    while req.len() < head_end + len {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => req.extend_from_slice(&buf[..n]),
+        }
+    }
+    let mut r = Received {
+        method: first.first().unwrap_or(&"").to_string(),
+        path: first.get(1).unwrap_or(&"/").to_string(),
+        headers,
+        body: String::from_utf8_lossy(&req[head_end.min(req.len())..]).to_string(),
+        status: 0,
+    };
+    let n = rec.lock().unwrap().len();
+    let (status, body) = respond(n, &r);
+    r.status = status;
+    rec.lock().unwrap().push(r);
+    let _ = write!(
+        conn,
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}

@@ -213,8 +213,14 @@ async fn metrics(axum::extract::State(st): axum::extract::State<AppState>) -> Re
     let storage = Arc::clone(&st.storage);
     let collection = st.collection.clone();
     let http = Arc::clone(&st.http_stats);
+    let notifier = st.notifier.clone();
     match tokio::task::spawn_blocking(move || {
-        crate::selfmetrics::render(&storage, collection.as_deref(), Some(&http))
+        crate::selfmetrics::render(
+            &storage,
+            collection.as_deref(),
+            Some(&http),
+            notifier.as_deref(),
+        )
     })
     .await
     {

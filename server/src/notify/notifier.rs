@@ -16,7 +16,7 @@ use super::config::AmConfig;
 use super::dispatch::{Dispatcher, Flush, RouteInfo};
 use super::inhibit;
 use super::nflog::NotificationLog;
-use super::pipeline::{self, DeliveryOptions, FlushContext, RateLimiter};
+use super::pipeline::{self, DeliveryOptions, DeliveryStats, FlushContext, RateLimiter};
 use super::receivers::{self, Integration};
 use super::silence::Silences;
 use super::store::AlertStore;
@@ -70,6 +70,7 @@ pub struct Notifier {
     loaded: Mutex<Loaded>,
     wake: tokio::sync::Notify,
     started_ms: i64,
+    pub stats: Arc<DeliveryStats>,
 }
 
 /// An alert as the API shows it.
@@ -137,6 +138,7 @@ impl Notifier {
             loaded: Mutex::new(loaded),
             wake: tokio::sync::Notify::new(),
             started_ms,
+            stats: Arc::default(),
         }))
     }
 
@@ -253,6 +255,7 @@ impl Notifier {
                         .cloned()
                         .unwrap_or_else(|| Arc::new(RateLimiter::new(1, 1))),
                     external_url: self.opts.external_url.clone(),
+                    stats: self.stats.clone(),
                 };
                 (f, ctx)
             })

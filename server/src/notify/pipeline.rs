@@ -85,6 +85,27 @@ impl RateLimiter {
     }
 }
 
+/// Delivery attempts and failures per integration (`/metrics`).
+#[derive(Debug, Default)]
+pub struct DeliveryStats(Mutex<std::collections::BTreeMap<&'static str, (u64, u64)>>);
+
+impl DeliveryStats {
+    fn record(&self, integration: &'static str, ok: bool) {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let e = m.entry(integration).or_default();
+        e.0 += 1;
+        if !ok {
+            e.1 += 1;
+        }
+    }
+
+    /// `(integration, attempts, failed attempts)`.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64, u64)> {
+        let m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        m.iter().map(|(k, (n, f))| (*k, *n, *f)).collect()
+    }
+}
+
 /// What a flush needs from the notifier, taken under its lock once.
 pub struct FlushContext {
     pub config: Arc<AmConfig>,
@@ -92,6 +113,7 @@ pub struct FlushContext {
     pub templates: Arc<crate::template::Template>,
     pub limiter: Arc<RateLimiter>,
     pub external_url: String,
+    pub stats: Arc<DeliveryStats>,
 }
 
 /// The alerts of a flush that survive time intervals, inhibition and
@@ -171,6 +193,7 @@ pub async fn deliver(
             templates: ctx.templates.clone(),
             external_url: ctx.external_url.clone(),
             limiter: ctx.limiter.clone(),
+            stats: ctx.stats.clone(),
             nflog: nflog.clone(),
             opts: opts.clone(),
         };
@@ -193,6 +216,7 @@ struct Job {
     templates: Arc<crate::template::Template>,
     external_url: String,
     limiter: Arc<RateLimiter>,
+    stats: Arc<DeliveryStats>,
     nflog: Arc<NotificationLog>,
     opts: DeliveryOptions,
 }
@@ -258,7 +282,9 @@ impl Job {
                 );
                 return false;
             }
-            match self.integration.notify(&n).await {
+            let result = self.integration.notify(&n).await;
+            self.stats.record(self.integration.name(), result.is_ok());
+            match result {
                 Ok(()) => {
                     tracing::debug!(receiver = %n.receiver, integration = self.integration.name(), attempt, "notification sent");
                     return true;

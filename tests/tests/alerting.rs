@@ -1,0 +1,409 @@
+//! The built-in notifier end to end, against real peers: a real Prometheus
+//! 2.42 (Debian) uses pharos as its Alertmanager and the notification
+//! reaches a real HTTP server with Alertmanager's exact webhook payload;
+//! `amtool` lists the alerts and adds, lists and expires a silence; pharos's
+//! own rules on scraped data notify once, survive a restart without a
+//! duplicate, retry a receiver that is down, and announce the resolution.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pharos_tests::{free_tcp_port, http_server, wait_for, ChildGuard, Server, Sink};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn webhook_config(dir: &Path, sink: &Sink, extra_route: &str) -> std::path::PathBuf {
+    let p = dir.join("alertmanager.yml");
+    std::fs::write(
+        &p,
+        format!(
+            "route:
+  receiver: hook
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 3s
+  repeat_interval: 1h
+{extra_route}receivers:
+  - name: hook
+    webhook_configs:
+      - url: {}
+        send_resolved: true
+",
+            sink.url("/hook?token=s3cret")
+        ),
+    )
+    .unwrap();
+    p
+}
+
+fn amtool(url: &str, args: &[&str]) -> String {
+    let out = Command::new("/usr/bin/amtool")
+        .args(args)
+        .arg(format!("--alertmanager.url={url}"))
+        .output()
+        .expect("amtool (Debian package prometheus-alertmanager)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "amtool {args:?}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// Keys of a JSON object, in order.
+fn keys(v: &Value) -> Vec<&str> {
+    v.as_object().unwrap().keys().map(String::as_str).collect()
+}
+
+#[test]
+fn prometheus_sends_to_pharos_and_amtool_manages_silences() {
+    let work = tempfile::tempdir().unwrap();
+    let sink = Sink::ok();
+    let am_cfg = webhook_config(work.path(), &sink, "");
+    let s = Server::start_with(
+        &work.path().join("data"),
+        &[
+            "--collector.host=false",
+            "--collector.self=false",
+            "--web.external-url=http://pharos.example:9090",
+            &format!("--alertmanager.config.file={}", am_cfg.display()),
+        ],
+    );
+
+    // A real Prometheus with pharos as its Alertmanager.
+    let rules = work.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        "groups:
+  - name: always
+    rules:
+      - alert: AlwaysOn
+        expr: vector(1)
+        labels:
+          severity: page
+        annotations:
+          summary: it is always on
+",
+    )
+    .unwrap();
+    let prom_cfg = work.path().join("prometheus.yml");
+    std::fs::write(
+        &prom_cfg,
+        format!(
+            "global:
+  evaluation_interval: 1s
+rule_files: ['{}']
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ['{}']
+",
+            rules.display(),
+            s.addr
+        ),
+    )
+    .unwrap();
+    let prom_port = free_tcp_port();
+    let _prom = ChildGuard::spawn(
+        Command::new("/usr/bin/prometheus")
+            .arg(format!("--config.file={}", prom_cfg.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                work.path().join("prom").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            // The first alert may go out before the Alertmanager is
+            // discovered; re-sent every second, it arrives at once.
+            .arg("--rules.alert.resend-delay=1s")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+
+    let payload = wait_for(WAIT, "the webhook receives Prometheus's alert", || {
+        sink.accepted_json()
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("{} requests", sink.requests().len()))
+    });
+    assert_eq!(
+        keys(&payload),
+        [
+            "receiver",
+            "status",
+            "alerts",
+            "groupLabels",
+            "commonLabels",
+            "commonAnnotations",
+            "externalURL",
+            "version",
+            "groupKey",
+            "truncatedAlerts"
+        ]
+    );
+    let alert = &payload["alerts"][0];
+    assert_eq!(
+        keys(alert),
+        [
+            "status",
+            "labels",
+            "annotations",
+            "startsAt",
+            "endsAt",
+            "generatorURL",
+            "fingerprint"
+        ]
+    );
+    let labels = json!({"alertname": "AlwaysOn", "severity": "page"});
+    let fp =
+        pharos::notify::alert::labels_fingerprint(&serde_json::from_value(labels.clone()).unwrap());
+    let expected = json!({
+        "receiver": "hook",
+        "status": "firing",
+        "alerts": [{
+            "status": "firing",
+            "labels": labels,
+            "annotations": {"summary": "it is always on"},
+            "startsAt": alert["startsAt"],
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": alert["generatorURL"],
+            "fingerprint": format!("{fp:016x}"),
+        }],
+        "groupLabels": {"alertname": "AlwaysOn"},
+        "commonLabels": labels,
+        "commonAnnotations": {"summary": "it is always on"},
+        "externalURL": "http://pharos.example:9090",
+        "version": "4",
+        "groupKey": "{}:{alertname=\"AlwaysOn\"}",
+        "truncatedAlerts": 0,
+    });
+    assert_eq!(payload, expected);
+    assert!(
+        alert["generatorURL"]
+            .as_str()
+            .unwrap()
+            .contains("/graph?g0.expr=vector%281%29"),
+        "{alert}"
+    );
+    let req = &sink.requests()[0];
+    assert_eq!(
+        (req.method.as_str(), req.path.as_str()),
+        ("POST", "/hook?token=s3cret")
+    );
+
+    // The API shows the alert; amtool lists it.
+    let (code, alerts) = s.get_json("/api/v2/alerts");
+    assert_eq!(code, 200);
+    assert_eq!(alerts[0]["labels"]["alertname"], "AlwaysOn");
+    assert_eq!(alerts[0]["status"]["state"], "active");
+    assert_eq!(alerts[0]["receivers"][0]["name"], "hook");
+    let url = format!("http://{}", s.addr);
+    let listed = amtool(&url, &["alert", "query"]);
+    assert!(listed.contains("AlwaysOn"), "{listed}");
+
+    // A silence through amtool: the alert is suppressed (amtool's default
+    // query hides it), the silence is listed, and expiring it brings the
+    // alert back.
+    let id = amtool(
+        &url,
+        &[
+            "silence",
+            "add",
+            "alertname=AlwaysOn",
+            "--comment=maintenance",
+            "--author=tester",
+            "--duration=1h",
+        ],
+    )
+    .trim()
+    .to_string();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let listed = amtool(&url, &["silence", "query"]);
+    assert!(
+        listed.contains(&id) && listed.contains("tester") && listed.contains("maintenance"),
+        "{listed}"
+    );
+    let (_, alerts) = s.get_json("/api/v2/alerts");
+    assert_eq!(alerts[0]["status"]["state"], "suppressed");
+    assert_eq!(alerts[0]["status"]["silencedBy"][0], id.as_str());
+    assert!(!amtool(&url, &["alert", "query"]).contains("AlwaysOn"));
+    assert!(amtool(&url, &["alert", "query", "--silenced"]).contains("AlwaysOn"));
+    let (code, one) = s.get_json(&format!("/api/v2/silence/{id}"));
+    assert_eq!(code, 200);
+    assert_eq!(one["status"]["state"], "active");
+    assert_eq!(
+        one["matchers"][0],
+        json!({"name": "alertname", "value": "AlwaysOn", "isRegex": false, "isEqual": true})
+    );
+
+    amtool(&url, &["silence", "expire", &id]);
+    let listed = amtool(&url, &["silence", "query"]);
+    assert!(!listed.contains(&id), "{listed}");
+    assert!(amtool(&url, &["silence", "query", "--expired"]).contains(&id));
+    let (_, alerts) = s.get_json("/api/v2/alerts");
+    assert_eq!(alerts[0]["status"]["state"], "active");
+
+    // Status and receivers as amtool and Grafana read them; the webhook
+    // URL (it carries a token) is not shown.
+    let (_, status) = s.get_json("/api/v2/status");
+    assert_eq!(status["cluster"]["status"], "disabled");
+    let shown = status["config"]["original"].as_str().unwrap();
+    assert!(
+        shown.contains("receiver: hook") && !shown.contains("s3cret"),
+        "{shown}"
+    );
+    let (_, receivers) = s.get_json("/api/v2/receivers");
+    assert_eq!(receivers, json!([{"name": "hook"}]));
+    // Bad input gets a 400 with a reason.
+    let client = reqwest::blocking::Client::new();
+    let r = client
+        .post(format!("{url}/api/v2/alerts"))
+        .header("Content-Type", "application/json")
+        .body("[{\"labels\":{}}]")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r
+        .text()
+        .unwrap()
+        .contains("at least one label pair required"));
+    let r = client
+        .post(format!("{url}/api/v2/silences"))
+        .header("Content-Type", "application/json")
+        .body("{\"matchers\":[{\"name\":\"a\",\"value\":\"\",\"isRegex\":false}],\"startsAt\":\"2030-01-01T00:00:00Z\",\"endsAt\":\"2030-01-02T00:00:00Z\",\"createdBy\":\"x\",\"comment\":\"y\"}")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(
+        s.get_json("/api/v2/silence/00000000-0000-4000-8000-000000000000")
+            .0,
+        404
+    );
+}
+
+fn thermometer(temp: Arc<AtomicU64>) -> String {
+    http_server(Arc::new(move |_path: &str| {
+        let t = f64::from_bits(temp.load(Ordering::Relaxed));
+        (
+            "200 OK",
+            "text/plain; version=0.0.4",
+            format!("# TYPE room_temperature_celsius gauge\nroom_temperature_celsius{{room=\"lab\"}} {t}\n"),
+            Duration::ZERO,
+        )
+    }))
+}
+
+/// pharos's rules on scraped data → the built-in notifier → a webhook that
+/// is down for its first two requests: one notification arrives (after
+/// retries), a restart while firing sends nothing again, and the
+/// resolution is announced once.
+#[test]
+fn own_rules_notify_once_across_retries_and_restarts() {
+    let work = tempfile::tempdir().unwrap();
+    let down = Arc::new(AtomicUsize::new(2));
+    let d = Arc::clone(&down);
+    let sink = Sink::start(Arc::new(move |_, _| {
+        if d.load(Ordering::SeqCst) > 0 {
+            d.fetch_sub(1, Ordering::SeqCst);
+            (503, "down for maintenance".to_string())
+        } else {
+            (200, "{}".to_string())
+        }
+    }));
+    let am_cfg = webhook_config(work.path(), &sink, "");
+    let temp = Arc::new(AtomicU64::new(30f64.to_bits()));
+    let target = thermometer(Arc::clone(&temp));
+    std::fs::write(
+        work.path().join("rules.yml"),
+        "groups:
+  - name: room
+    interval: 1s
+    rules:
+      - alert: RoomTooHot
+        expr: room_temperature_celsius > 25
+        annotations:
+          summary: 'Room {{ $labels.room }} is at {{ $value }} degrees'
+",
+    )
+    .unwrap();
+    let cfg = work.path().join("pharos.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files: [rules.yml]
+scrape_configs:
+  - job_name: room
+    static_configs:
+      - targets: ['{target}']
+"
+        ),
+    )
+    .unwrap();
+    let flags = [
+        "--collector.host=false".to_string(),
+        "--collector.self=false".to_string(),
+        format!("--config.file={}", cfg.display()),
+        format!("--alertmanager.config.file={}", am_cfg.display()),
+    ];
+    let flag_refs: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let data = work.path().join("data");
+    let mut s = Server::start_with(&data, &flag_refs);
+
+    let first = wait_for(WAIT, "the notification gets through", || {
+        sink.accepted_json()
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("{} attempts", sink.requests().len()))
+    });
+    assert_eq!(first["status"], "firing");
+    assert_eq!(first["alerts"][0]["labels"]["alertname"], "RoomTooHot");
+    assert_eq!(first["alerts"][0]["labels"]["room"], "lab");
+    assert_eq!(
+        first["alerts"][0]["annotations"]["summary"],
+        "Room lab is at 30 degrees"
+    );
+    let attempts = sink.requests().len();
+    assert_eq!(attempts, 3, "two refused attempts, then one accepted");
+    assert_eq!(sink.requests()[0].status, 503);
+
+    // Several group intervals: nothing new.
+    std::thread::sleep(Duration::from_secs(8));
+    assert_eq!(
+        sink.requests().len(),
+        3,
+        "no duplicate after the retried success"
+    );
+
+    // Restart while firing: the log and the alert state survive; nothing
+    // is sent again.
+    assert!(s.stop(), "graceful stop");
+    let s = Server::start_with(&data, &flag_refs);
+    std::thread::sleep(Duration::from_secs(10));
+    assert_eq!(
+        sink.requests().len(),
+        3,
+        "a restart sends nothing twice: {:?}",
+        sink.requests().iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
+
+    // Cool down: the resolution is announced once.
+    temp.store(20f64.to_bits(), Ordering::Relaxed);
+    let resolved = wait_for(WAIT, "the resolution is announced", || {
+        sink.accepted_json()
+            .into_iter()
+            .find(|p| p["status"] == "resolved")
+            .ok_or_else(|| "not yet".to_string())
+    });
+    assert_eq!(resolved["alerts"][0]["status"], "resolved");
+    assert_ne!(resolved["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(sink.accepted_json().len(), 2, "firing once, resolved once");
+    drop(s);
+}
