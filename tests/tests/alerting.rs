@@ -407,3 +407,183 @@ scrape_configs:
     assert_eq!(sink.accepted_json().len(), 2, "firing once, resolved once");
     drop(s);
 }
+
+/// The SMTP sink of `tests/scripts/smtp_sink.py` (Python's aiosmtpd).
+struct Smtp {
+    _child: ChildGuard,
+    port: u16,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Smtp {
+    fn start() -> Smtp {
+        use std::io::BufRead;
+        let python = ["/usr/bin/python3", "python3"]
+            .into_iter()
+            .find(|p| {
+                Command::new(p)
+                    .args(["-c", "import aiosmtpd"])
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            })
+            .expect("the email test needs Python's aiosmtpd (apt-get install -y python3-aiosmtpd)");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/smtp_sink.py");
+        let mut child = Command::new(python)
+            .arg(script)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the SMTP sink");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the SMTP sink starts");
+        let port = first
+            .strip_prefix("PORT ")
+            .and_then(|p| p.parse().ok())
+            .expect("PORT line");
+        Smtp {
+            _child: ChildGuard(Some(child)),
+            port,
+            lines,
+        }
+    }
+
+    fn next(&self) -> Value {
+        let line = self
+            .lines
+            .recv_timeout(WAIT)
+            .expect("a mail arrives at the SMTP server");
+        serde_json::from_str(&line).unwrap()
+    }
+}
+
+fn post_alerts(s: &Server, body: Value) -> u16 {
+    reqwest::blocking::Client::new()
+        .post(s.url("/api/v2/alerts"))
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// An alert posted through the Alertmanager API reaches a real SMTP server
+/// as Alertmanager's default email; a receiver whose template fails still
+/// delivers the alert, in the plain fallback format naming the error.
+#[test]
+fn email_arrives_and_a_broken_template_falls_back() {
+    let work = tempfile::tempdir().unwrap();
+    let smtp = Smtp::start();
+    std::fs::write(
+        work.path().join("custom.tmpl"),
+        "{{ define \"broken.subject\" }}{{ index .Alerts 99 }}{{ end }}\n",
+    )
+    .unwrap();
+    let mail = |name: &str, extra: &str| {
+        format!(
+            "  - name: {name}
+    email_configs:
+      - to: ops@example.org
+        from: pharos@example.org
+        smarthost: 127.0.0.1:{}
+        require_tls: false
+{extra}",
+            smtp.port
+        )
+    };
+    let am = work.path().join("alertmanager.yml");
+    std::fs::write(
+        &am,
+        format!(
+            "templates: ['custom.tmpl']
+route:
+  receiver: mail
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 2s
+  routes:
+    - matchers: [broken=yes]
+      receiver: broken-mail
+receivers:
+{}{}",
+            mail("mail", ""),
+            mail(
+                "broken-mail",
+                "        headers:\n          Subject: '{{ template \"broken.subject\" . }}'\n"
+            )
+        ),
+    )
+    .unwrap();
+    let s = Server::start_with(
+        &work.path().join("data"),
+        &[
+            "--collector.host=false",
+            "--collector.self=false",
+            &format!("--alertmanager.config.file={}", am.display()),
+        ],
+    );
+    let code = post_alerts(
+        &s,
+        json!([{"labels": {"alertname": "DiskFull", "instance": "db1"},
+                "annotations": {"summary": "the disk of db1 is full"}}]),
+    );
+    assert_eq!(code, 200);
+    let m = smtp.next();
+    assert_eq!(m["rcpt_tos"], json!(["ops@example.org"]));
+    assert_eq!(m["mail_from"], "pharos@example.org");
+    let subject = m["headers"]["Subject"].as_str().unwrap();
+    assert!(subject.starts_with("[FIRING:1] DiskFull"), "{subject}");
+    let html = m["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["type"] == "text/html")
+        .expect("an HTML part");
+    assert!(html["body"]
+        .as_str()
+        .unwrap()
+        .contains("the disk of db1 is full"));
+
+    assert_eq!(
+        post_alerts(
+            &s,
+            json!([{"labels": {"alertname": "DiskBroken", "broken": "yes"}}])
+        ),
+        200
+    );
+    let m = smtp.next();
+    let subject = m["headers"]["Subject"].as_str().unwrap();
+    assert!(
+        subject.contains("DiskBroken") && subject.contains("template error"),
+        "{subject}"
+    );
+    let body: String = m["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["body"].as_str().unwrap_or(""))
+        .collect();
+    assert!(
+        body.contains("template failed") && body.contains("index"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Labels: alertname=DiskBroken, broken=yes"),
+        "{body}"
+    );
+    assert!(s.log_text().contains("notification template failed"));
+}

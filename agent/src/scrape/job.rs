@@ -42,18 +42,7 @@ impl Job {
                 Group::from_config(format!("static:{source}"), g, &[])
             })
             .collect();
-        let mut headers = Vec::new();
-        for (name, h) in &http.http_headers {
-            for v in &h.values {
-                headers.push((name.clone(), Credential::Inline(v.clone())));
-            }
-            for v in &h.secrets {
-                headers.push((name.clone(), Credential::Inline(v.expose().to_string())));
-            }
-            for f in &h.files {
-                headers.push((name.clone(), Credential::File(f.clone())));
-            }
-        }
+        let headers = header_credentials(http);
         Ok(Job {
             config: cfg.clone(),
             static_groups,
@@ -69,6 +58,24 @@ impl Job {
 /// HTTP/2, basic auth or authorization), as a scrape job builds them: for
 /// other clients of the same configuration block (alerting's
 /// Alertmanagers).
+/// The `http_headers` of an HTTP client config as `(name, value)` pairs,
+/// secrets and files included (files are read at request time).
+pub fn header_credentials(http: &HttpClientConfig) -> Vec<(String, Credential)> {
+    let mut headers = Vec::new();
+    for (name, h) in &http.http_headers {
+        for v in &h.values {
+            headers.push((name.clone(), Credential::Inline(v.clone())));
+        }
+        for v in &h.secrets {
+            headers.push((name.clone(), Credential::Inline(v.expose().to_string())));
+        }
+        for f in &h.files {
+            headers.push((name.clone(), Credential::File(f.clone())));
+        }
+    }
+    headers
+}
+
 pub fn http_client(http: &HttpClientConfig) -> Result<(reqwest::Client, Auth), String> {
     if http.oauth2.is_some() {
         return Err("oauth2 is not supported by pharos; use authorization or basic_auth".into());

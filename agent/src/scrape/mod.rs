@@ -24,7 +24,7 @@
 pub mod discovery;
 pub mod http;
 mod job;
-pub use job::http_client;
+pub use job::{header_credentials, http_client};
 pub mod scrape_loop;
 pub mod target;
 

@@ -24,7 +24,7 @@ use crate::notify::notifier::{AlertView, Notifier};
 use crate::notify::silence::{Silence, SilenceError, SilenceMatcher};
 
 /// An API error: a status and a message, written as a JSON string.
-struct AmError(StatusCode, String);
+pub struct AmError(StatusCode, String);
 
 impl IntoResponse for AmError {
     fn into_response(self) -> Response {
@@ -36,9 +36,8 @@ fn fail(code: StatusCode, message: impl Into<String>) -> AmError {
     AmError(code, message.into())
 }
 
-fn error(code: StatusCode, message: impl Into<String>) -> Response {
-    fail(code, message).into_response()
-}
+/// What every handler returns.
+pub type Reply = Result<Response, AmError>;
 
 fn notifier(st: &AppState) -> Result<Arc<Notifier>, AmError> {
     st.notifier.clone().ok_or_else(|| {
@@ -176,34 +175,22 @@ impl AlertFilter {
 }
 
 /// `GET /api/v2/alerts`.
-pub async fn get_alerts(State(st): State<AppState>, RawQuery(q): RawQuery) -> Response {
-    let n = match notifier(&st) {
-        Ok(n) => n,
-        Err(r) => return r.into_response(),
-    };
-    let f = match AlertFilter::from(&params(&q)) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
+pub async fn get_alerts(State(st): State<AppState>, RawQuery(q): RawQuery) -> Reply {
+    let n = notifier(&st)?;
+    let f = AlertFilter::from(&params(&q))?;
     let out: Vec<Value> = n
         .alerts()
         .iter()
         .filter(|v| f.keep(v))
         .map(alert_json)
         .collect();
-    axum::Json(out).into_response()
+    Ok(axum::Json(out).into_response())
 }
 
 /// `GET /api/v2/alerts/groups`.
-pub async fn get_groups(State(st): State<AppState>, RawQuery(q): RawQuery) -> Response {
-    let n = match notifier(&st) {
-        Ok(n) => n,
-        Err(r) => return r.into_response(),
-    };
-    let f = match AlertFilter::from(&params(&q)) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
+pub async fn get_groups(State(st): State<AppState>, RawQuery(q): RawQuery) -> Reply {
+    let n = notifier(&st)?;
+    let f = AlertFilter::from(&params(&q))?;
     let out: Vec<Value> = n
         .groups()
         .into_iter()
@@ -223,7 +210,7 @@ pub async fn get_groups(State(st): State<AppState>, RawQuery(q): RawQuery) -> Re
             })
         })
         .collect();
-    axum::Json(out).into_response()
+    Ok(axum::Json(out).into_response())
 }
 
 #[derive(Deserialize)]
@@ -250,18 +237,15 @@ fn opt_time(s: &Option<String>) -> Result<i64, String> {
 
 /// `POST /api/v2/alerts`: valid alerts are taken even when others in the
 /// same request are refused (400 lists those), as Alertmanager does.
-pub async fn post_alerts(State(st): State<AppState>, body: Bytes) -> Response {
-    let n = match notifier(&st) {
-        Ok(n) => n,
-        Err(r) => return r.into_response(),
-    };
+pub async fn post_alerts(State(st): State<AppState>, body: Bytes) -> Reply {
+    let n = notifier(&st)?;
     let posted: Vec<PostableAlert> = match serde_json::from_slice(&body) {
         Ok(p) => p,
         Err(e) => {
-            return error(
+            return Err(fail(
                 StatusCode::BAD_REQUEST,
                 format!("the body must be a JSON array of alerts: {e}"),
-            )
+            ))
         }
     };
     let mut errors = Vec::new();
@@ -282,9 +266,9 @@ pub async fn post_alerts(State(st): State<AppState>, body: Bytes) -> Response {
     }
     errors.extend(n.put_alerts(alerts));
     if errors.is_empty() {
-        StatusCode::OK.into_response()
+        Ok(StatusCode::OK.into_response())
     } else {
-        error(StatusCode::BAD_REQUEST, errors.join("; "))
+        Err(fail(StatusCode::BAD_REQUEST, errors.join("; ")))
     }
 }
 
@@ -303,15 +287,9 @@ fn silence_json(s: &Silence, now: i64) -> Value {
 
 /// `GET /api/v2/silences`: a filter keeps silences whose matchers, read
 /// as labels, satisfy every filter matcher.
-pub async fn get_silences(State(st): State<AppState>, RawQuery(q): RawQuery) -> Response {
-    let n = match notifier(&st) {
-        Ok(n) => n,
-        Err(r) => return r.into_response(),
-    };
-    let f = match filters(&params(&q)) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
+pub async fn get_silences(State(st): State<AppState>, RawQuery(q): RawQuery) -> Reply {
+    let n = notifier(&st)?;
+    let f = filters(&params(&q))?;
     let now = n.now();
     let out: Vec<Value> = n
         .silences()
@@ -326,7 +304,7 @@ pub async fn get_silences(State(st): State<AppState>, RawQuery(q): RawQuery) -> 
         })
         .map(|s| silence_json(s, now))
         .collect();
-    axum::Json(out).into_response()
+    Ok(axum::Json(out).into_response())
 }
 
 #[derive(Deserialize)]
@@ -341,30 +319,32 @@ struct PostableSilence {
     comment: String,
 }
 
-fn silence_error(e: SilenceError) -> Response {
+fn silence_error(e: SilenceError) -> AmError {
     match e {
-        SilenceError::NotFound(_) => error(StatusCode::NOT_FOUND, e.to_string()),
-        SilenceError::Invalid(_) => error(StatusCode::BAD_REQUEST, e.to_string()),
-        _ => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        SilenceError::NotFound(_) => fail(StatusCode::NOT_FOUND, e.to_string()),
+        SilenceError::Invalid(_) => fail(StatusCode::BAD_REQUEST, e.to_string()),
+        _ => fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 
 /// `POST /api/v2/silences`: creates, or updates the silence with `id`.
-pub async fn post_silence(State(st): State<AppState>, body: Bytes) -> Response {
-    let n = match notifier(&st) {
-        Ok(n) => n,
-        Err(r) => return r.into_response(),
-    };
+pub async fn post_silence(State(st): State<AppState>, body: Bytes) -> Reply {
+    let n = notifier(&st)?;
     let p: PostableSilence = match serde_json::from_slice(&body) {
         Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid silence: {e}")),
+        Err(e) => {
+            return Err(fail(
+                StatusCode::BAD_REQUEST,
+                format!("invalid silence: {e}"),
+            ))
+        }
     };
     let (starts_at, ends_at) = match (parse_rfc3339(&p.starts_at), parse_rfc3339(&p.ends_at)) {
         (Ok(s), Ok(e)) => (s, e),
-        (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, e),
+        (Err(e), _) | (_, Err(e)) => return Err(fail(StatusCode::BAD_REQUEST, e)),
     };
     if p.created_by.is_empty() {
-        return error(StatusCode::BAD_REQUEST, "createdBy must not be empty");
+        return Err(fail(StatusCode::BAD_REQUEST, "createdBy must not be empty"));
     }
     let s = Silence {
         id: p.id,
@@ -375,44 +355,34 @@ pub async fn post_silence(State(st): State<AppState>, body: Bytes) -> Response {
         created_by: p.created_by,
         comment: p.comment,
     };
-    match n.silences().set(s, n.now()) {
-        Ok(id) => axum::Json(json!({ "silenceID": id })).into_response(),
-        Err(e) => silence_error(e),
-    }
+    let id = n.silences().set(s, n.now()).map_err(silence_error)?;
+    Ok(axum::Json(json!({ "silenceID": id })).into_response())
 }
 
 /// `GET /api/v2/silence/{id}`.
-pub async fn get_silence(State(st): State<AppState>, Path(id): Path<String>) -> Response {
-    let n = match notifier(&st) {
-        Ok(n) => n,
-        Err(r) => return r.into_response(),
-    };
+pub async fn get_silence(State(st): State<AppState>, Path(id): Path<String>) -> Reply {
+    let n = notifier(&st)?;
     match n.silences().get(&id) {
-        Some(s) => axum::Json(silence_json(&s, n.now())).into_response(),
-        None => error(StatusCode::NOT_FOUND, format!("silence {id} not found")),
+        Some(s) => Ok(axum::Json(silence_json(&s, n.now())).into_response()),
+        None => Err(fail(
+            StatusCode::NOT_FOUND,
+            format!("silence {id} not found"),
+        )),
     }
 }
 
 /// `DELETE /api/v2/silence/{id}`: expires it.
-pub async fn delete_silence(State(st): State<AppState>, Path(id): Path<String>) -> Response {
-    let n = match notifier(&st) {
-        Ok(n) => n,
-        Err(r) => return r.into_response(),
-    };
-    match n.silences().expire(&id, n.now()) {
-        Ok(()) => StatusCode::OK.into_response(),
-        Err(e) => silence_error(e),
-    }
+pub async fn delete_silence(State(st): State<AppState>, Path(id): Path<String>) -> Reply {
+    let n = notifier(&st)?;
+    n.silences().expire(&id, n.now()).map_err(silence_error)?;
+    Ok(StatusCode::OK.into_response())
 }
 
 /// `GET /api/v2/status`: no cluster (one binary), the configuration with
 /// secrets hidden.
-pub async fn status(State(st): State<AppState>) -> Response {
-    let n = match notifier(&st) {
-        Ok(n) => n,
-        Err(r) => return r.into_response(),
-    };
-    axum::Json(json!({
+pub async fn status(State(st): State<AppState>) -> Reply {
+    let n = notifier(&st)?;
+    Ok(axum::Json(json!({
         "cluster": { "name": "", "peers": [], "status": "disabled" },
         "config": { "original": n.config_shown() },
         "uptime": rfc3339(n.started_ms()),
@@ -425,15 +395,12 @@ pub async fn status(State(st): State<AppState>) -> Response {
             "version": env!("CARGO_PKG_VERSION"),
         },
     }))
-    .into_response()
+    .into_response())
 }
 
 /// `GET /api/v2/receivers`.
-pub async fn receivers(State(st): State<AppState>) -> Response {
-    let n = match notifier(&st) {
-        Ok(n) => n,
-        Err(r) => return r.into_response(),
-    };
+pub async fn receivers(State(st): State<AppState>) -> Reply {
+    let n = notifier(&st)?;
     let out: Vec<Value> = n.receivers().iter().map(|r| json!({ "name": r })).collect();
-    axum::Json(out).into_response()
+    Ok(axum::Json(out).into_response())
 }

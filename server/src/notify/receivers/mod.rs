@@ -475,18 +475,7 @@ impl Endpoint {
     /// [`DEFAULT_HTTP_TIMEOUT`]).
     pub fn new(http: &HttpClientConfig, timeout: Option<Duration>) -> Result<Endpoint, String> {
         let (client, auth) = pharos_agent::scrape::http_client(http)?;
-        let mut headers = Vec::new();
-        for (name, h) in &http.http_headers {
-            for v in &h.values {
-                headers.push((name.clone(), Credential::Inline(v.clone())));
-            }
-            for v in &h.secrets {
-                headers.push((name.clone(), Credential::Inline(v.expose().to_string())));
-            }
-            for f in &h.files {
-                headers.push((name.clone(), Credential::File(f.clone())));
-            }
-        }
+        let headers = pharos_agent::scrape::header_credentials(http);
         Ok(Endpoint {
             client,
             auth,
