@@ -201,6 +201,13 @@ alerting:
     assert_eq!(alerts[0]["labels"]["alertname"], "AlwaysOn");
     assert_eq!(alerts[0]["status"]["state"], "active");
     assert_eq!(alerts[0]["receivers"][0]["name"], "hook");
+    let (_, groups) = s.get_json("/api/v2/alerts/groups");
+    assert_eq!(groups[0]["labels"], json!({"alertname": "AlwaysOn"}));
+    assert_eq!(groups[0]["receiver"], json!({"name": "hook"}));
+    assert_eq!(
+        groups[0]["alerts"][0]["fingerprint"],
+        format!("{fp:016x}").as_str()
+    );
     let url = format!("http://{}", s.addr);
     let listed = amtool(&url, &["alert", "query"]);
     assert!(listed.contains("AlwaysOn"), "{listed}");
