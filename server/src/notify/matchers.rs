@@ -24,6 +24,8 @@ use std::hash::{Hash, Hasher};
 
 use regex::Regex;
 
+use crate::template::go_quote;
+
 /// MatchType is the operator of a matcher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum MatchType {
@@ -287,59 +289,6 @@ fn open_metrics_escape(s: &str) -> String {
         }
     }
     out
-}
-
-/// go_quote mimics Go's `strconv.Quote`: a double-quoted string with C-style
-/// escapes, `\xHH` for other ASCII controls and `\uHHHH` / `\UHHHHHHHH` for
-/// non-printable characters. Go decides printability from Unicode
-/// categories, which std does not expose; we escape controls, whitespace
-/// other than the space, the common format characters (zero-width spaces,
-/// bidi marks, the BOM) and private-use characters, which covers what turns
-/// up in label names (unassigned code points are printed as they are).
-fn go_quote(s: &str) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if is_go_printable(c) => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if (c as u32) < 0x10000 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => {
-                let _ = write!(out, "\\U{:08x}", c as u32);
-            }
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn is_go_printable(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    if c.is_control() || c.is_whitespace() {
-        return false;
-    }
-    let u = c as u32;
-    let format_or_private = matches!(u,
-        0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E
-        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F
-        | 0xFEFF | 0xFFF9..=0xFFFB | 0xE000..=0xF8FF | 0xF0000..);
-    !format_or_private
 }
 
 /// The UTF-8 matchers parser (Alertmanager's `matcher/parse`): a lexer that

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::alert::Alert;
 use super::config::AmConfig;
-use super::dispatch::{Dispatcher, Flush, RouteInfo};
+use super::dispatch::{Dispatcher, Flush};
 use super::inhibit;
 use super::nflog::NotificationLog;
 use super::pipeline::{self, DeliveryOptions, DeliveryStats, FlushContext, RateLimiter};
@@ -335,14 +335,14 @@ impl Notifier {
             .collect()
     }
 
-    fn view(&self, a: &Alert, routes: &[Arc<RouteInfo>], all: &[Alert], now: i64) -> AlertView {
-        let config = self.lock().dispatcher.config().clone();
-        let mut receivers: Vec<String> = Vec::new();
-        for r in routes {
-            if !receivers.contains(&r.receiver) {
-                receivers.push(r.receiver.clone());
-            }
-        }
+    fn view(
+        &self,
+        a: &Alert,
+        receivers: Vec<String>,
+        config: &AmConfig,
+        all: &[Alert],
+        now: i64,
+    ) -> AlertView {
         AlertView {
             alert: a.clone(),
             receivers,
@@ -355,12 +355,19 @@ impl Notifier {
     pub fn alerts(&self) -> Vec<AlertView> {
         let now = self.now();
         let all = self.alerts.all();
+        let loaded = self.lock();
+        let config = loaded.dispatcher.config();
         let mut out: Vec<AlertView> = all
             .iter()
             .filter(|a| !a.resolved_at(now))
             .map(|a| {
-                let routes = self.lock().dispatcher.routes_for(&a.labels);
-                self.view(a, &routes, &all, now)
+                let mut receivers: Vec<String> = Vec::new();
+                for r in loaded.dispatcher.routes_for(&a.labels) {
+                    if !receivers.contains(&r.receiver) {
+                        receivers.push(r.receiver.clone());
+                    }
+                }
+                self.view(a, receivers, config, &all, now)
             })
             .collect();
         out.sort_by_key(|v| v.alert.fingerprint());
@@ -371,24 +378,15 @@ impl Notifier {
     pub fn groups(&self) -> Vec<GroupView> {
         let now = self.now();
         let all = self.alerts.all();
-        type Snapshot = (BTreeMap<String, String>, Arc<RouteInfo>, Vec<Alert>);
-        let groups: Vec<Snapshot> = self
-            .lock()
+        let loaded = self.lock();
+        let config = loaded.dispatcher.config();
+        loaded
             .dispatcher
             .groups()
-            .map(|g| {
-                (
-                    g.labels.clone(),
-                    g.route.clone(),
-                    g.alerts.values().cloned().collect(),
-                )
-            })
-            .collect();
-        groups
-            .into_iter()
-            .filter_map(|(labels, route, alerts)| {
-                let alerts: Vec<AlertView> = alerts
-                    .iter()
+            .filter_map(|g| {
+                let alerts: Vec<AlertView> = g
+                    .alerts
+                    .values()
                     .filter(|a| !a.resolved_at(now))
                     .map(|a| {
                         // The store has the newest report of the alert.
@@ -396,14 +394,12 @@ impl Notifier {
                             .alerts
                             .get(a.fingerprint())
                             .unwrap_or_else(|| a.clone());
-                        let mut v = self.view(&cur, std::slice::from_ref(&route), &all, now);
-                        v.receivers = vec![route.receiver.clone()];
-                        v
+                        self.view(&cur, vec![g.route.receiver.clone()], config, &all, now)
                     })
                     .collect();
                 (!alerts.is_empty()).then(|| GroupView {
-                    labels,
-                    receiver: route.receiver.clone(),
+                    labels: g.labels.clone(),
+                    receiver: g.route.receiver.clone(),
                     alerts,
                 })
             })

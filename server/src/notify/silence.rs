@@ -193,29 +193,15 @@ impl Silences {
             };
             if can_update(&prev, &s, now) {
                 s.updated_at = now;
-                self.persist(&s)?;
-                entries.insert(
-                    s.id.clone(),
-                    Entry {
-                        silence: s.clone(),
-                        matchers,
-                    },
-                );
-                return Ok(s.id);
+                let id = s.id.clone();
+                self.save(&mut entries, s, matchers)?;
+                return Ok(id);
             }
             // The meaning changed: expire the old one (if still in force)
             // and store the new one under a new id.
             if prev.state_at(now) != SilenceState::Expired {
-                let expired = expire(prev, now);
-                self.persist(&expired)?;
-                let m = compile(&expired.matchers).map_err(SilenceError::Invalid)?;
-                entries.insert(
-                    expired.id.clone(),
-                    Entry {
-                        silence: expired,
-                        matchers: m,
-                    },
-                );
+                let old_matchers = entries[&prev.id].matchers.clone();
+                self.save(&mut entries, expire(prev, now), old_matchers)?;
             }
         }
         if s.ends_at <= now {
@@ -229,30 +215,23 @@ impl Silences {
         }
         s.id = new_id();
         s.updated_at = now;
-        self.persist(&s)?;
-        entries.insert(
-            s.id.clone(),
-            Entry {
-                silence: s.clone(),
-                matchers,
-            },
-        );
-        Ok(s.id)
+        let id = s.id.clone();
+        self.save(&mut entries, s, matchers)?;
+        Ok(id)
     }
 
     /// Expires a silence now (the API's DELETE).
     pub fn expire(&self, id: &str, now: i64) -> Result<(), SilenceError> {
         let mut entries = self.lock();
-        let Some(e) = entries.get_mut(id) else {
+        let Some(e) = entries.get(id) else {
             return Err(SilenceError::NotFound(id.to_string()));
         };
         if e.silence.state_at(now) == SilenceState::Expired {
             return Err(SilenceError::AlreadyExpired(id.to_string()));
         }
         let expired = expire(e.silence.clone(), now);
-        self.persist(&expired)?;
-        e.silence = expired;
-        Ok(())
+        let matchers = e.matchers.clone();
+        self.save(&mut entries, expired, matchers)
     }
 
     /// Drops silences that expired more than the retention period ago.
@@ -273,11 +252,26 @@ impl Silences {
         }
     }
 
-    fn persist(&self, s: &Silence) -> Result<(), SilenceError> {
-        let bytes = serde_json::to_vec(s).map_err(|e| SilenceError::Storage(e.to_string()))?;
+    /// Writes `s` to the database, then indexes it: what is in memory is
+    /// always what a restart would load.
+    fn save(
+        &self,
+        entries: &mut BTreeMap<String, Entry>,
+        s: Silence,
+        matchers: Vec<Matcher>,
+    ) -> Result<(), SilenceError> {
+        let bytes = serde_json::to_vec(&s).map_err(|e| SilenceError::Storage(e.to_string()))?;
         self.store
             .put(&format!("{KEY_PREFIX}{}", s.id), &bytes)
-            .map_err(SilenceError::Storage)
+            .map_err(SilenceError::Storage)?;
+        entries.insert(
+            s.id.clone(),
+            Entry {
+                silence: s,
+                matchers,
+            },
+        );
+        Ok(())
     }
 }
 

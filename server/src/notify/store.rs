@@ -48,14 +48,6 @@ impl AlertStore {
         self.lock().values().cloned().collect()
     }
 
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Drops resolved alerts; returns how many went.
     pub fn gc(&self, now: i64) -> usize {
         let mut m = self.lock();

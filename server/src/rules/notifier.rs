@@ -7,6 +7,7 @@
 //! [`AlertmanagerSender::send`] is called from rule evaluation (a blocking
 //! thread) and only queues; one task per sender drains the queue.
 
+use crate::notify::alert::rfc3339_millis;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -148,8 +149,8 @@ impl AlertmanagerSender {
                     .map(|(k, v)| (k.clone(), json!(v)))
                     .collect();
                 json!({
-                    "startsAt": rfc3339(a.starts_at),
-                    "endsAt": rfc3339(a.ends_at),
+                    "startsAt": rfc3339_millis(a.starts_at),
+                    "endsAt": rfc3339_millis(a.ends_at),
                     "annotations": annotations,
                     "labels": labels,
                     "generatorURL": a.generator_url,
@@ -158,12 +159,6 @@ impl AlertmanagerSender {
             .collect();
         serde_json::Value::Array(alerts).to_string()
     }
-}
-
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -159,8 +159,23 @@ pub fn go_quote(s: &str) -> String {
     out
 }
 
+/// Go's `strconv.IsPrint`, approximately: Go decides from Unicode
+/// categories, which std does not expose, so controls, whitespace other
+/// than the space, the common format characters (soft hyphen, zero-width
+/// spaces, bidi marks, the BOM) and private-use characters are escaped;
+/// unassigned code points print as they are.
 fn is_print(c: char) -> bool {
-    !(c.is_control() || (c.is_whitespace() && c != ' ') || c == '\u{feff}' || c == '\u{ad}')
+    if c == ' ' {
+        return true;
+    }
+    if c.is_control() || c.is_whitespace() {
+        return false;
+    }
+    let format_or_private = matches!(c as u32,
+        0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F
+        | 0xFEFF | 0xFFF9..=0xFFFB | 0xE000..=0xF8FF | 0xF0000..);
+    !format_or_private
 }
 
 fn quote_char_into(out: &mut String, c: char, quote: char) {
