@@ -180,6 +180,26 @@ fn quick_agrees(line: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// `quick_numbers` (the scraper's shortcut for a line that starts with the
+/// series text it had last time) must read the rest of the line as the
+/// full parser reads the whole line: same series, value and timestamp.
+fn prefix_agrees(series_line: &str, rest: &str) -> Result<(), TestCaseError> {
+    let Some((series, _, _)) = full_text_sample(series_line) else {
+        return Ok(());
+    };
+    let line = format!("{series}{rest}");
+    let Some((value, ts)) = pharos_agent::exposition::quick_numbers(&line[series.len()..]) else {
+        return Ok(());
+    };
+    prop_assert_eq!(
+        full_text_sample(&line),
+        Some((series, value.to_bits(), ts)),
+        "line {:?}",
+        line
+    );
+    Ok(())
+}
+
 #[test]
 fn quick_sample_agrees_with_the_parser_on_real_bodies() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/testdata");
@@ -191,6 +211,17 @@ fn quick_sample_agrees_with_the_parser_on_real_bodies() {
         let body = std::fs::read_to_string(format!("{dir}/{file}")).unwrap();
         for line in pharos_agent::exposition::lines(&body) {
             quick_agrees(line).unwrap();
+            if let Some((series, _, _)) = full_text_sample(line) {
+                // The line read again as "known series, then numbers".
+                let rest = &line[line.find(&series).unwrap() + series.len()..];
+                prefix_agrees(line, rest).unwrap();
+                if !line.starts_with(char::is_whitespace) {
+                    assert!(
+                        pharos_agent::exposition::quick_numbers(rest).is_some(),
+                        "{line:?}"
+                    );
+                }
+            }
             // Ordinary lines take the shortcut.
             if let (Some(full), Some((s, _, _))) = (
                 full_text_sample(line),
@@ -230,5 +261,20 @@ proptest! {
     #[test]
     fn quick_sample_never_disagrees(line in "[a-c_{}=\",\\\\ \t0-9.+eEinfNa:-]{0,30}") {
         quick_agrees(&line)?;
+    }
+
+    #[test]
+    fn quick_numbers_never_disagrees(
+        name in "[a-c_:]{1,3}",
+        labels in proptest::option::of(
+            "([a-c]{1,2} ?= ?\"([a-c}{, ]|\\\\\\\\|\\\\\"){0,4}\" ?,?){0,3}|[a-c=\",\\\\}{ ]{0,14}"
+        ),
+        rest in "[ \t0-9.+eEinfNa\r-]{0,14}",
+    ) {
+        let series = match labels {
+            Some(l) => format!("{name}{{{l}}}"),
+            None => name,
+        };
+        prefix_agrees(&format!("{series} 1"), &rest)?;
     }
 }

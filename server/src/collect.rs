@@ -105,16 +105,25 @@ impl StorageSink {
             let result = if batch.is_empty() {
                 Ok(Default::default())
             } else {
-                let points = batch.iter().map(|(s, p)| (&s.0.labels, s.series_ref(), p));
+                let unplaced = std::cell::Cell::new(false);
+                let points = batch.iter().map(|(s, p)| {
+                    let r = s.series_ref();
+                    unplaced.set(unplaced.get() | r.is_none());
+                    (&s.0.labels, r, p)
+                });
                 let result = self.storage.append_points(points).map_err(|e| {
                     tracing::error!(samples = batch.len(), error = %e, "storing scraped samples failed");
                     e.to_string()
                 });
-                // Series created by this batch: remember where they are.
-                for (s, _) in &batch {
-                    if s.series_ref().is_none() {
-                        if let Some(r) = self.storage.series_ref(&s.0.labels) {
-                            s.remember(r);
+                // Handles storage had no place for: remember where their
+                // series are now. A second pass over thousands of handles
+                // is a cache miss each, so only when there are some.
+                if unplaced.get() {
+                    for (s, _) in &batch {
+                        if s.series_ref().is_none() {
+                            if let Some(r) = self.storage.series_ref(&s.0.labels) {
+                                s.remember(r);
+                            }
                         }
                     }
                 }

@@ -34,7 +34,7 @@ mod openmetrics;
 mod rules;
 mod text;
 
-pub use text::quick_sample;
+pub use text::{quick_numbers, quick_sample};
 
 use std::borrow::Cow;
 use std::fmt;

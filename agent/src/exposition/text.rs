@@ -71,19 +71,36 @@ pub fn quick_sample(line: &str) -> Option<(&str, f64, Option<i64>)> {
         let series = &line[start..=i];
         let mut rest = Cursor::new(&line[i + 1..]);
         rest.skip_blanks();
-        numbers(series, rest)
+        numbers(rest).map(|(v, ts)| (series, v, ts))
     } else {
         let series = &line[start..cur.consumed().len()];
         if !cur.skip_blanks() {
             return None;
         }
-        numbers(series, Cursor::new(cur.rest()))
+        numbers(Cursor::new(cur.rest())).map(|(v, ts)| (series, v, ts))
     }
+}
+
+/// The value and timestamp of a sample line that starts with a series text
+/// the full parser accepted before, `rest` being what follows that text.
+/// The same answer as [`quick_sample`] for the whole line, without looking
+/// at the series again: the parse of a line up to its series' end depends
+/// only on those bytes, so an identical prefix ends where it ended before.
+/// `rest` must start with a blank (after a bare metric name, anything else
+/// would continue the name); `None` otherwise and wherever [`quick_sample`]
+/// is `None`.
+pub fn quick_numbers(rest: &str) -> Option<(f64, Option<i64>)> {
+    let rest = rest.strip_suffix('\r').unwrap_or(rest);
+    let mut cur = Cursor::new(rest);
+    if !cur.skip_blanks() {
+        return None;
+    }
+    numbers(cur)
 }
 
 /// The value and optional timestamp after a sample's series, read exactly
 /// as [`sample`] reads them.
-fn numbers<'a>(series: &'a str, mut cur: Cursor<'_>) -> Option<(&'a str, f64, Option<i64>)> {
+fn numbers(mut cur: Cursor<'_>) -> Option<(f64, Option<i64>)> {
     let text = cur.token(true);
     if text.is_empty() || text.starts_with('{') {
         return None;
@@ -98,7 +115,7 @@ fn numbers<'a>(series: &'a str, mut cur: Cursor<'_>) -> Option<(&'a str, f64, Op
             return None;
         }
     }
-    Some((series, value, ts))
+    Some((value, ts))
 }
 
 fn comment(mut cur: Cursor<'_>) -> Result<Option<Entry<'_>>, String> {

@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::exposition::{
-    lines, quick_sample, Entry, Format, MetricType, Parser, Sample, Validation,
+    lines, quick_numbers, quick_sample, Entry, Format, MetricType, Parser, Sample, Validation,
 };
 use crate::relabel;
 
@@ -165,6 +165,25 @@ impl Order {
             }
         }
         None
+    }
+
+    /// Whether `line` starts with the expected next series text (or the
+    /// one after it) followed by a blank: how many items that skips, the
+    /// text's length and its slot. Nothing moves until [`Order::advance`].
+    fn peek_line(&self, line: &str) -> Option<(usize, usize, Option<u32>)> {
+        let b = line.as_bytes();
+        for skip in 0..2 {
+            let (t, slot) = self.item(self.pos + skip)?;
+            let n = t.len();
+            if matches!(b.get(n), Some(b' ' | b'\t')) && b[..n] == *t.as_bytes() {
+                return Some((skip, n, slot));
+            }
+        }
+        None
+    }
+
+    fn advance(&mut self, skip: usize) {
+        self.pos += skip + 1;
     }
 
     fn record(&mut self, text: &str, slot: Option<u32>) {
@@ -307,6 +326,17 @@ impl<S: Sink> ScrapeState<S> {
         let quick = format == Format::PrometheusText;
         for (i, line) in lines(body).enumerate() {
             if quick {
+                // The usual line: the series of the same line last time,
+                // compared as a prefix; only the numbers are read.
+                if let Some((skip, n, slot)) = self.order.peek_line(line) {
+                    if let Some((value, timestamp_ms)) = quick_numbers(&line[n..]) {
+                        self.order.advance(skip);
+                        self.order.record(&line[..n], slot);
+                        counts.scraped += 1;
+                        self.take(slot, value, timestamp_ms, t, &mut counts, batch)?;
+                        continue;
+                    }
+                }
                 if let Some((text, value, timestamp_ms)) = quick_sample(line) {
                     let slot = match self.order.expect(text) {
                         Some(slot) => Some(slot),

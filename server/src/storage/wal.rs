@@ -5,7 +5,10 @@
 use super::index::SeriesId;
 use super::varint::{get_f64, get_uvarint, get_varint, put_uvarint, put_varint};
 
-const VERSION: u8 = 1;
+/// Written since format 1.1; version 1 records (absolute timestamps,
+/// absolute ids) are still read.
+const VERSION: u8 = 2;
+const VERSION_1: u8 = 1;
 
 /// Why a record could not be decoded.
 #[derive(Debug, thiserror::Error)]
@@ -14,16 +17,31 @@ pub struct WalError(&'static str);
 
 /// Encodes one record from (series, samples) groups; samples of a group are
 /// in increasing time order.
+///
+/// Timestamps are written against the record's first one and series ids
+/// against the previous group's: a batch of scrapes holds a few distinct
+/// times and runs of consecutive ids, so both take a byte or two instead of
+/// six and three. The values stay raw (eight bytes): without the series'
+/// previous value a record cannot compress them.
 pub fn encode<'a>(groups: impl ExactSizeIterator<Item = (SeriesId, &'a [(i64, f64)])>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64);
+    // Typically one sample per series: id, count, timestamp, value.
+    let mut out = Vec::with_capacity(16 + groups.len() * 13);
     out.push(VERSION);
+    let mut groups = groups.peekable();
+    let base = groups
+        .peek()
+        .and_then(|(_, s)| s.first())
+        .map_or(0, |&(t, _)| t);
+    put_varint(&mut out, base);
     put_uvarint(&mut out, groups.len() as u64);
+    let mut prev_id = 0u64;
     for (id, samples) in groups {
-        put_uvarint(&mut out, id);
+        put_varint(&mut out, id.wrapping_sub(prev_id) as i64);
+        prev_id = id;
         put_uvarint(&mut out, samples.len() as u64);
-        let mut prev = 0i64;
-        for (i, &(t, v)) in samples.iter().enumerate() {
-            put_varint(&mut out, if i == 0 { t } else { t.wrapping_sub(prev) });
+        let mut prev = base;
+        for &(t, v) in samples {
+            put_varint(&mut out, t.wrapping_sub(prev));
             out.extend_from_slice(&v.to_bits().to_le_bytes());
             prev = t;
         }
@@ -41,17 +59,32 @@ pub fn decode(b: &[u8], mut f: impl FnMut(SeriesId, i64, f64)) -> Result<(), Wal
 
 fn walk(b: &[u8], mut f: impl FnMut(SeriesId, i64, f64)) -> Result<(), WalError> {
     let (&version, mut b) = b.split_first().ok_or(WalError("empty record"))?;
-    if version != VERSION {
-        return Err(WalError("unknown record version"));
-    }
+    // Version 1 has no base and absolute ids: the same walk with a zero
+    // base and no id deltas.
+    let v1 = match version {
+        VERSION => false,
+        VERSION_1 => true,
+        _ => return Err(WalError("unknown record version")),
+    };
+    let base = if v1 {
+        0
+    } else {
+        get_varint(&mut b).ok_or(WalError("truncated base timestamp"))?
+    };
     let groups = get_uvarint(&mut b).ok_or(WalError("truncated group count"))?;
+    let mut id = 0u64;
     for _ in 0..groups {
-        let id = get_uvarint(&mut b).ok_or(WalError("truncated series id"))?;
+        id = if v1 {
+            get_uvarint(&mut b).ok_or(WalError("truncated series id"))?
+        } else {
+            let d = get_varint(&mut b).ok_or(WalError("truncated series id"))?;
+            id.wrapping_add(d as u64)
+        };
         let n = get_uvarint(&mut b).ok_or(WalError("truncated sample count"))?;
-        let mut t = 0i64;
-        for i in 0..n {
+        let mut t = base;
+        for _ in 0..n {
             let d = get_varint(&mut b).ok_or(WalError("truncated timestamp"))?;
-            t = if i == 0 { d } else { t.wrapping_add(d) };
+            t = t.wrapping_add(d);
             let v = get_f64(&mut b).ok_or(WalError("truncated value"))?;
             f(id, t, v);
         }
@@ -75,15 +108,69 @@ mod tests {
             (i64::MAX, f64::NEG_INFINITY),
         ];
         let b = [(1000, -0.0)];
-        let rec = encode([(7u64, &a[..]), (9u64, &b[..])].into_iter());
+        let rec = encode(
+            [
+                (7u64, &a[..]),
+                (9u64, &b[..]),
+                (u64::MAX, &b[..]),
+                (1, &a[..]),
+            ]
+            .into_iter(),
+        );
         let mut got = Vec::new();
         decode(&rec, |id, t, v| got.push((id, t, v.to_bits()))).unwrap();
         let want: Vec<_> = a
             .iter()
             .map(|&(t, v)| (7, t, v.to_bits()))
             .chain(b.iter().map(|&(t, v)| (9, t, v.to_bits())))
+            .chain(b.iter().map(|&(t, v)| (u64::MAX, t, v.to_bits())))
+            .chain(a.iter().map(|&(t, v)| (1, t, v.to_bits())))
             .collect();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn records_are_compact() {
+        // One scrape-like batch: consecutive ids, one timestamp.
+        let one: Vec<[(i64, f64); 1]> =
+            (0..1000).map(|i| [(1_764_716_400_000, i as f64)]).collect();
+        let rec = encode((0..1000).map(|i| (5000 + i as u64, &one[i][..])));
+        // id delta, count and time delta: a byte each, then the value.
+        assert!(rec.len() <= 1000 * 11 + 16, "{} bytes", rec.len());
+        let mut got = Vec::new();
+        decode(&rec, |id, t, v| got.push((id, t, v))).unwrap();
+        assert_eq!(got.len(), 1000);
+        assert_eq!(got[999], (5999, 1_764_716_400_000, 999.0));
+    }
+
+    /// A record as format 1.0 wrote it: absolute ids and timestamps.
+    fn encode_v1(groups: &[(u64, &[(i64, f64)])]) -> Vec<u8> {
+        let mut out = vec![VERSION_1];
+        put_uvarint(&mut out, groups.len() as u64);
+        for &(id, samples) in groups {
+            put_uvarint(&mut out, id);
+            put_uvarint(&mut out, samples.len() as u64);
+            let mut prev = 0i64;
+            for (i, &(t, v)) in samples.iter().enumerate() {
+                put_varint(&mut out, if i == 0 { t } else { t - prev });
+                out.extend_from_slice(&v.to_bits().to_le_bytes());
+                prev = t;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn version_1_records_are_still_read() {
+        let a = [(1000, 1.5), (2000, 2.5)];
+        let b = [(-7, -1.0)];
+        let rec = encode_v1(&[(9, &a), (3, &b)]);
+        let mut got = Vec::new();
+        decode(&rec, |id, t, v| got.push((id, t, v))).unwrap();
+        assert_eq!(got, vec![(9, 1000, 1.5), (9, 2000, 2.5), (3, -7, -1.0)]);
+        let mut bad = rec.clone();
+        bad[0] = 3;
+        assert!(decode(&bad, |_, _, _| {}).is_err());
     }
 
     #[test]
