@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """usage: scrape_bench.py [--targets 50] [--series 1000] [--interval 1s] [--warmup 20]
-                          [--duration 120] [--pin] [--reps 1] [--only pharos|prometheus]
+                          [--duration 120] [--pin] [--together] [--reps 1]
+                          [--only pharos|prometheus]
 
 Scraping, pharos vs Prometheus 2.42 (Debian `prometheus`), one after the
 other in one run on the same targets: scrape_targets
@@ -11,6 +12,9 @@ same prometheus.yml (one job "bench", every target, scrape_interval =
 scrape_timeout = INTERVAL), a fresh data directory, WARMUP seconds to settle,
 then DURATION seconds during which its CPU time (utime+stime from /proc) is
 read. --pin puts the scraper on CPU 1 and the targets on CPU 0 (taskset).
+--together runs both systems at once, both on CPU 1 with --pin, over the
+same window: on a shared machine whose speed drifts between windows the
+drift then hits both alike and cancels out of the ratio.
 
 Samples scraped in the window are counted the same way for both systems: the
 raw samples of scrape_samples_scraped{job="bench"} with timestamps in the
@@ -106,7 +110,7 @@ def targets_health(url):
     return len(act), up, errors
 
 
-def run_one(name, a, ports, stats_url):
+def start_system(name, a, ports):
     port = common.free_port()
     url = "http://127.0.0.1:%d" % port
     data = common.fresh_dir("scrape", name)
@@ -116,44 +120,61 @@ def run_one(name, a, ports, stats_url):
     if a.pin:
         cmd = ["taskset", "-c", "1"] + cmd
     p = common.start(cmd, url, os.path.join(common.WORK, "scrape", name + ".log"))
+    return {"name": name, "p": p, "url": url}
+
+
+def measure(names, a, ports, stats_url):
+    """Starts the systems in `names` (one, or all of them together), measures
+    them over one window and returns a result per system."""
+    systems = [start_system(n, a, ports) for n in names]
     time.sleep(a.warmup)
-    cpu0, th0, served0 = common.cpu_seconds(p.pid), common.thread_cpu(p.pid), common.get_json(stats_url)
+    pids = [s["p"].pid for s in systems]
+    cpu0, th0 = [common.cpu_seconds(p) for p in pids], [common.thread_cpu(p) for p in pids]
+    served0 = common.get_json(stats_url)
     t0 = time.time()
-    rss_max = 0
+    rss_max = [0] * len(systems)
     while time.time() < t0 + a.duration:
         time.sleep(min(1.0, max(0.0, t0 + a.duration - time.time())))
-        rss_max = max(rss_max, common.rss_bytes(p.pid)[0])
-    cpu1, th1, served1 = common.cpu_seconds(p.pid), common.thread_cpu(p.pid), common.get_json(stats_url)
+        rss_max = [max(m, common.rss_bytes(p)[0]) for m, p in zip(rss_max, pids)]
+    cpu1, th1 = [common.cpu_seconds(p) for p in pids], [common.thread_cpu(p) for p in pids]
+    served1 = common.get_json(stats_url)
     t1 = time.time()
-    rss, hwm = common.rss_bytes(p.pid)
-    if p.poll() is not None:
-        sys.exit("%s died during the run" % name)
+    rss = [common.rss_bytes(p) for p in pids]
+    for s in systems:
+        if s["p"].poll() is not None:
+            sys.exit("%s died during the run" % s["name"])
     # Queries after the window: their cost is not measured. Wait one
     # interval so the last scrape of the window is stored.
     time.sleep(a.interval_s + 0.5)
-    per_target = scraped_samples(name, url, t0, t1)
-    n_targets, n_up, errors = targets_health(url)
-    common.stop(p)
-    samples = sum(sum(v) for v in per_target.values())
-    scrapes = [len(v) for v in per_target.values()]
-    expected = (t1 - t0) / a.interval_s
-    served = served1["samples"] - served0["samples"]
-    ok = (n_targets == len(ports) and n_up == len(ports) and len(per_target) == len(ports)
-          and min(scrapes or [0]) >= 0.9 * expected - 1)
-    if not ok:
-        print("warning: %s: %d/%d targets up, %d with samples, scrapes per target %s (expected ~%.0f), errors %s"
-              % (name, n_up, n_targets, len(per_target), (min(scrapes or [0]), max(scrapes or [0])), expected,
-                 errors[:3]), file=sys.stderr)
-    cpu = cpu1 - cpu0
-    return {
-        "name": name, "window_s": round(t1 - t0, 2), "cpu_s": round(cpu, 3), "cores": round(cpu / (t1 - t0), 4),
-        "samples_scraped": int(samples), "samples_served": served,
-        "cpu_s_per_1000_samples": cpu / samples * 1000 if samples else float("nan"),
-        "scrapes_per_target_min": min(scrapes or [0]), "scrapes_per_target_max": max(scrapes or [0]),
-        "expected_scrapes": round(expected, 1), "targets": n_targets, "targets_up": n_up, "all_up": ok,
-        "rss_bytes": rss, "rss_max_sampled_bytes": rss_max, "rss_hwm_bytes": hwm,
-        "threads": [(n, round(s, 2), k) for n, s, k in common.thread_cpu_delta(th0, th1)[:6]],
-    }
+    # Every system scrapes every target once per interval, so each was
+    # served an equal share.
+    served = (served1["samples"] - served0["samples"]) / len(systems)
+    results = []
+    for i, s in enumerate(systems):
+        name = s["name"]
+        per_target = scraped_samples(name, s["url"], t0, t1)
+        n_targets, n_up, errors = targets_health(s["url"])
+        common.stop(s["p"])
+        samples = sum(sum(v) for v in per_target.values())
+        scrapes = [len(v) for v in per_target.values()]
+        expected = (t1 - t0) / a.interval_s
+        ok = (n_targets == len(ports) and n_up == len(ports) and len(per_target) == len(ports)
+              and min(scrapes or [0]) >= 0.9 * expected - 1)
+        if not ok:
+            print("warning: %s: %d/%d targets up, %d with samples, scrapes per target %s (expected ~%.0f), errors %s"
+                  % (name, n_up, n_targets, len(per_target), (min(scrapes or [0]), max(scrapes or [0])), expected,
+                     errors[:3]), file=sys.stderr)
+        cpu = cpu1[i] - cpu0[i]
+        results.append({
+            "name": name, "together": len(systems) > 1, "window_s": round(t1 - t0, 2), "cpu_s": round(cpu, 3),
+            "cores": round(cpu / (t1 - t0), 4), "samples_scraped": int(samples), "samples_served": int(served),
+            "cpu_s_per_1000_samples": cpu / samples * 1000 if samples else float("nan"),
+            "scrapes_per_target_min": min(scrapes or [0]), "scrapes_per_target_max": max(scrapes or [0]),
+            "expected_scrapes": round(expected, 1), "targets": n_targets, "targets_up": n_up, "all_up": ok,
+            "rss_bytes": rss[i][0], "rss_max_sampled_bytes": rss_max[i], "rss_hwm_bytes": rss[i][1],
+            "threads": [(n, round(c, 2), k) for n, c, k in common.thread_cpu_delta(th0[i], th1[i])[:6]],
+        })
+    return results
 
 
 def main():
@@ -167,6 +188,9 @@ def main():
     ap.add_argument("--only", choices=["pharos", "prometheus"])
     ap.add_argument("--pin", action="store_true",
                     help="scraper on CPU 1, targets on CPU 0 (taskset), the same core for both scrapers")
+    ap.add_argument("--together", action="store_true",
+                    help="run both systems at the same time over the same window (drift of the machine's "
+                         "speed between windows cancels out of the ratio)")
     a = ap.parse_args()
     a.interval_s = duration_s(a.interval)
     names = [a.only] if a.only else ["prometheus", "pharos"]
@@ -174,7 +198,7 @@ def main():
         common.pharos_bin()  # build before the targets run, not while they are served
     os.makedirs(os.path.join(common.WORK, "scrape"), exist_ok=True)
     tcmd = [targets_bin(), "--targets", str(a.targets), "--series", str(a.series),
-            "--max-seconds", str(a.reps * len(names) * (a.warmup + a.duration + 120) + 300)]
+            "--max-seconds", str(a.reps * (1 if a.together else len(names)) * (a.warmup + a.duration + 120) + 300)]
     if a.pin:
         tcmd = ["taskset", "-c", "0"] + tcmd
     tp = subprocess.Popen(tcmd, stdout=subprocess.PIPE, text=True)
@@ -187,10 +211,10 @@ def main():
         t_cpu0 = common.cpu_seconds(tp.pid)
         runs = {n: [] for n in names}
         for _ in range(a.reps):
-            for n in names:
-                r = run_one(n, a, ports, stats_url)
-                runs[n].append(r)
-                print(json.dumps(r), flush=True)
+            for group in ([names] if a.together else [[n] for n in names]):
+                for r in measure(group, a, ports, stats_url):
+                    runs[r["name"]].append(r)
+                    print(json.dumps(r), flush=True)
         t_cpu = common.cpu_seconds(tp.pid) - t_cpu0
         served = common.get_json(stats_url)["samples"]
     finally:
