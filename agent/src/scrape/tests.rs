@@ -381,20 +381,40 @@ fn lines_that_only_start_like_the_expected_series_are_read_whole() {
     let mut job = Job::for_tests("node");
     job.config.honor_timestamps = true;
     let (mut s, sink, _) = state(job);
-    s.complete(1000, Duration::ZERO, ok("a 1\nb{x=\"1\"} 2\nc{x=\"}\"} 3\n"));
+    s.complete(
+        1000,
+        Duration::ZERO,
+        ok("a 1\nb{x=\"1\"} 2\nc{x=\"}\"} 3\n"),
+    );
     // Each line starts with the series expected at its position.
-    s.complete(2000, Duration::ZERO, ok("ab 11\nb{x=\"1\",y=\"2\"} 12\nc{x=\"}\"} 3\n"));
+    s.complete(
+        2000,
+        Duration::ZERO,
+        ok("ab 11\nb{x=\"1\",y=\"2\"} 12\nc{x=\"}\"} 3\n"),
+    );
     let b = sink.last();
     assert_eq!(value(&b, &format!("ab{{{T}}}")), Some(11.0));
     assert_eq!(value(&b, &format!(r#"b{{{T},x="1",y="2"}}"#)), Some(12.0));
     assert_eq!(value(&b, &format!("up{{{T}}}")), Some(1.0));
     // `}_d` after the labels is not a value: the scrape fails whole.
-    s.complete(3000, Duration::ZERO, ok("a 1\nb{x=\"1\"} 2\nc{x=\"}\"}_d 13\n"));
+    s.complete(
+        3000,
+        Duration::ZERO,
+        ok("a 1\nb{x=\"1\"} 2\nc{x=\"}\"}_d 13\n"),
+    );
     let b = sink.last();
     assert_eq!(value(&b, &format!("up{{{T}}}")), Some(0.0));
     assert!(value(&b, &format!("a{{{T}}}")).is_none());
-    s.complete(4000, Duration::ZERO, ok("a 1\nb{x=\"1\"} 2\nc{x=\"}\"} 3\n"));
-    s.complete(5000, Duration::ZERO, ok("a\t21\r\nb{x=\"1\"}  22 4500\nc{x=\"}\"} 23\n"));
+    s.complete(
+        4000,
+        Duration::ZERO,
+        ok("a 1\nb{x=\"1\"} 2\nc{x=\"}\"} 3\n"),
+    );
+    s.complete(
+        5000,
+        Duration::ZERO,
+        ok("a\t21\r\nb{x=\"1\"}  22 4500\nc{x=\"}\"} 23\n"),
+    );
     let b = sink.last();
     assert_eq!(value(&b, &format!("a{{{T}}}")), Some(21.0));
     let stamped: Vec<_> = b

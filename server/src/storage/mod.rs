@@ -275,6 +275,27 @@ struct Writer {
     /// unnecessary.
     plan_by_slot: Vec<(u64, u32)>,
     batches: u64,
+    /// Scratch of `append_entries`, kept between batches: the plans and
+    /// the write-ahead record.
+    plans: Vec<Plan>,
+    record: Vec<u8>,
+}
+
+/// Where a planned series goes: an existing head series, or the n-th new
+/// one of the batch.
+#[derive(Clone, Copy)]
+enum Target {
+    Existing(SeriesRef),
+    New(usize),
+}
+
+/// What one append does to one series.
+struct Plan {
+    target: Target,
+    /// One sample per series is the common case (a scrape); no allocation
+    /// for it.
+    samples: SmallVec<[(i64, f64); 1]>,
+    last: Option<(i64, Option<u64>)>,
 }
 
 /// The storage engine of one data directory.
@@ -323,6 +344,8 @@ impl Storage {
                 conn,
                 next_seq,
                 plan_by_slot: Vec::new(),
+                plans: Vec::new(),
+                record: Vec::new(),
                 batches: 0,
             }),
             head: RwLock::new(head),
@@ -1029,19 +1052,12 @@ impl Storage {
         // 1. Plan under the read lock: which samples are accepted, which
         //    series are new. Holding `writer` means no one else appends, so
         //    the decisions stay valid until step 3.
-        #[derive(Clone, Copy)]
-        enum Target {
-            Existing(SeriesRef),
-            New(usize),
-        }
-        struct Plan {
-            target: Target,
-            // One sample per series is the common case (a scrape); no
-            // allocation for it.
-            samples: SmallVec<[(i64, f64); 1]>,
-            last: Option<(i64, Option<u64>)>,
-        }
-        let mut plans: Vec<Plan> = Vec::with_capacity(batch.size_hint().0);
+        // The plan vector is the writer's, reused: a batch of a scrape
+        // round plans thousands of series, and a fresh buffer of that size
+        // per batch is fresh memory the kernel has to fault in and zero.
+        let mut plans = std::mem::take(&mut w.plans);
+        plans.clear();
+        plans.reserve(batch.size_hint().0);
         let mut new_labels: Vec<Labels> = Vec::new();
         {
             let head = self.read_head();
@@ -1143,12 +1159,14 @@ impl Storage {
         report.rejected.sort_by_key(|r| r.0.as_str());
         plans.retain(|p| !p.samples.is_empty());
         if plans.is_empty() {
+            w.plans = plans;
             return Ok(report);
         }
 
         // 2. Commit new series and one write-ahead record.
         let seq = w.next_seq;
         let mut new_ids: Vec<Option<SeriesId>> = vec![None; new_labels.len()];
+        let mut record = std::mem::take(&mut w.record);
         {
             let tx = w.conn.transaction().map_err(StorageError::from_sqlite)?;
             {
@@ -1165,7 +1183,8 @@ impl Storage {
                 Target::Existing(r) => r.id,
                 Target::New(i) => new_ids[i].expect("BUG: new series without id"),
             };
-            let record = wal::encode(
+            wal::encode_into(
+                &mut record,
                 plans
                     .iter()
                     .map(|p| (id_of(&p.target), p.samples.as_slice())),
@@ -1178,6 +1197,7 @@ impl Storage {
             tx.commit().map_err(StorageError::from_sqlite)?;
         }
         w.next_seq += 1;
+        w.record = record;
 
         // 3. Apply to memory. Readers see the samples from here on.
         let mut head = self.write_head();
@@ -1218,6 +1238,7 @@ impl Storage {
             appended += p.samples.len() as u64;
         }
         drop(head);
+        w.plans = plans;
         self.stats
             .samples_appended
             .fetch_add(appended, Ordering::Relaxed);

@@ -15,7 +15,16 @@ const VERSION_1: u8 = 1;
 #[error("corrupt write-ahead record: {0}")]
 pub struct WalError(&'static str);
 
-/// Encodes one record from (series, samples) groups; samples of a group are
+/// [`encode_into`] a fresh buffer.
+#[cfg(test)]
+pub fn encode<'a>(groups: impl ExactSizeIterator<Item = (SeriesId, &'a [(i64, f64)])>) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_into(&mut out, groups);
+    out
+}
+
+/// Encodes one record from (series, samples) groups into `out` (cleared
+/// first; callers keep it between records); samples of a group are
 /// in increasing time order.
 ///
 /// Timestamps are written against the record's first one and series ids
@@ -23,30 +32,33 @@ pub struct WalError(&'static str);
 /// times and runs of consecutive ids, so both take a byte or two instead of
 /// six and three. The values stay raw (eight bytes): without the series'
 /// previous value a record cannot compress them.
-pub fn encode<'a>(groups: impl ExactSizeIterator<Item = (SeriesId, &'a [(i64, f64)])>) -> Vec<u8> {
+pub fn encode_into<'a>(
+    out: &mut Vec<u8>,
+    groups: impl ExactSizeIterator<Item = (SeriesId, &'a [(i64, f64)])>,
+) {
+    out.clear();
     // Typically one sample per series: id, count, timestamp, value.
-    let mut out = Vec::with_capacity(16 + groups.len() * 13);
+    out.reserve(16 + groups.len() * 13);
     out.push(VERSION);
     let mut groups = groups.peekable();
     let base = groups
         .peek()
         .and_then(|(_, s)| s.first())
         .map_or(0, |&(t, _)| t);
-    put_varint(&mut out, base);
-    put_uvarint(&mut out, groups.len() as u64);
+    put_varint(out, base);
+    put_uvarint(out, groups.len() as u64);
     let mut prev_id = 0u64;
     for (id, samples) in groups {
-        put_varint(&mut out, id.wrapping_sub(prev_id) as i64);
+        put_varint(out, id.wrapping_sub(prev_id) as i64);
         prev_id = id;
-        put_uvarint(&mut out, samples.len() as u64);
+        put_uvarint(out, samples.len() as u64);
         let mut prev = base;
         for &(t, v) in samples {
-            put_varint(&mut out, t.wrapping_sub(prev));
+            put_varint(out, t.wrapping_sub(prev));
             out.extend_from_slice(&v.to_bits().to_le_bytes());
             prev = t;
         }
     }
-    out
 }
 
 /// Decodes a record, calling `f(series, t, v)` for each sample in order.
@@ -98,6 +110,19 @@ fn walk(b: &[u8], mut f: impl FnMut(SeriesId, i64, f64)) -> Result<(), WalError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reused_buffer_holds_only_the_new_record() {
+        let big = [(10, 1.0), (20, 2.0), (30, 3.0)];
+        let small = [(40, 4.0)];
+        let mut buf = Vec::new();
+        encode_into(&mut buf, [(1u64, &big[..]), (2, &big[..])].into_iter());
+        encode_into(&mut buf, [(3u64, &small[..])].into_iter());
+        assert_eq!(buf, encode([(3u64, &small[..])].into_iter()));
+        let mut got = Vec::new();
+        decode(&buf, |id, t, v| got.push((id, t, v))).unwrap();
+        assert_eq!(got, vec![(3, 40, 4.0)]);
+    }
 
     #[test]
     fn round_trip_keeps_bits() {
