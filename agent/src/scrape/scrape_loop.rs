@@ -270,8 +270,9 @@ pub struct ScrapeState<S: Sink> {
     prev_len: usize,
     order: Order,
     report: Option<Report<S::Series>>,
-    /// HELP/TYPE/UNIT by family as last scraped; the status holds a copy.
-    metadata: HashMap<String, Metadata>,
+    /// HELP/TYPE/UNIT by family as last scraped, with the iteration that
+    /// last showed one of its lines; the status holds a copy.
+    metadata: HashMap<String, (Metadata, u64)>,
     iteration: u64,
 }
 
@@ -360,29 +361,32 @@ impl<S: Sink> ScrapeState<S> {
                 None => continue,
                 Some(Entry::Sample(s)) => s,
                 Some(Entry::Help { family, help }) => {
-                    metadata_changed |= note_metadata(&mut self.metadata, family, |m| {
-                        let changed = m.help != help;
-                        if changed {
-                            m.help = help.into_owned();
-                        }
-                        changed
-                    });
+                    metadata_changed |=
+                        note_metadata(&mut self.metadata, family, self.iteration, |m| {
+                            let changed = m.help != help;
+                            if changed {
+                                m.help = help.into_owned();
+                            }
+                            changed
+                        });
                     continue;
                 }
                 Some(Entry::Type { family, kind }) => {
-                    metadata_changed |= note_metadata(&mut self.metadata, family, |m| {
-                        std::mem::replace(&mut m.kind, kind) != kind
-                    });
+                    metadata_changed |=
+                        note_metadata(&mut self.metadata, family, self.iteration, |m| {
+                            std::mem::replace(&mut m.kind, kind) != kind
+                        });
                     continue;
                 }
                 Some(Entry::Unit { family, unit }) => {
-                    metadata_changed |= note_metadata(&mut self.metadata, family, |m| {
-                        let changed = m.unit != unit;
-                        if changed {
-                            m.unit = unit.to_string();
-                        }
-                        changed
-                    });
+                    metadata_changed |=
+                        note_metadata(&mut self.metadata, family, self.iteration, |m| {
+                            let changed = m.unit != unit;
+                            if changed {
+                                m.unit = unit.to_string();
+                            }
+                            changed
+                        });
                     continue;
                 }
             };
@@ -434,12 +438,15 @@ impl<S: Sink> ScrapeState<S> {
         self.order.commit();
         counts.stale = batch.len() - before;
         if self.iteration.is_multiple_of(CACHE_KEEP_SCRAPES) {
-            self.prune();
+            metadata_changed |= self.prune();
         }
-        // Published only when a family's HELP, TYPE or UNIT changed: the
-        // API shares the map instead of copying it per request.
+        // Published only when a family's HELP, TYPE or UNIT changed or a
+        // family was forgotten: the API shares the map instead of copying
+        // it per request.
         if metadata_changed {
-            lock(&self.status).metadata = Arc::new(self.metadata.clone());
+            let copy = self.metadata.iter();
+            lock(&self.status).metadata =
+                Arc::new(copy.map(|(f, (m, _))| (f.clone(), m.clone())).collect());
         }
         Ok(counts)
     }
@@ -473,7 +480,9 @@ impl<S: Sink> ScrapeState<S> {
     /// Forgets cache entries unseen for [`CACHE_KEEP_SCRAPES`] scrapes, and
     /// the series no remaining entry leads to (unless the last scrape had
     /// them: their stale marker is still due).
-    fn prune(&mut self) {
+    /// Forgets cache entries, slots and metadata unseen for
+    /// [`CACHE_KEEP_SCRAPES`] scrapes; whether any metadata went.
+    fn prune(&mut self) -> bool {
         let now = self.iteration;
         // Lines found through the order did not touch their entries.
         for text in self.order.texts() {
@@ -494,6 +503,13 @@ impl<S: Sink> ScrapeState<S> {
                 self.free_slots.push(slot as u32);
             }
         }
+        // As Prometheus: a family's metadata outlives its last HELP, TYPE
+        // or UNIT line by ten scrapes, so a family that stops being
+        // exposed leaves the metadata APIs instead of staying forever.
+        let families = self.metadata.len();
+        self.metadata
+            .retain(|_, (_, seen)| now - *seen <= CACHE_KEEP_SCRAPES);
+        self.metadata.len() != families
     }
 
     /// Slots in use, for tests.
@@ -789,14 +805,19 @@ impl<S: Sink> ScrapeState<S> {
     }
 }
 
-/// Records one metadata line of `family`; whether anything changed.
+/// Records one metadata line of `family`, seen in scrape `iteration`;
+/// whether anything changed.
 fn note_metadata(
-    metadata: &mut HashMap<String, Metadata>,
+    metadata: &mut HashMap<String, (Metadata, u64)>,
     family: &str,
+    iteration: u64,
     update: impl FnOnce(&mut Metadata) -> bool,
 ) -> bool {
     match metadata.get_mut(family) {
-        Some(m) => update(m),
+        Some((m, seen)) => {
+            *seen = iteration;
+            update(m)
+        }
         None => {
             let mut m = Metadata {
                 kind: MetricType::Unknown,
@@ -804,7 +825,7 @@ fn note_metadata(
                 unit: String::new(),
             };
             update(&mut m);
-            metadata.insert(family.to_string(), m);
+            metadata.insert(family.to_string(), (m, iteration));
             true
         }
     }

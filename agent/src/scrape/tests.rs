@@ -146,6 +146,28 @@ fn metadata_is_shared_until_it_changes() {
 }
 
 #[test]
+fn metadata_of_a_family_no_longer_exposed_is_forgotten_after_ten_scrapes() {
+    let (mut s, _, status) = state(Job::for_tests("node"));
+    s.complete(
+        1000,
+        Duration::ZERO,
+        ok("# HELP a A.\na 1\n# HELP b B.\nb 1\n"),
+    );
+    let has = |f: &str| status.lock().unwrap().metadata.contains_key(f);
+    assert!(has("a") && has("b"));
+    // `b` is gone from scrape 2 on; Prometheus keeps it ten scrapes more.
+    for i in 2..=11 {
+        s.complete(i * 1000, Duration::ZERO, ok("# HELP a A.\na 1\n"));
+        assert!(has("b"), "still known at scrape {i}");
+    }
+    for i in 12..=21 {
+        s.complete(i * 1000, Duration::ZERO, ok("# HELP a A.\na 1\n"));
+    }
+    assert!(has("a"), "a family still exposed stays");
+    assert!(!has("b"), "forgotten within ten scrapes of its expiry");
+}
+
+#[test]
 fn vanished_series_get_stale_markers() {
     let (mut s, sink, _) = state(Job::for_tests("node"));
     s.complete(1000, Duration::ZERO, ok("a 1\nb 2\n"));
