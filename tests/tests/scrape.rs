@@ -5,7 +5,9 @@
 //! unparsable body, sample and label limits) and whose scrapes must leave
 //! nothing but `up=0` and stale markers behind; reloads (SIGHUP,
 //! `POST /-/reload` with a broken file, file_sd rewrites); `pharos check
-//! config`; and the host collectors' run-time switches.
+//! config`; scraping over TLS (CA bundles, client certificates,
+//! `server_name`, `insecure_skip_verify`) against Python's OpenSSL server;
+//! and the host collectors' run-time switches.
 //!
 //! Every job scrapes every second and every wait is a poll with a
 //! deadline. Spawned processes sit in [`ChildGuard`]s and [`Server`]s, so
@@ -328,6 +330,237 @@ fn scrapes_node_exporter_and_prometheus_client_app() {
     assert_eq!(target(&s, "node_exporter").unwrap()["health"], "up");
     assert_eq!(last_values(&s, r#"up{job="node_exporter"}"#)[0].1, 1.0);
     eprintln!("interop: done in {:?}", t0.elapsed());
+}
+
+/// Runs `openssl` with `args` in `dir`, failing the test with its output.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl (tests/run.sh installs it)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, a server certificate for the DNS name `metrics.internal` (not for
+/// 127.0.0.1) and a client certificate, all P-256, signed by the CA.
+fn make_certificates(dir: &Path) {
+    let key = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let ca: Vec<&str> = ["req", "-x509"]
+        .into_iter()
+        .chain(key)
+        .chain([
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=pharos test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ])
+        .collect();
+    openssl(dir, &ca);
+    for (name, cn, ext) in [
+        (
+            "server",
+            "metrics.internal",
+            "subjectAltName=DNS:metrics.internal\nextendedKeyUsage=serverAuth\n",
+        ),
+        ("client", "pharos", "extendedKeyUsage=clientAuth\n"),
+    ] {
+        let (k, csr, crt, extfile) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+            format!("{name}.ext"),
+        );
+        std::fs::write(dir.join(&extfile), ext).unwrap();
+        let subj = format!("/CN={cn}");
+        let req: Vec<&str> = ["req"]
+            .into_iter()
+            .chain(key)
+            .chain(["-keyout", &k, "-out", &csr, "-subj", &subj])
+            .collect();
+        openssl(dir, &req);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &crt,
+                "-days",
+                "2",
+                "-extfile",
+                &extfile,
+            ],
+        );
+    }
+}
+
+/// Scrapes over TLS against Python's (OpenSSL's) server, which requires a
+/// client certificate: the CA bundle, the client certificate,
+/// `server_name` for a target addressed by IP, and `insecure_skip_verify`
+/// all work as in Prometheus, and each way of getting TLS wrong takes its
+/// target down with the reason in `lastError`.
+#[test]
+fn scrapes_over_tls_with_client_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path();
+    make_certificates(certs);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/tls_target.py");
+    let serve = |port: u16, extra: &[&str]| {
+        ChildGuard::spawn(
+            Command::new("python3")
+                .arg(&script)
+                .arg(port.to_string())
+                .args(["server.crt", "server.key", "ca.crt"])
+                .args(extra)
+                .current_dir(certs)
+                .stdout(Stdio::null()),
+        )
+    };
+    // `port` speaks TLS 1.2 and 1.3, `port13` only 1.3.
+    let (port, port13) = (free_tcp_port(), free_tcp_port());
+    let _target = serve(port, &[]);
+    let _target13 = serve(port13, &["tls13"]);
+    // Listening before the first scrape, so every error below is TLS's.
+    for p in [port, port13] {
+        wait_for(FEW_INTERVALS, &format!("the TLS target on {p}"), || {
+            std::net::TcpStream::connect(("127.0.0.1", p))
+                .map(drop)
+                .map_err(|e| e.to_string())
+        });
+    }
+    let path = |f: &str| certs.join(f).display().to_string();
+    let (ca, cert, key) = (path("ca.crt"), path("client.crt"), path("client.key"));
+    let job_on = |port: u16, name: &str, tls: &str| {
+        format!(
+            "  - job_name: {name}\n    scheme: https\n    tls_config:\n{tls}    \
+             static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+        )
+    };
+    let job = |name: &str, tls: &str| job_on(port, name, tls);
+    let verified = format!("      ca_file: {ca}\n      server_name: metrics.internal\n");
+    let client = format!("      cert_file: {cert}\n      key_file: {key}\n");
+    let config = dir.path().join("prometheus.yml");
+    let jobs = [
+        job(
+            "tls_ok",
+            &format!("      ca_file: {ca}\n      server_name: metrics.internal\n{client}"),
+        ),
+        job("tls_wrong_name", &format!("      ca_file: {ca}\n{client}")),
+        job(
+            "tls_system_roots",
+            &format!("      server_name: metrics.internal\n{client}"),
+        ),
+        job(
+            "tls_no_client_cert",
+            &format!("      ca_file: {ca}\n      server_name: metrics.internal\n"),
+        ),
+        job(
+            "tls_insecure",
+            &format!("      insecure_skip_verify: true\n{client}"),
+        ),
+        job_on(
+            port13,
+            "tls_1_3_only",
+            &format!("{verified}      min_version: TLS13\n{client}"),
+        ),
+        job_on(
+            port13,
+            "tls_1_2_only",
+            &format!("{verified}      max_version: TLS12\n{client}"),
+        ),
+    ];
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n{}",
+            jobs.concat()
+        ),
+    )
+    .unwrap();
+    let s = Server::start_with_config(&dir.path().join("data"), &config, &[]);
+
+    for job in ["tls_ok", "tls_insecure", "tls_1_3_only"] {
+        let t = wait_health(&s, job, "up");
+        assert!(
+            t["scrapeUrl"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://127.0.0.1:"),
+            "{t}"
+        );
+        assert_eq!(t["lastError"], "", "{job}");
+        wait_for(
+            FEW_INTERVALS,
+            &format!("{job}'s sample"),
+            || match last_values(&s, &format!(r#"tls_target_up{{job="{job}"}}"#)).as_slice() {
+                [(_, v)] if *v == 1.0 => Ok(()),
+                other => Err(format!("{other:?}")),
+            },
+        );
+    }
+    let error_of = |job: &str| {
+        let t = wait_health(&s, job, "down");
+        t["lastError"].as_str().unwrap().to_string()
+    };
+    let wrong_name = error_of("tls_wrong_name");
+    assert!(
+        wrong_name.contains("certificate") && wrong_name.contains("127.0.0.1"),
+        "a certificate for metrics.internal is not valid for 127.0.0.1: {wrong_name}"
+    );
+    // ca_file was not given: the test CA is in no system store.
+    let unknown = error_of("tls_system_roots");
+    assert!(
+        unknown.contains("UnknownIssuer") || unknown.contains("no CA certificates"),
+        "{unknown}"
+    );
+    let no_cert = error_of("tls_no_client_cert");
+    assert!(
+        no_cert.to_ascii_lowercase().contains("certificate"),
+        "the server's alert is named: {no_cert}"
+    );
+    let old_version = error_of("tls_1_2_only");
+    assert!(
+        old_version.contains("ProtocolVersion"),
+        "a TLS 1.2 client against a TLS 1.3 server: {old_version}"
+    );
+    eprintln!("tls: wrong name: {wrong_name}\ntls: unknown CA: {unknown}\ntls: no client certificate: {no_cert}\ntls: TLS 1.2 only: {old_version}");
+    for job in [
+        "tls_wrong_name",
+        "tls_system_roots",
+        "tls_no_client_cert",
+        "tls_1_2_only",
+    ] {
+        assert_eq!(last_values(&s, &format!(r#"up{{job="{job}"}}"#))[0].1, 0.0);
+        assert!(s
+            .export(&format!(r#"tls_target_up{{job="{job}"}}"#))
+            .is_empty());
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -74,24 +74,7 @@ pub fn client(
     } else {
         b = b.no_proxy();
     }
-    if let Some(ca) = &tls.ca_pem {
-        for cert in reqwest::Certificate::from_pem_bundle(ca)
-            .map_err(|e| format!("the CA certificate is not valid PEM: {e}"))?
-        {
-            b = b.add_root_certificate(cert);
-        }
-    }
-    if let Some((cert, key)) = &tls.client_pem {
-        let mut pem = cert.clone();
-        pem.push(b'\n');
-        pem.extend_from_slice(key);
-        let id = reqwest::Identity::from_pem(&pem)
-            .map_err(|e| format!("the client certificate or key is not valid PEM: {e}"))?;
-        b = b.identity(id);
-    }
-    if tls.insecure_skip_verify {
-        b = b.danger_accept_invalid_certs(true);
-    }
+    b = b.use_preconfigured_tls(super::tls::client_config(tls, enable_http2)?);
     b.build()
         .map_err(|e| format!("building the HTTP client failed: {e}"))
 }

@@ -145,12 +145,12 @@ fn tls_files(http: &HttpClientConfig) -> Result<TlsFiles, String> {
         (None, None) => None,
         _ => return Err("tls_config needs both a client certificate and its key".to_string()),
     };
-    if t.server_name.is_some() {
-        tracing::warn!("tls_config.server_name is not supported by pharos yet; the target's host name is used for verification");
-    }
     Ok(TlsFiles {
         ca_pem,
         client_pem,
+        server_name: t.server_name.clone().filter(|n| !n.is_empty()),
         insecure_skip_verify: t.insecure_skip_verify,
+        min_version: t.min_version.clone(),
+        max_version: t.max_version.clone(),
     })
 }

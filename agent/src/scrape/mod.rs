@@ -27,6 +27,7 @@ mod job;
 pub use job::{header_credentials, http_client};
 pub mod scrape_loop;
 pub mod target;
+mod tls;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -155,7 +156,10 @@ impl Auth {
 pub struct TlsFiles {
     pub ca_pem: Option<Vec<u8>>,
     pub client_pem: Option<(Vec<u8>, Vec<u8>)>,
+    pub server_name: Option<String>,
     pub insecure_skip_verify: bool,
+    pub min_version: Option<String>,
+    pub max_version: Option<String>,
 }
 
 /// A scrape config ready to run: the config itself (intervals, limits,
