@@ -7,6 +7,7 @@
 //! `POST /-/reload` with a broken file, file_sd rewrites); `pharos check
 //! config`; scraping over TLS (CA bundles, client certificates,
 //! `server_name`, `insecure_skip_verify`) against Python's OpenSSL server;
+//! `oauth2` client credentials against a token server;
 //! and the host collectors' run-time switches.
 //!
 //! Every job scrapes every second and every wait is a poll with a
@@ -561,6 +562,81 @@ fn scrapes_over_tls_with_client_certificates() {
             .export(&format!(r#"tls_target_up{{job="{job}"}}"#))
             .is_empty());
     }
+}
+
+/// A job with `oauth2` fetches one token (client credentials, basic auth,
+/// scopes) from a real token server and scrapes with it, reusing it; a job
+/// whose secret the token server refuses is down with the token server's
+/// answer in `lastError`.
+#[test]
+fn scrapes_with_oauth2_client_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_tcp_port();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/oauth2_target.py");
+    let _server = ChildGuard::spawn(
+        Command::new("python3")
+            .arg(&script)
+            .args([&port.to_string(), "pharos client", "s&cret/1"])
+            .stdout(Stdio::null()),
+    );
+    wait_for(FEW_INTERVALS, "the token server", || {
+        std::net::TcpStream::connect(("127.0.0.1", port))
+            .map(drop)
+            .map_err(|e| e.to_string())
+    });
+    let secret_file = dir.path().join("secret");
+    std::fs::write(&secret_file, "s&cret/1\n").unwrap();
+    let job = |name: &str, secret: &str| {
+        format!(
+            "  - job_name: {name}\n    oauth2:\n      client_id: pharos client\n{secret}      \
+             token_url: http://127.0.0.1:{port}/token\n      scopes: [metrics]\n    \
+             static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+        )
+    };
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n{}{}",
+            job(
+                "oauth_ok",
+                &format!("      client_secret_file: {}\n", secret_file.display())
+            ),
+            job("oauth_refused", "      client_secret: wrong\n"),
+        ),
+    )
+    .unwrap();
+    let s = Server::start_with_config(&dir.path().join("data"), &config, &[]);
+    wait_health(&s, "oauth_ok", "up");
+    // Several scrapes later the first token is still the one in use.
+    let scrapes = |s: &Server| s.export(r#"up{job="oauth_ok"}"#)[0].1.len();
+    let first = scrapes(&s);
+    wait_for(FEW_INTERVALS, "three more scrapes", || {
+        if scrapes(&s) >= first + 3 {
+            Ok(())
+        } else {
+            Err(format!("{} scrapes", scrapes(&s)))
+        }
+    });
+    assert_eq!(target(&s, "oauth_ok").unwrap()["health"], "up");
+    let issued = s.export(r#"oauth2_tokens_issued{job="oauth_ok"}"#);
+    assert_eq!(issued.len(), 1);
+    assert!(
+        issued[0].1.iter().all(|&(_, v)| v == 1.0),
+        "one token for every scrape: {:?}",
+        issued[0].1
+    );
+    let refused = wait_health(&s, "oauth_refused", "down");
+    let err = refused["lastError"].as_str().unwrap();
+    assert!(
+        err.starts_with(&format!(
+            "oauth2: cannot fetch token from http://127.0.0.1:{port}/token: 401 Unauthorized"
+        )) && err.contains("invalid_client"),
+        "lastError: {err}"
+    );
+    assert!(s
+        .export(r#"oauth2_tokens_issued{job="oauth_refused"}"#)
+        .is_empty());
 }
 
 // ---------------------------------------------------------------------------

@@ -25,6 +25,9 @@ pub enum FetchError {
     BodySizeLimit(u64),
     #[error("reading credentials for the scrape failed: {0}")]
     Credentials(String),
+    /// No token from the `oauth2` token server (the message says why).
+    #[error("{0}")]
+    OAuth2(String),
 }
 
 /// The `Accept` header for a job's `scrape_protocols`, most preferred
@@ -105,11 +108,14 @@ pub async fn fetch(
     for (name, value) in &job.headers {
         req = req.header(name.as_str(), value.read()?);
     }
-    req = job.auth.apply(req)?;
     let timed_out = || FetchError::Timeout {
         url: url.clone(),
         timeout: format_duration(timeout),
     };
+    // A token fetch counts against the scrape timeout, as in Prometheus.
+    req = tokio::time::timeout_at(deadline, job.auth.apply(req))
+        .await
+        .map_err(|_| timed_out())??;
     let mut resp = tokio::time::timeout_at(deadline, req.send())
         .await
         .map_err(|_| timed_out())?

@@ -4,10 +4,13 @@
 //! CA file, an unsupported auth method) fails here, so a reload can refuse
 //! the new config as a whole and keep the old one running.
 
-use crate::config::{HttpClientConfig, ScrapeConfig};
+use std::sync::Arc;
+
+use crate::config::{HttpClientConfig, ScrapeConfig, TlsConfig};
 
 use super::discovery::Group;
 use super::http::{accept_header, client};
+use super::oauth2::TokenSource;
 use super::{Auth, Credential, Job, TlsFiles};
 
 impl Job {
@@ -16,12 +19,7 @@ impl Job {
     pub fn from_config(cfg: &ScrapeConfig) -> Result<Job, String> {
         let ctx = |e: String| format!("job {:?}: {e}", cfg.job_name);
         let http = &cfg.http;
-        if http.oauth2.is_some() {
-            return Err(ctx(
-                "oauth2 is not supported by pharos; use authorization or basic_auth".to_string(),
-            ));
-        }
-        let tls = tls_files(http).map_err(ctx)?;
+        let tls = tls_files(&http.tls_config).map_err(ctx)?;
         let client = client(
             &tls,
             http.proxy_url.as_deref(),
@@ -46,7 +44,7 @@ impl Job {
         Ok(Job {
             config: cfg.clone(),
             static_groups,
-            auth: auth(http),
+            auth: auth(http).map_err(ctx)?,
             accept: accept_header(&cfg.scrape_protocols),
             client,
             headers,
@@ -77,20 +75,17 @@ pub fn header_credentials(http: &HttpClientConfig) -> Vec<(String, Credential)> 
 }
 
 pub fn http_client(http: &HttpClientConfig) -> Result<(reqwest::Client, Auth), String> {
-    if http.oauth2.is_some() {
-        return Err("oauth2 is not supported by pharos; use authorization or basic_auth".into());
-    }
-    let tls = tls_files(http)?;
+    let tls = tls_files(&http.tls_config)?;
     let c = client(
         &tls,
         http.proxy_url.as_deref(),
         http.follow_redirects,
         http.enable_http2,
     )?;
-    Ok((c, auth(http)))
+    Ok((c, auth(http)?))
 }
 
-fn auth(http: &HttpClientConfig) -> Auth {
+fn auth(http: &HttpClientConfig) -> Result<Auth, String> {
     if let Some(b) = &http.basic_auth {
         let username = match &b.username_file {
             Some(f) => Credential::File(f.clone()),
@@ -101,7 +96,7 @@ fn auth(http: &HttpClientConfig) -> Auth {
             (None, Some(p)) => Credential::Inline(p.expose().to_string()),
             (None, None) => Credential::Inline(String::new()),
         };
-        return Auth::Basic { username, password };
+        return Ok(Auth::Basic { username, password });
     }
     if let Some(a) = &http.authorization {
         let credentials = match (&a.credentials_file, &a.credentials) {
@@ -114,14 +109,17 @@ fn auth(http: &HttpClientConfig) -> Auth {
         } else {
             a.kind.clone()
         };
-        return Auth::Header { kind, credentials };
+        return Ok(Auth::Header { kind, credentials });
     }
-    Auth::None
+    if let Some(o) = &http.oauth2 {
+        let tls = tls_files(&o.tls_config).map_err(|e| format!("oauth2: {e}"))?;
+        return Ok(Auth::OAuth2(Arc::new(TokenSource::new(o, &tls)?)));
+    }
+    Ok(Auth::None)
 }
 
-/// Reads the TLS material a job names.
-fn tls_files(http: &HttpClientConfig) -> Result<TlsFiles, String> {
-    let t = &http.tls_config;
+/// Reads the TLS material a `tls_config` names.
+fn tls_files(t: &TlsConfig) -> Result<TlsFiles, String> {
     let read = |p: &std::path::Path, what: &str| {
         std::fs::read(p).map_err(|e| format!("reading the {what} {}: {e}", p.display()))
     };

@@ -24,6 +24,7 @@
 pub mod discovery;
 pub mod http;
 mod job;
+mod oauth2;
 pub use job::{header_credentials, http_client};
 pub mod scrape_loop;
 pub mod target;
@@ -129,12 +130,14 @@ pub enum Auth {
         kind: String,
         credentials: Credential,
     },
+    /// A token from an OAuth 2.0 token server (client-credentials grant).
+    OAuth2(Arc<oauth2::TokenSource>),
 }
 
 impl Auth {
     /// Adds the credentials to a request; files are read now, so a rotated
     /// token is picked up by the next request.
-    pub fn apply(
+    pub async fn apply(
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<reqwest::RequestBuilder, http::FetchError> {
@@ -147,6 +150,9 @@ impl Auth {
                 reqwest::header::AUTHORIZATION,
                 format!("{kind} {}", credentials.read()?),
             ),
+            Auth::OAuth2(source) => {
+                req.header(reqwest::header::AUTHORIZATION, source.header().await?)
+            }
         })
     }
 }

@@ -68,7 +68,7 @@ impl ScrapeError {
             ScrapeError::Fetch(FetchError::Transport { .. }) => "transport",
             ScrapeError::Fetch(FetchError::Status(_)) => "http_status",
             ScrapeError::Fetch(FetchError::BodySizeLimit(_)) => "body_size_limit",
-            ScrapeError::Fetch(FetchError::Credentials(_)) => "credentials",
+            ScrapeError::Fetch(FetchError::Credentials(_) | FetchError::OAuth2(_)) => "credentials",
             ScrapeError::Parse(_) => "parse",
             ScrapeError::SampleLimit { .. } => "sample_limit",
             ScrapeError::LabelLimit(_) => "label_limit",

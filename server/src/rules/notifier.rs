@@ -172,7 +172,7 @@ async fn post(e: &Endpoint, body: &str) -> Result<(), String> {
         .timeout(e.timeout)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(body.to_string());
-    let req = e.auth.apply(req).map_err(|err| err.to_string())?;
+    let req = e.auth.apply(req).await.map_err(|err| err.to_string())?;
     let resp = req.send().await.map_err(|err| err.to_string())?;
     let status = resp.status();
     if status.is_success() {

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pharos_agent::config::HttpClientConfig;
+use pharos_agent::scrape::http::FetchError;
 use pharos_agent::scrape::{Auth, Credential};
 
 use crate::template::{
@@ -508,10 +509,11 @@ impl Endpoint {
         url: &str,
     ) -> Result<Reply, NotifyError> {
         let target = redact_url(url);
-        req = self
-            .auth
-            .apply(req)
-            .map_err(|e| NotifyError::permanent(e.to_string()))?;
+        req = self.auth.apply(req).await.map_err(|e| match e {
+            // The token server may be back by the next attempt.
+            FetchError::OAuth2(why) => NotifyError::retry(why),
+            e => NotifyError::permanent(e.to_string()),
+        })?;
         for (name, value) in &self.headers {
             let v = value
                 .read()
