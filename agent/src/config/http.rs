@@ -116,10 +116,7 @@ pub struct HttpClientConfig {
     pub authorization: Option<Authorization>,
     pub oauth2: Option<OAuth2>,
     pub tls_config: TlsConfig,
-    pub proxy_url: Option<String>,
-    pub no_proxy: Option<String>,
-    pub proxy_from_environment: bool,
-    pub proxy_connect_header: BTreeMap<String, Vec<Secret>>,
+    pub proxy: ProxyConfig,
     pub follow_redirects: bool,
     pub enable_http2: bool,
     pub http_headers: BTreeMap<String, HttpHeader>,
@@ -132,10 +129,7 @@ impl Default for HttpClientConfig {
             authorization: None,
             oauth2: None,
             tls_config: TlsConfig::default(),
-            proxy_url: None,
-            no_proxy: None,
-            proxy_from_environment: false,
-            proxy_connect_header: BTreeMap::new(),
+            proxy: ProxyConfig::default(),
             follow_redirects: true,
             enable_http2: true,
             http_headers: BTreeMap::new(),
@@ -200,11 +194,7 @@ pub(crate) fn decode_inline(ctx: &mut Ctx, m: &mut MapReader) -> (HttpClientConf
     if let Some(n) = m.take("tls_config") {
         c.tls_config = decode_tls(ctx, n);
     }
-    let proxy = decode_proxy(ctx, m);
-    c.proxy_url = proxy.proxy_url;
-    c.no_proxy = proxy.no_proxy;
-    c.proxy_from_environment = proxy.proxy_from_environment;
-    c.proxy_connect_header = proxy.proxy_connect_header;
+    c.proxy = decode_proxy(ctx, m);
     if let Some(v) = m.bool(ctx, "follow_redirects") {
         c.follow_redirects = v;
     }

@@ -6,6 +6,7 @@
 //! client (it sends `Accept-Encoding: gzip`), so the limit applies to the
 //! uncompressed size, as in Prometheus.
 
+use crate::config::ProxyConfig;
 use crate::exposition::Format;
 
 use super::target::{format_duration, Target};
@@ -54,7 +55,7 @@ pub fn accept_header(protocols: &[String]) -> String {
 /// Builds the client for a job.
 pub fn client(
     tls: &TlsFiles,
-    proxy_url: Option<&str>,
+    proxy: &ProxyConfig,
     follow_redirects: bool,
     enable_http2: bool,
 ) -> Result<reqwest::Client, String> {
@@ -71,15 +72,53 @@ pub fn client(
     if !enable_http2 {
         b = b.http1_only();
     }
-    if let Some(p) = proxy_url {
-        let proxy = reqwest::Proxy::all(p).map_err(|e| format!("proxy_url {p:?}: {e}"))?;
-        b = b.proxy(proxy);
-    } else {
-        b = b.no_proxy();
-    }
+    b = with_proxy(b, proxy)?;
     b = b.use_preconfigured_tls(super::tls::client_config(tls, enable_http2)?);
     b.build()
         .map_err(|e| format!("building the HTTP client failed: {e}"))
+}
+
+/// Prometheus's proxy settings: `proxy_url` for every request except the
+/// hosts `no_proxy` lists (names with their subdomains, IP addresses, CIDR
+/// ranges, `*`), or with `proxy_from_environment` the `HTTP_PROXY`,
+/// `HTTPS_PROXY` and `NO_PROXY` variables; otherwise no proxy at all,
+/// whatever the environment says. `proxy_connect_header` goes only into
+/// the CONNECT requests that tunnel https, as in Go: a plain http request
+/// is forwarded by the proxy, headers and all, to the target.
+fn with_proxy(
+    b: reqwest::ClientBuilder,
+    p: &ProxyConfig,
+) -> Result<reqwest::ClientBuilder, String> {
+    let url = match (&p.proxy_url, p.proxy_from_environment) {
+        (Some(url), _) => url.as_str(),
+        // reqwest's default is the environment's proxies.
+        (None, true) if p.proxy_connect_header.is_empty() => return Ok(b),
+        (None, true) => return Err("proxy_connect_header with proxy_from_environment is not supported by pharos; set proxy_url".into()),
+        (None, false) => return Ok(b.no_proxy()),
+    };
+    let bad = |e: reqwest::Error| format!("proxy_url {url:?}: {e}");
+    let no_proxy = || {
+        p.no_proxy
+            .as_deref()
+            .and_then(reqwest::NoProxy::from_string)
+    };
+    if p.proxy_connect_header.is_empty() {
+        return Ok(b.proxy(reqwest::Proxy::all(url).map_err(bad)?.no_proxy(no_proxy())));
+    }
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (name, values) in &p.proxy_connect_header {
+        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| format!("proxy_connect_header {name:?}: {e}"))?;
+        for v in values {
+            let value = reqwest::header::HeaderValue::from_str(v.expose())
+                .map_err(|e| format!("proxy_connect_header {name}: {e}"))?;
+            headers.append(name.clone(), value);
+        }
+    }
+    let http = reqwest::Proxy::http(url).map_err(bad)?.no_proxy(no_proxy());
+    let https = reqwest::Proxy::https(url).map_err(bad)?;
+    Ok(b.proxy(http)
+        .proxy(https.no_proxy(no_proxy()).headers(headers)))
 }
 
 /// Scrapes `target` into `buf` (cleared first) and returns the body's

@@ -20,13 +20,8 @@ impl Job {
         let ctx = |e: String| format!("job {:?}: {e}", cfg.job_name);
         let http = &cfg.http;
         let tls = tls_files(&http.tls_config).map_err(ctx)?;
-        let client = client(
-            &tls,
-            http.proxy_url.as_deref(),
-            http.follow_redirects,
-            http.enable_http2,
-        )
-        .map_err(ctx)?;
+        let client =
+            client(&tls, &http.proxy, http.follow_redirects, http.enable_http2).map_err(ctx)?;
         let static_groups = cfg
             .static_configs
             .iter()
@@ -76,12 +71,7 @@ pub fn header_credentials(http: &HttpClientConfig) -> Vec<(String, Credential)> 
 
 pub fn http_client(http: &HttpClientConfig) -> Result<(reqwest::Client, Auth), String> {
     let tls = tls_files(&http.tls_config)?;
-    let c = client(
-        &tls,
-        http.proxy_url.as_deref(),
-        http.follow_redirects,
-        http.enable_http2,
-    )?;
+    let c = client(&tls, &http.proxy, http.follow_redirects, http.enable_http2)?;
     Ok((c, auth(http)?))
 }
 

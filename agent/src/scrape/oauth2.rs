@@ -107,8 +107,7 @@ impl TokenSource {
                 None => params.push((k.clone(), v.clone())),
             }
         }
-        let client = client(tls, cfg.proxy.proxy_url.as_deref(), true, true)
-            .map_err(|e| format!("oauth2: {e}"))?;
+        let client = client(tls, &cfg.proxy, true, true).map_err(|e| format!("oauth2: {e}"))?;
         Ok(TokenSource {
             client_id: cfg.client_id.clone(),
             secret,

@@ -714,3 +714,79 @@ async fn manager_scrapes_targets_and_reports_them() {
         .iter()
         .any(|(s, _, v)| s.starts_with("up{") && v.to_bits() == STALE_NAN.to_bits()));
 }
+
+/// A job built from `yaml` (one scrape config).
+fn job_from_yaml(yaml: &str) -> Job {
+    let mut loaded = crate::config::load_str(yaml, "test.yml", std::path::Path::new("."))
+        .unwrap_or_else(|e| panic!("{e}"));
+    Job::from_config(&loaded.config.scrape_configs.remove(0)).unwrap()
+}
+
+#[tokio::test]
+async fn proxy_url_carries_requests_except_for_no_proxy_hosts() {
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let log = Arc::clone(&seen);
+    let proxy = serve(move |req| {
+        log.lock().unwrap().push(req.to_string());
+        (200, vec![], b"via_proxy 1\n".to_vec(), Duration::ZERO)
+    })
+    .await;
+    let job = |extra: &str| {
+        job_from_yaml(&format!(
+            "scrape_configs:\n  - job_name: p\n    proxy_url: http://{proxy}\n{extra}"
+        ))
+    };
+    let mut buf = Vec::new();
+    let at = |job: &Job, host: &str| {
+        let mut t = target_for(job, host);
+        t.timeout = Duration::from_secs(5);
+        t
+    };
+
+    let j = job("    proxy_connect_header:\n      X-Proxy-Token: [abc]\n");
+    http::fetch(&j.client, &j, &at(&j, "metrics.invalid:9100"), &mut buf)
+        .await
+        .unwrap();
+    assert_eq!(buf, b"via_proxy 1\n");
+    let req = seen.lock().unwrap().pop().expect("the proxy was asked");
+    assert!(
+        req.starts_with("GET http://metrics.invalid:9100/metrics HTTP/1.1\r\n"),
+        "{req}"
+    );
+    // Connect headers are for tunnels; the proxy would forward them here.
+    assert!(!req.to_ascii_lowercase().contains("x-proxy-token"), "{req}");
+
+    // https goes through a CONNECT tunnel, which carries them.
+    let mut t = at(&j, "metrics.invalid:9443");
+    t.url = "https://metrics.invalid:9443/metrics".into();
+    let _ = http::fetch(&j.client, &j, &t, &mut buf).await;
+    let req = seen.lock().unwrap().pop().expect("the proxy was asked");
+    assert!(
+        req.starts_with("CONNECT metrics.invalid:9443 HTTP/1.1\r\n"),
+        "{req}"
+    );
+    assert!(
+        req.to_ascii_lowercase().contains("x-proxy-token: abc"),
+        "{req}"
+    );
+
+    // Listed hosts (and their subdomains) are reached directly: these
+    // names do not resolve, so the fetch fails without the proxy.
+    let j = job("    no_proxy: invalid,10.0.0.0/8\n");
+    let e = http::fetch(&j.client, &j, &at(&j, "metrics.invalid:9100"), &mut buf)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("Get \"http://metrics.invalid:9100/metrics\": "),
+        "{e}"
+    );
+    http::fetch(&j.client, &j, &at(&j, "other.example:80"), &mut buf)
+        .await
+        .unwrap();
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "only the unlisted host went through the proxy"
+    );
+}
