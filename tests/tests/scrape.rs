@@ -924,6 +924,14 @@ fn reload_sighup_bad_config_and_file_sd() {
         "the error names file:line and the bad value: {body}"
     );
     assert!(targets(&s, "c").is_empty());
+    // The pools are the running config's jobs, as /api/v1/scrape_pools
+    // lists them.
+    let (st, pools) = s.get_json("/api/v1/scrape_pools");
+    assert_eq!(st, 200);
+    assert_eq!(
+        pools["data"]["scrapePools"],
+        serde_json::json!(["a", "b", "fsd"])
+    );
     let ups = |job: &str| {
         s.export(&format!(r#"up{{job="{job}"}}"#))
             .first()

@@ -253,6 +253,8 @@ pub struct DroppedTarget {
 /// Every target, for `/api/v1/targets`.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
+    /// Every pool (job) by name, sorted, targets or not.
+    pub pools: Vec<String>,
     pub active: Vec<ActiveTarget>,
     pub dropped: Vec<DroppedTarget>,
 }
@@ -438,6 +440,7 @@ impl<S: Sink> Manager<S> {
         let pools = lock(&self.pools);
         let mut snap = Snapshot::default();
         for (name, pool) in pools.iter() {
+            snap.pools.push(name.clone());
             let st = lock(&pool.state);
             for l in st.loops.values() {
                 snap.active.push(ActiveTarget {
@@ -453,6 +456,7 @@ impl<S: Sink> Manager<S> {
                 });
             }
         }
+        snap.pools.sort();
         snap.active
             .sort_by(|a, b| (&a.pool, &a.target.labels).cmp(&(&b.pool, &b.target.labels)));
         snap

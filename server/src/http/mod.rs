@@ -13,7 +13,7 @@
 //! - [`read`]: remote read at `/api/v1/read` (sampled responses);
 //! - [`rules`]: `/api/v1/rules` and `/api/v1/alerts`;
 //! - [`alertmanager`]: Alertmanager's API v2 (`/api/v2/alerts`, silences, status);
-//! - [`targets`]: `/api/v1/targets`, `/api/v1/targets/metadata`,
+//! - [`targets`]: `/api/v1/targets`, `/api/v1/scrape_pools`, `/api/v1/targets/metadata`,
 //!   `/api/v1/metadata`, `/-/reload`, the host collector at `/node/metrics`
 //!   and its switches at `/api/v1/collectors`;
 //! - health and readiness probes at `/-/healthy` and `/-/ready`.
@@ -176,6 +176,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v2/status", get(alertmanager::status))
         .route("/api/v2/receivers", get(alertmanager::receivers))
+        .route("/api/v1/scrape_pools", get(targets::scrape_pools))
         .route("/api/v1/targets", get(targets::targets))
         .route("/api/v1/targets/metadata", get(targets::targets_metadata))
         .route("/api/v1/metadata", get(targets::metadata))

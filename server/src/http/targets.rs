@@ -87,6 +87,12 @@ fn active_json(a: &ActiveTarget) -> Value {
     })
 }
 
+/// `GET /api/v1/scrape_pools`: the names of the scrape pools (jobs).
+pub async fn scrape_pools(State(st): State<AppState>) -> Result<Response, ApiError> {
+    let pools = collection(&st)?.targets().pools;
+    Ok(success(json!({ "scrapePools": pools }), Vec::new()))
+}
+
 /// `GET /api/v1/targets?state=active|dropped|any&scrapePool=<job>`.
 pub async fn targets(
     State(st): State<AppState>,
