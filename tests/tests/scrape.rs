@@ -998,6 +998,65 @@ fn reload_sighup_bad_config_and_file_sd() {
         last_values(&s, &format!(r#"up{{job="fsd",instance="{f1}"}}"#))[0].1,
         1.0
     );
+
+    // Reloads that change job a, as Prometheus handles them. A new
+    // timeout does not change what is stored: the target goes on without
+    // a single stale marker.
+    let job_a = format!("  - job_name: a\n    static_configs:\n      - targets: ['{a}']\n");
+    assert!(v1.contains(&job_a));
+    let nans = |selector: &str| -> usize {
+        s.export(selector)
+            .iter()
+            .map(|(_, samples)| samples.iter().filter(|(_, v)| v.is_nan()).count())
+            .sum()
+    };
+    let v3 = v1.replace(&job_a, &format!("{job_a}    scrape_timeout: 900ms\n"));
+    write_atomic(&config, &v3);
+    s.signal(libc::SIGHUP);
+    wait_for(FEW_INTERVALS, "job a's new timeout", || {
+        let t = target(&s, "a")?;
+        (t["scrapeTimeout"] == "900ms")
+            .then_some(())
+            .ok_or(t.to_string())
+    });
+    let n = ups("a");
+    wait_for(FEW_INTERVALS, "three more scrapes of a", || {
+        (ups("a") >= n + 3)
+            .then_some(())
+            .ok_or(format!("{}", ups("a")))
+    });
+    assert_eq!(
+        nans(r#"{job="a"}"#),
+        0,
+        "no stale marker after a timeout change"
+    );
+    // New metric relabeling: reload_metric is dropped from now on and goes
+    // stale; the series the new loop keeps writing refuse the old loop's
+    // end-of-run markers (they are older than its samples), so `up` shows
+    // no gap.
+    let v4 = v3.replace(
+        "    scrape_timeout: 900ms\n",
+        "    scrape_timeout: 900ms\n    metric_relabel_configs:\n      - source_labels: [__name__]\n        regex: reload_metric\n        action: drop\n",
+    );
+    write_atomic(&config, &v4);
+    s.signal(libc::SIGHUP);
+    wait_all_stale(&s, r#"reload_metric{job="a"}"#);
+    let n = ups("a");
+    wait_for(FEW_INTERVALS, "two more scrapes of a", || {
+        (ups("a") >= n + 2)
+            .then_some(())
+            .ok_or(format!("{}", ups("a")))
+    });
+    assert_eq!(
+        nans(r#"up{job="a"}"#),
+        0,
+        "up{{job=\"a\"}} has no stale marker"
+    );
+    assert_eq!(last_values(&s, r#"up{job="a"}"#)[0].1, 1.0);
+    assert_eq!(
+        last_values(&s, r#"scrape_samples_post_metric_relabeling{job="a"}"#)[0].1,
+        0.0
+    );
     eprintln!("reload: done in {:?}", t0.elapsed());
 }
 

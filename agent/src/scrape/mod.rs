@@ -12,10 +12,11 @@
 //! - [`Job`] is a scrape config made ready to run: an HTTP client built,
 //!   credentials located, limits and relabel rules in place.
 //! - [`Manager::apply`] takes the full list of jobs (start-up or reload):
-//!   unchanged jobs keep running untouched; changed jobs restart their loops
-//!   without stale markers for targets that survive the change, as
-//!   Prometheus's reload does; removed jobs and vanished targets get
-//!   end-of-run stale markers.
+//!   unchanged jobs keep running untouched; changed jobs restart their loops,
+//!   without stale markers for targets that survive a change of interval,
+//!   timeout, sample limit or HTTP client only, as Prometheus's reload
+//!   does; removed jobs, vanished targets and the old loops of any other
+//!   change get end-of-run stale markers.
 //! - Every target's loop appends to a [`Sink`]; the pharos server's sink is
 //!   its storage, pharos-agent's is its remote-write queue.
 //! - The manager answers the targets and metadata APIs from the loops'
@@ -330,10 +331,24 @@ impl<S: Sink> Manager<S> {
                     continue;
                 }
             }
+            let reusable = pools
+                .get(&name)
+                .is_some_and(|old| same_series(&lock(&old.state).job.config, &job.config));
             let pool = self.start_pool(job);
-            // Targets the new pool also scrapes continue there without a
-            // gap: their old loops stop without stale markers.
-            let keep: HashSet<u64> = lock(&pool.state).loops.keys().copied().collect();
+            // As Prometheus: when only the interval, timeout, sample limit
+            // or HTTP client changed, targets the new pool also scrapes
+            // continue there without a gap and their old loops stop
+            // quietly. Any other change (relabeling, targets, ...) may
+            // change what a target's scrape stores, so every old loop
+            // writes its end-of-run stale markers: those of series the new
+            // loop keeps writing come after its newer samples and are
+            // refused as out of order; the series no longer written go
+            // stale.
+            let keep: HashSet<u64> = if reusable {
+                lock(&pool.state).loops.keys().copied().collect()
+            } else {
+                HashSet::new()
+            };
             if let Some(old) = pools.insert(name, pool) {
                 shutdown_pool(&old, |k| !keep.contains(&k));
             }
@@ -545,6 +560,19 @@ impl<S: Sink> SyncHandle<S> {
             );
         }
     }
+}
+
+/// Whether `old` and `new` differ at most in settings that do not change
+/// what a target's scrapes store (Prometheus's `reusableCache`).
+fn same_series(old: &ScrapeConfig, new: &ScrapeConfig) -> bool {
+    let zero = |c: &ScrapeConfig| ScrapeConfig {
+        scrape_interval: Duration::ZERO,
+        scrape_timeout: Duration::ZERO,
+        sample_limit: 0,
+        http: crate::config::HttpClientConfig::default(),
+        ..c.clone()
+    };
+    zero(old) == zero(new)
 }
 
 /// Stops a pool's discovery and loops; `stale(key)` says which loops write

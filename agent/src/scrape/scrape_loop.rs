@@ -855,7 +855,8 @@ pub async fn run<S: Sink>(
     mut stop: tokio::sync::watch::Receiver<Option<bool>>,
 ) {
     let interval = state.target.interval;
-    let start = first_tick(interval, state.target.offset(offset_seed));
+    let offset = state.target.offset(offset_seed);
+    let start = first_tick(interval, offset);
     let mut ticker = tokio::time::interval_at(start, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut buf = Vec::new();
@@ -903,11 +904,18 @@ pub async fn run<S: Sink>(
     let stale = *stop.borrow();
     if stale == Some(true) {
         if let Some(last) = last_t {
-            // Prometheus waits until the next scrape would have been due (so
-            // a target that is re-created in between continues without a
-            // gap), then marks everything stale at that time.
-            let due = last + interval.as_millis() as i64;
-            let wait = (due - now_ms()).max(0) as u64 + interval.as_millis() as u64 / 10;
+            // As Prometheus: the markers carry the time the next scrape
+            // would have been due, and are written one more interval (and
+            // 10 %) later. A loop re-created for the same target (a reload,
+            // a target file rewritten) ticks on the same grid, so by then
+            // it has stored samples at or after that time, and its series
+            // refuse the markers (out of order or duplicate) instead of
+            // showing a gap. The time is the grid point itself, not `last`
+            // plus an interval: `last` may be a few milliseconds late,
+            // and the new loop's sample on time.
+            let interval_ms = interval.as_millis().max(1) as i64;
+            let due = next_on_grid(last + 1, interval_ms, offset.as_millis() as i64);
+            let wait = (due + interval_ms - now_ms()).max(0) as u64 + interval_ms as u64 / 10;
             tokio::time::sleep(Duration::from_millis(wait)).await;
             if let Ok(Err(e)) = state.end_of_run(due).await {
                 tracing::warn!(error = %e, "writing stale markers failed");
@@ -921,6 +929,12 @@ pub async fn run<S: Sink>(
 fn first_tick(interval: Duration, offset: Duration) -> tokio::time::Instant {
     let interval_ms = interval.as_millis().max(1) as i64;
     let now = now_ms();
-    let phase = (offset.as_millis() as i64 - now.rem_euclid(interval_ms)).rem_euclid(interval_ms);
-    tokio::time::Instant::now() + Duration::from_millis(phase as u64)
+    let next = next_on_grid(now, interval_ms, offset.as_millis() as i64);
+    tokio::time::Instant::now() + Duration::from_millis((next - now) as u64)
+}
+
+/// The first point at or after `t` (ms) that is `offset_ms` past a
+/// multiple of `interval_ms`: the target's tick times.
+pub(crate) fn next_on_grid(t: i64, interval_ms: i64, offset_ms: i64) -> i64 {
+    t + (offset_ms - t).rem_euclid(interval_ms)
 }

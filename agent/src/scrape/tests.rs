@@ -790,3 +790,15 @@ async fn proxy_url_carries_requests_except_for_no_proxy_hosts() {
         "only the unlisted host went through the proxy"
     );
 }
+
+#[test]
+fn ticks_lie_on_the_targets_grid() {
+    use super::scrape_loop::next_on_grid;
+    // Offset 300 ms within 1 s intervals.
+    assert_eq!(next_on_grid(10_000, 1000, 300), 10_300);
+    assert_eq!(next_on_grid(10_300, 1000, 300), 10_300);
+    assert_eq!(next_on_grid(10_301, 1000, 300), 11_300);
+    // A scrape 4 ms late is due again on the grid, not 4 ms late.
+    assert_eq!(next_on_grid(10_304 + 1, 1000, 300), 11_300);
+    assert_eq!(next_on_grid(-5, 1000, 0), 0);
+}
