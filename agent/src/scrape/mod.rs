@@ -12,11 +12,13 @@
 //! - [`Job`] is a scrape config made ready to run: an HTTP client built,
 //!   credentials located, limits and relabel rules in place.
 //! - [`Manager::apply`] takes the full list of jobs (start-up or reload):
-//!   unchanged jobs keep running untouched; changed jobs restart their loops,
-//!   without stale markers for targets that survive a change of interval,
-//!   timeout, sample limit or HTTP client only, as Prometheus's reload
-//!   does; removed jobs, vanished targets and the old loops of any other
-//!   change get end-of-run stale markers.
+//!   unchanged jobs keep running untouched; changed jobs restart their loops.
+//!   After a change of interval, timeout, sample limit or HTTP client only,
+//!   each surviving target's new loop takes over its old loop's state
+//!   (series cache, last scrape, metadata, health) without stale markers,
+//!   as Prometheus's reload reuses the scrape cache; removed jobs, vanished
+//!   targets and the old loops of any other change get end-of-run stale
+//!   markers.
 //! - Every target's loop appends to a [`Sink`]; the pharos server's sink is
 //!   its storage, pharos-agent's is its remote-write queue.
 //! - The manager answers the targets and metadata APIs from the loops'
@@ -261,28 +263,31 @@ pub struct Snapshot {
 }
 
 /// A running target loop as its pool sees it.
-struct LoopHandle {
+struct LoopHandle<S: Sink> {
     target: Target,
     status: Arc<Mutex<TargetStatus>>,
     forced: Arc<Mutex<Option<ScrapeError>>>,
     /// `Some(true)`: stop and write stale markers; `Some(false)`: stop
     /// quietly.
     stop: watch::Sender<Option<bool>>,
+    /// The loop's task; it ends with the loop's state, which a successor
+    /// under a reloaded job may adopt.
+    task: tokio::task::JoinHandle<ScrapeState<S>>,
 }
 
 /// The targets of one job and their loops.
-struct PoolState {
+struct PoolState<S: Sink> {
     job: Arc<Job>,
     groups: BTreeMap<String, Group>,
-    loops: HashMap<u64, LoopHandle>,
+    loops: HashMap<u64, LoopHandle<S>>,
     dropped: Vec<LabelSet>,
     /// Set when the pool is shut down, so a discovery update racing the
     /// shutdown cannot start loops again.
     stopped: bool,
 }
 
-struct Pool {
-    state: Arc<Mutex<PoolState>>,
+struct Pool<S: Sink> {
+    state: Arc<Mutex<PoolState<S>>>,
     /// Stops the pool's discovery task.
     stop: watch::Sender<bool>,
 }
@@ -292,7 +297,7 @@ pub struct Manager<S: Sink> {
     sink: Arc<S>,
     offset_seed: u64,
     stats: Arc<ScrapeStats>,
-    pools: Mutex<BTreeMap<String, Pool>>,
+    pools: Mutex<BTreeMap<String, Pool<S>>>,
 }
 
 impl<S: Sink> Manager<S> {
@@ -321,7 +326,7 @@ impl<S: Sink> Manager<S> {
             .collect();
         for name in removed {
             if let Some(pool) = pools.remove(&name) {
-                shutdown_pool(&pool, |_| true);
+                shutdown_pool(&pool, true);
             }
         }
         for job in jobs {
@@ -331,26 +336,29 @@ impl<S: Sink> Manager<S> {
                     continue;
                 }
             }
-            let reusable = pools
-                .get(&name)
-                .is_some_and(|old| same_series(&lock(&old.state).job.config, &job.config));
-            let pool = self.start_pool(job);
             // As Prometheus: when only the interval, timeout, sample limit
-            // or HTTP client changed, targets the new pool also scrapes
-            // continue there without a gap and their old loops stop
-            // quietly. Any other change (relabeling, targets, ...) may
-            // change what a target's scrape stores, so every old loop
-            // writes its end-of-run stale markers: those of series the new
-            // loop keeps writing come after its newer samples and are
-            // refused as out of order; the series no longer written go
-            // stale.
-            let keep: HashSet<u64> = if reusable {
-                lock(&pool.state).loops.keys().copied().collect()
-            } else {
-                HashSet::new()
-            };
+            // or HTTP client changed, a target the new pool also scrapes
+            // continues there without a gap: its old loop stops quietly
+            // and hands its state to the new one. Any other change
+            // (relabeling, targets, ...) may change what a target's scrape
+            // stores, so every old loop writes its end-of-run stale
+            // markers: those of series the new loop keeps writing come
+            // after its newer samples and are refused as out of order; the
+            // series no longer written go stale.
+            let mut successors = HashMap::new();
+            if let Some(old) = pools.get(&name) {
+                if same_series(&lock(&old.state).job.config, &job.config) {
+                    successors = take_loops(old);
+                }
+            }
+            let pool = self.start_pool(job, &mut successors);
+            // Targets gone from the new pool (a target file rewritten just
+            // now) end with stale markers.
+            for l in successors.into_values() {
+                let _ = l.stop.send(Some(true));
+            }
             if let Some(old) = pools.insert(name, pool) {
-                shutdown_pool(&old, |k| !keep.contains(&k));
+                shutdown_pool(&old, true);
             }
         }
     }
@@ -360,11 +368,13 @@ impl<S: Sink> Manager<S> {
     pub fn shutdown(&self) {
         let mut pools = lock(&self.pools);
         for (_, pool) in std::mem::take(&mut *pools) {
-            shutdown_pool(&pool, |_| false);
+            shutdown_pool(&pool, false);
         }
     }
 
-    fn start_pool(&self, job: Job) -> Pool {
+    /// Starts a pool for `job`; a target with a loop in `predecessors` is
+    /// taken over from it (removed from the map).
+    fn start_pool(&self, job: Job, predecessors: &mut HashMap<u64, LoopHandle<S>>) -> Pool<S> {
         let job = Arc::new(job);
         let mut file_sds: Vec<FileSd> = job
             .config
@@ -390,7 +400,7 @@ impl<S: Sink> Manager<S> {
             dropped: Vec::new(),
             stopped: false,
         }));
-        self.sync(&state);
+        self.clone_handle().sync(&state, predecessors);
         let (stop, mut stopped) = watch::channel(false);
         if !file_sds.is_empty() {
             let (state, this) = (Arc::clone(&state), self.clone_handle());
@@ -425,7 +435,7 @@ impl<S: Sink> Manager<S> {
                             st.groups.insert(g.source.clone(), g);
                         }
                     }
-                    this.sync(&state);
+                    this.sync(&state, &mut HashMap::new());
                 }
             });
         }
@@ -439,10 +449,6 @@ impl<S: Sink> Manager<S> {
             offset_seed: self.offset_seed,
             stats: Arc::clone(&self.stats),
         }
-    }
-
-    fn sync(&self, state: &Arc<Mutex<PoolState>>) {
-        self.clone_handle().sync(state)
     }
 
     /// Counters over every scrape.
@@ -486,9 +492,14 @@ struct SyncHandle<S: Sink> {
 
 impl<S: Sink> SyncHandle<S> {
     /// Reconciles a pool's loops with its current groups: starts loops for
-    /// new targets, stops (with stale markers) loops of vanished ones, and
-    /// applies the target limit.
-    fn sync(&self, state: &Arc<Mutex<PoolState>>) {
+    /// new targets (taking over a target's loop in `predecessors`), stops
+    /// (with stale markers) loops of vanished ones, and applies the target
+    /// limit.
+    fn sync(
+        &self,
+        state: &Arc<Mutex<PoolState<S>>>,
+        predecessors: &mut HashMap<u64, LoopHandle<S>>,
+    ) {
         let mut st = lock(state);
         if st.stopped {
             return;
@@ -532,7 +543,18 @@ impl<S: Sink> SyncHandle<S> {
                 *lock(&l.forced) = over.clone();
                 continue;
             }
-            let status = Arc::new(Mutex::new(TargetStatus::default()));
+            // A taken-over target keeps its health and last scrape in the
+            // API while its old loop winds down.
+            let predecessor = predecessors.remove(&k);
+            let status = predecessor
+                .as_ref()
+                .map(|p| lock(&p.status).clone())
+                .unwrap_or_default();
+            let status = Arc::new(Mutex::new(status));
+            let predecessor = predecessor.map(|p| {
+                let _ = p.stop.send(Some(false));
+                p.task
+            });
             let forced = Arc::new(Mutex::new(over.clone()));
             let (stop, stop_rx) = watch::channel(None);
             let loop_state = ScrapeState::new(
@@ -542,12 +564,13 @@ impl<S: Sink> SyncHandle<S> {
                 Arc::clone(&status),
                 Arc::clone(&self.stats),
             );
-            tokio::spawn(scrape_loop::run(
+            let task = tokio::spawn(scrape_loop::run(
                 loop_state,
                 job.client.clone(),
                 self.offset_seed,
                 Arc::clone(&forced),
                 stop_rx,
+                predecessor,
             ));
             st.loops.insert(
                 k,
@@ -556,6 +579,7 @@ impl<S: Sink> SyncHandle<S> {
                     status,
                     forced,
                     stop,
+                    task,
                 },
             );
         }
@@ -575,14 +599,20 @@ fn same_series(old: &ScrapeConfig, new: &ScrapeConfig) -> bool {
     zero(old) == zero(new)
 }
 
-/// Stops a pool's discovery and loops; `stale(key)` says which loops write
-/// end-of-run stale markers.
-fn shutdown_pool(pool: &Pool, stale: impl Fn(u64) -> bool) {
+/// Stops a pool's discovery and takes its loops, still running, for a
+/// successor pool to stop.
+fn take_loops<S: Sink>(pool: &Pool<S>) -> HashMap<u64, LoopHandle<S>> {
     let _ = pool.stop.send(true);
     let mut st = lock(&pool.state);
     st.stopped = true;
-    for (k, l) in st.loops.drain() {
-        let _ = l.stop.send(Some(stale(k)));
+    std::mem::take(&mut st.loops)
+}
+
+/// Stops a pool's discovery and loops, with end-of-run stale markers or
+/// quietly.
+fn shutdown_pool<S: Sink>(pool: &Pool<S>, stale: bool) {
+    for l in take_loops(pool).into_values() {
+        let _ = l.stop.send(Some(stale));
     }
 }
 

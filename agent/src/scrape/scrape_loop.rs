@@ -306,6 +306,26 @@ impl<S: Sink> ScrapeState<S> {
         &self.target
     }
 
+    /// Takes over what `old`, the stopped loop of the same target under a
+    /// job whose change does not alter what is stored (a reload changing
+    /// only the interval, timeout, sample limit or HTTP client), knew of
+    /// the target: its series cache, the previous scrape's series (so a
+    /// series missing from the first scrape after the reload still gets
+    /// its stale marker), metadata and status. Prometheus's reload hands
+    /// the old loop's scrape cache to the new loop the same way.
+    pub fn adopt(&mut self, old: ScrapeState<S>) {
+        *lock(&self.status) = lock(&old.status).clone();
+        self.cache = old.cache;
+        self.tracked = old.tracked;
+        self.free_slots = old.free_slots;
+        self.slot_of = old.slot_of;
+        self.prev_len = old.prev_len;
+        self.order = old.order;
+        self.report = old.report;
+        self.metadata = old.metadata;
+        self.iteration = old.iteration;
+    }
+
     /// Turns a scraped body into samples for time `t` (ms), checking every
     /// limit. On `Err` nothing of the body is kept and the caller records a
     /// failed scrape.
@@ -846,14 +866,25 @@ pub(crate) fn now_ms() -> i64 {
 /// Runs a target's loop until `stop` says so: waits for the target's slot
 /// in the interval, then scrapes every interval. When stopped with
 /// `stale = true` (the target disappeared), writes end-of-run stale markers
-/// once the next scrape would have been due.
+/// once the next scrape would have been due. A `predecessor` (the same
+/// target's loop under the previous config, stopped quietly) is waited for
+/// and its state adopted first. Returns the loop's state, for a successor.
 pub async fn run<S: Sink>(
     mut state: ScrapeState<S>,
     client: reqwest::Client,
     offset_seed: u64,
     forced_error: Arc<Mutex<Option<ScrapeError>>>,
     mut stop: tokio::sync::watch::Receiver<Option<bool>>,
-) {
+    predecessor: Option<tokio::task::JoinHandle<ScrapeState<S>>>,
+) -> ScrapeState<S> {
+    // The old loop of this target finishes a scrape in flight before it
+    // hands its state over, so the two never scrape at once and the new
+    // loop's first scrape is compared with the old loop's last.
+    if let Some(old) = predecessor {
+        if let Ok(old) = old.await {
+            state.adopt(old);
+        }
+    }
     let interval = state.target.interval;
     let offset = state.target.offset(offset_seed);
     let start = first_tick(interval, offset);
@@ -922,6 +953,7 @@ pub async fn run<S: Sink>(
             }
         }
     }
+    state
 }
 
 /// The first tick: the next point in wall-clock time that is `offset` past

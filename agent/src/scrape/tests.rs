@@ -802,3 +802,65 @@ fn ticks_lie_on_the_targets_grid() {
     assert_eq!(next_on_grid(10_304 + 1, 1000, 300), 11_300);
     assert_eq!(next_on_grid(-5, 1000, 0), 0);
 }
+
+#[tokio::test]
+async fn a_reload_changing_only_the_client_hands_each_target_to_its_new_loop() {
+    // The target drops `b` for requests with the new job's credentials, so
+    // `b` disappears exactly at the reload: only a new loop that knows the
+    // old loop's last scrape can mark it stale.
+    let addr = serve(|req| {
+        let new = req
+            .to_ascii_lowercase()
+            .contains("authorization: bearer new");
+        let body: &[u8] = if new { b"a 1\n" } else { b"a 1\nb 2\n" };
+        (200, vec![], body.to_vec(), Duration::ZERO)
+    })
+    .await;
+    let job = |extra: &str| {
+        job_from_yaml(&format!(
+            "scrape_configs:\n  - job_name: j\n    scrape_interval: 200ms\n    scrape_timeout: 150ms\n{extra}    static_configs:\n      - targets: ['{addr}']\n"
+        ))
+    };
+    let sink = Arc::new(Recorder::default());
+    let manager = Manager::new(Arc::clone(&sink), 0);
+    manager.apply(vec![job("")]);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let before = sink.batches.lock().unwrap().len();
+    assert!(before >= 2, "{before} scrapes");
+
+    manager.apply(vec![job("    authorization:\n      credentials: new\n")]);
+    // The target keeps its health in the API across the reload.
+    let snap = manager.snapshot();
+    assert_eq!(snap.active.len(), 1);
+    assert_eq!(snap.active[0].status.health, TargetHealth::Up);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+
+    let stored: Vec<(String, i64, f64)> = sink.batches.lock().unwrap().concat();
+    let stale = |name: &str| {
+        stored
+            .iter()
+            .filter(|(s, _, v)| {
+                s.starts_with(&format!("{name}{{")) && v.to_bits() == STALE_NAN.to_bits()
+            })
+            .count()
+    };
+    assert_eq!(stale("b"), 1, "{stored:?}");
+    assert_eq!(stale("a"), 0, "{stored:?}");
+    assert_eq!(stale("up"), 0, "the old loop stopped quietly: {stored:?}");
+    // The old and the new loop never scrape at once.
+    let times: Vec<i64> = stored
+        .iter()
+        .filter(|(s, _, _)| s.starts_with("up{"))
+        .map(|(_, t, _)| *t)
+        .collect();
+    assert!(times.windows(2).all(|w| w[1] > w[0]), "{times:?}");
+    // The new loop knows the series: none is new after the first scrape.
+    let added: Vec<f64> = stored
+        .iter()
+        .filter(|(s, _, _)| s.starts_with("scrape_series_added{"))
+        .map(|(_, _, v)| *v)
+        .collect();
+    assert_eq!(added[0], 2.0);
+    assert!(added[1..].iter().all(|v| *v == 0.0), "{added:?}");
+    assert!(sink.batches.lock().unwrap().len() >= before + 3);
+}
