@@ -506,7 +506,14 @@ fn scrapes_over_tls_with_client_certificates() {
     .unwrap();
     let s = Server::start_with_config(&dir.path().join("data"), &config, &[]);
 
-    for job in ["tls_ok", "tls_insecure", "tls_1_3_only"] {
+    // With server_name the handshake names it (SNI), as Go's does, while
+    // the request still carries the target's own host; an IP address
+    // target without one names nothing.
+    for (job, p, sni) in [
+        ("tls_ok", port, Some("metrics.internal")),
+        ("tls_insecure", port, None),
+        ("tls_1_3_only", port13, Some("metrics.internal")),
+    ] {
         let t = wait_health(&s, job, "up");
         assert!(
             t["scrapeUrl"]
@@ -516,14 +523,16 @@ fn scrapes_over_tls_with_client_certificates() {
             "{t}"
         );
         assert_eq!(t["lastError"], "", "{job}");
-        wait_for(
+        let labels = wait_for(
             FEW_INTERVALS,
             &format!("{job}'s sample"),
             || match last_values(&s, &format!(r#"tls_target_up{{job="{job}"}}"#)).as_slice() {
-                [(_, v)] if *v == 1.0 => Ok(()),
+                [(labels, v)] if *v == 1.0 => Ok(labels.clone()),
                 other => Err(format!("{other:?}")),
             },
         );
+        assert_eq!(labels["host"], format!("127.0.0.1:{p}"), "{job}: {labels}");
+        assert_eq!(labels["sni"].as_str(), sni, "{job}: {labels}");
     }
     let error_of = |job: &str| {
         let t = wait_health(&s, job, "down");

@@ -6,7 +6,10 @@
 //! client (it sends `Accept-Encoding: gzip`), so the limit applies to the
 //! uncompressed size, as in Prometheus.
 
-use crate::config::ProxyConfig;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::config::{HttpClientConfig, ProxyConfig};
 use crate::exposition::Format;
 
 use super::target::{format_duration, Target};
@@ -59,6 +62,17 @@ pub fn client(
     follow_redirects: bool,
     enable_http2: bool,
 ) -> Result<reqwest::Client, String> {
+    builder(tls, proxy, follow_redirects, enable_http2)?
+        .build()
+        .map_err(|e| format!("building the HTTP client failed: {e}"))
+}
+
+fn builder(
+    tls: &TlsFiles,
+    proxy: &ProxyConfig,
+    follow_redirects: bool,
+    enable_http2: bool,
+) -> Result<reqwest::ClientBuilder, String> {
     let mut b = reqwest::Client::builder()
         .user_agent(concat!("pharos/", env!("CARGO_PKG_VERSION")))
         .gzip(true)
@@ -73,9 +87,116 @@ pub fn client(
         b = b.http1_only();
     }
     b = with_proxy(b, proxy)?;
-    b = b.use_preconfigured_tls(super::tls::client_config(tls, enable_http2)?);
-    b.build()
-        .map_err(|e| format!("building the HTTP client failed: {e}"))
+    Ok(b.use_preconfigured_tls(super::tls::client_config(tls, enable_http2)?))
+}
+
+/// How a job with `tls_config.server_name` reaches its https targets so
+/// that the TLS handshake names `server_name` (SNI), as Go sends it:
+/// reqwest's connector takes the SNI from the URL's host, so the request
+/// goes to `https://<server_name>:<port>/…` through a client of the
+/// target's own whose resolver sends that name to the target's real host,
+/// and carries the target's host in `Host`, as Go's request does.
+///
+/// Only for a DNS name (Go sends no SNI for an IP address) and without a
+/// proxy (the proxy would be asked for `server_name`).
+pub struct SniRoute {
+    name: String,
+    tls: TlsFiles,
+    follow_redirects: bool,
+    enable_http2: bool,
+}
+
+impl std::fmt::Debug for SniRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SniRoute")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl SniRoute {
+    /// The route for a job's HTTP settings, if they need one.
+    pub fn for_job(http: &HttpClientConfig, tls: &TlsFiles) -> Option<Arc<SniRoute>> {
+        let name = tls.server_name.as_ref()?;
+        let p = &http.proxy;
+        if name.parse::<std::net::IpAddr>().is_ok()
+            || p.proxy_url.is_some()
+            || p.proxy_from_environment
+        {
+            return None;
+        }
+        Some(Arc::new(SniRoute {
+            name: name.to_ascii_lowercase(),
+            tls: tls.clone(),
+            follow_redirects: http.follow_redirects,
+            enable_http2: http.enable_http2,
+        }))
+    }
+
+    /// The client for the https target at `url`: the job's settings, with
+    /// `server_name` resolving to the target's host. `None` for other
+    /// URLs (plain http needs no route).
+    pub fn client_for(&self, url: &str) -> Option<Result<reqwest::Client, String>> {
+        let url = reqwest::Url::parse(url)
+            .ok()
+            .filter(|u| u.scheme() == "https")?;
+        // An IPv6 literal without its brackets, for the resolver.
+        let host = url
+            .host_str()?
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let host = host.to_string();
+        let resolver = Arc::new(ToTarget {
+            name: self.name.clone(),
+            host,
+        });
+        let none = ProxyConfig::default();
+        Some(
+            builder(&self.tls, &none, self.follow_redirects, self.enable_http2)
+                .map(|b| b.dns_resolver(resolver))
+                .and_then(|b| {
+                    b.build()
+                        .map_err(|e| format!("building the HTTP client failed: {e}"))
+                }),
+        )
+    }
+
+    /// What to request for the https target at `url`: the URL with
+    /// `server_name` for its host, and the `Host` header the target's own
+    /// authority. `None` for other URLs.
+    pub fn request(&self, url: &str) -> Option<(String, String)> {
+        let mut u = reqwest::Url::parse(url)
+            .ok()
+            .filter(|u| u.scheme() == "https")?;
+        let authority = match u.port() {
+            Some(port) => format!("{}:{port}", u.host_str()?),
+            None => u.host_str()?.to_string(),
+        };
+        u.set_host(Some(&self.name)).ok()?;
+        Some((u.into(), authority))
+    }
+}
+
+/// Resolves a route's `server_name` to the target's host, and any other
+/// name (a redirect elsewhere) as itself.
+struct ToTarget {
+    name: String,
+    host: String,
+}
+
+impl reqwest::dns::Resolve for ToTarget {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = if name.as_str().eq_ignore_ascii_case(&self.name) {
+            self.host.clone()
+        } else {
+            name.as_str().to_string()
+        };
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
 }
 
 /// Prometheus's proxy settings: `proxy_url` for every request except the
@@ -132,18 +253,24 @@ pub async fn fetch(
     buf.clear();
     let url = &target.url;
     let timeout = target.timeout;
+    // The message names the target's URL once, as Go's does; reqwest's
+    // would repeat it (or name a routed request's `server_name` URL).
     let transport = |e: reqwest::Error| FetchError::Transport {
         url: url.clone(),
-        message: error_chain(&e),
+        message: error_chain(&e.without_url()),
     };
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut req = client
-        .get(url)
-        .header(reqwest::header::ACCEPT, &job.accept)
-        .header(
-            "X-Prometheus-Scrape-Timeout-Seconds",
-            format!("{}", timeout.as_secs_f64()),
-        );
+    let routed = job.sni.as_ref().and_then(|r| r.request(url));
+    let mut req = match &routed {
+        Some((request_url, host)) => client
+            .get(request_url.as_str())
+            .header(reqwest::header::HOST, host.as_str()),
+        None => client.get(url),
+    };
+    req = req.header(reqwest::header::ACCEPT, &job.accept).header(
+        "X-Prometheus-Scrape-Timeout-Seconds",
+        format!("{}", timeout.as_secs_f64()),
+    );
     for (name, value) in &job.headers {
         req = req.header(name.as_str(), value.read()?);
     }
@@ -207,6 +334,39 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sni_route_requests_server_name_with_the_targets_host() {
+        let tls = |name: &str| TlsFiles {
+            server_name: Some(name.to_string()),
+            ..TlsFiles::default()
+        };
+        let http = HttpClientConfig::default();
+        let route = SniRoute::for_job(&http, &tls("Metrics.Internal")).unwrap();
+        assert_eq!(
+            route.request("https://10.0.0.5:8443/metrics?x=1"),
+            Some((
+                "https://metrics.internal:8443/metrics?x=1".to_string(),
+                "10.0.0.5:8443".to_string()
+            ))
+        );
+        assert_eq!(
+            route.request("https://[::1]/m"),
+            Some(("https://metrics.internal/m".to_string(), "[::1]".to_string()))
+        );
+        // Plain http has no handshake to name anything in.
+        assert_eq!(route.request("http://10.0.0.5:80/metrics"), None);
+        assert!(route.client_for("http://10.0.0.5/metrics").is_none());
+        assert!(matches!(route.client_for("https://[::1]:1/m"), Some(Ok(_))));
+
+        // Go sends no SNI for an IP address; a proxy would be asked for
+        // the name instead of the target.
+        assert!(SniRoute::for_job(&http, &tls("10.1.2.3")).is_none());
+        assert!(SniRoute::for_job(&http, &TlsFiles::default()).is_none());
+        let mut proxied = HttpClientConfig::default();
+        proxied.proxy.proxy_url = Some("http://proxy:3128".to_string());
+        assert!(SniRoute::for_job(&proxied, &tls("metrics.internal")).is_none());
+    }
 
     #[test]
     fn accept_header_follows_protocol_order() {

@@ -36,6 +36,7 @@ impl Job {
             })
             .collect();
         let headers = header_credentials(http);
+        let sni = super::http::SniRoute::for_job(http, &tls);
         Ok(Job {
             config: cfg.clone(),
             static_groups,
@@ -43,6 +44,7 @@ impl Job {
             accept: accept_header(&cfg.scrape_protocols),
             client,
             headers,
+            sni,
         })
     }
 }

@@ -185,6 +185,29 @@ pub struct Job {
     pub client: reqwest::Client,
     /// Extra request headers (`http_headers`).
     pub headers: Vec<(String, Credential)>,
+    /// With `tls_config.server_name`: how https targets are reached so
+    /// the handshake names it.
+    pub sni: Option<Arc<http::SniRoute>>,
+}
+
+impl Job {
+    /// The HTTP client for `target`'s loop: the job's, or for an https
+    /// target of a job with a `server_name` route, one of its own.
+    pub fn client_for(&self, target: &Target) -> reqwest::Client {
+        let Some(route) = &self.sni else {
+            return self.client.clone();
+        };
+        match route.client_for(&target.url) {
+            None => self.client.clone(),
+            Some(Ok(c)) => c,
+            // The same settings built the job's client, so this does not
+            // happen; scrape without the SNI rather than not at all.
+            Some(Err(e)) => {
+                tracing::warn!(url = %target.url, error = %e, "no client for tls_config.server_name");
+                self.client.clone()
+            }
+        }
+    }
 }
 
 impl Job {
@@ -564,9 +587,10 @@ impl<S: Sink> SyncHandle<S> {
                 Arc::clone(&status),
                 Arc::clone(&self.stats),
             );
+            let client = job.client_for(&target);
             let task = tokio::spawn(scrape_loop::run(
                 loop_state,
-                job.client.clone(),
+                client,
                 self.offset_seed,
                 Arc::clone(&forced),
                 stop_rx,

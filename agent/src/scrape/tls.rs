@@ -11,8 +11,11 @@
 //! - `min_version`/`max_version` bound the protocol (TLS 1.2 and 1.3 are
 //!   spoken; `TLS10`/`TLS11` as minimum mean "anything spoken").
 //!
-//! Differs from Go in one way: the SNI sent is still the URL's host (none
-//! for an IP address), since the connector takes it from the URL.
+//! Go also sends `server_name` as the SNI; the connector takes the SNI
+//! from the URL's host, so scrapes reach such targets by that name through
+//! a resolver of their own ([`super::http::SniRoute`]). Other clients
+//! (Alertmanagers, receivers, scrapes through a proxy) still send the
+//! URL's host (none for an IP address).
 
 use std::sync::Arc;
 
