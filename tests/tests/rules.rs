@@ -337,8 +337,40 @@ fn alerts_reach_a_real_alertmanager() {
     let temp = Arc::new(AtomicU64::new(30f64.to_bits()));
     let target = thermometer(Arc::clone(&temp));
     let cfg = config(work.path(), &target);
-    let text = std::fs::read_to_string(&cfg).unwrap()
-        + &format!("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am_port}']\n");
+    // A second set, found in a target file: a recording stand-in for an
+    // Alertmanager, and a decoy its relabel_configs drop. Alerts to it get
+    // the set's own relabeling on top of the global one.
+    let recorder = pharos_tests::Sink::ok();
+    write_atomic(
+        &work.path().join("ams.json"),
+        &format!(
+            r#"[{{"targets": ["{}", "decoy.invalid:9093"], "labels": {{"team": "ops"}}}}]"#,
+            recorder.addr
+        ),
+    );
+    let alerting = format!(
+        r#"alerting:
+  alert_relabel_configs:
+    - source_labels: [site]
+      target_label: site_seen
+      replacement: "seen-$1"
+  alertmanagers:
+    - static_configs:
+        - targets: ['127.0.0.1:{am_port}']
+    - path_prefix: /recorder
+      file_sd_configs:
+        - files: ['{}']
+      relabel_configs:
+        - source_labels: [__address__]
+          regex: decoy.*
+          action: drop
+      alert_relabel_configs:
+        - target_label: via
+          replacement: recorder
+"#,
+        work.path().join("ams.json").display()
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap() + &alerting;
     std::fs::write(&cfg, text).unwrap();
     let cfg_flag = format!("--config.file={}", cfg.display());
     let s = Server::start_with(
@@ -351,8 +383,14 @@ fn alerts_reach_a_real_alertmanager() {
     );
     let (_, ams) = s.get_json("/api/v1/alertmanagers");
     assert_eq!(
-        ams["data"]["activeAlertmanagers"][0]["url"],
-        format!("http://127.0.0.1:{am_port}/api/v2/alerts").as_str()
+        ams["data"],
+        serde_json::json!({
+            "activeAlertmanagers": [
+                {"url": format!("http://127.0.0.1:{am_port}/api/v2/alerts")},
+                {"url": format!("http://{}/recorder/api/v2/alerts", recorder.addr)},
+            ],
+            "droppedAlertmanagers": [{"url": "http://decoy.invalid:9093/recorder/api/v2/alerts"}],
+        })
     );
 
     until("the alert reaches the Alertmanager", || {
@@ -366,6 +404,35 @@ fn alerts_reach_a_real_alertmanager() {
         .unwrap();
     assert_eq!(a["labels"]["room"], "lab");
     assert_eq!(a["labels"]["site"], "hq", "external labels are added");
+    assert_eq!(
+        a["labels"]["site_seen"], "seen-hq",
+        "alert_relabel_configs see the external labels"
+    );
+    assert!(a["labels"].get("via").is_none(), "{a}");
+    // The second set's Alertmanager got the same alert with its own
+    // relabeling, at its relabelled path.
+    until("the alert reaches the second set", || {
+        recorder
+            .requests()
+            .iter()
+            .any(|r| r.body.contains("RoomTooHot"))
+    });
+    let posted = recorder
+        .requests()
+        .into_iter()
+        .find(|r| r.body.contains("RoomTooHot"))
+        .unwrap();
+    assert_eq!(
+        (posted.method.as_str(), posted.path.as_str()),
+        ("POST", "/recorder/api/v2/alerts")
+    );
+    let body: Value = serde_json::from_str(&posted.body).unwrap();
+    assert_eq!(body[0]["labels"]["via"], "recorder", "{body}");
+    assert_eq!(body[0]["labels"]["site_seen"], "seen-hq", "{body}");
+    assert!(
+        body[0]["labels"].get("team").is_none(),
+        "target labels stay on the target: {body}"
+    );
     assert_eq!(a["annotations"]["summary"], "Room lab is at 30 degrees");
     assert_eq!(a["status"]["state"], "active");
     assert!(

@@ -352,7 +352,10 @@ mod tests {
         );
         assert_eq!(
             route.request("https://[::1]/m"),
-            Some(("https://metrics.internal/m".to_string(), "[::1]".to_string()))
+            Some((
+                "https://metrics.internal/m".to_string(),
+                "[::1]".to_string()
+            ))
         );
         // Plain http has no handshake to name anything in.
         assert_eq!(route.request("http://10.0.0.5:80/metrics"), None);

@@ -205,18 +205,19 @@ pub async fn alerts(State(st): State<AppState>) -> Response {
     success(json!({ "alerts": alerts }), Vec::new())
 }
 
-/// `GET /api/v1/alertmanagers`: where alerts are sent.
+/// `GET /api/v1/alertmanagers`: where alerts are sent, and the
+/// Alertmanagers `relabel_configs` dropped.
 pub async fn alertmanagers(State(st): State<AppState>) -> Response {
-    let active: Vec<Value> = st
+    let (active, dropped) = st
         .rules
         .as_ref()
         .map(|m| m.alertmanagers())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|url| json!({ "url": url }))
-        .collect();
+        .unwrap_or_default();
+    let urls = |list: Vec<String>| -> Vec<Value> {
+        list.into_iter().map(|url| json!({ "url": url })).collect()
+    };
     success(
-        json!({ "activeAlertmanagers": active, "droppedAlertmanagers": [] }),
+        json!({ "activeAlertmanagers": urls(active), "droppedAlertmanagers": urls(dropped) }),
         Vec::new(),
     )
 }

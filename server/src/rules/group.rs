@@ -29,6 +29,10 @@ pub trait AlertSender: Send + Sync {
     fn endpoints(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Alertmanagers discovered but dropped by relabeling.
+    fn dropped_endpoints(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Drops alerts (no notifier configured).
@@ -58,6 +62,9 @@ impl AlertSender for Senders {
     }
     fn endpoints(&self) -> Vec<String> {
         self.0.iter().flat_map(|s| s.endpoints()).collect()
+    }
+    fn dropped_endpoints(&self) -> Vec<String> {
+        self.0.iter().flat_map(|s| s.dropped_endpoints()).collect()
     }
 }
 

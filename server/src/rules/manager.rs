@@ -50,7 +50,9 @@ pub struct RuleSettings {
     pub query_offset: Duration,
     pub external_labels: Vec<(String, String)>,
     /// `alerting.alertmanagers`: where firing and resolved alerts go.
-    pub alertmanagers: Vec<super::notifier::Endpoint>,
+    pub alertmanagers: Vec<Arc<super::notifier::AlertmanagerSet>>,
+    /// `alerting.alert_relabel_configs`, for every alert sent to them.
+    pub alert_relabel_configs: Vec<pharos_agent::relabel::RelabelConfig>,
 }
 
 impl RuleSettings {
@@ -60,8 +62,9 @@ impl RuleSettings {
             evaluation_interval: c.global.evaluation_interval,
             query_offset: c.global.rule_query_offset,
             external_labels: c.global.external_labels.clone(),
-            alertmanagers: super::notifier::endpoints(&c.alerting)
+            alertmanagers: super::notifier::alertmanager_sets(&c.alerting)
                 .map_err(|e| RuleLoadError(vec![format!("alerting.alertmanagers: {e}")]))?,
+            alert_relabel_configs: c.alerting.alert_relabel_configs.clone(),
         })
     }
 }
@@ -263,9 +266,13 @@ impl Manager {
             .collect()
     }
 
-    /// Where alerts are sent (`/api/v1/alertmanagers`).
-    pub fn alertmanagers(&self) -> Vec<String> {
-        self.opts.sender.endpoints()
+    /// Where alerts are sent, and the Alertmanagers `relabel_configs`
+    /// dropped (`/api/v1/alertmanagers`).
+    pub fn alertmanagers(&self) -> (Vec<String>, Vec<String>) {
+        (
+            self.opts.sender.endpoints(),
+            self.opts.sender.dropped_endpoints(),
+        )
     }
 
     /// The error of the last reload, if it failed.
