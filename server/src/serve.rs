@@ -122,12 +122,15 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     let rules = crate::rules::Manager::new(crate::rules::ManagerOptions {
         engine: Arc::clone(&engine),
         storage: Arc::clone(&storage),
-        // Rule alerts go to the built-in notifier and to the
+        // Rule alerts, with the external labels and after
+        // `alert_relabel_configs`, go to the built-in notifier and to the
         // Alertmanagers of `alerting:`.
-        sender: Arc::new(crate::rules::Senders(vec![
-            Arc::clone(&notifier) as Arc<dyn crate::rules::AlertSender>,
-            Arc::new(alert_sender.clone()),
-        ])),
+        sender: Arc::new(crate::rules::AlertRelabeling::new(Arc::new(
+            crate::rules::Senders(vec![
+                Arc::clone(&notifier) as Arc<dyn crate::rules::AlertSender>,
+                Arc::new(alert_sender.clone()),
+            ]),
+        ))),
         external_url,
         resend_delay: cfg.rules.resend_delay,
         outage_tolerance: cfg.rules.outage_tolerance,

@@ -433,6 +433,17 @@ fn alerts_reach_a_real_alertmanager() {
         body[0]["labels"].get("team").is_none(),
         "target labels stay on the target: {body}"
     );
+    // The built-in notifier gets what an Alertmanager gets.
+    let (_, own) = s.get_json("/api/v2/alerts");
+    let own = own
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["labels"]["alertname"] == "RoomTooHot")
+        .cloned()
+        .unwrap_or_else(|| panic!("the built-in notifier holds the alert: {own}"));
+    assert_eq!(own["labels"]["site"], "hq", "{own}");
+    assert_eq!(own["labels"]["site_seen"], "seen-hq", "{own}");
     assert_eq!(a["annotations"]["summary"], "Room lab is at 30 degrees");
     assert_eq!(a["status"]["state"], "active");
     assert!(

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! send ─► external labels (where missing) ─► alert_relabel_configs ─► queue
+//!        (AlertRelabeling, in front of the built-in notifier too)
 //! queue ─► batches of ≤ 256 ─► per set: its alert_relabel_configs
 //!                              ─► POST to each of the set's Alertmanagers
 //! ```
@@ -243,19 +244,9 @@ pub struct SenderStats {
     pub dropped: std::sync::atomic::AtomicU64,
 }
 
-/// What every alert sent to Alertmanagers gets: the external labels it
-/// lacks, then `alerting.alert_relabel_configs`.
-#[derive(Default)]
-struct AlertRelabel {
-    external_labels: Vec<(String, String)>,
-    configs: Vec<RelabelConfig>,
-}
-
 struct Shared {
     queue: Mutex<VecDeque<OutgoingAlert>>,
     sets: Mutex<Arc<Vec<Arc<AlertmanagerSet>>>>,
-    /// Applied as alerts are queued.
-    relabel: Mutex<AlertRelabel>,
     wake: tokio::sync::Notify,
     stats: SenderStats,
 }
@@ -278,7 +269,6 @@ impl AlertmanagerSender {
             shared: Arc::new(Shared {
                 queue: Mutex::new(VecDeque::new()),
                 sets: Mutex::new(Arc::new(Vec::new())),
-                relabel: Mutex::new(AlertRelabel::default()),
                 wake: tokio::sync::Notify::new(),
                 stats: SenderStats::default(),
             }),
@@ -401,13 +391,6 @@ async fn post(set: &AlertmanagerSet, url: &str, body: &str) -> Result<(), String
 
 impl AlertSender for AlertmanagerSender {
     fn send(&self, alerts: Vec<OutgoingAlert>) {
-        let alerts = {
-            let r = lock(&self.shared.relabel);
-            relabel_alerts(&alerts, &r.external_labels, &r.configs)
-        };
-        if alerts.is_empty() {
-            return;
-        }
         {
             let mut q = lock(&self.shared.queue);
             q.extend(alerts);
@@ -443,10 +426,60 @@ impl AlertSender for AlertmanagerSender {
 
     fn configure(&self, settings: &RuleSettings) {
         *lock(&self.shared.sets) = Arc::new(settings.alertmanagers.clone());
-        *lock(&self.shared.relabel) = AlertRelabel {
+    }
+}
+
+/// Gives every alert what Prometheus gives the alerts it sends to
+/// Alertmanagers — the external labels it lacks, then
+/// `alerting.alert_relabel_configs`, dropping those a rule drops — and
+/// passes the result on: to the Alertmanagers of `alerting:` and to the
+/// built-in notifier alike, so routes matching an external label route
+/// the same in both.
+pub struct AlertRelabeling {
+    inner: Arc<dyn AlertSender>,
+    relabel: Mutex<AlertRelabel>,
+}
+
+#[derive(Default)]
+struct AlertRelabel {
+    external_labels: Vec<(String, String)>,
+    configs: Vec<RelabelConfig>,
+}
+
+impl AlertRelabeling {
+    pub fn new(inner: Arc<dyn AlertSender>) -> AlertRelabeling {
+        AlertRelabeling {
+            inner,
+            relabel: Mutex::new(AlertRelabel::default()),
+        }
+    }
+}
+
+impl AlertSender for AlertRelabeling {
+    fn send(&self, alerts: Vec<OutgoingAlert>) {
+        let alerts = {
+            let r = lock(&self.relabel);
+            relabel_alerts(&alerts, &r.external_labels, &r.configs)
+        };
+        if !alerts.is_empty() {
+            self.inner.send(alerts);
+        }
+    }
+
+    fn configure(&self, settings: &RuleSettings) {
+        *lock(&self.relabel) = AlertRelabel {
             external_labels: settings.external_labels.clone(),
             configs: settings.alert_relabel_configs.clone(),
         };
+        self.inner.configure(settings);
+    }
+
+    fn endpoints(&self) -> Vec<String> {
+        self.inner.endpoints()
+    }
+
+    fn dropped_endpoints(&self) -> Vec<String> {
+        self.inner.dropped_endpoints()
     }
 }
 
