@@ -359,6 +359,8 @@ pub struct Collection {
         Arc<crate::notify::notifier::Notifier>,
         Option<std::path::PathBuf>,
     )>,
+    /// The sender to `alerting.alertmanagers`, for `/metrics`.
+    pub alert_sender: std::sync::OnceLock<crate::rules::AlertmanagerSender>,
 }
 
 /// Why a reload was refused.
@@ -390,6 +392,7 @@ impl Collection {
             last_reload_success_ms: AtomicI64::new(0),
             rules: std::sync::OnceLock::new(),
             notifier: std::sync::OnceLock::new(),
+            alert_sender: std::sync::OnceLock::new(),
         }
     }
 

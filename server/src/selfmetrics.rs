@@ -1,8 +1,10 @@
 //! pharos's own metrics: what `/metrics` serves (OpenMetrics, rendered by
 //! the `prometheus-client` crate) — storage and scrape metrics under a
-//! `pharos_` prefix, Prometheus's `prometheus_config_last_reload_*` pair
-//! (so existing alerts on a failed reload keep working) and the standard
-//! `process_*` metrics.
+//! `pharos_` prefix; under Prometheus's own names, what the Prometheus
+//! mixin's alerts read — `prometheus_config_last_reload_*`, the rule
+//! groups' `prometheus_rule_*` and the Alertmanager sender's
+//! `prometheus_notifications_*` — so existing alerts on pharos keep
+//! working; and the standard `process_*` metrics.
 //!
 //! Values are read when a scrape asks ([`PharosCollector`] is a
 //! `prometheus_client` collector), so nothing is double-counted and the hot
@@ -39,6 +41,10 @@ pub fn render(
     }));
     if let Some(c) = collection {
         registry.register_collector(Box::new(ScrapeCollector(scrape_facts(c))));
+        registry.register_collector(Box::new(RulesCollector {
+            groups: c.rules.get().map(|r| r.groups()).unwrap_or_default(),
+            sender: c.alert_sender.get().map(|s| s.facts()),
+        }));
     }
     if let Some(h) = http {
         registry.register_collector(Box::new(HttpCollector(h.snapshot())));
@@ -327,6 +333,133 @@ impl Collector for HttpCollector {
             ConstCounter::new(*secs).encode(m.encode_family(&labels)?)?;
         }
         Ok(())
+    }
+}
+
+/// Rule groups and the sender to `alerting.alertmanagers`, as Prometheus
+/// names them.
+#[derive(Debug)]
+struct RulesCollector {
+    groups: Vec<Arc<crate::rules::Group>>,
+    sender: Option<crate::rules::SenderFacts>,
+}
+
+impl Collector for RulesCollector {
+    fn encode(&self, mut e: DescriptorEncoder) -> fmt::Result {
+        type Read = fn(&crate::rules::Group) -> f64;
+        let per_group: [(&str, &str, MetricType, Read); 8] = [
+            (
+                "prometheus_rule_evaluations",
+                "The total number of rule evaluations.",
+                MetricType::Counter,
+                |g| g.counts.evaluations as f64,
+            ),
+            (
+                "prometheus_rule_evaluation_failures",
+                "The total number of rule evaluation failures.",
+                MetricType::Counter,
+                |g| g.counts.failures as f64,
+            ),
+            (
+                "prometheus_rule_group_iterations",
+                "The total number of scheduled rule group evaluations, whether executed or missed.",
+                MetricType::Counter,
+                |g| (g.counts.iterations + g.counts.missed) as f64,
+            ),
+            (
+                "prometheus_rule_group_iterations_missed",
+                "The total number of rule group evaluations missed due to slow rule group evaluation.",
+                MetricType::Counter,
+                |g| g.counts.missed as f64,
+            ),
+            (
+                "prometheus_rule_group_interval_seconds",
+                "The interval of a rule group.",
+                MetricType::Gauge,
+                |g| g.interval_ms as f64 / 1000.0,
+            ),
+            (
+                "prometheus_rule_group_last_duration_seconds",
+                "The duration of the last rule group evaluation.",
+                MetricType::Gauge,
+                |g| g.eval_duration.as_secs_f64(),
+            ),
+            (
+                "prometheus_rule_group_last_evaluation_timestamp_seconds",
+                "The timestamp of the last rule group evaluation in seconds.",
+                MetricType::Gauge,
+                |g| g.last_eval as f64 / 1000.0,
+            ),
+            (
+                "prometheus_rule_group_rules",
+                "The number of rules.",
+                MetricType::Gauge,
+                |g| g.rules.len() as f64,
+            ),
+        ];
+        for (name, help, kind, read) in per_group {
+            if self.groups.is_empty() {
+                break;
+            }
+            let mut m = e.encode_descriptor(name, help, None, kind)?;
+            for g in &self.groups {
+                // Prometheus's key: the file, ";" and the group's name.
+                let key = format!("{};{}", g.file, g.name);
+                let labels = [("rule_group", key.as_str())];
+                match kind {
+                    MetricType::Counter => {
+                        ConstCounter::new(read(g)).encode(m.encode_family(&labels)?)?
+                    }
+                    _ => ConstGauge::new(read(g)).encode(m.encode_family(&labels)?)?,
+                }
+            }
+        }
+        let Some(s) = &self.sender else {
+            return Ok(());
+        };
+        for (name, help, errors) in [
+            (
+                "prometheus_notifications_sent",
+                "Total number of alerts sent.",
+                false,
+            ),
+            (
+                "prometheus_notifications_errors",
+                "Total number of sent alerts affected by errors.",
+                true,
+            ),
+        ] {
+            let mut m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (url, d) in &s.delivered {
+                let v = if errors { d.errors } else { d.sent };
+                ConstCounter::new(v as f64)
+                    .encode(m.encode_family(&[("alertmanager", url.as_str())])?)?;
+            }
+        }
+        counter(
+            &mut e,
+            "prometheus_notifications_dropped",
+            "Total number of alerts dropped due to errors when sending to Alertmanager.",
+            s.dropped as f64,
+        )?;
+        gauge(
+            &mut e,
+            "prometheus_notifications_queue_length",
+            "The number of alert notifications in the queue.",
+            s.queue_length as f64,
+        )?;
+        gauge(
+            &mut e,
+            "prometheus_notifications_queue_capacity",
+            "The capacity of the alert notifications queue.",
+            s.queue_capacity as f64,
+        )?;
+        gauge(
+            &mut e,
+            "prometheus_notifications_alertmanagers_discovered",
+            "The number of alertmanagers discovered and active.",
+            s.delivered.len() as f64,
+        )
     }
 }
 

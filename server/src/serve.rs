@@ -138,6 +138,7 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         clock: crate::storage::Clock::system(),
     });
     let _ = collection.rules.set(Arc::clone(&rules));
+    let _ = collection.alert_sender.set(alert_sender.clone());
     // A bad configuration at start is fatal, as in Prometheus; later
     // reloads keep the running one instead.
     collection.reload().await.map_err(|e| {

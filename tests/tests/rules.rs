@@ -444,6 +444,45 @@ fn alerts_reach_a_real_alertmanager() {
         .unwrap_or_else(|| panic!("the built-in notifier holds the alert: {own}"));
     assert_eq!(own["labels"]["site"], "hq", "{own}");
     assert_eq!(own["labels"]["site_seen"], "seen-hq", "{own}");
+
+    // The Prometheus mixin's alerts read these names from /metrics.
+    let (_, metrics) = s.get_text("/metrics");
+    let value = |line_start: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(line_start)
+                    .and_then(|v| v.trim().parse().ok())
+            })
+            .unwrap_or_else(|| panic!("no {line_start} in /metrics:\n{metrics}"))
+    };
+    let sent = |url: &str| {
+        value(&format!(
+            r#"prometheus_notifications_sent_total{{alertmanager="{url}"}} "#
+        ))
+    };
+    assert!(sent(&format!("http://127.0.0.1:{am_port}/api/v2/alerts")) >= 1.0);
+    assert!(sent(&format!("http://{}/recorder/api/v2/alerts", recorder.addr)) >= 1.0);
+    assert_eq!(
+        value("prometheus_notifications_alertmanagers_discovered "),
+        2.0
+    );
+    assert_eq!(value("prometheus_notifications_queue_capacity "), 10000.0);
+    assert_eq!(value("prometheus_notifications_dropped_total "), 0.0);
+    let group = format!(
+        r#"{{rule_group="{};temperature"}} "#,
+        work.path().join("rules/rooms/temp.yml").display()
+    );
+    assert!(value(&format!("prometheus_rule_evaluations_total{group}")) >= 1.0);
+    assert_eq!(
+        value(&format!("prometheus_rule_evaluation_failures_total{group}")),
+        0.0
+    );
+    assert_eq!(
+        value(&format!("prometheus_rule_group_interval_seconds{group}")),
+        1.0
+    );
+    assert!(value(&format!("prometheus_rule_group_rules{group}")) >= 1.0);
     assert_eq!(a["annotations"]["summary"], "Room lab is at 30 degrees");
     assert_eq!(a["status"]["state"], "active");
     assert!(

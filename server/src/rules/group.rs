@@ -141,6 +141,20 @@ pub struct Group {
     /// Unix ms of the last evaluation; 0 before the first.
     pub last_eval: i64,
     pub eval_duration: Duration,
+    /// Counters for `/metrics`, carried across reloads.
+    pub counts: GroupCounts,
+}
+
+/// A group's counters, as Prometheus's `prometheus_rule_*` metrics count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupCounts {
+    /// Evaluations of the group.
+    pub iterations: u64,
+    /// Evaluation times skipped because the previous one ran too long.
+    pub missed: u64,
+    /// Rule evaluations, and those that failed.
+    pub evaluations: u64,
+    pub failures: u64,
 }
 
 impl Group {
@@ -192,6 +206,7 @@ impl Group {
             rules,
             last_eval: 0,
             eval_duration: Duration::ZERO,
+            counts: GroupCounts::default(),
         }
     }
 
@@ -229,6 +244,7 @@ impl Group {
         }
         self.last_eval = old.last_eval;
         self.eval_duration = old.eval_duration;
+        self.counts = old.counts;
     }
 
     /// Stale markers at `ts` for everything the group wrote last: when a
@@ -257,9 +273,12 @@ impl Group {
     pub fn eval(&mut self, ts: i64, env: &GroupEnv<'_>) {
         let started = Instant::now();
         let query_ts = ts - self.query_offset_ms;
+        self.counts.iterations += 1;
         for rule in &mut self.rules {
             let began = Instant::now();
             let outcome = eval_rule(rule, ts, query_ts, self.limit, env);
+            self.counts.evaluations += 1;
+            self.counts.failures += u64::from(outcome.is_err());
             let mut written: HashSet<Labels> = HashSet::new();
             let mut batch = Vec::new();
             match outcome {

@@ -314,12 +314,20 @@ impl Manager {
     }
 
     async fn run_group(self: Arc<Self>, slot: Arc<Slot>, mut stop: watch::Receiver<bool>) {
+        let mut last: Option<i64> = None;
         loop {
             let now = self.opts.clock.now_ms();
             let next = {
-                let g = slot.work.lock().unwrap_or_else(|e| e.into_inner());
-                g.eval_timestamp(now) + g.interval_ms
+                let mut g = slot.work.lock().unwrap_or_else(|e| e.into_inner());
+                let next = g.eval_timestamp(now) + g.interval_ms;
+                // Grid points passed over while the last evaluation ran
+                // are missed iterations, as Prometheus counts them.
+                if let Some(prev) = last {
+                    g.counts.missed += ((next - prev) / g.interval_ms - 1).max(0) as u64;
+                }
+                next
             };
+            last = Some(next);
             let wait = Duration::from_millis((next - now).max(0) as u64);
             tokio::select! {
                 _ = stop.changed() => return,

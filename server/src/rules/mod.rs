@@ -25,4 +25,4 @@ mod tests;
 pub use alerting::{Alert, AlertState, AlertingRule, OutgoingAlert};
 pub use group::{AlertSender, Group, NoSender, Rule, RuleImpl, Senders};
 pub use manager::{load_files, Manager, ManagerOptions, RuleLoadError, RuleSettings};
-pub use notifier::{AlertRelabeling, AlertmanagerSender};
+pub use notifier::{AlertRelabeling, AlertmanagerSender, Delivered, SenderFacts};

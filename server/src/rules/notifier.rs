@@ -236,19 +236,32 @@ fn relabel_alerts(
         .collect()
 }
 
-/// Counters for `/metrics` and tests.
-#[derive(Debug, Default)]
-pub struct SenderStats {
-    pub sent: std::sync::atomic::AtomicU64,
-    pub errors: std::sync::atomic::AtomicU64,
-    pub dropped: std::sync::atomic::AtomicU64,
+/// Alerts sent to one Alertmanager, and alerts whose sending failed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    pub sent: u64,
+    pub errors: u64,
+}
+
+/// What `/metrics` says of the sender, under Prometheus's
+/// `prometheus_notifications_*` names.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SenderFacts {
+    /// Per Alertmanager now in use, by URL.
+    pub delivered: Vec<(String, Delivered)>,
+    /// Alerts dropped: queue overflow, or no Alertmanager took a batch.
+    pub dropped: u64,
+    pub queue_length: usize,
+    pub queue_capacity: usize,
 }
 
 struct Shared {
     queue: Mutex<VecDeque<OutgoingAlert>>,
     sets: Mutex<Arc<Vec<Arc<AlertmanagerSet>>>>,
     wake: tokio::sync::Notify,
-    stats: SenderStats,
+    /// By URL; kept across reloads, as Prometheus's counters are.
+    delivered: Mutex<std::collections::BTreeMap<String, Delivered>>,
+    dropped: std::sync::atomic::AtomicU64,
 }
 
 /// Posts alerts to the configured Alertmanagers.
@@ -270,13 +283,43 @@ impl AlertmanagerSender {
                 queue: Mutex::new(VecDeque::new()),
                 sets: Mutex::new(Arc::new(Vec::new())),
                 wake: tokio::sync::Notify::new(),
-                stats: SenderStats::default(),
+                delivered: Mutex::new(std::collections::BTreeMap::new()),
+                dropped: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
 
-    pub fn stats(&self) -> &SenderStats {
-        &self.shared.stats
+    /// Counters and gauges for `/metrics`: only Alertmanagers in use are
+    /// listed (Prometheus deletes the series of removed ones).
+    pub fn facts(&self) -> SenderFacts {
+        let urls = self.endpoints();
+        let delivered = lock(&self.shared.delivered);
+        let delivered = urls
+            .into_iter()
+            .map(|url| {
+                let d = delivered.get(&url).copied().unwrap_or_default();
+                (url, d)
+            })
+            .collect();
+        SenderFacts {
+            delivered,
+            dropped: self
+                .shared
+                .dropped
+                .load(std::sync::atomic::Ordering::Relaxed),
+            queue_length: lock(&self.shared.queue).len(),
+            queue_capacity: QUEUE_CAPACITY,
+        }
+    }
+
+    fn count(&self, url: &str, alerts: usize, ok: bool) {
+        let mut d = lock(&self.shared.delivered);
+        let e = d.entry(url.to_string()).or_default();
+        if ok {
+            e.sent += alerts as u64;
+        } else {
+            e.errors += alerts as u64;
+        }
     }
 
     /// Drains the queue until the runtime stops: every batch to every
@@ -309,6 +352,9 @@ impl AlertmanagerSender {
                 }
                 let sets = Arc::clone(&lock(&self.shared.sets));
                 let mut shared_body = None;
+                // As Prometheus: a batch is dropped when a set that was
+                // tried had no Alertmanager take it.
+                let mut set_failed = false;
                 for set in sets.iter() {
                     let urls = set.active();
                     if urls.is_empty() {
@@ -324,23 +370,23 @@ impl AlertmanagerSender {
                         }
                         (payload(&alerts), alerts.len())
                     };
+                    let mut taken = false;
                     for url in &urls {
-                        match post(set, url, &body).await {
-                            Ok(()) => {
-                                self.shared
-                                    .stats
-                                    .sent
-                                    .fetch_add(count as u64, std::sync::atomic::Ordering::Relaxed);
-                            }
+                        let result = post(set, url, &body).await;
+                        self.count(url, count, result.is_ok());
+                        match result {
+                            Ok(()) => taken = true,
                             Err(err) => {
-                                self.shared
-                                    .stats
-                                    .errors
-                                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                                 tracing::warn!(alertmanager = %url, count, error = %err, "sending alerts to the Alertmanager failed");
                             }
                         }
                     }
+                    set_failed |= !taken;
+                }
+                if set_failed {
+                    self.shared
+                        .dropped
+                        .fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
                 }
             }
         }
@@ -398,7 +444,6 @@ impl AlertSender for AlertmanagerSender {
             if over > 0 {
                 q.drain(..over);
                 self.shared
-                    .stats
                     .dropped
                     .fetch_add(over as u64, std::sync::atomic::Ordering::Relaxed);
                 tracing::warn!(
@@ -552,6 +597,37 @@ alerting:
             ]
         );
         assert_eq!(found.dropped, ["http://c:9093/am/api/v2/alerts"]);
+    }
+
+    #[tokio::test]
+    async fn failed_sends_count_as_errors_and_drop_the_batch() {
+        let c = config(
+            "alerting:\n  alertmanagers:\n    - timeout: 1s\n      static_configs:\n        - targets: ['127.0.0.1:1']\n",
+        );
+        let sender = AlertmanagerSender::new();
+        sender.configure(&RuleSettings {
+            alertmanagers: alertmanager_sets(&c).unwrap(),
+            ..RuleSettings::default()
+        });
+        tokio::spawn(sender.clone().run());
+        sender.send(vec![
+            alert(&[("alertname", "A")]),
+            alert(&[("alertname", "B")]),
+        ]);
+        let url = "http://127.0.0.1:1/api/v2/alerts".to_string();
+        let want = SenderFacts {
+            delivered: vec![(url, Delivered { sent: 0, errors: 2 })],
+            dropped: 2,
+            queue_length: 0,
+            queue_capacity: QUEUE_CAPACITY,
+        };
+        for _ in 0..100 {
+            if sender.facts() == want {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(sender.facts(), want);
     }
 
     #[test]
