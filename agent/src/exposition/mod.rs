@@ -49,15 +49,17 @@ pub enum Format {
 }
 
 impl Format {
-    /// Picks the format from an HTTP `Content-Type` value: OpenMetrics for
-    /// `application/openmetrics-text`, the text format for anything else
-    /// (Prometheus falls back the same way).
-    pub fn from_content_type(content_type: &str) -> Format {
+    /// The format an HTTP `Content-Type` value names: OpenMetrics for
+    /// `application/openmetrics-text`, the text format for `text/plain`,
+    /// `None` for anything else (the caller picks a fallback).
+    pub fn from_content_type(content_type: &str) -> Option<Format> {
         let media = content_type.split(';').next().unwrap_or("").trim();
         if media.eq_ignore_ascii_case("application/openmetrics-text") {
-            Format::OpenMetrics
+            Some(Format::OpenMetrics)
+        } else if media.eq_ignore_ascii_case("text/plain") {
+            Some(Format::PrometheusText)
         } else {
-            Format::PrometheusText
+            None
         }
     }
 }

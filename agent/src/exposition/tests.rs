@@ -240,13 +240,14 @@ fn reset_allows_reuse() {
 fn content_type() {
     assert_eq!(
         Format::from_content_type("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-        Format::OpenMetrics
+        Some(Format::OpenMetrics)
     );
     assert_eq!(
         Format::from_content_type("text/plain; version=0.0.4"),
-        Format::PrometheusText
+        Some(Format::PrometheusText)
     );
-    assert_eq!(Format::from_content_type(""), Format::PrometheusText);
+    assert_eq!(Format::from_content_type(""), None);
+    assert_eq!(Format::from_content_type("text/html"), None);
 }
 
 #[test]

@@ -267,6 +267,10 @@ pub async fn fetch(
             .header(reqwest::header::HOST, host.as_str()),
         None => client.get(url),
     };
+    if !job.config.enable_compression {
+        // As Prometheus: ask for the body as it is.
+        req = req.header(reqwest::header::ACCEPT_ENCODING, "identity");
+    }
     req = req.header(reqwest::header::ACCEPT, &job.accept).header(
         "X-Prometheus-Scrape-Timeout-Seconds",
         format!("{}", timeout.as_secs_f64()),
@@ -294,12 +298,12 @@ pub async fn fetch(
             s.canonical_reason().unwrap_or("")
         )));
     }
-    let format = resp
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(Format::from_content_type)
-        .unwrap_or(Format::PrometheusText);
+    let format = body_format(
+        resp.headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+        job.config.fallback_scrape_protocol.as_deref(),
+    );
     let limit = job.config.body_size_limit;
     loop {
         let chunk = tokio::time::timeout_at(deadline, resp.chunk())
@@ -313,6 +317,20 @@ pub async fn fetch(
         buf.extend_from_slice(&chunk);
     }
     Ok(format)
+}
+
+/// The format of a body with `content_type`: OpenMetrics or the text
+/// format when the media type says so; otherwise (none, unparseable, not
+/// an exposition type) the job's `fallback_scrape_protocol`, and without
+/// one the text format, as Prometheus 2 reads such bodies. (Prometheus 3
+/// fails those scrapes instead; pharos keeps the older, lenient answer.)
+pub fn body_format(content_type: Option<&str>, fallback: Option<&str>) -> Format {
+    content_type
+        .and_then(Format::from_content_type)
+        .unwrap_or(match fallback {
+            Some(p) if p.starts_with("OpenMetricsText") => Format::OpenMetrics,
+            _ => Format::PrometheusText,
+        })
 }
 
 /// An error and its causes, joined: reqwest's top-level message alone
@@ -334,6 +352,40 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_format_falls_back_only_for_unknown_content_types() {
+        let om = Some("OpenMetricsText1.0.0");
+        let cases = [
+            (
+                Some("application/openmetrics-text; version=1.0.0"),
+                om,
+                Format::OpenMetrics,
+            ),
+            (
+                Some("Application/OpenMetrics-Text"),
+                None,
+                Format::OpenMetrics,
+            ),
+            (
+                Some("text/plain; version=0.0.4"),
+                om,
+                Format::PrometheusText,
+            ),
+            (None, om, Format::OpenMetrics),
+            (Some(""), om, Format::OpenMetrics),
+            (Some("text/html"), om, Format::OpenMetrics),
+            (None, None, Format::PrometheusText),
+            (
+                Some("text/html"),
+                Some("PrometheusText1.0.0"),
+                Format::PrometheusText,
+            ),
+        ];
+        for (ct, fallback, want) in cases {
+            assert_eq!(body_format(ct, fallback), want, "{ct:?} {fallback:?}");
+        }
+    }
 
     #[test]
     fn sni_route_requests_server_name_with_the_targets_host() {

@@ -281,6 +281,9 @@ pub struct DroppedTarget {
 pub struct Snapshot {
     /// Every pool (job) by name, sorted, targets or not.
     pub pools: Vec<String>,
+    /// Targets each pool's relabeling dropped, by pool (every pool, zeros
+    /// included), counting those `keep_dropped_targets` did not keep.
+    pub dropped_counts: BTreeMap<String, usize>,
     pub active: Vec<ActiveTarget>,
     pub dropped: Vec<DroppedTarget>,
 }
@@ -303,7 +306,9 @@ struct PoolState<S: Sink> {
     job: Arc<Job>,
     groups: BTreeMap<String, Group>,
     loops: HashMap<u64, LoopHandle<S>>,
+    /// At most `keep_dropped_targets` of them (0: all).
     dropped: Vec<LabelSet>,
+    dropped_count: usize,
     /// Set when the pool is shut down, so a discovery update racing the
     /// shutdown cannot start loops again.
     stopped: bool,
@@ -421,6 +426,7 @@ impl<S: Sink> Manager<S> {
             groups,
             loops: HashMap::new(),
             dropped: Vec::new(),
+            dropped_count: 0,
             stopped: false,
         }));
         self.clone_handle().sync(&state, predecessors);
@@ -486,6 +492,7 @@ impl<S: Sink> Manager<S> {
         for (name, pool) in pools.iter() {
             snap.pools.push(name.clone());
             let st = lock(&pool.state);
+            snap.dropped_counts.insert(name.clone(), st.dropped_count);
             for l in st.loops.values() {
                 snap.active.push(ActiveTarget {
                     pool: name.clone(),
@@ -543,6 +550,13 @@ impl<S: Sink> SyncHandle<S> {
                     }
                 }
             }
+        }
+        // As Prometheus: the count is of every dropped target, the list
+        // only of as many as `keep_dropped_targets` allows (memory).
+        st.dropped_count = dropped.len();
+        let keep = job.config.keep_dropped_targets;
+        if keep > 0 {
+            dropped.truncate(keep as usize);
         }
         st.dropped = dropped;
         let gone: Vec<u64> = st

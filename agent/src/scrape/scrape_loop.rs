@@ -229,6 +229,24 @@ struct Report<S> {
     scraped: S,
     post_relabel: S,
     added: S,
+    /// With `extra_scrape_metrics`: `scrape_timeout_seconds`,
+    /// `scrape_sample_limit`, `scrape_body_size_bytes`.
+    extra: Option<[S; 3]>,
+}
+
+impl<S> Report<S> {
+    /// Every report series.
+    fn all(&self) -> impl Iterator<Item = &S> {
+        [
+            &self.up,
+            &self.duration,
+            &self.scraped,
+            &self.post_relabel,
+            &self.added,
+        ]
+        .into_iter()
+        .chain(self.extra.iter().flatten())
+    }
 }
 
 /// Counts of one processed scrape.
@@ -668,12 +686,22 @@ impl<S: Sink> ScrapeState<S> {
                 labels.sort();
                 self.sink.series(&labels)
             };
+            let extra = if self.job.config.extra_scrape_metrics {
+                Some([
+                    make("scrape_timeout_seconds")?,
+                    make("scrape_sample_limit")?,
+                    make("scrape_body_size_bytes")?,
+                ])
+            } else {
+                None
+            };
             self.report = Some(Report {
                 up: make("up")?,
                 duration: make("scrape_duration_seconds")?,
                 scraped: make("scrape_samples_scraped")?,
                 post_relabel: make("scrape_samples_post_metric_relabeling")?,
                 added: make("scrape_series_added")?,
+                extra,
             });
         }
         Ok(self.report.as_ref().expect("set above"))
@@ -707,7 +735,14 @@ impl<S: Sink> ScrapeState<S> {
         duration: Duration,
         result: Result<(&str, Format), ScrapeError>,
     ) -> (Vec<(S::Series, i64, f64)>, Attempt) {
-        let mut batch = Vec::with_capacity(self.prev_len + 5);
+        let mut batch = Vec::with_capacity(self.prev_len + 8);
+        // `scrape_body_size_bytes`: -1 when the body was over the limit,
+        // as Prometheus reports it.
+        let body_bytes = match &result {
+            Ok((body, _)) => body.len() as f64,
+            Err(e) if e.reason() == "body_size_limit" => -1.0,
+            Err(_) => 0.0,
+        };
         let outcome = result.and_then(|(body, format)| {
             let r = self.process(body, format, t, &mut batch);
             if r.is_err() {
@@ -736,14 +771,25 @@ impl<S: Sink> ScrapeState<S> {
         self.stats
             .samples
             .fetch_add(counts.post_relabel as u64, Ordering::Relaxed);
+        let timeout = self.target.timeout.as_secs_f64();
+        let sample_limit = self.job.config.sample_limit as f64;
         match self.report_series() {
-            Ok(r) => batch.extend([
-                (r.up.clone(), t, up),
-                (r.duration.clone(), t, duration.as_secs_f64()),
-                (r.scraped.clone(), t, counts.scraped as f64),
-                (r.post_relabel.clone(), t, counts.post_relabel as f64),
-                (r.added.clone(), t, counts.added as f64),
-            ]),
+            Ok(r) => {
+                batch.extend([
+                    (r.up.clone(), t, up),
+                    (r.duration.clone(), t, duration.as_secs_f64()),
+                    (r.scraped.clone(), t, counts.scraped as f64),
+                    (r.post_relabel.clone(), t, counts.post_relabel as f64),
+                    (r.added.clone(), t, counts.added as f64),
+                ]);
+                if let Some([timeout_s, limit_s, bytes_s]) = &r.extra {
+                    batch.extend([
+                        (timeout_s.clone(), t, timeout),
+                        (limit_s.clone(), t, sample_limit),
+                        (bytes_s.clone(), t, body_bytes),
+                    ]);
+                }
+            }
             Err(e) => {
                 tracing::warn!(target_url = %self.target.url, error = %e, "report series refused")
             }
@@ -814,10 +860,10 @@ impl<S: Sink> ScrapeState<S> {
     /// The target is gone: stale markers at `t` for its series and its
     /// report series, as Prometheus writes at the end of a loop.
     pub fn end_of_run(&mut self, t: i64) -> Committed {
-        let mut batch = Vec::with_capacity(self.prev_len + 5);
+        let mut batch = Vec::with_capacity(self.prev_len + 8);
         self.stale_everything(t, &mut batch);
         if let Ok(r) = self.report_series() {
-            for s in [&r.up, &r.duration, &r.scraped, &r.post_relabel, &r.added] {
+            for s in r.all() {
                 batch.push((s.clone(), t, STALE_NAN));
             }
         }

@@ -460,6 +460,51 @@ fn end_of_run_marks_series_and_report_stale() {
 }
 
 #[test]
+fn extra_scrape_metrics_report_timeout_limit_and_body_size() {
+    let mut job = job_from_yaml(
+        "scrape_configs:\n  - job_name: node\n    scrape_timeout: 4s\n    sample_limit: 50\n    extra_scrape_metrics: true\n",
+    );
+    job.config.scrape_interval = Duration::from_secs(15);
+    let (mut s, sink, _) = state(job);
+    s.complete(1000, Duration::ZERO, ok("a 1\nb 2\n"));
+    let b = sink.last();
+    assert_eq!(
+        value(&b, &format!("scrape_timeout_seconds{{{T}}}")),
+        Some(4.0)
+    );
+    assert_eq!(
+        value(&b, &format!("scrape_sample_limit{{{T}}}")),
+        Some(50.0)
+    );
+    assert_eq!(
+        value(&b, &format!("scrape_body_size_bytes{{{T}}}")),
+        Some(8.0)
+    );
+    s.complete(
+        2000,
+        Duration::ZERO,
+        Err(ScrapeError::Fetch(http::FetchError::BodySizeLimit(4))),
+    );
+    assert_eq!(
+        value(&sink.last(), &format!("scrape_body_size_bytes{{{T}}}")),
+        Some(-1.0)
+    );
+    // The three go stale with the rest.
+    s.end_of_run(16_000).blocking_recv().unwrap().unwrap();
+    let b = sink.last();
+    assert_eq!(b.len(), 8, "{b:?}");
+    assert!(b.iter().all(|(_, _, v)| v.is_nan()));
+
+    // Off by default.
+    let (mut s, sink, _) = state(Job::for_tests("node"));
+    s.complete(1000, Duration::ZERO, ok("a 1\n"));
+    assert_eq!(
+        value(&sink.last(), &format!("scrape_body_size_bytes{{{T}}}")),
+        None
+    );
+}
+
+#[test]
 fn openmetrics_bodies_need_eof() {
     let (mut s, _, status) = state(Job::for_tests("node"));
     s.complete(
@@ -863,4 +908,55 @@ async fn a_reload_changing_only_the_client_hands_each_target_to_its_new_loop() {
     assert_eq!(added[0], 2.0);
     assert!(added[1..].iter().all(|v| *v == 0.0), "{added:?}");
     assert!(sink.batches.lock().unwrap().len() >= before + 3);
+}
+
+#[tokio::test]
+async fn enable_compression_and_fallback_scrape_protocol() {
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let log = Arc::clone(&seen);
+    // No Content-Type at all: the job's fallback decides.
+    let addr = serve(move |req| {
+        log.lock().unwrap().push(req.to_ascii_lowercase());
+        (200, vec![], b"m 1\n# EOF\n".to_vec(), Duration::ZERO)
+    })
+    .await;
+    let job = |extra: &str| job_from_yaml(&format!("scrape_configs:\n  - job_name: c\n{extra}"));
+    let fetch = |j: Job| {
+        let mut t = target_for(&j, &addr);
+        t.timeout = Duration::from_secs(5);
+        async move {
+            let mut buf = Vec::new();
+            http::fetch(&j.client, &j, &t, &mut buf).await.unwrap()
+        }
+    };
+    assert_eq!(fetch(job("")).await, Format::PrometheusText);
+    let req = seen.lock().unwrap().pop().unwrap();
+    assert!(req.contains("accept-encoding: gzip"), "{req}");
+
+    let j =
+        job("    enable_compression: false\n    fallback_scrape_protocol: OpenMetricsText1.0.0\n");
+    assert_eq!(fetch(j).await, Format::OpenMetrics);
+    let req = seen.lock().unwrap().pop().unwrap();
+    assert!(req.contains("accept-encoding: identity"), "{req}");
+    assert!(!req.contains("gzip"), "{req}");
+}
+
+#[tokio::test]
+async fn keep_dropped_targets_bounds_the_list_not_the_count() {
+    let sink = Arc::new(Recorder::default());
+    let manager = Manager::new(Arc::clone(&sink), 0);
+    let kept = job_from_yaml(
+        "scrape_configs:\n  - job_name: few\n    keep_dropped_targets: 1\n    static_configs:\n      - targets: ['a:1', 'b:1', 'c:1']\n    relabel_configs:\n      - source_labels: [__address__]\n        regex: 'c:1'\n        action: keep\n",
+    );
+    let none = job_from_yaml(
+        "scrape_configs:\n  - job_name: all\n    static_configs:\n      - targets: ['d:1']\n",
+    );
+    manager.apply(vec![kept, none]);
+    let snap = manager.snapshot();
+    manager.shutdown();
+    assert_eq!(snap.dropped.len(), 1, "{:?}", snap.dropped);
+    assert_eq!(
+        snap.dropped_counts,
+        [("all".to_string(), 0), ("few".to_string(), 2)].into()
+    );
 }

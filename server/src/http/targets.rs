@@ -123,10 +123,7 @@ pub async fn targets(
     } else {
         Vec::new()
     };
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for d in &snap.dropped {
-        *counts.entry(d.pool.as_str()).or_default() += 1;
-    }
+    let counts = &snap.dropped_counts;
     let dropped: Vec<Value> = if show_dropped {
         snap.dropped
             .iter()
