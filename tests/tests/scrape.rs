@@ -702,7 +702,10 @@ fn failed_scrapes_store_nothing_and_say_why() {
     };
     let config = dir.path().join("prometheus.yml");
     let yaml = [
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n".to_string(),
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  scrape_failure_log_file: {}\nscrape_configs:\n",
+            dir.path().join("failures.log").display()
+        ),
         job("good", ""),
         job("slow", ""),
         job("error500", ""),
@@ -773,6 +776,27 @@ fn failed_scrapes_store_nothing_and_say_why() {
             }
             Ok(())
         },
+    );
+    // Fetch failures, and only those, went to scrape_failure_log_file as
+    // Prometheus writes it: one JSON object per line.
+    let log = std::fs::read_to_string(dir.path().join("failures.log")).unwrap();
+    let mut logged: BTreeSet<String> = BTreeSet::new();
+    for line in log.lines() {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let job = v["job_name"].as_str().unwrap().to_string();
+        assert_eq!(v["level"], "ERROR", "{line}");
+        assert_eq!(v["target"], url(&job).as_str(), "{line}");
+        let want = &expected.iter().find(|(j, _)| *j == job).unwrap().1;
+        assert!(
+            v["msg"].as_str().unwrap().starts_with(want.as_str()),
+            "{line}"
+        );
+        logged.insert(job);
+    }
+    assert_eq!(
+        logged,
+        ["error500", "oversize", "slow"].map(String::from).into(),
+        "parse and limit errors are not fetch failures: {log}"
     );
     let report: BTreeSet<String> = REPORT.iter().map(|s| s.to_string()).collect();
     for (job, _) in &expected {

@@ -37,6 +37,12 @@ impl Job {
             .collect();
         let headers = header_credentials(http);
         let sni = super::http::SniRoute::for_job(http, &tls);
+        let failure_log = match &cfg.scrape_failure_log_file {
+            Some(path) => Some(Arc::new(
+                super::failure_log::FailureLog::open(path).map_err(ctx)?,
+            )),
+            None => None,
+        };
         Ok(Job {
             config: cfg.clone(),
             static_groups,
@@ -45,6 +51,7 @@ impl Job {
             client,
             headers,
             sni,
+            failure_log,
         })
     }
 }

@@ -25,6 +25,7 @@
 //!   shared status.
 
 pub mod discovery;
+mod failure_log;
 pub mod http;
 mod job;
 mod oauth2;
@@ -188,6 +189,8 @@ pub struct Job {
     /// With `tls_config.server_name`: how https targets are reached so
     /// the handshake names it.
     pub sni: Option<Arc<http::SniRoute>>,
+    /// `scrape_failure_log_file`, open.
+    pub failure_log: Option<Arc<failure_log::FailureLog>>,
 }
 
 impl Job {

@@ -954,6 +954,14 @@ pub async fn run<S: Sink>(
                 .map_err(ScrapeError::from),
         };
         let duration = started.elapsed();
+        if let (Err(e @ ScrapeError::Fetch(_)), Some(log)) = (&fetched, &state.job.failure_log) {
+            log.record(
+                t,
+                &state.job.config.job_name,
+                &state.target.url,
+                &e.to_string(),
+            );
+        }
         // Parsing a body is short CPU work and the sink only queues the
         // samples, so this runs on the async worker (a hop to the blocking
         // pool per scrape cost more than the work itself).
