@@ -361,6 +361,9 @@ pub struct Collection {
     )>,
     /// The sender to `alerting.alertmanagers`, for `/metrics`.
     pub alert_sender: std::sync::OnceLock<crate::rules::AlertmanagerSender>,
+    /// `global.query_log_file`, reopened with every reload; the query API
+    /// and the rule evaluator write to it.
+    pub query_log: Arc<crate::querylog::QueryLog>,
 }
 
 /// Why a reload was refused.
@@ -374,6 +377,8 @@ pub enum ReloadError {
     Rules(#[from] crate::rules::RuleLoadError),
     #[error("loading the Alertmanager configuration: {0}")]
     Alertmanager(String),
+    #[error("{0}")]
+    QueryLog(String),
 }
 
 impl Collection {
@@ -393,6 +398,7 @@ impl Collection {
             rules: std::sync::OnceLock::new(),
             notifier: std::sync::OnceLock::new(),
             alert_sender: std::sync::OnceLock::new(),
+            query_log: Arc::new(crate::querylog::QueryLog::new()),
         }
     }
 
@@ -428,6 +434,8 @@ impl Collection {
         if !errors.is_empty() {
             return Err(ReloadError::Jobs(errors));
         }
+        let query_log = crate::querylog::open(loaded.config.global.query_log_file.as_deref())
+            .map_err(ReloadError::QueryLog)?;
         // The notifier's configuration and the rules first: a broken one
         // refuses the whole configuration before any of it is applied.
         let notifier = match self.notifier.get() {
@@ -455,6 +463,7 @@ impl Collection {
         if let Some((n, prepared)) = notifier {
             n.install(prepared);
         }
+        self.query_log.install(query_log);
         let n = jobs.len();
         self.manager.apply(jobs);
         *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(loaded.config));

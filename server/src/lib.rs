@@ -29,6 +29,7 @@ pub mod ingest;
 pub mod memo;
 pub mod notify;
 pub mod promql;
+pub mod querylog;
 pub mod rules;
 pub mod selfmetrics;
 pub mod serve;

@@ -1,7 +1,8 @@
 //! pharos's own metrics: what `/metrics` serves (OpenMetrics, rendered by
 //! the `prometheus-client` crate) — storage and scrape metrics under a
 //! `pharos_` prefix; under Prometheus's own names, what the Prometheus
-//! mixin's alerts read — `prometheus_config_last_reload_*`, the rule
+//! mixin's alerts read — `prometheus_config_last_reload_*`,
+//! `prometheus_engine_query_log_*`, the rule
 //! groups' `prometheus_rule_*` and the Alertmanager sender's
 //! `prometheus_notifications_*` — so existing alerts on pharos keep
 //! working; and the standard `process_*` metrics.
@@ -224,6 +225,8 @@ struct ScrapeFacts {
     targets: std::collections::BTreeMap<(String, &'static str), f64>,
     reload_ok: bool,
     reload_success_seconds: f64,
+    query_log_enabled: bool,
+    query_log_failures: f64,
 }
 
 fn scrape_facts(c: &Collection) -> ScrapeFacts {
@@ -247,6 +250,8 @@ fn scrape_facts(c: &Collection) -> ScrapeFacts {
         targets,
         reload_ok: c.last_reload_ok.load(Ordering::Relaxed),
         reload_success_seconds: c.last_reload_success_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+        query_log_enabled: c.query_log.enabled(),
+        query_log_failures: c.query_log.failures() as f64,
     }
 }
 
@@ -288,6 +293,18 @@ impl Collector for ScrapeCollector {
             let labels = [("scrape_job", job.as_str()), ("health", *health)];
             ConstGauge::new(*n).encode(m.encode_family(&labels)?)?;
         }
+        gauge(
+            &mut e,
+            "prometheus_engine_query_log_enabled",
+            "State of the query log.",
+            if f.query_log_enabled { 1.0 } else { 0.0 },
+        )?;
+        counter(
+            &mut e,
+            "prometheus_engine_query_log_failures",
+            "The number of query log failures.",
+            f.query_log_failures,
+        )?;
         gauge(
             &mut e,
             "prometheus_config_last_reload_successful",

@@ -120,6 +120,7 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         .notifier
         .set((Arc::clone(&notifier), cfg.alertmanager_config.clone()));
     let rules = crate::rules::Manager::new(crate::rules::ManagerOptions {
+        query_log: Some(Arc::clone(&collection.query_log)),
         engine: Arc::clone(&engine),
         storage: Arc::clone(&storage),
         // Rule alerts, with the external labels and after
@@ -164,10 +165,14 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         ..Default::default()
     });
     let app = router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("HTTP server failed")?;
+    // The peer address is the query log's `clientIP`.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("HTTP server failed")?;
 
     tracing::info!("shutting down");
     collection.shutdown();

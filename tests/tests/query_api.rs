@@ -876,3 +876,115 @@ fn query_sample_limit_is_an_execution_error() {
     assert_eq!(code, 200, "{v}");
     healthy(&mut s);
 }
+
+/// `query_log_file`: API and rule queries, one JSON line each as
+/// Prometheus's query log writes them; a reload without the key closes it.
+#[test]
+fn queries_go_to_the_query_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("query.log");
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        "groups:\n  - name: logged\n    interval: 1s\n    rules:\n      - record: one\n        expr: vector(1)\n",
+    )
+    .unwrap();
+    let with_log = format!(
+        "global:\n  evaluation_interval: 1s\n  query_log_file: {}\nrule_files: [rules.yml]\n",
+        log.display()
+    );
+    std::fs::write(&config, &with_log).unwrap();
+    let s = Server::start_with_config(
+        &dir.path().join("data"),
+        &config,
+        &["--collector.host=false", "--collector.self=false"],
+    );
+    let (code, _) = query(&s, "vector(2) + 1", &[("time", "1700000000")]);
+    assert_eq!(code, 200);
+    let (code, _) = s.get_json_query(
+        "/api/v1/query_range",
+        &[
+            ("query", "time()"),
+            ("start", "1700000000"),
+            ("end", "1700000060"),
+            ("step", "15"),
+        ],
+    );
+    assert_eq!(code, 200);
+    let (code, _) = query(&s, "sum(", &[]);
+    assert_eq!(code, 400, "a query that does not parse");
+
+    let entries = || -> Vec<Value> {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    };
+    let mut waited = 0;
+    while !entries().iter().any(|e| e.get("ruleGroup").is_some()) {
+        assert!(waited < 100, "no rule query logged: {:?}", entries());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    }
+    let all = entries();
+    let http: Vec<&Value> = all
+        .iter()
+        .filter(|e| e.get("httpRequest").is_some())
+        .collect();
+    assert_eq!(
+        http.len(),
+        2,
+        "the unparseable query is not logged: {all:?}"
+    );
+    assert_eq!(
+        http[0]["httpRequest"],
+        json!({"clientIP": "127.0.0.1", "method": "GET", "path": "/api/v1/query"})
+    );
+    assert_eq!(
+        http[0]["params"],
+        json!({"end": "2023-11-14T22:13:20.000Z", "query": "vector(2) + 1", "start": "2023-11-14T22:13:20.000Z", "step": 0})
+    );
+    assert_eq!(http[1]["httpRequest"]["path"], "/api/v1/query_range");
+    assert_eq!(
+        http[1]["params"],
+        json!({"end": "2023-11-14T22:14:20.000Z", "query": "time()", "start": "2023-11-14T22:13:20.000Z", "step": 15})
+    );
+    for e in &all {
+        assert!(e["stats"]["timings"]["execTotalTime"].is_number(), "{e}");
+        assert!(e["ts"].as_str().unwrap().ends_with('Z'), "{e}");
+    }
+    let rule = all.iter().find(|e| e.get("ruleGroup").is_some()).unwrap();
+    assert_eq!(rule["ruleGroup"]["name"], "logged");
+    assert!(
+        rule["ruleGroup"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("rules.yml"),
+        "{rule}"
+    );
+    assert_eq!(rule["params"]["query"], "vector(1)");
+    let enabled = || -> f64 {
+        let (_, metrics) = s.get_text("/metrics");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("prometheus_engine_query_log_enabled "))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{metrics}"))
+    };
+    assert_eq!(enabled(), 1.0);
+
+    // Without query_log_file the log is closed.
+    std::fs::write(
+        &config,
+        with_log.replace(&format!("  query_log_file: {}\n", log.display()), ""),
+    )
+    .unwrap();
+    let (code, body) = s.post("/-/reload");
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(enabled(), 0.0);
+    let before = entries().len();
+    query(&s, "vector(3)", &[]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(entries().len(), before, "nothing is logged once closed");
+}

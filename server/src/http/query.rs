@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{Extensions, HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 
 use super::api::Params;
@@ -92,17 +92,45 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// Who asked, for the query log.
+struct Caller {
+    client_ip: String,
+    method: String,
+    path: String,
+}
+
+impl Caller {
+    fn of(ext: &Extensions, method: &Method, uri: &Uri) -> Caller {
+        Caller {
+            client_ip: ext
+                .get::<ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+                .unwrap_or_default(),
+            method: method.to_string(),
+            path: uri.path().to_string(),
+        }
+    }
+}
+
 /// `GET|POST /api/v1/query`.
 pub async fn instant(
     State(st): State<AppState>,
     RawQuery(q): RawQuery,
+    (method, uri, ext): (Method, Uri, Extensions),
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let p = Params::from_request(q.as_deref(), &headers, &body);
     let query = query_param(&p)?;
     let t = p.time("time", now_ms())?;
-    evaluate(&st, &p, move |engine, storage| {
+    let logged = Logged {
+        query: query.clone(),
+        start_ms: t,
+        end_ms: t,
+        step_ms: 0,
+        caller: Caller::of(&ext, &method, &uri),
+    };
+    evaluate(&st, &p, logged, move |engine, storage| {
         engine.instant(storage, &query, t)
     })
     .await
@@ -112,6 +140,7 @@ pub async fn instant(
 pub async fn range(
     State(st): State<AppState>,
     RawQuery(q): RawQuery,
+    (method, uri, ext): (Method, Uri, Extensions),
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -143,17 +172,35 @@ pub async fn range(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         ));
     }
-    evaluate(&st, &p, move |engine, storage| {
+    let logged = Logged {
+        query: query.clone(),
+        start_ms: start,
+        end_ms: end,
+        step_ms,
+        caller: Caller::of(&ext, &method, &uri),
+    };
+    evaluate(&st, &p, logged, move |engine, storage| {
         engine.range(storage, &query, start, end, step_ms)
     })
     .await
 }
 
-/// Runs a query off the async threads with the request's engine options
-/// and answers with its result (`limit`, `stats` applied).
+/// A query as the query log records it.
+struct Logged {
+    query: String,
+    start_ms: i64,
+    end_ms: i64,
+    step_ms: i64,
+    caller: Caller,
+}
+
+/// Runs a query off the async threads with the request's engine options,
+/// writes it to the query log, and answers with its result (`limit`,
+/// `stats` applied).
 async fn evaluate(
     st: &AppState,
     p: &Params,
+    logged: Logged,
     run: impl FnOnce(&crate::promql::Engine, &crate::storage::Storage) -> Result<QueryOutput, QueryError>
         + Send
         + 'static,
@@ -164,8 +211,36 @@ async fn evaluate(
     let storage = Arc::clone(&st.storage);
     let out = tokio::task::spawn_blocking(move || run(&engine, &storage))
         .await
-        .map_err(ApiError::task_failed)??;
-    Ok(respond(out, limit, stats.as_deref()))
+        .map_err(ApiError::task_failed)?;
+    if let Some(log) = st.collection.as_ref().map(|c| &c.query_log) {
+        log_query(log, &logged, &out);
+    }
+    Ok(respond(out?, limit, stats.as_deref()))
+}
+
+fn log_query(log: &crate::querylog::QueryLog, q: &Logged, out: &Result<QueryOutput, QueryError>) {
+    use crate::querylog::{Entry, Origin};
+    // Queries that do not parse never reach Prometheus's engine.
+    if matches!(out, Err(QueryError::Parse(_))) {
+        return;
+    }
+    let error = out.as_ref().err().map(|e| e.to_string());
+    log.log(
+        &Entry {
+            query: &q.query,
+            start_ms: q.start_ms,
+            end_ms: q.end_ms,
+            step_ms: q.step_ms,
+            origin: Origin::Http {
+                client_ip: &q.caller.client_ip,
+                method: &q.caller.method,
+                path: &q.caller.path,
+            },
+            stats: out.as_ref().ok().map(|o| &o.stats),
+            error: error.as_deref(),
+        },
+        now_ms(),
+    );
 }
 
 fn required_time(p: &Params, key: &str) -> Result<i64, ApiError> {

@@ -79,6 +79,8 @@ pub struct GroupEnv<'a> {
     /// Least time between two notifications of a firing alert
     /// (`--rules.alert.resend-delay`).
     pub resend_delay_ms: i64,
+    /// Where each rule's query is logged, with its group.
+    pub query_log: Option<&'a crate::querylog::QueryLog>,
 }
 
 /// What a rule is.
@@ -276,7 +278,8 @@ impl Group {
         self.counts.iterations += 1;
         for rule in &mut self.rules {
             let began = Instant::now();
-            let outcome = eval_rule(rule, ts, query_ts, self.limit, env);
+            let group = (self.file.as_str(), self.name.as_str());
+            let outcome = eval_rule(rule, group, ts, query_ts, self.limit, env);
             self.counts.evaluations += 1;
             self.counts.failures += u64::from(outcome.is_err());
             let mut written: HashSet<Labels> = HashSet::new();
@@ -340,12 +343,17 @@ impl Group {
 /// One rule's evaluation: the samples to write.
 fn eval_rule(
     rule: &mut Rule,
+    group: (&str, &str),
     ts: i64,
     query_ts: i64,
     limit: u64,
     env: &GroupEnv<'_>,
 ) -> Result<Vec<(Labels, f64)>, String> {
-    let result = instant_vector(env.engine, &*env.store, &rule.expr, query_ts)?;
+    let out = env.engine.instant(&*env.store, &rule.expr, query_ts);
+    if let Some(log) = env.query_log {
+        log_rule_query(log, group, &rule.expr, query_ts, &out);
+    }
+    let result = vector_of(out.map_err(|e| e.to_string())?)?;
     match &mut rule.kind {
         RuleImpl::Recording { record } => {
             let mut out = Vec::with_capacity(result.len());
@@ -390,7 +398,11 @@ pub fn instant_vector(
     expr: &str,
     t: i64,
 ) -> Result<Vec<(Labels, f64)>, String> {
-    let out = engine.instant(store, expr, t).map_err(|e| e.to_string())?;
+    vector_of(engine.instant(store, expr, t).map_err(|e| e.to_string())?)
+}
+
+/// A query's result as a rule uses it.
+fn vector_of(out: crate::promql::QueryOutput) -> Result<Vec<(Labels, f64)>, String> {
     match out.value {
         Value::Vector(v) => Ok(v.into_iter().map(|s| (s.labels, s.v)).collect()),
         Value::Scalar { v, .. } => Ok(vec![(Labels::default(), v)]),
@@ -398,6 +410,34 @@ pub fn instant_vector(
             Err("rule result is not a vector or scalar".into())
         }
     }
+}
+
+/// A rule's query in the query log, as Prometheus logs it: with its group,
+/// unless it did not parse.
+fn log_rule_query(
+    log: &crate::querylog::QueryLog,
+    (file, name): (&str, &str),
+    expr: &str,
+    t: i64,
+    out: &Result<crate::promql::QueryOutput, crate::promql::QueryError>,
+) {
+    if matches!(out, Err(crate::promql::QueryError::Parse(_))) {
+        return;
+    }
+    let error = out.as_ref().err().map(|e| e.to_string());
+    let now = chrono::Utc::now().timestamp_millis();
+    log.log(
+        &crate::querylog::Entry {
+            query: expr,
+            start_ms: t,
+            end_ms: t,
+            step_ms: 0,
+            origin: crate::querylog::Origin::Rule { file, name },
+            stats: out.as_ref().ok().map(|o| &o.stats),
+            error: error.as_deref(),
+        },
+        now,
+    );
 }
 
 /// The link back to the expression that made an alert, as Prometheus

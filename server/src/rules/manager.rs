@@ -39,6 +39,8 @@ pub struct ManagerOptions {
     /// pending alert still waits before it fires.
     pub grace_period: Duration,
     pub clock: Clock,
+    /// `query_log_file`: rule queries are logged with their group.
+    pub query_log: Option<Arc<crate::querylog::QueryLog>>,
 }
 
 /// What the configuration file says about rules.
@@ -369,6 +371,7 @@ impl Manager {
             external_labels: &external_labels,
             external_url: &external_url,
             resend_delay_ms: self.opts.resend_delay.as_millis() as i64,
+            query_log: self.opts.query_log.as_deref(),
         };
         g.eval(ts, &env);
         self.save(&g, ts);

@@ -108,6 +108,7 @@ fn eval(g: &mut Group, s: &Arc<Storage>, rec: &Recorder, ts: i64) {
         external_labels: &[("site".to_string(), "lab".to_string())],
         external_url: "http://pharos:9090",
         resend_delay_ms: MIN,
+        query_log: None,
     };
     g.eval(ts, &env);
 }
@@ -665,6 +666,7 @@ fn evaluation_times_are_spread_on_the_interval_grid() {
 
 fn manager(s: &Arc<Storage>, now: i64, sender: Arc<dyn AlertSender>) -> Arc<Manager> {
     Manager::new(ManagerOptions {
+        query_log: None,
         engine: Arc::new(Engine::default()),
         storage: Arc::clone(s),
         sender,

@@ -346,6 +346,7 @@ fn run_group(
         external_labels: &tg.external_labels,
         external_url: &tg.external_url,
         resend_delay_ms: 60_000,
+        query_log: None,
     };
     let mut ts = 0;
     while ts <= max_t {
