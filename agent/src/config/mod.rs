@@ -265,6 +265,25 @@ fn decode_file(ctx: &mut Ctx, text: &str) -> Config {
     if let Some(n) = m.take("tracing") {
         c.tracing = Some(storage::decode_tracing(ctx, n));
     }
+    // Sections pharos reads (so a Prometheus file loads) but does not act
+    // on: said once at load rather than silently ignored.
+    for rw in &c.remote_write {
+        ctx.warnings.push(format!(
+            "remote_write {:?}: sending samples to remote storage is not supported by pharos yet; this entry is ignored",
+            rw.url
+        ));
+    }
+    for rr in &c.remote_read {
+        ctx.warnings.push(format!(
+            "remote_read {:?}: reading from remote storage is not supported by pharos; this entry is ignored (pharos answers remote read itself, at /api/v1/read)",
+            rr.url
+        ));
+    }
+    if c.tracing.as_ref().is_some_and(|t| !t.endpoint.is_empty()) {
+        ctx.warnings.push(
+            "tracing: pharos does not export traces; this section is ignored".to_string(),
+        );
+    }
     if let Some(n) = m.take("otlp") {
         c.otlp = storage::decode_otlp(ctx, n);
     }

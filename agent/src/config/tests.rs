@@ -144,6 +144,15 @@ fn conf_good_values() {
     );
     assert!(loaded.warnings.iter().any(|w| w
         == "job \"service-kubernetes\": kubernetes_sd_configs is not supported by pharos; its targets will not be discovered"));
+    for url in c.remote_write.iter().map(|r| &r.url) {
+        let want = format!("remote_write {url:?}: sending samples to remote storage is not supported by pharos yet; this entry is ignored");
+        assert!(loaded.warnings.contains(&want), "{want}");
+    }
+    assert!(!c.remote_write.is_empty() && !c.remote_read.is_empty());
+    assert!(loaded
+        .warnings
+        .iter()
+        .any(|w| w.starts_with("remote_read ") && w.ends_with("at /api/v1/read)")));
     assert!(job(c, "hetzner").scrape_native_histograms);
     assert_eq!(
         job(c, "hetzner").scrape_protocols,
