@@ -219,6 +219,7 @@ impl Collector for PharosCollector {
 struct ScrapeFacts {
     scrapes: f64,
     failures: Vec<(&'static str, f64)>,
+    target_limit_syncs: f64,
     samples: f64,
     stale_markers: f64,
     /// Targets per (job, health).
@@ -247,6 +248,7 @@ fn scrape_facts(c: &Collection) -> ScrapeFacts {
             .collect(),
         samples: l(&st.samples),
         stale_markers: l(&st.stale_markers),
+        target_limit_syncs: l(&st.target_limit_syncs),
         targets,
         reload_ok: c.last_reload_ok.load(Ordering::Relaxed),
         reload_success_seconds: c.last_reload_success_ms.load(Ordering::Relaxed) as f64 / 1000.0,
@@ -293,6 +295,39 @@ impl Collector for ScrapeCollector {
             let labels = [("scrape_job", job.as_str()), ("health", *health)];
             ConstGauge::new(*n).encode(m.encode_family(&labels)?)?;
         }
+        // The limit counters the Prometheus mixin's alerts watch, under
+        // Prometheus's names (the same counts as pharos_scrape_failures).
+        let failed = |reason: &str| {
+            f.failures
+                .iter()
+                .find(|(r, _)| *r == reason)
+                .map_or(0.0, |(_, v)| *v)
+        };
+        for (name, help, reason) in [
+            (
+                "prometheus_target_scrapes_exceeded_sample_limit",
+                "Total number of scrapes that hit the sample limit and were rejected.",
+                "sample_limit",
+            ),
+            (
+                "prometheus_target_scrapes_exceeded_body_size_limit",
+                "Total number of scrapes that hit the body size limit.",
+                "body_size_limit",
+            ),
+            (
+                "prometheus_target_scrape_pool_exceeded_label_limits",
+                "Total number of times scrape pools hit the label limits, during sync or config reload.",
+                "label_limit",
+            ),
+        ] {
+            counter(&mut e, name, help, failed(reason))?;
+        }
+        counter(
+            &mut e,
+            "prometheus_target_scrape_pool_exceeded_target_limit",
+            "Total number of times scrape pools hit the target limit, during sync or config reload.",
+            f.target_limit_syncs,
+        )?;
         gauge(
             &mut e,
             "prometheus_engine_query_log_enabled",

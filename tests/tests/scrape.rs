@@ -777,6 +777,19 @@ fn failed_scrapes_store_nothing_and_say_why() {
             Ok(())
         },
     );
+    // The limit counters the Prometheus mixin's alerts read.
+    let (_, metrics) = s.get_text("/metrics");
+    for name in [
+        "prometheus_target_scrapes_exceeded_sample_limit_total",
+        "prometheus_target_scrapes_exceeded_body_size_limit_total",
+        "prometheus_target_scrape_pool_exceeded_label_limits_total",
+    ] {
+        let v: f64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no {name} in /metrics"));
+        assert!(v >= 3.0, "{name} = {v}: each limit failed three scrapes");
+    }
     // Fetch failures, and only those, went to scrape_failure_log_file as
     // Prometheus writes it: one JSON object per line.
     let log = std::fs::read_to_string(dir.path().join("failures.log")).unwrap();

@@ -280,9 +280,8 @@ fn decode_file(ctx: &mut Ctx, text: &str) -> Config {
         ));
     }
     if c.tracing.as_ref().is_some_and(|t| !t.endpoint.is_empty()) {
-        ctx.warnings.push(
-            "tracing: pharos does not export traces; this section is ignored".to_string(),
-        );
+        ctx.warnings
+            .push("tracing: pharos does not export traces; this section is ignored".to_string());
     }
     if let Some(n) = m.take("otlp") {
         c.otlp = storage::decode_otlp(ctx, n);

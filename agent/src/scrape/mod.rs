@@ -578,6 +578,11 @@ impl<S: Sink> SyncHandle<S> {
             targets: active.len(),
             limit,
         });
+        if over.is_some() {
+            self.stats
+                .target_limit_syncs
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         for (k, target) in active {
             if let Some(l) = st.loops.get(&k) {
                 *lock(&l.forced) = over.clone();

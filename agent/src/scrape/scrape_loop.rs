@@ -102,6 +102,10 @@ pub struct ScrapeStats {
     pub samples: AtomicU64,
     /// Stale markers written.
     pub stale_markers: AtomicU64,
+    /// Target syncs of a pool that found more targets than its
+    /// `target_limit` (Prometheus's
+    /// `prometheus_target_scrape_pool_exceeded_target_limit_total`).
+    pub target_limit_syncs: AtomicU64,
 }
 
 impl ScrapeStats {

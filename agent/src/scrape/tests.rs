@@ -737,9 +737,17 @@ async fn manager_scrapes_targets_and_reports_them() {
         .iter()
         .any(|(s, _, v)| s.starts_with("m{") && *v == 7.0));
 
-    // Target limit: both targets fail without being scraped.
+    // Target limit: both targets fail without being scraped; the pool's
+    // sync counts once.
     job.config.target_limit = 1;
     manager.apply(vec![job.clone()]);
+    assert_eq!(
+        manager
+            .stats()
+            .target_limit_syncs
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
     tokio::time::sleep(Duration::from_millis(600)).await;
     let snap = manager.snapshot();
     assert!(
