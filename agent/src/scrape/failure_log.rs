@@ -37,6 +37,18 @@ impl FailureLog {
         })
     }
 
+    /// Writes from now on to the file `newer` opened (a reload that leaves
+    /// the job as it was still reopens its log, as Prometheus does, so a
+    /// rotated file is let go).
+    pub fn reopen_from(&self, newer: &FailureLog) {
+        if std::ptr::eq(self, newer) {
+            return;
+        }
+        let mut mine = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut theirs = newer.file.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::swap(&mut *mine, &mut *theirs);
+    }
+
     /// Appends one failure of `target` (its URL) of `job` at `t_ms`. A
     /// write that fails is logged, never fatal to the scrape.
     pub fn record(&self, t_ms: i64, job: &str, target: &str, error: &str) {
@@ -101,6 +113,22 @@ mod tests {
         assert!(FailureLog::open(&dir.join("missing/dir/f.log"))
             .unwrap_err()
             .starts_with("opening the scrape failure log file"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_reload_lets_a_rotated_file_go() {
+        let dir = tempfile_dir();
+        let path = dir.join("f.log");
+        let running = FailureLog::open(&path).unwrap();
+        running.record(0, "j", "t", "before");
+        std::fs::rename(&path, dir.join("f.log.1")).unwrap();
+        // The reload opens the file anew; the running job takes it.
+        running.reopen_from(&FailureLog::open(&path).unwrap());
+        running.record(0, "j", "t", "after");
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+        assert!(read("f.log.1").contains("before") && !read("f.log.1").contains("after"));
+        assert!(read("f.log").contains("after"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

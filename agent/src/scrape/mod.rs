@@ -363,7 +363,12 @@ impl<S: Sink> Manager<S> {
         for job in jobs {
             let name = job.config.job_name.clone();
             if let Some(old) = pools.get(&name) {
-                if lock(&old.state).job.config == job.config {
+                let st = lock(&old.state);
+                if st.job.config == job.config {
+                    if let (Some(running), Some(reopened)) = (&st.job.failure_log, &job.failure_log)
+                    {
+                        running.reopen_from(reopened);
+                    }
                     continue;
                 }
             }
