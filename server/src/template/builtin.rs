@@ -76,9 +76,20 @@ fn eval_args(args: &[Value]) -> String {
 
 /// Go's `template.HTMLEscapeString`.
 pub fn html_escape(s: &str) -> String {
+    escape_html(s, false)
+}
+
+/// What html/template writes for a value printed in HTML text: the same as
+/// [`html_escape`], and `+` as `&#43;` (its table guards against UTF-7).
+pub fn html_text_escape(s: &str) -> String {
+    escape_html(s, true)
+}
+
+fn escape_html(s: &str, plus: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
+            '+' if plus => out.push_str("&#43;"),
             '"' => out.push_str("&#34;"),
             '\'' => out.push_str("&#39;"),
             '&' => out.push_str("&amp;"),

@@ -68,14 +68,30 @@ pub(crate) struct State<'t> {
     vars: Vec<(String, Value)>,
     depth: usize,
     node: Option<At<'t>>,
+    /// HTML output (Go's html/template, as Alertmanager renders email
+    /// bodies): what actions print is escaped.
+    html: bool,
 }
 
-/// Runs `tree` with `data` as dot.
+/// Whether a pipeline already yields HTML: it ends in `safeHtml` (Go's
+/// `template.HTML`, printed as it is) or in the `html` escaper. Go tracks
+/// the type through variables too; templates do not store such values in
+/// variables in practice.
+fn html_output(pipe: &Pipe) -> bool {
+    matches!(
+        pipe.cmds.last().and_then(|c| c.args.first()),
+        Some(super::parse::Arg::Identifier { name, .. }) if name == "safeHtml" || name == "html"
+    )
+}
+
+/// Runs `tree` with `data` as dot; with `html`, what actions print is
+/// HTML-escaped as html/template escapes text (see [`html_output`]).
 pub(crate) fn execute(
     tmpl: &Template,
     tree: &Tree,
     funcs: &Funcs,
     data: &Value,
+    html: bool,
 ) -> Result<String, TemplateError> {
     let mut s = State {
         tmpl,
@@ -84,6 +100,7 @@ pub(crate) fn execute(
         vars: vec![("$".to_string(), data.clone())],
         depth: 0,
         node: None,
+        html,
     };
     let mut out = String::new();
     s.walk_list(&mut out, data, &tree.root)?;
@@ -137,10 +154,7 @@ impl<'t> State<'t> {
                 let v = self.eval_pipeline(dot, pipe)?;
                 if pipe.decl.is_empty() {
                     self.at(At::Node(node));
-                    match v {
-                        Value::Nil => out.push_str("<no value>"),
-                        v => out.push_str(&format_value(&v)),
-                    }
+                    self.print(out, &v, pipe);
                 }
             }
             Node::Break { .. } => return Ok(Flow::Break),
@@ -278,9 +292,25 @@ impl<'t> State<'t> {
             vars: vec![("$".to_string(), new_dot.clone())],
             depth: self.depth + 1,
             node: None,
+            html: self.html,
         };
         s.walk_list(out, &new_dot, &tree.root)?;
         Ok(())
+    }
+
+    /// What an action prints. Kept out of [`Self::walk`], which recurses
+    /// with every template call, so its frame stays small.
+    #[inline(never)]
+    fn print(&self, out: &mut String, v: &Value, pipe: &Pipe) {
+        let escape = self.html && !html_output(pipe);
+        match v {
+            // html/template's escapers skip a nil argument, so a missing
+            // key prints nothing there.
+            Value::Nil if escape => {}
+            Value::Nil => out.push_str("<no value>"),
+            v if escape => out.push_str(&builtin::html_text_escape(&format_value(v))),
+            v => out.push_str(&format_value(v)),
+        }
     }
 
     fn var_value(&self, name: &str) -> R<Value> {

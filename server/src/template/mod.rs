@@ -197,6 +197,32 @@ impl Template {
         data: &Value,
         funcs: &Funcs,
     ) -> Result<String, TemplateError> {
+        self.run(name, data, funcs, false)
+    }
+
+    /// Executes template `name` for HTML output, as Alertmanager runs
+    /// email bodies through html/template: what actions print is escaped
+    /// as html/template escapes text (`<`, `>`, `&`, quotes, `+`), except
+    /// pipelines ending in `safeHtml` or `html`. Simpler than Go's
+    /// contextual escaping: inside `<script>` or a URL attribute Go escapes
+    /// differently; email templates put values in text and quoted
+    /// attributes, where the two agree.
+    pub fn execute_html(
+        &self,
+        name: &str,
+        data: &Value,
+        funcs: &Funcs,
+    ) -> Result<String, TemplateError> {
+        self.run(name, data, funcs, true)
+    }
+
+    fn run(
+        &self,
+        name: &str,
+        data: &Value,
+        funcs: &Funcs,
+        html: bool,
+    ) -> Result<String, TemplateError> {
         let Some(tree) = self.trees.get(name) else {
             return Err(TemplateError(format!(
                 "template: no template {} associated with template {}",
@@ -204,7 +230,7 @@ impl Template {
                 go_quote(&self.root)
             )));
         };
-        exec::execute(self, tree, funcs, data)
+        exec::execute(self, tree, funcs, data, html)
     }
 
     /// Whether a template with this name is defined (non-empty).

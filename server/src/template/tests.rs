@@ -683,6 +683,40 @@ fn alertmanager_default_templates() {
 }
 
 #[test]
+fn html_output_escapes_what_actions_print() {
+    // As Alertmanager's email bodies go through html/template: values are
+    // escaped in text and quoted attributes (with `+` as &#43;), called
+    // templates too; safeHtml and the html escaper are printed as they are;
+    // literal template text never is. A missing key prints nothing, as
+    // html/template's escapers skip nil.
+    let f = super::alertmanager::alertmanager_funcs();
+    let mut m = BTreeMap::new();
+    m.insert(
+        "A".to_string(),
+        Value::Str(r#"<b>"x" & 'y' + z</b>"#.into()),
+    );
+    let dot = Value::Map(m);
+    let text = concat!(
+        r#"{{ define "inner" }}<i>{{ . }}</i>{{ end }}"#,
+        r#"<p title="{{ .A }}">{{ .A }}</p>|{{ template "inner" .A }}|"#,
+        r#"{{ .A | safeHtml }}|{{ safeHtml .A }}|{{ .A | html }}|{{ .Missing }}"#,
+    );
+    let t = Template::parse("t", text, &f).unwrap();
+    let esc = "&lt;b&gt;&#34;x&#34; &amp; &#39;y&#39; &#43; z&lt;/b&gt;";
+    assert_eq!(
+        t.execute_html("t", &dot, &f).unwrap(),
+        format!(
+            r#"<p title="{esc}">{esc}</p>|<i>{esc}</i>|<b>"x" & 'y' + z</b>|<b>"x" & 'y' + z</b>|&lt;b&gt;&#34;x&#34; &amp; &#39;y&#39; + z&lt;/b&gt;|"#
+        )
+    );
+    // The same template as text is not escaped.
+    assert!(t
+        .execute("t", &dot, &f)
+        .unwrap()
+        .starts_with(r#"<p title="<b>"x" & 'y' + z</b>">"#));
+}
+
+#[test]
 fn alertmanager_model_and_funcs() {
     let f = alertmanager_funcs();
     let dot = am_data().to_value();

@@ -23,8 +23,10 @@
 //!
 //! Not supported: CRAM-MD5 (`auth_secret`), `auth_identity` (PLAIN is sent
 //! without an authorization identity) and `tls_config` (the system's
-//! roots verify the server); the HTML body is rendered as text/template,
-//! without html/template's contextual escaping.
+//! roots verify the server). The HTML body escapes what its actions print
+//! as html/template does in text and quoted attributes
+//! ([`crate::template::Template::execute_html`]), not contextually inside
+//! scripts or URLs.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -127,7 +129,7 @@ impl Email {
                 to: to.clone(),
                 headers,
                 text: r.text(&c.text)?,
-                html: r.text(&c.html)?,
+                html: r.html(&c.html)?,
             })
         };
         match full() {

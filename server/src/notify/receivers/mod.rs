@@ -292,6 +292,16 @@ impl Render {
     /// Executes one config field as a template against the notification
     /// set; empty text is empty, text without actions is itself.
     pub fn text(&self, text: &str) -> Result<String, TemplateError> {
+        self.render(text, false)
+    }
+
+    /// Renders an HTML field (the email `html`), escaping what its
+    /// actions print as Alertmanager's html/template does.
+    pub fn html(&self, text: &str) -> Result<String, TemplateError> {
+        self.render(text, true)
+    }
+
+    fn render(&self, text: &str, html: bool) -> Result<String, TemplateError> {
         if text.is_empty() {
             return Ok(String::new());
         }
@@ -303,7 +313,11 @@ impl Render {
         // costs a map of pointers, not a re-parse.
         let mut t = (*self.templates).clone();
         t.add(FIELD_TEMPLATE, text, &self.funcs)?;
-        t.execute(FIELD_TEMPLATE, &self.dot, &self.funcs)
+        if html {
+            t.execute_html(FIELD_TEMPLATE, &self.dot, &self.funcs)
+        } else {
+            t.execute(FIELD_TEMPLATE, &self.dot, &self.funcs)
+        }
     }
 
     /// Renders several fields; the first failure fails them all, because
