@@ -1,15 +1,23 @@
 # An SMTP server for the email tests (Python's aiosmtpd, Debian package
 # python3-aiosmtpd): listens on a port the kernel picks, prints `PORT n`,
 # then one JSON line per delivered message, parsed by Python's `email`
-# package. With two arguments (user, password) it requires AUTH.
-import asyncio, email, email.policy, json, logging, socket, sys, warnings
+# package. With two arguments (user, password) it requires AUTH; with
+# `--tls CERT KEY` first it offers STARTTLS with that certificate and takes
+# no mail before it.
+import asyncio, email, email.policy, json, logging, socket, ssl, sys, warnings
 from aiosmtpd.smtp import SMTP, AuthResult
 
 # AUTH without TLS is what the test wants; keep aiosmtpd quiet about it.
 warnings.simplefilter("ignore")
 logging.getLogger("mail.log").setLevel(logging.ERROR)
 
-USER, PASSWORD = (sys.argv[1], sys.argv[2]) if len(sys.argv) > 2 else (None, None)
+ARGS = sys.argv[1:]
+TLS = None
+if ARGS[:1] == ["--tls"]:
+    TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    TLS.load_cert_chain(ARGS[1], ARGS[2])
+    ARGS = ARGS[3:]
+USER, PASSWORD = (ARGS[0], ARGS[1]) if len(ARGS) > 1 else (None, None)
 
 class Handler:
     async def handle_DATA(self, server, session, envelope):
@@ -43,6 +51,8 @@ async def main():
     kwargs = {}
     if USER is not None:
         kwargs = dict(authenticator=authenticator, auth_required=True, auth_require_tls=False)
+    if TLS is not None:
+        kwargs.update(tls_context=TLS, require_starttls=True)
     loop = asyncio.get_running_loop()
     await loop.create_server(lambda: SMTP(Handler(), hostname="smtp.test", **kwargs), sock=sock)
     print("PORT %d" % sock.getsockname()[1], flush=True)

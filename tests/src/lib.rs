@@ -538,3 +538,91 @@ fn sink_answer(mut conn: TcpStream, respond: &Respond, rec: &std::sync::Mutex<Ve
         body.len()
     );
 }
+
+/// Runs `openssl` with `args` in `dir`, failing the test with its output.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl (tests/run.sh installs it)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, a server certificate for the DNS name `metrics.internal` (not for
+/// 127.0.0.1) and a client certificate, all P-256, signed by the CA.
+pub fn make_certificates(dir: &Path) {
+    let key = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let ca: Vec<&str> = ["req", "-x509"]
+        .into_iter()
+        .chain(key)
+        .chain([
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=pharos test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ])
+        .collect();
+    openssl(dir, &ca);
+    for (name, cn, ext) in [
+        (
+            "server",
+            "metrics.internal",
+            "subjectAltName=DNS:metrics.internal\nextendedKeyUsage=serverAuth\n",
+        ),
+        ("client", "pharos", "extendedKeyUsage=clientAuth\n"),
+    ] {
+        let (k, csr, crt, extfile) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+            format!("{name}.ext"),
+        );
+        std::fs::write(dir.join(&extfile), ext).unwrap();
+        let subj = format!("/CN={cn}");
+        let req: Vec<&str> = ["req"]
+            .into_iter()
+            .chain(key)
+            .chain(["-keyout", &k, "-out", &csr, "-subj", &subj])
+            .collect();
+        openssl(dir, &req);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &crt,
+                "-days",
+                "2",
+                "-extfile",
+                &extfile,
+            ],
+        );
+    }
+}

@@ -424,6 +424,11 @@ struct Smtp {
 
 impl Smtp {
     fn start() -> Smtp {
+        Smtp::start_with(&[])
+    }
+
+    /// With `args` for the script (`--tls CERT KEY`).
+    fn start_with(args: &[&str]) -> Smtp {
         use std::io::BufRead;
         let python = ["/usr/bin/python3", "python3"]
             .into_iter()
@@ -438,6 +443,7 @@ impl Smtp {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/smtp_sink.py");
         let mut child = Command::new(python)
             .arg(script)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -593,4 +599,107 @@ receivers:
         "{body}"
     );
     assert!(s.log_text().contains("notification template failed"));
+}
+
+/// Email over STARTTLS as Alertmanager's `tls_config` sets it up: a CA
+/// bundle with `server_name` for a smarthost addressed by IP, and
+/// `insecure_skip_verify`, deliver; a certificate no root vouches for does
+/// not. The HTML body escapes what its templates print.
+#[test]
+fn email_over_starttls_follows_tls_config() {
+    let work = tempfile::tempdir().unwrap();
+    let certs = work.path();
+    pharos_tests::make_certificates(certs);
+    let path = |f: &str| certs.join(f).display().to_string();
+    let smtp = Smtp::start_with(&["--tls", &path("server.crt"), &path("server.key")]);
+    let mail = |name: &str, tls: &str| {
+        format!(
+            "  - name: {name}
+    email_configs:
+      - to: ops@example.org
+        from: pharos@example.org
+        smarthost: 127.0.0.1:{}
+        require_tls: true
+        tls_config:
+{tls}",
+            smtp.port
+        )
+    };
+    let am = work.path().join("alertmanager.yml");
+    std::fs::write(
+        &am,
+        format!(
+            "route:
+  receiver: verified
+  group_by: [alertname]
+  group_wait: 1s
+  routes:
+    - matchers: [alertname=TlsInsecure]
+      receiver: insecure
+    - matchers: [alertname=TlsUnknownCa]
+      receiver: unknown-ca
+receivers:
+{}{}{}",
+            mail(
+                "verified",
+                &format!(
+                    "          ca_file: {}\n          server_name: metrics.internal\n",
+                    path("ca.crt")
+                )
+            ),
+            mail("insecure", "          insecure_skip_verify: true\n"),
+            mail("unknown-ca", "          server_name: metrics.internal\n"),
+        ),
+    )
+    .unwrap();
+    let s = Server::start_with(
+        &work.path().join("data"),
+        &[
+            "--collector.host=false",
+            "--collector.self=false",
+            &format!("--alertmanager.config.file={}", am.display()),
+        ],
+    );
+    for name in ["TlsVerified", "TlsInsecure", "TlsUnknownCa"] {
+        let code = post_alerts(
+            &s,
+            json!([{"labels": {"alertname": name},
+                    "annotations": {"summary": "<b>bold</b> & \"quoted\""}}]),
+        );
+        assert_eq!(code, 200);
+    }
+    let mut subjects = Vec::new();
+    for _ in 0..2 {
+        let m = smtp.next();
+        subjects.push(m["headers"]["Subject"].as_str().unwrap().to_string());
+        let html = m["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["type"] == "text/html")
+            .and_then(|p| p["body"].as_str())
+            .expect("an HTML part")
+            .to_string();
+        assert!(
+            html.contains("&lt;b&gt;bold&lt;/b&gt; &amp; &#34;quoted&#34;"),
+            "annotations are escaped in the HTML body: {html}"
+        );
+        assert!(!html.contains("<b>bold</b>"), "{html}");
+    }
+    subjects.sort();
+    assert!(subjects[0].contains("TlsInsecure"), "{subjects:?}");
+    assert!(subjects[1].contains("TlsVerified"), "{subjects:?}");
+    // The third never arrives: its certificate is not trusted.
+    wait_for(WAIT, "the refused TLS handshake in the log", || {
+        let log = s.log_text();
+        if log.contains("unknown-ca") && log.to_ascii_lowercase().contains("certificate") {
+            Ok(())
+        } else {
+            Err(log.lines().rev().take(5).collect::<Vec<_>>().join("\n"))
+        }
+    });
+    assert!(
+        smtp.lines.recv_timeout(Duration::from_secs(2)).is_err(),
+        "no mail through an untrusted certificate"
+    );
 }

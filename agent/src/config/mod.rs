@@ -472,6 +472,12 @@ fn wildcard_match(p: &[u8], s: &[u8]) -> bool {
     }
 }
 
+/// Reads a `tls_config:` block on its own (Alertmanager's email
+/// receiver), strictly.
+pub fn decode_tls_config(ctx: &mut Ctx, n: &yaml::Node) -> TlsConfig {
+    http::decode_tls(ctx, n)
+}
+
 /// Reads an `http_config:` block (Prometheus's common HTTP client
 /// settings as a mapping of their own, as Alertmanager's receivers write
 /// them), strictly.

@@ -118,7 +118,7 @@ fn auth(http: &HttpClientConfig) -> Result<Auth, String> {
 }
 
 /// Reads the TLS material a `tls_config` names.
-fn tls_files(t: &TlsConfig) -> Result<TlsFiles, String> {
+pub fn tls_files(t: &TlsConfig) -> Result<TlsFiles, String> {
     let read = |p: &std::path::Path, what: &str| {
         std::fs::read(p).map_err(|e| format!("reading the {what} {}: {e}", p.display()))
     };

@@ -29,7 +29,7 @@ mod failure_log;
 pub mod http;
 mod job;
 mod oauth2;
-pub use job::{header_credentials, http_client};
+pub use job::{header_credentials, http_client, tls_files};
 pub mod scrape_loop;
 pub mod target;
 mod tls;

@@ -187,6 +187,8 @@ pub struct EmailConfig {
     pub auth_secret: Option<Secret>,
     pub auth_identity: String,
     pub require_tls: bool,
+    /// For implicit TLS (port 465) and STARTTLS.
+    pub tls_config: pharos_agent::config::TlsConfig,
     pub headers: BTreeMap<String, String>,
     pub html: String,
     pub text: String,
@@ -881,6 +883,10 @@ fn decode_receiver(
                 .string(ctx, "auth_identity")
                 .unwrap_or_else(|| g.smtp_auth_identity.clone()),
             require_tls: e.bool(ctx, "require_tls").unwrap_or(g.smtp_require_tls),
+            tls_config: e
+                .value("tls_config")
+                .map(|n| pharos_agent::config::decode_tls_config(ctx, n))
+                .unwrap_or_default(),
             headers: e.string_map(ctx, "headers"),
             html: e
                 .string(ctx, "html")
@@ -888,7 +894,6 @@ fn decode_receiver(
             text: e.string(ctx, "text").unwrap_or_default(),
         };
         let _ = e.path(ctx, "auth_secret_file");
-        let _ = e.value("tls_config");
         at_most_one(
             ctx,
             item.line,

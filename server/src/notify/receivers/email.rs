@@ -21,9 +21,11 @@
 //! lettre speaks SMTP (connection, TLS, AUTH, dot-stuffing) and builds the
 //! MIME message; this file decides what to say.
 //!
+//! `tls_config` sets up implicit TLS (port 465) and STARTTLS as
+//! Alertmanager's does (see [`tls_parameters`]).
+//!
 //! Not supported: CRAM-MD5 (`auth_secret`), `auth_identity` (PLAIN is sent
-//! without an authorization identity) and `tls_config` (the system's
-//! roots verify the server). The HTML body escapes what its actions print
+//! without an authorization identity), `tls_config.max_version`. The HTML body escapes what its actions print
 //! as html/template does in text and quoted attributes
 //! ([`crate::template::Template::execute_html`]), not contextually inside
 //! scripts or URLs.
@@ -34,7 +36,9 @@ use lettre::address::Envelope;
 use lettre::message::header::{self, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Mailboxes, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, Certificate, CertificateStore, Identity, TlsParameters, TlsVersion,
+};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::Message;
 
@@ -57,6 +61,8 @@ pub struct Email {
     conf: EmailConfig,
     host: String,
     port: u16,
+    /// From `tls_config`, for port 465 and STARTTLS.
+    tls: TlsParameters,
     password: Option<String>,
     /// Header templates by canonical name, `Subject`, `To` and `From`
     /// filled in; sorted, so messages are stable.
@@ -101,10 +107,12 @@ impl Email {
             }
         }
         headers.sort();
+        let tls = tls_parameters(c, &host)?;
         Ok(Email {
             conf: c.clone(),
             host,
             port,
+            tls,
             password,
             headers,
         })
@@ -237,11 +245,7 @@ impl Email {
         } else {
             self.conf.hello.clone()
         });
-        let tls = || {
-            TlsParameters::new(self.host.clone())
-                .map_err(|e| NotifyError::permanent(format!("TLS settings for {smarthost}: {e}")))
-        };
-        let implicit_tls = if self.port == 465 { Some(tls()?) } else { None };
+        let implicit_tls = (self.port == 465).then(|| self.tls.clone());
         let mut conn = AsyncSmtpConnection::connect_tokio1(
             (self.host.as_str(), self.port),
             Some(SMTP_TIMEOUT),
@@ -251,7 +255,20 @@ impl Email {
         )
         .await
         .map_err(|e| NotifyError::retry(format!("connecting to {smarthost}: {e}")))?;
-        let result = self.session(&mut conn, &hello, envelope, bytes).await;
+        if self.conf.require_tls && !conn.is_encrypted() {
+            if !conn.can_starttls() {
+                conn.abort().await;
+                return Err(NotifyError::retry(format!(
+                    "require_tls: true (default), but {smarthost:?} does not advertise the STARTTLS extension"
+                )));
+            }
+            // A failed handshake leaves lettre's connection without a
+            // stream: it is dropped, not sent QUIT.
+            conn.starttls(self.tls.clone(), &hello)
+                .await
+                .map_err(|e| NotifyError::retry(format!("starttls with {smarthost} failed: {e}")))?;
+        }
+        let result = self.session(&mut conn, envelope, bytes).await;
         if result.is_ok() {
             if let Err(e) = conn.quit().await {
                 tracing::debug!(smarthost = %smarthost, error = %e, "SMTP QUIT failed after the message was accepted");
@@ -265,24 +282,10 @@ impl Email {
     async fn session(
         &self,
         conn: &mut AsyncSmtpConnection,
-        hello: &ClientId,
         envelope: &Envelope,
         bytes: &[u8],
     ) -> Result<(), NotifyError> {
         let smarthost = &self.conf.smarthost;
-        if self.conf.require_tls && !conn.is_encrypted() {
-            if !conn.can_starttls() {
-                return Err(NotifyError::retry(format!(
-                    "require_tls: true (default), but {smarthost:?} does not advertise the STARTTLS extension"
-                )));
-            }
-            let params = TlsParameters::new(self.host.clone()).map_err(|e| {
-                NotifyError::permanent(format!("TLS settings for {smarthost}: {e}"))
-            })?;
-            conn.starttls(params, hello)
-                .await
-                .map_err(|e| NotifyError::retry(format!("starttls failed: {e}")))?;
-        }
         if !self.conf.auth_username.is_empty() {
             let info = conn.server_info();
             let offered = [Mechanism::Plain, Mechanism::Login, Mechanism::Xoauth2]
@@ -391,6 +394,43 @@ fn message_id(now_ms: i64, domain: &str) -> String {
         .unwrap_or(0);
     h.write_u128(nanos);
     format!("<{now_ms}.{:016x}@{domain}>", h.finish())
+}
+
+/// The TLS settings of an email receiver, as Alertmanager reads its
+/// `tls_config`: the certificate is checked against `server_name` (the
+/// smarthost's host by default), `ca`/`ca_file` replaces the system
+/// roots, `cert`/`key` is the client certificate, `insecure_skip_verify`
+/// accepts any certificate, `min_version` bounds the protocol (TLS 1.2 and
+/// 1.3 are spoken; `TLS10`/`TLS11` mean "anything spoken").
+fn tls_parameters(c: &EmailConfig, host: &str) -> Result<TlsParameters, String> {
+    let t = pharos_agent::scrape::tls_files(&c.tls_config)
+        .map_err(|e| format!("email tls_config: {e}"))?;
+    if t.max_version.is_some() {
+        return Err("email tls_config.max_version is not supported by pharos".into());
+    }
+    let name = t.server_name.clone().unwrap_or_else(|| host.to_string());
+    // Go's InsecureSkipVerify skips the name check as well.
+    let mut b = TlsParameters::builder(name)
+        .dangerous_accept_invalid_certs(t.insecure_skip_verify)
+        .dangerous_accept_invalid_hostnames(t.insecure_skip_verify);
+    if let Some(pem) = &t.ca_pem {
+        let ca = Certificate::from_pem(pem)
+            .map_err(|e| format!("email tls_config: the CA certificates do not parse: {e}"))?;
+        b = b
+            .certificate_store(CertificateStore::None)
+            .add_root_certificate(ca);
+    }
+    if let Some((cert, key)) = &t.client_pem {
+        let id = Identity::from_pem(cert, key).map_err(|e| {
+            format!("email tls_config: the client certificate or key does not parse: {e}")
+        })?;
+        b = b.identify_with(id);
+    }
+    if t.min_version.as_deref() == Some("TLS13") {
+        b = b.set_min_tls_version(TlsVersion::Tlsv13);
+    }
+    b.build_rustls()
+        .map_err(|e| format!("email tls_config: {e}"))
 }
 
 #[cfg(test)]
