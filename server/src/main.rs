@@ -208,6 +208,35 @@ struct ServeArgs {
     /// Log level: debug, info, warn or error.
     #[arg(long = "log.level", default_value = "info", value_name = "LEVEL")]
     log_level: String,
+    /// Log format: logfmt (lines of text) or json (one JSON object per
+    /// line).
+    #[arg(long = "log.format", default_value = "logfmt", value_name = "FORMAT",
+          value_parser = ["logfmt", "json"])]
+    log_format: String,
+    /// Accepted so Prometheus's command lines run unchanged: pharos always
+    /// serves /-/reload.
+    #[arg(long = "web.enable-lifecycle")]
+    enable_lifecycle: bool,
+    /// Accepted so Prometheus's command lines run unchanged: pharos always
+    /// receives remote write at /api/v1/write.
+    #[arg(long = "web.enable-remote-write-receiver")]
+    enable_remote_write_receiver: bool,
+    /// Accepted for Prometheus's command lines; pharos has no TSDB admin
+    /// API, so it is ignored with a warning.
+    #[arg(long = "web.enable-admin-api")]
+    enable_admin_api: bool,
+    /// Prometheus's console templates; pharos serves no consoles, so it is
+    /// ignored with a warning (the official Prometheus 2 image passes it).
+    #[arg(long = "web.console.templates", value_name = "DIR")]
+    console_templates: Option<PathBuf>,
+    /// Prometheus's console libraries; ignored with a warning, as
+    /// --web.console.templates.
+    #[arg(long = "web.console.libraries", value_name = "DIR")]
+    console_libraries: Option<PathBuf>,
+    /// Prometheus's feature flags (comma-separated, repeatable); none
+    /// changes pharos, so each is named in a warning.
+    #[arg(long = "enable-feature", value_name = "FEATURE", value_delimiter = ',')]
+    enable_feature: Vec<String>,
 }
 
 impl ServeArgs {
@@ -318,6 +347,28 @@ impl ServeArgs {
             ("collector.host", self.collector_host.to_string()),
             ("collector.self", self.collector_self.to_string()),
             ("log.level", self.log_level.clone()),
+            ("log.format", self.log_format.clone()),
+            ("web.enable-lifecycle", self.enable_lifecycle.to_string()),
+            (
+                "web.enable-remote-write-receiver",
+                self.enable_remote_write_receiver.to_string(),
+            ),
+            ("web.enable-admin-api", self.enable_admin_api.to_string()),
+            (
+                "web.console.templates",
+                self.console_templates
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            ),
+            (
+                "web.console.libraries",
+                self.console_libraries
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            ),
+            ("enable-feature", self.enable_feature.join(",")),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -352,12 +403,39 @@ impl ServeArgs {
 }
 
 fn init_logging(level: &str) {
+    init_logging_as(level, "logfmt");
+}
+
+/// Logs to stderr at `level`, as text or (`json`) one JSON object a line.
+fn init_logging_as(level: &str, format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("pharos={level},warn")));
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        fmt.json().init();
+    } else {
+        fmt.init();
+    }
+}
+
+impl ServeArgs {
+    /// What the Prometheus flags pharos accepts but does not act on mean
+    /// here, said once at start.
+    fn warn_ignored_flags(&self) {
+        if self.enable_admin_api {
+            tracing::warn!(
+                "--web.enable-admin-api: pharos has no TSDB admin API; the flag is ignored"
+            );
+        }
+        if self.console_templates.is_some() || self.console_libraries.is_some() {
+            tracing::warn!("--web.console.templates/--web.console.libraries: pharos serves no console templates; the flags are ignored");
+        }
+        for f in self.enable_feature.iter().filter(|f| !f.is_empty()) {
+            tracing::warn!(feature = %f, "--enable-feature: Prometheus feature flags do not change pharos; ignored");
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -527,7 +605,8 @@ fn test_rules(files: &[PathBuf], run: &[String]) -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
-    init_logging(&args.log_level);
+    init_logging_as(&args.log_level, &args.log_format);
+    args.warn_ignored_flags();
     let cfg = match args.to_config() {
         Ok(c) => c,
         Err(e) => {

@@ -988,3 +988,62 @@ fn queries_go_to_the_query_log() {
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert_eq!(entries().len(), before, "nothing is logged once closed");
 }
+
+/// The command line of Prometheus 2's official image, plus the flags
+/// systemd units commonly add, starts pharos unchanged: the flags are in
+/// /api/v1/status/flags, the ones pharos does not act on are named in a
+/// warning, and --log.format=json logs one JSON object per line.
+#[test]
+fn prometheus_command_lines_run_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(&config, "global:\n  scrape_interval: 15s\n").unwrap();
+    let s = Server::start_with(
+        &dir.path().join("data"),
+        &[
+            &format!("--config.file={}", config.display()),
+            "--web.console.libraries=/usr/share/prometheus/console_libraries",
+            "--web.console.templates=/usr/share/prometheus/consoles",
+            "--web.enable-lifecycle",
+            "--web.enable-remote-write-receiver",
+            "--enable-feature=exemplar-storage,memory-snapshot-on-shutdown",
+            "--log.format=json",
+            "--collector.host=false",
+            "--collector.self=false",
+        ],
+    );
+    let (code, flags) = s.get_json("/api/v1/status/flags");
+    assert_eq!(code, 200);
+    assert_eq!(flags["data"]["web.enable-lifecycle"], "true");
+    assert_eq!(
+        flags["data"]["enable-feature"],
+        "exemplar-storage,memory-snapshot-on-shutdown"
+    );
+    let (code, body) = s.post("/-/reload");
+    assert_eq!(code, 200, "{body}");
+    let log = s.log_text();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+        .collect();
+    assert!(lines
+        .iter()
+        .all(|l| l["level"].is_string() && l["timestamp"].is_string()));
+    let warned = |needle: &str| {
+        lines
+            .iter()
+            .any(|l| l["level"] == "WARN" && l.to_string().contains(needle))
+    };
+    assert!(warned("console templates"), "{log}");
+    assert!(
+        warned("exemplar-storage") && warned("memory-snapshot-on-shutdown"),
+        "{log}"
+    );
+    // A misspelt format is refused with the choices.
+    let out = std::process::Command::new(pharos_bin())
+        .args(["--log.format=xml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[possible values: logfmt, json]"));
+}

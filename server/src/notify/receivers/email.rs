@@ -264,9 +264,9 @@ impl Email {
             }
             // A failed handshake leaves lettre's connection without a
             // stream: it is dropped, not sent QUIT.
-            conn.starttls(self.tls.clone(), &hello)
-                .await
-                .map_err(|e| NotifyError::retry(format!("starttls with {smarthost} failed: {e}")))?;
+            conn.starttls(self.tls.clone(), &hello).await.map_err(|e| {
+                NotifyError::retry(format!("starttls with {smarthost} failed: {e}"))
+            })?;
         }
         let result = self.session(&mut conn, envelope, bytes).await;
         if result.is_ok() {
