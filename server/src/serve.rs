@@ -164,13 +164,14 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         retention: cfg.retention.clone(),
         ..Default::default()
     });
+    let quit = Arc::clone(&state.quit);
     let app = router(state);
     // The peer address is the query log's `clientIP`.
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(shutdown_signal(quit))
     .await
     .context("HTTP server failed")?;
 
@@ -275,7 +276,8 @@ async fn reload_on_sighup(collection: Arc<Collection>, mut stop: watch::Receiver
     }
 }
 
-async fn shutdown_signal() {
+/// SIGINT, SIGTERM or `/-/quit`.
+async fn shutdown_signal(quit: Arc<tokio::sync::Notify>) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -290,5 +292,6 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+        _ = quit.notified() => {},
     }
 }

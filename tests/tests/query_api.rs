@@ -1039,6 +1039,22 @@ fn prometheus_command_lines_run_unchanged() {
         warned("exemplar-storage") && warned("memory-snapshot-on-shutdown"),
         "{log}"
     );
+    // The lifecycle API's /-/quit shuts down as SIGTERM does.
+    let mut s = s;
+    let (code, body) = s.post("/-/quit");
+    assert_eq!(
+        (code, body.as_str()),
+        (200, "Requesting termination... Goodbye!\n")
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while s.alive() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running after /-/quit"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(s.log_text().contains("shutting down"));
     // A misspelt format is refused with the choices.
     let out = std::process::Command::new(pharos_bin())
         .args(["--log.format=xml"])

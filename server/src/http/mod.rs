@@ -61,6 +61,8 @@ pub struct AppState {
     pub engine: Arc<crate::promql::Engine>,
     /// Start time, flags and retention for the status endpoints.
     pub runtime: Arc<status::RuntimeInfo>,
+    /// Notified by `/-/quit`: the server shuts down as on SIGTERM.
+    pub quit: Arc<tokio::sync::Notify>,
 }
 
 /// Requests served by route and status code, with their total duration —
@@ -119,6 +121,7 @@ impl AppState {
             http_stats: Arc::default(),
             engine: Arc::default(),
             runtime: Arc::default(),
+            quit: Arc::default(),
         }
     }
 
@@ -196,6 +199,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/node/metrics", get(targets::node_metrics))
         .route("/-/reload", post(targets::reload).put(targets::reload))
+        .route("/-/quit", post(quit).put(quit))
         .route(
             "/-/healthy",
             get(|| async { "Pharos is Healthy.\n" }).head(|| async {}),
@@ -207,6 +211,14 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
+}
+
+/// `POST|PUT /-/quit`: a graceful shutdown, as Prometheus's lifecycle API
+/// (and SIGTERM) does it.
+async fn quit(axum::extract::State(st): axum::extract::State<AppState>) -> &'static str {
+    tracing::warn!("received a shutdown request through /-/quit");
+    st.quit.notify_one();
+    "Requesting termination... Goodbye!\n"
 }
 
 /// `GET /metrics`: pharos's own metrics, OpenMetrics text.
