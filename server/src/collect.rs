@@ -271,6 +271,9 @@ pub enum ConfigSource {
     Default {
         /// How pharos reaches itself (`localhost:9090`).
         self_address: String,
+        /// `--web.route-prefix` (`""` or `/path`): where its own endpoints
+        /// are.
+        route_prefix: String,
         /// Scrape the host collector.
         host: bool,
         /// Scrape pharos's own `/metrics`.
@@ -289,9 +292,10 @@ impl ConfigSource {
             ConfigSource::File(path) => std::fs::read_to_string(path).unwrap_or_default(),
             ConfigSource::Default {
                 self_address,
+                route_prefix,
                 host,
                 itself,
-            } => default_config(self_address, *host, *itself),
+            } => default_config(self_address, route_prefix, *host, *itself),
         };
         Ok((loaded, text))
     }
@@ -301,10 +305,11 @@ impl ConfigSource {
             ConfigSource::File(path) => config::load_file(path),
             ConfigSource::Default {
                 self_address,
+                route_prefix,
                 host,
                 itself,
             } => config::load_str(
-                &default_config(self_address, *host, *itself),
+                &default_config(self_address, route_prefix, *host, *itself),
                 "<built-in default config>",
                 std::path::Path::new("."),
             ),
@@ -312,8 +317,9 @@ impl ConfigSource {
     }
 }
 
-/// The built-in configuration: pharos and its host collector, every 15 s.
-pub fn default_config(self_address: &str, host: bool, itself: bool) -> String {
+/// The built-in configuration: pharos and its host collector, every 15 s;
+/// `prefix` is the `--web.route-prefix` their paths live under.
+pub fn default_config(self_address: &str, prefix: &str, host: bool, itself: bool) -> String {
     let mut yaml = String::from(
         "# pharos's built-in configuration (used when --config.file is not given).\n\
          global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\n\
@@ -321,12 +327,12 @@ pub fn default_config(self_address: &str, host: bool, itself: bool) -> String {
     );
     if itself {
         yaml.push_str(&format!(
-            "  - job_name: pharos\n    static_configs:\n      - targets: ['{self_address}']\n"
+            "  - job_name: pharos\n    metrics_path: {prefix}/metrics\n    static_configs:\n      - targets: ['{self_address}']\n"
         ));
     }
     if host {
         yaml.push_str(&format!(
-            "  - job_name: node\n    metrics_path: /node/metrics\n    static_configs:\n      - targets: ['{self_address}']\n    relabel_configs:\n      - target_label: instance\n        replacement: '{}'\n",
+            "  - job_name: node\n    metrics_path: {prefix}/node/metrics\n    static_configs:\n      - targets: ['{self_address}']\n    relabel_configs:\n      - target_label: instance\n        replacement: '{}'\n",
             hostname()
         ));
     }
@@ -591,7 +597,7 @@ mod tests {
 
     #[test]
     fn default_config_loads_and_names_both_jobs() {
-        let yaml = default_config("localhost:9090", true, true);
+        let yaml = default_config("localhost:9090", "", true, true);
         let loaded = config::load_str(&yaml, "default", std::path::Path::new(".")).unwrap();
         let jobs: Vec<&str> = loaded
             .config
@@ -609,7 +615,7 @@ mod tests {
             std::time::Duration::from_secs(15)
         );
         for (host, itself) in [(false, true), (true, false), (false, false)] {
-            let yaml = default_config("localhost:9090", host, itself);
+            let yaml = default_config("localhost:9090", "", host, itself);
             let n = config::load_str(&yaml, "default", std::path::Path::new("."))
                 .unwrap()
                 .config

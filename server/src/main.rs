@@ -208,6 +208,10 @@ struct ServeArgs {
     /// Log level: debug, info, warn or error.
     #[arg(long = "log.level", default_value = "info", value_name = "LEVEL")]
     log_level: String,
+    /// Prefix of every endpoint (behind a reverse proxy serving pharos
+    /// under a path). Default: the path of --web.external-url.
+    #[arg(long = "web.route-prefix", value_name = "PATH")]
+    route_prefix: Option<String>,
     /// Log format: logfmt (lines of text) or json (one JSON object per
     /// line).
     #[arg(long = "log.format", default_value = "logfmt", value_name = "FORMAT",
@@ -303,6 +307,22 @@ impl ServeArgs {
             )?,
             grace_period: ms("rules.alert.for-grace-period", &self.alert_grace_period)?,
         };
+        // As Prometheus: the route prefix defaults to the external URL's
+        // path, and is always "/" + the path without outer slashes.
+        let route_prefix = match &self.route_prefix {
+            Some(p) => p.clone(),
+            None => match &self.external_url {
+                Some(u) => reqwest::Url::parse(u)
+                    .map_err(|e| format!("--web.external-url {u:?}: {e}"))?
+                    .path()
+                    .to_string(),
+                None => String::new(),
+            },
+        };
+        let route_prefix = match route_prefix.trim_matches('/') {
+            "" => String::new(),
+            p => format!("/{p}"),
+        };
         let flags = vec![
             ("web.listen-address", self.listen_address.clone()),
             ("storage.tsdb.path", self.storage_path.display().to_string()),
@@ -348,6 +368,14 @@ impl ServeArgs {
             ("collector.self", self.collector_self.to_string()),
             ("log.level", self.log_level.clone()),
             ("log.format", self.log_format.clone()),
+            (
+                "web.route-prefix",
+                if route_prefix.is_empty() {
+                    "/".to_string()
+                } else {
+                    route_prefix.clone()
+                },
+            ),
             ("web.enable-lifecycle", self.enable_lifecycle.to_string()),
             (
                 "web.enable-remote-write-receiver",
@@ -383,6 +411,7 @@ impl ServeArgs {
             (None, None) => "unlimited".into(),
         };
         Ok(ServeConfig {
+            route_prefix,
             listen,
             query,
             rules,

@@ -626,6 +626,7 @@ mod tests {
         let storage = Arc::new(Storage::open(dir.path(), Default::default()).unwrap());
         let source = crate::collect::ConfigSource::Default {
             self_address: "127.0.0.1:1".to_string(),
+            route_prefix: String::new(),
             host: false,
             itself: true,
         };

@@ -45,6 +45,9 @@ pub struct ServeConfig {
     pub query: crate::promql::EngineOptions,
     /// Rule evaluation settings (`--rules.*`, `--web.external-url`).
     pub rules: RuleOptions,
+    /// `--web.route-prefix` (default: the path of `--web.external-url`):
+    /// `""` or `/path`, where every endpoint is served.
+    pub route_prefix: String,
     /// The command-line flags and retention, for the status endpoints.
     pub flags: Vec<(String, String)>,
     pub retention: String,
@@ -99,6 +102,7 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
             } else {
                 cfg.listen.to_string()
             },
+            route_prefix: cfg.route_prefix.clone(),
             host: cfg.host_collector,
             itself: cfg.self_collector,
         },
@@ -165,7 +169,7 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         ..Default::default()
     });
     let quit = Arc::clone(&state.quit);
-    let app = router(state);
+    let app = with_prefix(router(state), &cfg.route_prefix);
     // The peer address is the query log's `clientIP`.
     axum::serve(
         listener,
@@ -274,6 +278,27 @@ async fn reload_on_sighup(collection: Arc<Collection>, mut stop: watch::Receiver
             }
         }
     }
+}
+
+/// Serves `app` under `prefix` (`--web.route-prefix`), with `/` sent
+/// there, as Prometheus does behind a reverse proxy.
+fn with_prefix(app: axum::Router, prefix: &str) -> axum::Router {
+    if prefix.is_empty() {
+        return app;
+    }
+    let home = format!("{prefix}/");
+    axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(move || async move {
+                // 302 Found, as Prometheus's redirect.
+                (
+                    axum::http::StatusCode::FOUND,
+                    [(axum::http::header::LOCATION, home)],
+                )
+            }),
+        )
+        .nest(prefix, app)
 }
 
 /// SIGINT, SIGTERM or `/-/quit`.

@@ -1063,3 +1063,73 @@ fn prometheus_command_lines_run_unchanged() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("[possible values: logfmt, json]"));
 }
+
+/// Behind a reverse proxy: with an external URL that has a path, every
+/// endpoint moves under it (Prometheus's default --web.route-prefix), `/`
+/// is sent there, and the built-in configuration scrapes itself there.
+#[test]
+fn an_external_url_path_is_the_route_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = pharos_tests::free_tcp_port();
+    let _pharos = pharos_tests::ChildGuard::spawn(
+        std::process::Command::new(pharos_bin())
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg("--web.external-url=http://proxy.example/monitoring/pharos/")
+            .arg("--collector.host=false")
+            .stderr(std::process::Stdio::null()),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    pharos_tests::wait_for(
+        std::time::Duration::from_secs(30),
+        "pharos under its prefix",
+        || {
+            client
+                .get(format!("{base}/monitoring/pharos/-/ready"))
+                .send()
+                .map_err(|e| e.to_string())
+                .and_then(|r| {
+                    if r.status().is_success() {
+                        Ok(())
+                    } else {
+                        Err(r.status().to_string())
+                    }
+                })
+        },
+    );
+    let root = client.get(format!("{base}/")).send().unwrap();
+    assert_eq!(root.status().as_u16(), 302);
+    assert_eq!(root.headers()["location"], "/monitoring/pharos/");
+    assert_eq!(
+        client
+            .get(format!("{base}/metrics"))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+    let get_json = |path: &str| -> Value {
+        let text = client
+            .get(format!("{base}{path}"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let targets = get_json("/monitoring/pharos/api/v1/targets");
+    assert_eq!(
+        targets["data"]["activeTargets"][0]["scrapeUrl"],
+        format!("http://127.0.0.1:{port}/monitoring/pharos/metrics")
+    );
+    let flags = get_json("/monitoring/pharos/api/v1/status/flags");
+    assert_eq!(flags["data"]["web.route-prefix"], "/monitoring/pharos");
+}
