@@ -208,6 +208,10 @@ struct ServeArgs {
     /// Log level: debug, info, warn or error.
     #[arg(long = "log.level", default_value = "info", value_name = "LEVEL")]
     log_level: String,
+    /// Regex of the browser origins the API answers with CORS headers
+    /// (anchored, as in Prometheus; e.g. 'https?://(domain1|domain2)\.com').
+    #[arg(long = "web.cors.origin", default_value = ".*", value_name = "REGEX")]
+    cors_origin: String,
     /// Prefix of every endpoint (behind a reverse proxy serving pharos
     /// under a path). Default: the path of --web.external-url.
     #[arg(long = "web.route-prefix", value_name = "PATH")]
@@ -368,6 +372,7 @@ impl ServeArgs {
             ("collector.self", self.collector_self.to_string()),
             ("log.level", self.log_level.clone()),
             ("log.format", self.log_format.clone()),
+            ("web.cors.origin", self.cors_origin.clone()),
             (
                 "web.route-prefix",
                 if route_prefix.is_empty() {
@@ -410,7 +415,10 @@ impl ServeArgs {
             (None, Some(size)) => size.clone(),
             (None, None) => "unlimited".into(),
         };
+        pharos::http::cors_regex(&self.cors_origin)
+            .map_err(|e| format!("--web.cors.origin {:?}: {e}", self.cors_origin))?;
         Ok(ServeConfig {
+            cors_origin: self.cors_origin.clone(),
             route_prefix,
             listen,
             query,

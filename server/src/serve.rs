@@ -45,6 +45,8 @@ pub struct ServeConfig {
     pub query: crate::promql::EngineOptions,
     /// Rule evaluation settings (`--rules.*`, `--web.external-url`).
     pub rules: RuleOptions,
+    /// `--web.cors.origin`: the regex of browser origins the API allows.
+    pub cors_origin: String,
     /// `--web.route-prefix` (default: the path of `--web.external-url`):
     /// `""` or `/path`, where every endpoint is served.
     pub route_prefix: String,
@@ -168,6 +170,10 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         retention: cfg.retention.clone(),
         ..Default::default()
     });
+    state.cors_origin = Arc::new(
+        crate::http::cors_regex(&cfg.cors_origin)
+            .with_context(|| format!("--web.cors.origin {:?}", cfg.cors_origin))?,
+    );
     let quit = Arc::clone(&state.quit);
     let app = with_prefix(router(state), &cfg.route_prefix);
     // The peer address is the query log's `clientIP`.

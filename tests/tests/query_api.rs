@@ -1133,3 +1133,68 @@ fn an_external_url_path_is_the_route_prefix() {
     let flags = get_json("/monitoring/pharos/api/v1/status/flags");
     assert_eq!(flags["data"]["web.route-prefix"], "/monitoring/pharos");
 }
+
+/// CORS as Prometheus's API answers browsers: `*` for the default origin
+/// regex, the origin itself when it matches `--web.cors.origin`, nothing
+/// without an `Origin`; preflight OPTIONS answered with a null success.
+#[test]
+fn cors_headers_follow_web_cors_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::blocking::Client::new();
+    let allow_origin = |s: &Server, origin: Option<&str>| -> Option<String> {
+        let mut req = client.get(s.url("/api/v1/query?query=1"));
+        if let Some(o) = origin {
+            req = req.header("Origin", o);
+        }
+        let r = req.send().unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        if origin.is_some() {
+            assert_eq!(
+                r.headers()["access-control-allow-methods"],
+                "GET, POST, OPTIONS"
+            );
+            assert_eq!(
+                r.headers()["access-control-allow-headers"],
+                "Accept, Authorization, Content-Type, Origin"
+            );
+        } else {
+            assert!(r.headers().get("access-control-allow-methods").is_none());
+        }
+        r.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    let any = Server::start(&dir.path().join("a"));
+    assert_eq!(
+        allow_origin(&any, Some("http://grafana.example")).as_deref(),
+        Some("*")
+    );
+    assert_eq!(allow_origin(&any, None), None);
+    let pre = client
+        .request(reqwest::Method::OPTIONS, any.url("/api/v1/query_range"))
+        .header("Origin", "http://grafana.example")
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .unwrap();
+    assert_eq!(pre.status().as_u16(), 200);
+    assert_eq!(pre.headers()["access-control-allow-origin"], "*");
+    assert_eq!(pre.text().unwrap(), r#"{"status":"success","data":null}"#);
+
+    let some = Server::start_with(
+        &dir.path().join("b"),
+        &[
+            "--collector.host=false",
+            "--collector.self=false",
+            r"--web.cors.origin=https?://allowed\.example",
+        ],
+    );
+    assert_eq!(
+        allow_origin(&some, Some("https://allowed.example")).as_deref(),
+        Some("https://allowed.example")
+    );
+    assert_eq!(
+        allow_origin(&some, Some("https://allowed.example.evil")),
+        None,
+        "anchored"
+    );
+}

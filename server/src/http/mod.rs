@@ -63,6 +63,9 @@ pub struct AppState {
     pub runtime: Arc<status::RuntimeInfo>,
     /// Notified by `/-/quit`: the server shuts down as on SIGTERM.
     pub quit: Arc<tokio::sync::Notify>,
+    /// `--web.cors.origin`, anchored: which browser origins the API
+    /// answers with CORS headers.
+    pub cors_origin: Arc<regex::Regex>,
 }
 
 /// Requests served by route and status code, with their total duration —
@@ -109,6 +112,54 @@ async fn track(
     resp
 }
 
+/// `--web.cors.origin` as Prometheus compiles it: anchored.
+pub fn cors_regex(origin: &str) -> Result<regex::Regex, regex::Error> {
+    regex::Regex::new(&format!("^(?:{origin})$"))
+}
+
+/// Prometheus's CORS handling of the API: a request with an `Origin` gets
+/// the allowed headers and methods, and `Access-Control-Allow-Origin` —
+/// `*` for the default `.*`, the origin itself when it matches
+/// `--web.cors.origin`; a preflight `OPTIONS` is answered at once, as
+/// Prometheus's API answers it.
+async fn cors(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::header::{self, HeaderValue};
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let mut resp = if req.method() == axum::http::Method::OPTIONS {
+        success(Value::Null, Vec::new())
+    } else {
+        next.run(req).await
+    };
+    let Some(origin) = origin else {
+        return resp;
+    };
+    let h = resp.headers_mut();
+    for (name, value) in [
+        (
+            "access-control-allow-headers",
+            "Accept, Authorization, Content-Type, Origin",
+        ),
+        ("access-control-allow-methods", "GET, POST, OPTIONS"),
+        ("access-control-expose-headers", "Date"),
+        ("vary", "Origin"),
+    ] {
+        h.insert(name, HeaderValue::from_static(value));
+    }
+    if st.cors_origin.as_str() == "^(?:.*)$" {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+    } else if origin.to_str().is_ok_and(|o| st.cors_origin.is_match(o)) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    }
+    resp
+}
+
 impl AppState {
     pub fn new(storage: Arc<Storage>) -> AppState {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -122,6 +173,7 @@ impl AppState {
             engine: Arc::default(),
             runtime: Arc::default(),
             quit: Arc::default(),
+            cors_origin: Arc::new(cors_regex(".*").expect("the default CORS origin compiles")),
         }
     }
 
@@ -188,7 +240,8 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/collectors/{name}",
             post(targets::set_collector).put(targets::set_collector),
         )
-        .layer(tower_http::compression::CompressionLayer::new().gzip(true));
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), cors));
     Router::new()
         .route(
             "/api/v1/write",
