@@ -483,6 +483,20 @@ impl Smtp {
     }
 }
 
+/// An `alertmanager.yml` receiver with one email config to the SMTP sink
+/// on `port`; `extra` is more of the email config's keys.
+fn email_receiver(name: &str, port: u16, require_tls: bool, extra: &str) -> String {
+    format!(
+        "  - name: {name}
+    email_configs:
+      - to: ops@example.org
+        from: pharos@example.org
+        smarthost: 127.0.0.1:{port}
+        require_tls: {require_tls}
+{extra}"
+    )
+}
+
 fn post_alerts(s: &Server, body: Value) -> u16 {
     reqwest::blocking::Client::new()
         .post(s.url("/api/v2/alerts"))
@@ -506,18 +520,7 @@ fn email_arrives_and_a_broken_template_falls_back() {
         "{{ define \"broken.subject\" }}{{ index .Alerts 99 }}{{ end }}\n",
     )
     .unwrap();
-    let mail = |name: &str, extra: &str| {
-        format!(
-            "  - name: {name}
-    email_configs:
-      - to: ops@example.org
-        from: pharos@example.org
-        smarthost: 127.0.0.1:{}
-        require_tls: false
-{extra}",
-            smtp.port
-        )
-    };
+    let mail = |name: &str, extra: &str| email_receiver(name, smtp.port, false, extra);
     let am = work.path().join("alertmanager.yml");
     std::fs::write(
         &am,
@@ -613,16 +616,11 @@ fn email_over_starttls_follows_tls_config() {
     let path = |f: &str| certs.join(f).display().to_string();
     let smtp = Smtp::start_with(&["--tls", &path("server.crt"), &path("server.key")]);
     let mail = |name: &str, tls: &str| {
-        format!(
-            "  - name: {name}
-    email_configs:
-      - to: ops@example.org
-        from: pharos@example.org
-        smarthost: 127.0.0.1:{}
-        require_tls: true
-        tls_config:
-{tls}",
-            smtp.port
+        email_receiver(
+            name,
+            smtp.port,
+            true,
+            &format!("        tls_config:\n{tls}"),
         )
     };
     let am = work.path().join("alertmanager.yml");
