@@ -91,6 +91,35 @@ impl QueryLog {
         self.failures.load(Ordering::Relaxed)
     }
 
+    /// Writes a query the engine ran, with its outcome: as Prometheus, a
+    /// query that does not parse never reached the engine and is left
+    /// out; a failed one carries its error.
+    pub fn record(
+        &self,
+        query: &str,
+        (start_ms, end_ms, step_ms): (i64, i64, i64),
+        origin: Origin<'_>,
+        out: &Result<crate::promql::QueryOutput, crate::promql::QueryError>,
+        now_ms: i64,
+    ) {
+        if matches!(out, Err(crate::promql::QueryError::Parse(_))) {
+            return;
+        }
+        let error = out.as_ref().err().map(|e| e.to_string());
+        self.log(
+            &Entry {
+                query,
+                start_ms,
+                end_ms,
+                step_ms,
+                origin,
+                stats: out.as_ref().ok().map(|o| &o.stats),
+                error: error.as_deref(),
+            },
+            now_ms,
+        );
+    }
+
     /// Writes `e` at `now_ms`, if the log is open.
     pub fn log(&self, e: &Entry<'_>, now_ms: i64) {
         let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());

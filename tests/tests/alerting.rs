@@ -497,6 +497,18 @@ fn email_receiver(name: &str, port: u16, require_tls: bool, extra: &str) -> Stri
     )
 }
 
+/// The text/html part of a mail the SMTP sink received.
+fn html_part(m: &Value) -> String {
+    m["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["type"] == "text/html")
+        .and_then(|p| p["body"].as_str())
+        .expect("an HTML part")
+        .to_string()
+}
+
 fn post_alerts(s: &Server, body: Value) -> u16 {
     reqwest::blocking::Client::new()
         .post(s.url("/api/v2/alerts"))
@@ -563,16 +575,7 @@ receivers:
     assert_eq!(m["mail_from"], "pharos@example.org");
     let subject = m["headers"]["Subject"].as_str().unwrap();
     assert!(subject.starts_with("[FIRING:1] DiskFull"), "{subject}");
-    let html = m["parts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["type"] == "text/html")
-        .expect("an HTML part");
-    assert!(html["body"]
-        .as_str()
-        .unwrap()
-        .contains("the disk of db1 is full"));
+    assert!(html_part(&m).contains("the disk of db1 is full"));
 
     assert_eq!(
         post_alerts(
@@ -670,14 +673,7 @@ receivers:
     for _ in 0..2 {
         let m = smtp.next();
         subjects.push(m["headers"]["Subject"].as_str().unwrap().to_string());
-        let html = m["parts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["type"] == "text/html")
-            .and_then(|p| p["body"].as_str())
-            .expect("an HTML part")
-            .to_string();
+        let html = html_part(&m);
         assert!(
             html.contains("&lt;b&gt;bold&lt;/b&gt; &amp; &#34;quoted&#34;"),
             "annotations are escaped in the HTML body: {html}"

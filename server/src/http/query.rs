@@ -219,26 +219,16 @@ async fn evaluate(
 }
 
 fn log_query(log: &crate::querylog::QueryLog, q: &Logged, out: &Result<QueryOutput, QueryError>) {
-    use crate::querylog::{Entry, Origin};
-    // Queries that do not parse never reach Prometheus's engine.
-    if matches!(out, Err(QueryError::Parse(_))) {
-        return;
-    }
-    let error = out.as_ref().err().map(|e| e.to_string());
-    log.log(
-        &Entry {
-            query: &q.query,
-            start_ms: q.start_ms,
-            end_ms: q.end_ms,
-            step_ms: q.step_ms,
-            origin: Origin::Http {
-                client_ip: &q.caller.client_ip,
-                method: &q.caller.method,
-                path: &q.caller.path,
-            },
-            stats: out.as_ref().ok().map(|o| &o.stats),
-            error: error.as_deref(),
-        },
+    let origin = crate::querylog::Origin::Http {
+        client_ip: &q.caller.client_ip,
+        method: &q.caller.method,
+        path: &q.caller.path,
+    };
+    log.record(
+        &q.query,
+        (q.start_ms, q.end_ms, q.step_ms),
+        origin,
+        out,
         now_ms(),
     );
 }

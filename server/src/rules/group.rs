@@ -351,7 +351,10 @@ fn eval_rule(
 ) -> Result<Vec<(Labels, f64)>, String> {
     let out = env.engine.instant(&*env.store, &rule.expr, query_ts);
     if let Some(log) = env.query_log {
-        log_rule_query(log, group, &rule.expr, query_ts, &out);
+        let (file, name) = group;
+        let origin = crate::querylog::Origin::Rule { file, name };
+        let now = chrono::Utc::now().timestamp_millis();
+        log.record(&rule.expr, (query_ts, query_ts, 0), origin, &out, now);
     }
     let result = vector_of(out.map_err(|e| e.to_string())?)?;
     match &mut rule.kind {
@@ -410,34 +413,6 @@ fn vector_of(out: crate::promql::QueryOutput) -> Result<Vec<(Labels, f64)>, Stri
             Err("rule result is not a vector or scalar".into())
         }
     }
-}
-
-/// A rule's query in the query log, as Prometheus logs it: with its group,
-/// unless it did not parse.
-fn log_rule_query(
-    log: &crate::querylog::QueryLog,
-    (file, name): (&str, &str),
-    expr: &str,
-    t: i64,
-    out: &Result<crate::promql::QueryOutput, crate::promql::QueryError>,
-) {
-    if matches!(out, Err(crate::promql::QueryError::Parse(_))) {
-        return;
-    }
-    let error = out.as_ref().err().map(|e| e.to_string());
-    let now = chrono::Utc::now().timestamp_millis();
-    log.log(
-        &crate::querylog::Entry {
-            query: expr,
-            start_ms: t,
-            end_ms: t,
-            step_ms: 0,
-            origin: crate::querylog::Origin::Rule { file, name },
-            stats: out.as_ref().ok().map(|o| &o.stats),
-            error: error.as_deref(),
-        },
-        now,
-    );
 }
 
 /// The link back to the expression that made an alert, as Prometheus
