@@ -413,15 +413,23 @@ impl Collection {
     pub async fn reload(&self) -> Result<(), ReloadError> {
         let _one_at_a_time = self.reloading.lock().await;
         let result = self.reload_locked().await;
-        self.last_reload_ok.store(result.is_ok(), Ordering::Relaxed);
-        if result.is_ok() {
+        let complete = matches!(result, Ok(true));
+        self.last_reload_ok.store(complete, Ordering::Relaxed);
+        if complete {
             let now = chrono::Utc::now().timestamp_millis();
             self.last_reload_success_ms.store(now, Ordering::Relaxed);
         }
-        result
+        result.map(|_| ())
     }
 
-    async fn reload_locked(&self) -> Result<(), ReloadError> {
+    /// Applies the configuration; `Ok(false)` when it was applied without
+    /// its rules (broken rule files at start).
+    async fn reload_locked(&self) -> Result<bool, ReloadError> {
+        let first_load = self
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none();
         let source = self.source.clone();
         let (loaded, text) = tokio::task::spawn_blocking(move || source.load())
             .await
@@ -461,10 +469,25 @@ impl Collection {
             }
             None => None,
         };
+        let mut complete = true;
         if let Some(rules) = self.rules.get() {
-            rules
-                .update(crate::rules::RuleSettings::from_config(&loaded.config)?)
-                .await?;
+            let settings = crate::rules::RuleSettings::from_config(&loaded.config)?;
+            match rules.update(settings).await {
+                Ok(()) => {}
+                // At start a broken rule file must not keep scraping,
+                // storage and the API down (a crash loop under systemd):
+                // the rest runs, the rules load once the files are fixed
+                // (they are watched), and the failed load shows in
+                // prometheus_config_last_reload_successful and
+                // /api/v1/rules' absence of groups. Later reloads refuse
+                // the whole configuration instead, keeping the rules that
+                // run.
+                Err(e) if first_load => {
+                    tracing::error!(error = %e, "rule files are broken: starting without their rules; they load once fixed");
+                    complete = false;
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         if let Some((n, prepared)) = notifier {
             n.install(prepared);
@@ -475,7 +498,7 @@ impl Collection {
         *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(loaded.config));
         *self.current_text.lock().unwrap_or_else(|e| e.into_inner()) = text;
         tracing::info!(jobs = n, source = %self.describe(), "configuration loaded");
-        Ok(())
+        Ok(complete)
     }
 
     /// The text of the configuration in force (`/api/v1/status/config`).

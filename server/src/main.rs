@@ -10,6 +10,15 @@ use pharos::serve::ServeConfig;
 use pharos::storage::Options;
 use pharos::units::{parse_bytes, parse_duration_ms};
 
+/// `eprintln!` that drops the message instead of panicking when stderr
+/// cannot be written (`2>/dev/full`, a full disk).
+macro_rules! say_err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// glibc's allocator spent more time consolidating free lists than pharos
 /// spent decoding remote-write requests (many small label strings freed
 /// across blocking threads); mimalloc keeps per-thread pages instead.
@@ -221,10 +230,45 @@ struct ServeArgs {
     #[arg(long = "log.format", default_value = "logfmt", value_name = "FORMAT",
           value_parser = ["logfmt", "json"])]
     log_format: String,
-    /// Accepted so Prometheus's command lines run unchanged: pharos always
-    /// serves /-/reload.
+    /// Enable shutdown and reload via HTTP request (POST /-/quit,
+    /// POST /-/reload); without it both answer 403, as in Prometheus.
+    /// SIGHUP reloads either way.
     #[arg(long = "web.enable-lifecycle")]
     enable_lifecycle: bool,
+    /// Longest a client may take to send a request's headers, pause
+    /// between two pieces of its body, or leave a kept-alive connection
+    /// idle; then the connection is closed.
+    #[arg(
+        long = "web.read-timeout",
+        default_value = "5m",
+        value_name = "DURATION"
+    )]
+    read_timeout: String,
+    /// Most samples one remote-read request may return, over all its
+    /// queries; 0 means no limit.
+    #[arg(
+        long = "storage.remote.read-sample-limit",
+        default_value_t = 50_000_000,
+        value_name = "N"
+    )]
+    remote_read_sample_limit: usize,
+    /// Most remote-read requests served at once; more wait. 0 means no
+    /// limit.
+    #[arg(
+        long = "storage.remote.read-concurrent-limit",
+        default_value_t = 10,
+        value_name = "N"
+    )]
+    remote_read_concurrent_limit: usize,
+    /// Prometheus's frame size of streamed remote-read responses. pharos
+    /// answers with the sampled response type, which has no frames, so it
+    /// is accepted and shown in the flags only.
+    #[arg(
+        long = "storage.remote.read-max-bytes-in-frame",
+        default_value_t = 1_048_576,
+        value_name = "BYTES"
+    )]
+    remote_read_max_bytes_in_frame: usize,
     /// Accepted so Prometheus's command lines run unchanged: pharos always
     /// receives remote write at /api/v1/write.
     #[arg(long = "web.enable-remote-write-receiver")]
@@ -382,6 +426,19 @@ impl ServeArgs {
                 },
             ),
             ("web.enable-lifecycle", self.enable_lifecycle.to_string()),
+            ("web.read-timeout", self.read_timeout.clone()),
+            (
+                "storage.remote.read-sample-limit",
+                self.remote_read_sample_limit.to_string(),
+            ),
+            (
+                "storage.remote.read-concurrent-limit",
+                self.remote_read_concurrent_limit.to_string(),
+            ),
+            (
+                "storage.remote.read-max-bytes-in-frame",
+                self.remote_read_max_bytes_in_frame.to_string(),
+            ),
             (
                 "web.enable-remote-write-receiver",
                 self.enable_remote_write_receiver.to_string(),
@@ -417,7 +474,17 @@ impl ServeArgs {
         };
         pharos::http::cors_regex(&self.cors_origin)
             .map_err(|e| format!("--web.cors.origin {:?}: {e}", self.cors_origin))?;
+        let read_timeout = ms("web.read-timeout", &self.read_timeout)?;
+        let remote_read = pharos::http::read::Limits {
+            sample_limit: self.remote_read_sample_limit,
+            concurrent_limit: self.remote_read_concurrent_limit,
+            max_bytes_in_frame: self.remote_read_max_bytes_in_frame,
+            timeout: query.timeout,
+        };
         Ok(ServeConfig {
+            read_timeout,
+            remote_read,
+            enable_lifecycle: self.enable_lifecycle,
             cors_origin: self.cors_origin.clone(),
             route_prefix,
             listen,
@@ -443,17 +510,41 @@ fn init_logging(level: &str) {
     init_logging_as(level, "logfmt");
 }
 
-/// Logs to stderr at `level`, as text or (`json`) one JSON object a line.
+/// Logs to stderr at `level`, as text or (`json`) one JSON object a line;
+/// colours only when stderr is a terminal (journald and log files get
+/// plain text).
 fn init_logging_as(level: &str, format: &str) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("pharos={level},warn")));
     let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(std::io::stderr().is_terminal())
+        // Its own report of a failed write goes through eprintln!, which
+        // panics when stderr cannot be written.
+        .log_internal_errors(false)
+        .with_writer(|| LossyStderr);
     if format == "json" {
         fmt.json().init();
     } else {
         fmt.init();
+    }
+}
+
+/// Stderr that never fails: a log line that cannot be written (a full
+/// disk, a closed pipe) is dropped, so logging can take down neither the
+/// process nor the request that logged.
+struct LossyStderr;
+
+impl std::io::Write for LossyStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
     }
 }
 
@@ -490,7 +581,7 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    eprintln!("pharos import: {e}");
+                    say_err!("pharos import: {e}");
                     ExitCode::FAILURE
                 }
             }
@@ -547,7 +638,7 @@ fn check_storage(dir: &std::path::Path, quiet: bool) -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("pharos check storage: {e}");
+            say_err!("pharos check storage: {e}");
             ExitCode::FAILURE
         }
     }
@@ -614,7 +705,7 @@ fn test_rules(files: &[PathBuf], run: &[String]) -> ExitCode {
         match regex::Regex::new(r) {
             Ok(re) => patterns.push(re),
             Err(e) => {
-                eprintln!("pharos test rules: --run {r:?} is not a valid regular expression: {e}");
+                say_err!("pharos test rules: --run {r:?} is not a valid regular expression: {e}");
                 return ExitCode::FAILURE;
             }
         }
@@ -647,24 +738,29 @@ fn serve(args: ServeArgs) -> ExitCode {
     let cfg = match args.to_config() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("pharos: {e}");
+            say_err!("pharos: {e}");
             return ExitCode::from(2);
         }
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Parsing and evaluating a query recurse once per level of its
+        // syntax tree (at most promql::prepare::MAX_DEPTH); 8 MiB, the
+        // main thread's usual size, leaves room in unoptimised builds
+        // too. Only touched pages cost memory.
+        .thread_stack_size(8 << 20)
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("pharos: cannot start the async runtime: {e}");
+            say_err!("pharos: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
     match rt.block_on(pharos::serve::run(cfg)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("pharos: {e:#}");
+            say_err!("pharos: {e:#}");
             ExitCode::FAILURE
         }
     }

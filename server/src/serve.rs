@@ -53,6 +53,15 @@ pub struct ServeConfig {
     /// The command-line flags and retention, for the status endpoints.
     pub flags: Vec<(String, String)>,
     pub retention: String,
+    /// `--web.read-timeout`: longest wait for a request's headers, for
+    /// the next request on an idle connection, and between two pieces of
+    /// a request body.
+    pub read_timeout: Duration,
+    /// `--web.enable-lifecycle`: `/-/reload` and `/-/quit` answer; without
+    /// it they are refused with 403, as in Prometheus.
+    pub enable_lifecycle: bool,
+    /// `--storage.remote.read-*`: what one remote-read request may cost.
+    pub remote_read: crate::http::read::Limits,
 }
 
 /// Settings of the rule evaluator from flags.
@@ -78,6 +87,7 @@ impl Default for RuleOptions {
 
 /// Runs until SIGINT or SIGTERM.
 pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
+    raise_open_files_limit();
     let started = std::time::Instant::now();
     let path = cfg.storage_path.clone();
     let opts = cfg.storage.clone();
@@ -174,16 +184,12 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         crate::http::cors_regex(&cfg.cors_origin)
             .with_context(|| format!("--web.cors.origin {:?}", cfg.cors_origin))?,
     );
+    state.lifecycle = cfg.enable_lifecycle;
+    state.remote_read = Arc::new(crate::http::read::Gate::new(cfg.remote_read));
     let quit = Arc::clone(&state.quit);
     let app = with_prefix(router(state), &cfg.route_prefix);
-    // The peer address is the query log's `clientIP`.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal(quit))
-    .await
-    .context("HTTP server failed")?;
+    let app = crate::http::listen::with_read_timeout(app, cfg.read_timeout);
+    crate::http::listen::serve(listener, app, cfg.read_timeout, shutdown_signal(quit)).await;
 
     tracing::info!("shutting down");
     collection.shutdown();
@@ -324,5 +330,31 @@ async fn shutdown_signal(quit: Arc<tokio::sync::Notify>) {
         _ = ctrl_c => {},
         _ = term => {},
         _ = quit.notified() => {},
+    }
+}
+
+/// Raises the soft limit of open files to the hard limit, as Go (and so
+/// Prometheus) does at start: every connection, scrape and the database
+/// use descriptors, and the usual soft limit of 1 024 is what a flood of
+/// idle connections exhausts first.
+fn raise_open_files_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 || lim.rlim_cur >= lim.rlim_max {
+            return;
+        }
+        let soft = lim.rlim_cur;
+        lim.rlim_cur = lim.rlim_max;
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+            tracing::debug!(
+                from = soft,
+                to = lim.rlim_max,
+                "raised the open files limit"
+            );
+        }
     }
 }

@@ -897,7 +897,11 @@ fn queries_go_to_the_query_log() {
     let s = Server::start_with_config(
         &dir.path().join("data"),
         &config,
-        &["--collector.host=false", "--collector.self=false"],
+        &[
+            "--collector.host=false",
+            "--collector.self=false",
+            "--web.enable-lifecycle",
+        ],
     );
     let (code, _) = query(&s, "vector(2) + 1", &[("time", "1700000000")]);
     assert_eq!(code, 200);

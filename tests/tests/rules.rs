@@ -108,6 +108,7 @@ fn rules_fire_on_scraped_data_reload_and_survive_a_restart() {
         "--collector.self=false",
         cfg_flag.as_str(),
         "--web.external-url=http://pharos.example:9090/",
+        "--web.enable-lifecycle",
     ];
     let mut s = Server::start_with(&data, &flags);
 

@@ -189,7 +189,11 @@ fn scrapes_node_exporter_and_prometheus_client_app() {
         ),
     )
     .unwrap();
-    let s = Server::start_with_config(&dir.path().join("data"), &config, &[]);
+    let s = Server::start_with_config(
+        &dir.path().join("data"),
+        &config,
+        &["--web.enable-lifecycle"],
+    );
     let t0 = Instant::now();
 
     let node = wait_health(&s, "node_exporter", "up");

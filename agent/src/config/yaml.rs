@@ -6,6 +6,15 @@
 //! `yaml-rust2` into a small tree with lines, resolves aliases by copying the
 //! anchored node, and decodes `!!binary` scalars (Prometheus fixtures use them
 //! to smuggle invalid UTF-8 into label names).
+//!
+//! Copying anchored nodes is what makes "billion laughs" files dangerous:
+//! nine levels of ten aliases each ask for 10⁹ nodes from a few hundred
+//! bytes. The builder counts what aliases expand to and refuses the
+//! document past a budget proportional to its own size (as Go's yaml
+//! refuses "excessive aliasing"), and refuses nesting deeper than
+//! [`MAX_NESTING`], so every reader of YAML — config, rules,
+//! alertmanager.yml, file_sd files — stays within bounded memory and
+//! stack.
 
 use std::collections::HashMap;
 
@@ -68,8 +77,18 @@ pub struct TreeIssue {
     pub message: String,
 }
 
+/// Deepest nesting of sequences and mappings accepted. The decoders walk
+/// the tree recursively; no configuration needs more than a dozen levels.
+pub const MAX_NESTING: usize = 256;
+
+/// Nodes that aliases may add beyond the document's own: at least this
+/// many, else [`ALIAS_FACTOR`] times the nodes written out in the file.
+const ALIAS_BUDGET_MIN: usize = 100_000;
+const ALIAS_FACTOR: usize = 10;
+
 /// Parses `text` into its first document's root node. `Ok(None)` is an empty
-/// file. Syntax errors are fatal and carry their line.
+/// file. Syntax errors, excessive aliasing and excessive nesting are fatal
+/// and carry their line.
 pub fn parse(text: &str) -> Result<(Option<Node>, Vec<TreeIssue>), TreeIssue> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
@@ -77,7 +96,19 @@ pub fn parse(text: &str) -> Result<(Option<Node>, Vec<TreeIssue>), TreeIssue> {
         line: e.marker().line(),
         message: format!("YAML syntax error: {}", e.info()),
     })?;
+    if let Some(fatal) = builder.fatal {
+        return Err(fatal);
+    }
     Ok((builder.root, builder.issues))
+}
+
+/// Nodes in `n`'s tree, itself included.
+fn size(n: &Node) -> usize {
+    1 + match &n.kind {
+        Kind::Seq(items) => items.iter().map(size).sum(),
+        Kind::Map(entries) => entries.iter().map(|(k, v)| size(k) + size(v)).sum(),
+        _ => 0,
+    }
 }
 
 enum Open {
@@ -89,9 +120,17 @@ enum Open {
 #[derive(Default)]
 struct Builder {
     stack: Vec<(Open, usize)>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes by id, with their size in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
     root: Option<Node>,
     issues: Vec<TreeIssue>,
+    /// Nodes the document writes out itself.
+    own_nodes: usize,
+    /// Nodes added by resolving aliases.
+    alias_nodes: usize,
+    /// Excessive aliasing or nesting: the rest of the events are ignored
+    /// and the parse fails with this.
+    fatal: Option<TreeIssue>,
 }
 
 impl Builder {
@@ -168,20 +207,51 @@ impl Builder {
 
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.fatal.is_some() {
+            return;
+        }
         let line = mark.line();
+        if matches!(ev, Event::SequenceStart(..) | Event::MappingStart(..))
+            && self.stack.len() >= MAX_NESTING
+        {
+            self.fatal = Some(TreeIssue {
+                line,
+                message: format!(
+                    "YAML nested too deeply: more than {MAX_NESTING} levels of sequences and mappings"
+                ),
+            });
+            return;
+        }
         match ev {
             Event::Scalar(value, style, anchor, tag) => {
+                self.own_nodes += 1;
                 let node = self.scalar(value, style, tag, line);
                 if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
+                    self.anchors.insert(anchor, (node.clone(), 1));
                 }
                 self.push_value(node);
             }
             Event::Alias(id) => {
-                let node = self.anchors.get(&id).cloned().unwrap_or(Node {
-                    line,
-                    kind: Kind::Null,
-                });
+                let Some((node, n)) = self.anchors.get(&id) else {
+                    self.push_value(Node {
+                        line,
+                        kind: Kind::Null,
+                    });
+                    return;
+                };
+                // Checked before copying: the copy is what costs memory.
+                let budget = ALIAS_BUDGET_MIN.max(ALIAS_FACTOR * self.own_nodes);
+                self.alias_nodes += n;
+                if self.alias_nodes > budget {
+                    self.fatal = Some(TreeIssue {
+                        line,
+                        message: format!(
+                            "document contains excessive aliasing: aliases expand to more than {budget} nodes"
+                        ),
+                    });
+                    return;
+                }
+                let node = node.clone();
                 self.push_value(node);
             }
             Event::SequenceStart(anchor, _) => self.stack.push((
@@ -203,6 +273,7 @@ impl MarkedEventReceiver for Builder {
             )),
             Event::SequenceEnd | Event::MappingEnd => {
                 if let Some((open, anchor)) = self.stack.pop() {
+                    self.own_nodes += 1;
                     let node = match open {
                         Open::Seq(n) => n,
                         Open::Map(mut n, _) => {
@@ -211,7 +282,8 @@ impl MarkedEventReceiver for Builder {
                         }
                     };
                     if anchor > 0 {
-                        self.anchors.insert(anchor, node.clone());
+                        let n = size(&node);
+                        self.anchors.insert(anchor, (node.clone(), n));
                     }
                     self.push_value(node);
                 }
@@ -315,6 +387,55 @@ mod tests {
             .map(|(k, v)| (k.as_str().unwrap(), v.as_str().unwrap()))
             .collect();
         assert_eq!(pairs, vec![("k", "3"), ("j", "2")]);
+    }
+
+    /// Nine levels of nine aliases: 9⁹ nodes if copied out.
+    fn billion_laughs(root_key: &str) -> String {
+        let mut s = String::from(
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
+        let names = ["b", "c", "d", "e", "f", "g", "h", "i"];
+        let mut prev = "a";
+        for n in names {
+            let refs = vec![format!("*{prev}"); 9].join(",");
+            s.push_str(&format!("{n}: &{n} [{refs}]\n"));
+            prev = n;
+        }
+        s.push_str(&format!("{root_key}: *i\n"));
+        s
+    }
+
+    #[test]
+    fn alias_bomb_is_refused_with_its_line() {
+        let e = parse(&billion_laughs("scrape_configs")).unwrap_err();
+        assert!(e.message.contains("excessive aliasing"), "{}", e.message);
+        assert!((1..=10).contains(&e.line), "line {}", e.line);
+    }
+
+    #[test]
+    fn aliases_within_budget_resolve() {
+        // A block shared by many entries, as configs share TLS settings.
+        let mut s = String::from("base: &t {ca_file: x, insecure_skip_verify: true}\njobs:\n");
+        for i in 0..2000 {
+            s.push_str(&format!("  - {{name: j{i}, tls: *t}}\n"));
+        }
+        let (root, _) = parse(&s).unwrap();
+        let Kind::Map(entries) = &root.unwrap().kind else {
+            panic!("not a map")
+        };
+        let Kind::Seq(jobs) = &entries[1].1.kind else {
+            panic!("not a seq")
+        };
+        assert_eq!(jobs.len(), 2000);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let e = parse(&deep).unwrap_err();
+        assert!(e.message.contains("nested too deeply"), "{}", e.message);
+        let ok = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(parse(&ok).is_ok());
     }
 
     #[test]

@@ -25,6 +25,24 @@ pub enum Version {
     V2,
 }
 
+impl Version {
+    /// "1.0" or "2.0", as the specifications are named.
+    pub fn name(self) -> &'static str {
+        match self {
+            Version::V1 => "1.0",
+            Version::V2 => "2.0",
+        }
+    }
+
+    /// The other version.
+    pub fn other(self) -> Version {
+        match self {
+            Version::V1 => Version::V2,
+            Version::V2 => Version::V1,
+        }
+    }
+}
+
 /// Picks the message type from a `Content-Type` header as Prometheus does:
 /// a missing header or bare `application/x-protobuf` means 1.0; the `proto`
 /// parameter selects explicitly. Anything else is unsupported (`None`).

@@ -16,11 +16,13 @@
 //! - [`targets`]: `/api/v1/targets`, `/api/v1/scrape_pools`, `/api/v1/targets/metadata`,
 //!   `/api/v1/metadata`, `/-/reload`, the host collector at `/node/metrics`
 //!   and its switches at `/api/v1/collectors`;
-//! - health and readiness probes at `/-/healthy` and `/-/ready`.
+//! - health and readiness probes at `/-/healthy` and `/-/ready`;
+//! - [`listen`]: the connection loop with its timeouts.
 
 pub mod alertmanager;
 pub mod api;
 pub mod federate;
+pub mod listen;
 pub mod query;
 pub mod read;
 pub mod rules;
@@ -64,8 +66,13 @@ pub struct AppState {
     /// Notified by `/-/quit`: the server shuts down as on SIGTERM.
     pub quit: Arc<tokio::sync::Notify>,
     /// `--web.cors.origin`, anchored: which browser origins the API
-    /// answers with CORS headers.
+    /// answers with CORS headers, and may send state-changing requests.
     pub cors_origin: Arc<regex::Regex>,
+    /// `--web.enable-lifecycle`: `/-/reload` and `/-/quit` work; otherwise
+    /// they answer 403 as Prometheus's do.
+    pub lifecycle: bool,
+    /// Remote read's limits and the gate of concurrent requests.
+    pub remote_read: Arc<read::Gate>,
 }
 
 /// Requests served by route and status code, with their total duration —
@@ -160,6 +167,46 @@ async fn cors(
     resp
 }
 
+/// Refuses a state-changing request (any method but GET, HEAD and
+/// OPTIONS) that a browser sent from another site whose origin
+/// `--web.cors.origin` does not allow: a page the user opens must not be
+/// able to reload, stop or reconfigure pharos with a plain form post.
+/// Requests without an `Origin` (curl, Prometheus, amtool) and from
+/// pharos's own pages pass.
+async fn refuse_foreign_writes(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::{header, Method};
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return next.run(req).await;
+    };
+    let origin = origin.to_str().unwrap_or("");
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let same_site = origin
+        .split_once("://")
+        .is_some_and(|(_, authority)| !host.is_empty() && authority == host);
+    if same_site || st.cors_origin.is_match(origin) {
+        return next.run(req).await;
+    }
+    (
+        StatusCode::FORBIDDEN,
+        format!(
+            "cross-origin {} from {origin:?} refused: --web.cors.origin does not allow that origin\n",
+            req.method()
+        ),
+    )
+        .into_response()
+}
+
 impl AppState {
     pub fn new(storage: Arc<Storage>) -> AppState {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -174,6 +221,8 @@ impl AppState {
             runtime: Arc::default(),
             quit: Arc::default(),
             cors_origin: Arc::new(cors_regex(".*").expect("the default CORS origin compiles")),
+            lifecycle: false,
+            remote_read: Arc::new(read::Gate::new(read::Limits::default())),
         }
     }
 
@@ -185,6 +234,48 @@ impl AppState {
 
 /// Largest compressed remote-write body accepted; bigger ones get 413.
 pub const MAX_WRITE_BODY: usize = 32 << 20;
+
+/// Largest body of every other endpoint (queries, alerts, silences):
+/// axum's default, made explicit so the announced-size check below and
+/// the extractors agree.
+pub const MAX_API_BODY: usize = 2 << 20;
+
+/// How much of an oversize body is read and thrown away before the 413
+/// goes out. A client still sending when the connection closes sees a
+/// reset instead of the answer; past this much, it gets the reset.
+const DRAIN_LIMIT: usize = 64 << 20;
+
+/// Answers a request whose announced body is larger than [`MAX_API_BODY`]
+/// with 413 in Prometheus's envelope, after reading (and discarding, so
+/// memory stays flat) what the client sends, so that it reads the answer.
+async fn refuse_large_bodies(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use http_body_util::BodyExt;
+    let announced = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(n) = announced.filter(|&n| n > MAX_API_BODY as u64) else {
+        return next.run(req).await;
+    };
+    let mut body = req.into_body();
+    let mut drained = 0usize;
+    while drained <= DRAIN_LIMIT {
+        match body.frame().await {
+            Some(Ok(frame)) => drained += frame.data_ref().map_or(0, |d| d.len()),
+            _ => break,
+        }
+    }
+    let mut resp = ApiError::bad_data(format!(
+        "request body of {n} bytes is larger than the limit of {MAX_API_BODY} bytes"
+    ))
+    .into_response();
+    *resp.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    resp
+}
 
 /// Builds the whole HTTP surface.
 pub fn router(state: AppState) -> Router {
@@ -241,7 +332,9 @@ pub fn router(state: AppState) -> Router {
             post(targets::set_collector).put(targets::set_collector),
         )
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), cors));
+        .layer(axum::middleware::from_fn_with_state(state.clone(), cors))
+        .layer(DefaultBodyLimit::max(MAX_API_BODY))
+        .layer(axum::middleware::from_fn(refuse_large_bodies));
     Router::new()
         .route(
             "/api/v1/write",
@@ -251,8 +344,22 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/read", post(read::remote_read))
         .route("/metrics", get(metrics))
         .route("/node/metrics", get(targets::node_metrics))
-        .route("/-/reload", post(targets::reload).put(targets::reload))
-        .route("/-/quit", post(quit).put(quit))
+        .route(
+            "/-/reload",
+            if state.lifecycle {
+                post(targets::reload).put(targets::reload)
+            } else {
+                post(lifecycle_disabled).put(lifecycle_disabled)
+            },
+        )
+        .route(
+            "/-/quit",
+            if state.lifecycle {
+                post(quit).put(quit)
+            } else {
+                post(lifecycle_disabled).put(lifecycle_disabled)
+            },
+        )
         .route(
             "/-/healthy",
             get(|| async { "Pharos is Healthy.\n" }).head(|| async {}),
@@ -263,7 +370,17 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(api)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            refuse_foreign_writes,
+        ))
         .with_state(state)
+}
+
+/// `/-/reload` and `/-/quit` without `--web.enable-lifecycle`: Prometheus's
+/// answer, word for word.
+async fn lifecycle_disabled() -> (StatusCode, &'static str) {
+    (StatusCode::FORBIDDEN, "Lifecycle API is not enabled.")
 }
 
 /// `POST|PUT /-/quit`: a graceful shutdown, as Prometheus's lifecycle API

@@ -30,6 +30,12 @@ pub enum DecodeError {
     Protobuf(#[from] prost::DecodeError),
     #[error("remote write 2.0: {0}")]
     Symbols(String),
+    /// A body whose every field is unknown to the announced version — in
+    /// practice the other version's message: protobuf skips unknown
+    /// fields, so it would decode as an empty request and be acknowledged
+    /// with nothing stored.
+    #[error("the body holds none of the fields of a remote write {} request; was it a {} request sent with the wrong Content-Type?", .0.name(), .0.other().name())]
+    WrongVersion(Version),
 }
 
 /// A decoded request: the valid series, and what was left out.
@@ -77,9 +83,22 @@ pub fn decode(
         .map_err(|e| DecodeError::Snappy(e.to_string()))?;
     // Decoding from `Bytes` lets label strings slice the buffer.
     let raw = bytes::Bytes::from(raw);
+    let nonempty = !raw.is_empty();
     match version {
-        Version::V1 => Ok(from_v1(proto::WriteRequest::decode(raw)?)),
-        Version::V2 => from_v2(v2::Request::decode(raw)?),
+        Version::V1 => {
+            let req = proto::WriteRequest::decode(raw)?;
+            if nonempty && req.timeseries.is_empty() && req.metadata.is_empty() {
+                return Err(DecodeError::WrongVersion(Version::V1));
+            }
+            Ok(from_v1(req))
+        }
+        Version::V2 => {
+            let req = v2::Request::decode(raw)?;
+            if nonempty && req.symbols.is_empty() && req.timeseries.is_empty() {
+                return Err(DecodeError::WrongVersion(Version::V2));
+            }
+            from_v2(req)
+        }
     }
 }
 

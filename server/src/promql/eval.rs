@@ -516,6 +516,10 @@ impl<'a> Evaluator<'a> {
             };
         let mut out = Vec::with_capacity(data.len());
         for d in data {
+            // Inside a subquery a selector is read at every inner step:
+            // the deadline and the sample limit are checked per series,
+            // before the points pile up.
+            self.check_deadline()?;
             let mut points = Vec::new();
             let value = |(t, v): (i64, f64)| if timestamps { t as f64 / 1000.0 } else { v };
             match at {
@@ -537,6 +541,7 @@ impl<'a> Evaluator<'a> {
                 }
             }
             if !points.is_empty() {
+                self.hold(points.len())?;
                 out.push(VSeries {
                     labels: d.labels,
                     drop_name: timestamps,
@@ -544,7 +549,6 @@ impl<'a> Evaluator<'a> {
                 });
             }
         }
-        self.hold(out.len())?;
         Ok(out)
     }
 
@@ -604,6 +608,16 @@ impl<'a> Evaluator<'a> {
         }
         let mut series = Vec::new();
         if start <= ref_hi {
+            // Every inner node holds at least one value per inner step (a
+            // literal, `vector(1)`): `[10y:1ms]` is refused here, before
+            // anything that size is allocated.
+            let steps = (ref_hi - start) / step + 1;
+            let held = self.shared.borrow().held;
+            if usize::try_from(steps)
+                .map_or(true, |n| n > self.opts.max_samples.saturating_sub(held))
+            {
+                return Err(QueryError::TooManySamples("query execution"));
+            }
             let inner = Evaluator {
                 opts: self.opts,
                 store: self.store,

@@ -169,7 +169,16 @@ impl Manager {
         let (files, fp) = match loaded {
             Ok(x) => x,
             Err(e) => {
-                self.lock().last_error = Some(e.to_string());
+                let mut r = self.lock();
+                r.last_error = Some(e.to_string());
+                if !self.restored.load(std::sync::atomic::Ordering::SeqCst) {
+                    // Nothing has run yet (a broken file at start): watch
+                    // these files, so fixing them loads the rules without
+                    // a restart.
+                    let patterns = settings.files.clone();
+                    r.fingerprint = fingerprint(&patterns);
+                    r.settings = settings;
+                }
                 return Err(e);
             }
         };
