@@ -282,25 +282,9 @@ pub enum ConfigSource {
 }
 
 impl ConfigSource {
-    /// Loads and checks the configuration, with its text (file reads: call
-    /// off the async threads).
-    fn load(&self) -> Result<(config::Loaded, String), config::ConfigErrors> {
-        let loaded = self.load_checked()?;
-        let text = match self {
-            // Read again for /api/v1/status/config; a file replaced in
-            // between shows its new text, which the next reload loads.
-            ConfigSource::File(path) => std::fs::read_to_string(path).unwrap_or_default(),
-            ConfigSource::Default {
-                self_address,
-                route_prefix,
-                host,
-                itself,
-            } => default_config(self_address, route_prefix, *host, *itself),
-        };
-        Ok((loaded, text))
-    }
-
-    fn load_checked(&self) -> Result<config::Loaded, config::ConfigErrors> {
+    /// Loads and checks the configuration (file reads: call off the async
+    /// threads).
+    fn load(&self) -> Result<config::Loaded, config::ConfigErrors> {
         match self {
             ConfigSource::File(path) => config::load_file(path),
             ConfigSource::Default {
@@ -348,7 +332,7 @@ pub struct Collection {
     sink: Arc<StorageSink>,
     manager: Manager<StorageSink>,
     current: Mutex<Option<Arc<Config>>>,
-    /// The text of the configuration in force.
+    /// The configuration in force as shown (secrets hidden).
     current_text: Mutex<String>,
     /// Serializes reloads (SIGHUP and the HTTP endpoint may race).
     reloading: tokio::sync::Mutex<()>,
@@ -431,7 +415,7 @@ impl Collection {
             .unwrap_or_else(|e| e.into_inner())
             .is_none();
         let source = self.source.clone();
-        let (loaded, text) = tokio::task::spawn_blocking(move || source.load())
+        let loaded = tokio::task::spawn_blocking(move || source.load())
             .await
             .map_err(|e| ReloadError::Jobs(vec![e.to_string()]))??;
         for w in &loaded.warnings {
@@ -455,16 +439,14 @@ impl Collection {
         let notifier = match self.notifier.get() {
             Some((n, path)) => {
                 let path = path.clone();
-                let (cfg, am_text) = tokio::task::spawn_blocking(move || match path {
+                let cfg = tokio::task::spawn_blocking(move || match path {
                     Some(p) => crate::notify::notifier::load_config(&p),
                     None => crate::notify::notifier::default_config(),
                 })
                 .await
                 .map_err(|e| ReloadError::Alertmanager(e.to_string()))?
                 .map_err(ReloadError::Alertmanager)?;
-                let prepared = n
-                    .prepare(cfg, &am_text)
-                    .map_err(ReloadError::Alertmanager)?;
+                let prepared = n.prepare(cfg).map_err(ReloadError::Alertmanager)?;
                 Some((n, prepared))
             }
             None => None,
@@ -496,12 +478,13 @@ impl Collection {
         let n = jobs.len();
         self.manager.apply(jobs);
         *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(loaded.config));
-        *self.current_text.lock().unwrap_or_else(|e| e.into_inner()) = text;
+        *self.current_text.lock().unwrap_or_else(|e| e.into_inner()) = loaded.shown;
         tracing::info!(jobs = n, source = %self.describe(), "configuration loaded");
         Ok(complete)
     }
 
-    /// The text of the configuration in force (`/api/v1/status/config`).
+    /// The configuration in force as `/api/v1/status/config` shows it:
+    /// re-rendered from the parsed file, every secret as `<secret>`.
     pub fn config_text(&self) -> String {
         self.current_text
             .lock()

@@ -635,10 +635,9 @@ mod tests {
         let http = HttpStats::default();
         http.record("/api/v1/write", 204, 0.25);
         use crate::notify::notifier::{default_config, Notifier, NotifierOptions};
-        let (am, am_text) = default_config().unwrap();
+        let am = default_config().unwrap();
         let state = Arc::new(crate::notify::MemState::default());
-        let notifier =
-            Notifier::new(NotifierOptions::new(state, "http://x"), am, &am_text).unwrap();
+        let notifier = Notifier::new(NotifierOptions::new(state, "http://x"), am).unwrap();
         let now = notifier.now();
         notifier
             .silences()

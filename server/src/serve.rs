@@ -220,15 +220,14 @@ async fn start_notifier(
 ) -> anyhow::Result<Arc<crate::notify::notifier::Notifier>> {
     use crate::notify::notifier::{default_config, load_config, Notifier, NotifierOptions};
     let path = cfg.alertmanager_config.clone();
-    let (am, text) = tokio::task::spawn_blocking(move || match path {
+    let am = tokio::task::spawn_blocking(move || match path {
         Some(p) => load_config(&p),
         None => default_config(),
     })
     .await?
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let opts = NotifierOptions::new(Arc::clone(storage) as _, external_url);
-    let n = Notifier::new(opts, am, &text)
-        .map_err(|e| anyhow::anyhow!("starting the notifier: {e}"))?;
+    let n = Notifier::new(opts, am).map_err(|e| anyhow::anyhow!("starting the notifier: {e}"))?;
     tracing::info!(
         silences = n.silences().list(n.now()).len(),
         log_entries = n.nflog().len(),

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use super::http::Secret;
 use super::yaml::{Kind, Node};
 use super::ConfigError;
 
@@ -20,6 +21,10 @@ pub struct Ctx {
     pub base_dir: PathBuf,
     pub errors: Vec<ConfigError>,
     pub warnings: Vec<String>,
+    /// What the decoders read as secrets, and URLs whose query may carry
+    /// tokens: the nodes (by address in the tree being decoded) that
+    /// [`super::yaml::render`] hides when the configuration is shown.
+    pub hidden: super::yaml::Hidden,
 }
 
 impl Ctx {
@@ -29,6 +34,7 @@ impl Ctx {
             base_dir: base_dir.to_path_buf(),
             errors: Vec::new(),
             warnings: Vec::new(),
+            hidden: Default::default(),
         }
     }
 
@@ -173,6 +179,31 @@ impl<'n> MapReader<'n> {
 
     pub fn string(&mut self, ctx: &mut Ctx, key: &str) -> Option<String> {
         self.value(key).and_then(|n| string(ctx, n, key))
+    }
+
+    /// A secret (password, token, key): read as a string, and marked so
+    /// that the configuration is shown with `<secret>` in its place.
+    pub fn secret(&mut self, ctx: &mut Ctx, key: &str) -> Option<Secret> {
+        let n = self.value(key)?;
+        ctx.hidden.secret(n);
+        string(ctx, n, key).map(Secret::new)
+    }
+
+    /// Like [`MapReader::strings`], each item a secret.
+    pub fn secrets(&mut self, ctx: &mut Ctx, key: &str) -> Vec<Secret> {
+        let Some(n) = self.value(key) else {
+            return Vec::new();
+        };
+        ctx.hidden.secret(n);
+        strings(ctx, n, key).into_iter().map(Secret::new).collect()
+    }
+
+    /// A URL whose query string may carry credentials (remote write and
+    /// read endpoints): shown with its query values hidden.
+    pub fn url_with_query_secrets(&mut self, ctx: &mut Ctx, key: &str) -> Option<String> {
+        let n = self.value(key)?;
+        ctx.hidden.url(n);
+        string(ctx, n, key)
     }
 
     pub fn bool(&mut self, ctx: &mut Ctx, key: &str) -> Option<bool> {

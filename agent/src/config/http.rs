@@ -189,7 +189,9 @@ pub(crate) fn decode_inline(ctx: &mut Ctx, m: &mut MapReader) -> (HttpClientConf
     let bearer_line = m
         .key_line("bearer_token")
         .max(m.key_line("bearer_token_file"));
-    let bearer_token = m.string(ctx, "bearer_token").filter(|s| !s.is_empty());
+    let bearer_token = m
+        .secret(ctx, "bearer_token")
+        .filter(|s| !s.expose().is_empty());
     let bearer_token_file = m.string(ctx, "bearer_token_file").filter(|s| !s.is_empty());
     if let Some(n) = m.take("tls_config") {
         c.tls_config = decode_tls(ctx, n);
@@ -209,7 +211,7 @@ pub(crate) fn decode_inline(ctx: &mut Ctx, m: &mut MapReader) -> (HttpClientConf
             };
             let header = HttpHeader {
                 values: h.strings(ctx, "values"),
-                secrets: h.strings(ctx, "secrets").into_iter().map(Secret).collect(),
+                secrets: h.secrets(ctx, "secrets"),
                 files: h
                     .strings(ctx, "files")
                     .iter()
@@ -252,7 +254,7 @@ pub(crate) fn decode_inline(ctx: &mut Ctx, m: &mut MapReader) -> (HttpClientConf
     } else if let Some(token) = bearer_token {
         c.authorization = Some(Authorization {
             kind: "Bearer".into(),
-            credentials: Some(Secret(token)),
+            credentials: Some(token),
             credentials_file: None,
         });
     } else if let Some(file) = bearer_token_file {
@@ -276,7 +278,7 @@ fn decode_basic_auth(ctx: &mut Ctx, n: &Node) -> Option<BasicAuth> {
     let b = BasicAuth {
         username: m.string(ctx, "username").unwrap_or_default(),
         username_file: m.path(ctx, "username_file"),
-        password: m.string(ctx, "password").map(Secret),
+        password: m.secret(ctx, "password"),
         password_file: m.path(ctx, "password_file"),
     };
     if !b.username.is_empty() && b.username_file.is_some() {
@@ -304,7 +306,7 @@ fn decode_authorization(ctx: &mut Ctx, n: &Node) -> Option<Authorization> {
         } else {
             kind
         },
-        credentials: m.string(ctx, "credentials").map(Secret),
+        credentials: m.secret(ctx, "credentials"),
         credentials_file: m.path(ctx, "credentials_file"),
     };
     if a.credentials.is_some() && a.credentials_file.is_some() {
@@ -327,9 +329,9 @@ fn decode_oauth2(ctx: &mut Ctx, n: &Node) -> Option<OAuth2> {
     let mut m = MapReader::open(ctx, n, "oauth2", "config.OAuth2")?;
     let mut o = OAuth2 {
         client_id: m.string(ctx, "client_id").unwrap_or_default(),
-        client_secret: m.string(ctx, "client_secret").map(Secret),
+        client_secret: m.secret(ctx, "client_secret"),
         client_secret_file: m.path(ctx, "client_secret_file"),
-        client_certificate_key: m.string(ctx, "client_certificate_key").map(Secret),
+        client_certificate_key: m.secret(ctx, "client_certificate_key"),
         client_certificate_key_file: m.path(ctx, "client_certificate_key_file"),
         client_certificate_key_id: m.string(ctx, "client_certificate_key_id"),
         grant_type: m.string(ctx, "grant_type"),
@@ -378,6 +380,7 @@ fn decode_proxy(ctx: &mut Ctx, m: &mut MapReader) -> ProxyConfig {
     if let Some(n) = m.value("proxy_connect_header") {
         for (k, v) in decode::map_entries(ctx, n, "proxy_connect_header") {
             if let Some(name) = k.as_str() {
+                ctx.hidden.secret(v);
                 let values = decode::strings(ctx, v, "proxy_connect_header");
                 p.proxy_connect_header
                     .insert(name.to_string(), values.into_iter().map(Secret).collect());
@@ -428,7 +431,7 @@ pub(crate) fn decode_tls(ctx: &mut Ctx, n: &Node) -> TlsConfig {
         cert_file: m
             .path(ctx, "cert_file")
             .filter(|p| !p.as_os_str().is_empty()),
-        key: m.string(ctx, "key").filter(|s| !s.is_empty()).map(Secret),
+        key: m.secret(ctx, "key").filter(|s| !s.expose().is_empty()),
         key_file: m
             .path(ctx, "key_file")
             .filter(|p| !p.as_os_str().is_empty()),

@@ -88,6 +88,9 @@ pub struct Config {
 pub struct Loaded {
     pub config: Config,
     pub warnings: Vec<String>,
+    /// The file as `/api/v1/status/config` shows it: re-rendered from the
+    /// parsed tree with every secret the decoders read as `<secret>`.
+    pub shown: String,
 }
 
 /// One problem in a config file.
@@ -146,11 +149,16 @@ pub fn load_file(path: &Path) -> Result<Loaded, ConfigErrors> {
 /// relative paths (rule files, file SD, credentials, `scrape_config_files`).
 pub fn load_str(text: &str, file_name: &str, base_dir: &Path) -> Result<Loaded, ConfigErrors> {
     let mut ctx = Ctx::new(file_name, base_dir);
-    let config = decode_file(&mut ctx, text);
+    let mut config = Config::default();
+    let root = parse_tree(&mut ctx, text);
+    if let Some(root) = &root {
+        decode_file(&mut ctx, root, &mut config);
+    }
     if ctx.errors.is_empty() {
         Ok(Loaded {
             config,
             warnings: ctx.warnings,
+            shown: root.map_or_else(String::new, |r| yaml::render(&r, &ctx.hidden)),
         })
     } else {
         Err(ConfigErrors(ctx.errors))
@@ -174,13 +182,9 @@ pub fn parse_tree(ctx: &mut Ctx, text: &str) -> Option<yaml::Node> {
     }
 }
 
-fn decode_file(ctx: &mut Ctx, text: &str) -> Config {
-    let mut c = Config::default();
-    let Some(root) = parse_tree(ctx, text) else {
-        return c;
-    };
-    let Some(mut m) = MapReader::open(ctx, &root, "config file", "config.plain") else {
-        return c;
+fn decode_file(ctx: &mut Ctx, root: &yaml::Node, c: &mut Config) {
+    let Some(mut m) = MapReader::open(ctx, root, "config file", "config.plain") else {
+        return;
     };
     // `global` first: scrape configs inherit from it.
     if let Some(n) = m.take("global") {
@@ -270,13 +274,15 @@ fn decode_file(ctx: &mut Ctx, text: &str) -> Config {
     for rw in &c.remote_write {
         ctx.warnings.push(format!(
             "remote_write {:?}: sending samples to remote storage is not supported by pharos yet; this entry is ignored",
-            rw.url
+            // Logs never carry secrets: no password, no query token.
+            yaml::redact_url(&rw.url, true)
         ));
     }
     for rr in &c.remote_read {
         ctx.warnings.push(format!(
             "remote_read {:?}: reading from remote storage is not supported by pharos; this entry is ignored (pharos answers remote read itself, at /api/v1/read)",
-            rr.url
+            // Logs never carry secrets: no password, no query token.
+            yaml::redact_url(&rr.url, true)
         ));
     }
     if c.tracing.as_ref().is_some_and(|t| !t.endpoint.is_empty()) {
@@ -288,7 +294,7 @@ fn decode_file(ctx: &mut Ctx, text: &str) -> Config {
     }
     m.finish(ctx);
 
-    load_scrape_config_files(ctx, &mut c, &mut job_lines);
+    load_scrape_config_files(ctx, c, &mut job_lines);
     // Job names are unique across the file and its scrape_config_files.
     for (i, sc) in c.scrape_configs.iter().enumerate() {
         if c.scrape_configs[..i]
@@ -306,7 +312,6 @@ fn decode_file(ctx: &mut Ctx, text: &str) -> Config {
             });
         }
     }
-    c
 }
 
 fn check_dup_name(

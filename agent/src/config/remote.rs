@@ -216,7 +216,7 @@ fn decode_sigv4(ctx: &mut Ctx, n: &Node) -> Option<SigV4Config> {
     let s = SigV4Config {
         region: m.string(ctx, "region"),
         access_key: m.string(ctx, "access_key"),
-        secret_key: m.string(ctx, "secret_key").map(Secret::new),
+        secret_key: m.secret(ctx, "secret_key"),
         profile: m.string(ctx, "profile"),
         role_arn: m.string(ctx, "role_arn"),
         external_id: m.string(ctx, "external_id"),
@@ -289,7 +289,7 @@ fn url_and_headers(
     m: &mut MapReader,
     kind: &str,
 ) -> (String, BTreeMap<String, String>) {
-    let url = m.string(ctx, "url").unwrap_or_default();
+    let url = m.url_with_query_secrets(ctx, "url").unwrap_or_default();
     if url.is_empty() {
         ctx.err(m.line, format!("url for {kind} is empty"));
     } else if let Err(e) = decode::parse_url(&url) {

@@ -608,12 +608,36 @@ fn check_unsupported(ctx: &mut Ctx, name: &str, n: &Node) {
         }
         _ => {}
     }
-    // Loosely typed: remaining keys are accepted as they are.
-    let _ = m.take_rest();
+    // Loosely typed: remaining keys are accepted as they are; secrets
+    // among them are still hidden when the configuration is shown.
+    for (key, node) in m.take_rest() {
+        if SD_SECRETS.contains(&key) {
+            ctx.hidden.secret(node);
+        }
+    }
 }
 
-/// A string setting, empty when absent.
+/// The fields of Prometheus's service discovery configs that are of its
+/// `Secret` type (beside the HTTP client's): tokens, passwords, keys.
+const SD_SECRETS: &[&str] = &[
+    "token",
+    "password",
+    "client_secret",
+    "secret_key",
+    "application_secret",
+    "application_credential_secret",
+    "consumer_key",
+    "auth_token",
+];
+
+/// A string setting, empty when absent; secrets are marked as such.
 fn st(ctx: &mut Ctx, m: &mut MapReader, key: &str) -> String {
+    if SD_SECRETS.contains(&key) {
+        return m
+            .secret(ctx, key)
+            .map(|s| s.expose().to_string())
+            .unwrap_or_default();
+    }
     m.string(ctx, key).unwrap_or_default()
 }
 

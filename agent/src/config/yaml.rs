@@ -102,6 +102,129 @@ pub fn parse(text: &str) -> Result<(Option<Node>, Vec<TreeIssue>), TreeIssue> {
     Ok((builder.root, builder.issues))
 }
 
+/// Nodes of a parsed tree that must not be shown as written: secrets
+/// (marked by the decoders as they read them, so the typed reading
+/// decides, not the key's spelling or the line's layout) and URLs whose
+/// query string may carry tokens. Nodes are known by address: the tree is
+/// not moved between decoding and [`render`].
+#[derive(Debug, Default)]
+pub struct Hidden {
+    secrets: std::collections::HashSet<usize>,
+    urls: std::collections::HashSet<usize>,
+}
+
+impl Hidden {
+    /// Shows `n` (every scalar under it) as `<secret>`.
+    pub fn secret(&mut self, n: &Node) {
+        self.secrets.insert(n as *const Node as usize);
+    }
+
+    /// Shows the URL `n` with its query values and password hidden.
+    pub fn url(&mut self, n: &Node) {
+        self.urls.insert(n as *const Node as usize);
+    }
+}
+
+/// What Prometheus and Alertmanager print for a secret.
+pub const SECRET: &str = "<secret>";
+
+/// The document `root` as YAML text with what `hidden` marks replaced:
+/// secrets by `<secret>`, the query values of marked URLs by `xxxxx`. The
+/// password of any URL written with one (`https://user:pass@host`) is
+/// shown as `xxxxx`, as Go's `url.Redacted` does. Comments and layout are
+/// not kept; what the configuration says is.
+pub fn render(root: &Node, hidden: &Hidden) -> String {
+    let doc = to_yaml(root, hidden, false);
+    let mut out = String::new();
+    if yaml_rust2::YamlEmitter::new(&mut out).dump(&doc).is_err() {
+        return String::new();
+    }
+    let body = out.strip_prefix("---\n").unwrap_or(&out);
+    let body = if body == "---" { "" } else { body };
+    format!("{body}\n")
+}
+
+fn to_yaml(n: &Node, hidden: &Hidden, secret: bool) -> yaml_rust2::Yaml {
+    use yaml_rust2::Yaml;
+    let addr = n as *const Node as usize;
+    let secret = secret || hidden.secrets.contains(&addr);
+    match &n.kind {
+        Kind::Null => Yaml::Null,
+        Kind::Scalar { .. } if secret => Yaml::String(SECRET.to_string()),
+        Kind::Scalar { text, .. } => {
+            if hidden.urls.contains(&addr) {
+                return Yaml::String(redact_url(text, true));
+            }
+            let text = redact_url(text, false);
+            // Plain numbers and booleans stay plain (quoted, `1000` would
+            // no longer load into an integer field), when they print back
+            // as written.
+            match Yaml::from_str(&text) {
+                Yaml::Integer(i) if i.to_string() == text => Yaml::Integer(i),
+                Yaml::Real(r) => Yaml::Real(r),
+                Yaml::Boolean(b) if b.to_string() == text => Yaml::Boolean(b),
+                _ => Yaml::String(text),
+            }
+        }
+        Kind::Seq(items) => Yaml::Array(items.iter().map(|i| to_yaml(i, hidden, secret)).collect()),
+        Kind::Map(entries) => {
+            let mut h = yaml_rust2::yaml::Hash::new();
+            for (k, v) in entries {
+                h.insert(to_yaml(k, hidden, false), to_yaml(v, hidden, secret));
+            }
+            Yaml::Hash(h)
+        }
+    }
+}
+
+/// `s` with the password of its user info replaced by `xxxxx` (Go's
+/// `url.Redacted`) and, with `query`, every query value too. Text that is
+/// not a `scheme://…` URL comes back unchanged.
+pub fn redact_url(s: &str, query: bool) -> String {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return s.to_string();
+    };
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    {
+        return s.to_string();
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:xxxxx@{host}"),
+            None => authority.to_string(),
+        },
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, q)) if query => {
+            let (q, fragment) = match q.split_once('#') {
+                Some((q, f)) => (q, Some(f)),
+                None => (q, None),
+            };
+            let q: Vec<String> = q
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) => format!("{k}=xxxxx"),
+                    None => kv.to_string(),
+                })
+                .collect();
+            let mut t = format!("{path}?{}", q.join("&"));
+            if let Some(f) = fragment {
+                t.push('#');
+                t.push_str(f);
+            }
+            t
+        }
+        _ => tail.to_string(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
 /// Nodes in `n`'s tree, itself included.
 fn size(n: &Node) -> usize {
     1 + match &n.kind {
@@ -432,10 +555,56 @@ mod tests {
     #[test]
     fn deep_nesting_is_refused() {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        // The YAML parser's own recursion limit or ours, whichever is
+        // lower: an error with a line either way, never a stack overflow.
         let e = parse(&deep).unwrap_err();
-        assert!(e.message.contains("nested too deeply"), "{}", e.message);
+        assert!(
+            e.message.contains("nested too deeply") || e.message.contains("recursion limit"),
+            "{}",
+            e.message
+        );
         let ok = format!("{}{}", "[".repeat(100), "]".repeat(100));
         assert!(parse(&ok).is_ok());
+    }
+
+    #[test]
+    fn marked_secrets_are_hidden_in_any_style() {
+        let text = "a: {basic_auth: {username: u, password: p1}}\nb:\n  password: p2\n  limit: 1000\n  ok: true\nc: [x, y]\nu: https://me:pw@host/x?token=t&q=1\n";
+        let (root, _) = parse(text).unwrap();
+        let root = root.unwrap();
+        let mut hidden = Hidden::default();
+        let Kind::Map(top) = &root.kind else { panic!() };
+        let Kind::Map(a) = &top[0].1.kind else {
+            panic!()
+        };
+        let Kind::Map(ba) = &a[0].1.kind else {
+            panic!()
+        };
+        hidden.secret(&ba[1].1);
+        let Kind::Map(b) = &top[1].1.kind else {
+            panic!()
+        };
+        hidden.secret(&b[0].1);
+        hidden.secret(&top[2].1);
+        let shown = render(&root, &hidden);
+        assert!(!shown.contains("p1") && !shown.contains("p2"), "{shown}");
+        assert_eq!(shown.matches(SECRET).count(), 4, "{shown}");
+        assert!(shown.contains("username: u"), "{shown}");
+        assert!(
+            shown.contains("limit: 1000") && shown.contains("ok: true"),
+            "{shown}"
+        );
+        // A password in a URL is hidden wherever it is; the query only
+        // where the decoder marked the URL.
+        assert!(
+            shown.contains("https://me:xxxxx@host/x?token=t&q=1"),
+            "{shown}"
+        );
+        hidden.url(&top[3].1);
+        assert!(render(&root, &hidden).contains("https://me:xxxxx@host/x?token=xxxxx&q=xxxxx"));
+        // What is shown loads again, with the same structure.
+        let (again, _) = parse(&shown).unwrap();
+        assert!(matches!(again.unwrap().kind, Kind::Map(ref m) if m.len() == 4));
     }
 
     #[test]

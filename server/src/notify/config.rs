@@ -37,6 +37,10 @@ pub struct AmConfig {
     pub templates: Vec<PathBuf>,
     /// `time_intervals` and `mute_time_intervals` by name.
     pub time_intervals: BTreeMap<String, Vec<TimeInterval>>,
+    /// The file as `/api/v2/status` shows it: re-rendered from the parsed
+    /// tree with every secret the decoder read as `<secret>`, as
+    /// Alertmanager marshals its `Secret` fields.
+    pub shown: String,
 }
 
 /// `global`: defaults for receivers.
@@ -344,6 +348,9 @@ pub fn load_str(
         None => ctx.err(1, "no route provided in config"),
     }
     if ctx.errors.is_empty() {
+        if let Some(root) = &root {
+            c.shown = pharos_agent::config::yaml::render(root, &ctx.hidden);
+        }
         Ok((c, ctx.warnings))
     } else {
         ctx.errors.sort_by_key(|e| e.line);
@@ -362,10 +369,9 @@ fn at_most_one(ctx: &mut Ctx, line: usize, a: bool, b: bool, a_name: &str, b_nam
     }
 }
 
+/// A secret field: hidden when the configuration is shown; empty is unset.
 fn secret(m: &mut MapReader, ctx: &mut Ctx, key: &str) -> Option<Secret> {
-    m.string(ctx, key)
-        .filter(|s| !s.is_empty())
-        .map(Secret::new)
+    m.secret(ctx, key).filter(|s| !s.expose().is_empty())
 }
 
 fn decode_root(ctx: &mut Ctx, root: &Node, c: &mut AmConfig) {
@@ -572,7 +578,7 @@ fn decode_global(ctx: &mut Ctx, n: &Node, set: &mut BTreeMap<String, bool>) -> G
         "rocketchat_token_id",
         "mattermost_webhook_url",
     ] {
-        let inline = m.string(ctx, key).is_some_and(|s| !s.is_empty());
+        let inline = secret(&mut m, ctx, key).is_some();
         let file = m
             .string(ctx, &format!("{key}_file"))
             .is_some_and(|s| !s.is_empty());
@@ -803,9 +809,9 @@ fn decode_time_interval(ctx: &mut Ctx, n: &Node) -> Option<(String, Vec<TimeInte
     Some((name, out))
 }
 
-fn decode_receiver(
+fn decode_receiver<'n>(
     ctx: &mut Ctx,
-    n: &Node,
+    n: &'n Node,
     g: &Global,
     globals_set: &BTreeMap<String, bool>,
 ) -> Option<Receiver> {
@@ -817,10 +823,12 @@ fn decode_receiver(
     if r.name.is_empty() {
         ctx.err(n.line, "missing name in receiver");
     }
-    let items = |ctx: &mut Ctx, m: &mut MapReader, key: &str| -> Vec<Node> {
+    // The entries themselves, not copies: secrets are marked on the nodes
+    // of the tree that is shown.
+    let items = |ctx: &mut Ctx, m: &mut MapReader<'n>, key: &str| -> &'n [Node] {
         match m.value(key) {
-            Some(list) => decode::seq(ctx, list, key).to_vec(),
-            None => Vec::new(),
+            Some(list) => decode::seq(ctx, list, key),
+            None => &[],
         }
     };
     for item in items(ctx, &mut m, "webhook_configs") {
@@ -1150,17 +1158,41 @@ fn check_unsupported(
             "must provide either a Target ARN, Topic ARN, or Phone Number for SNS config",
         );
     }
-    if key == "opsgenie_configs" {
-        for (k, _) in m.take_rest() {
-            if !OPSGENIE_KEYS.contains(&k) {
-                ctx.err(item.line, format!("unknown key {k:?} in opsgenie config (field {k} not found in type opsgenie.plain)"));
-            }
+    // Everything else of these integrations is accepted as written, their
+    // `Secret` fields hidden when the configuration is shown.
+    for (k, node) in m.take_rest() {
+        if key == "opsgenie_configs" && !OPSGENIE_KEYS.contains(&k) {
+            ctx.err(item.line, format!("unknown key {k:?} in opsgenie config (field {k} not found in type opsgenie.plain)"));
+        }
+        if UNSUPPORTED_SECRETS.contains(&k) {
+            ctx.hidden.secret(node);
+        }
+        if k == "http_config" {
+            // Read for its secrets (and checks) only.
+            let _ = decode_http_client(ctx, node);
         }
     }
-    // Everything else of these integrations is accepted as written.
-    let _ = m.take_rest();
     m.finish(ctx);
 }
+
+/// Alertmanager's `Secret` and `SecretURL` fields of the integrations
+/// pharos does not deliver to (PagerDuty, OpsGenie, VictorOps, Pushover,
+/// Telegram, Webex, SNS, Discord, MS Teams, Rocket.Chat, Jira,
+/// Mattermost).
+const UNSUPPORTED_SECRETS: &[&str] = &[
+    "routing_key",
+    "service_key",
+    "api_key",
+    "api_url",
+    "token",
+    "user_key",
+    "bot_token",
+    "webhook_url",
+    "token_id",
+    "secret_key",
+    "sigv4",
+    "url",
+];
 
 #[cfg(test)]
 mod tests {

@@ -118,17 +118,13 @@ impl NotifierOptions {
 impl Notifier {
     /// Builds the notifier from a checked configuration; `text` is the
     /// file as written (shown, secrets hidden, by `/api/v2/status`).
-    pub fn new(
-        opts: NotifierOptions,
-        config: AmConfig,
-        text: &str,
-    ) -> Result<Arc<Notifier>, String> {
+    pub fn new(opts: NotifierOptions, config: AmConfig) -> Result<Arc<Notifier>, String> {
         let retention = opts.retention.as_millis() as i64;
         let silences = Silences::load(opts.state.clone(), retention)
             .map_err(|e| format!("cannot load silences: {e}"))?;
         let nflog = NotificationLog::load(opts.state.clone(), retention)
             .map_err(|e| format!("cannot load the notification log: {e}"))?;
-        let loaded = build(config, text, &opts)?;
+        let loaded = build(config, &opts)?;
         let started_ms = opts.clock.now_ms();
         Ok(Arc::new(Notifier {
             opts,
@@ -153,16 +149,16 @@ impl Notifier {
     /// Swaps in a new configuration; on error the old one stays. Groups
     /// start afresh (waiting `group_wait`), as in Alertmanager; the
     /// notification log keeps them from repeating what was sent.
-    pub fn apply_config(&self, config: AmConfig, text: &str) -> Result<(), String> {
-        let next = self.prepare(config, text)?;
+    pub fn apply_config(&self, config: AmConfig) -> Result<(), String> {
+        let next = self.prepare(config)?;
         self.install(next);
         Ok(())
     }
 
     /// Builds everything a configuration needs (integrations, templates)
     /// without applying it, so a reload can check all parts first.
-    pub fn prepare(&self, config: AmConfig, text: &str) -> Result<Prepared, String> {
-        build(config, text, &self.opts).map(Prepared)
+    pub fn prepare(&self, config: AmConfig) -> Result<Prepared, String> {
+        build(config, &self.opts).map(Prepared)
     }
 
     /// Applies a prepared configuration.
@@ -458,7 +454,7 @@ fn validate(a: &Alert) -> Result<(), String> {
     Ok(())
 }
 
-fn build(config: AmConfig, text: &str, opts: &NotifierOptions) -> Result<Loaded, String> {
+fn build(config: AmConfig, opts: &NotifierOptions) -> Result<Loaded, String> {
     let delivery = &opts.delivery;
     let mut templates =
         receivers::default_templates().map_err(|e| format!("default templates: {e}"))?;
@@ -484,84 +480,28 @@ fn build(config: AmConfig, text: &str, opts: &NotifierOptions) -> Result<Loaded,
             )),
         );
     }
+    let shown = config.shown.clone();
     Ok(Loaded {
         dispatcher: Dispatcher::new(Arc::new(config)),
         integrations,
         limiters,
         templates: Arc::new(templates),
-        shown: hide_secrets(text),
+        shown,
     })
 }
 
-/// Keys whose values are secrets in Alertmanager's configuration (it shows
-/// them as `<secret>`).
-const SECRET_KEYS: &[&str] = &[
-    "password",
-    "auth_password",
-    "auth_secret",
-    "smtp_auth_password",
-    "smtp_auth_secret",
-    "credentials",
-    "bearer_token",
-    "api_secret",
-    "wechat_api_secret",
-    "slack_api_url",
-    "api_url",
-    "url",
-    "webhook_url",
-    "secret",
-    "client_secret",
-    "api_key",
-    "routing_key",
-    "service_key",
-    "token",
-    "bot_token",
-    "user_key",
-];
-
-/// The configuration text with the value of every secret key replaced by
-/// `<secret>`, line by line (block-style YAML, as configurations are
-/// written).
-pub fn hide_secrets(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for line in text.lines() {
-        let trimmed = line.trim_start().trim_start_matches("- ");
-        let hidden = trimmed.split_once(':').and_then(|(k, v)| {
-            let k = k.trim();
-            let v = v.trim();
-            (SECRET_KEYS.contains(&k) && !v.is_empty() && !v.starts_with('#')).then_some(k)
-        });
-        match hidden {
-            Some(k) => {
-                let at = line.find(k).unwrap_or(0);
-                out.push_str(&line[..at + k.len()]);
-                out.push_str(": <secret>");
-            }
-            None => out.push_str(line),
-        }
-        out.push('\n');
-    }
-    out
-}
-
 /// The built-in configuration ([`DEFAULT_CONFIG`]), parsed.
-pub fn default_config() -> Result<(AmConfig, String), String> {
+pub fn default_config() -> Result<AmConfig, String> {
     let (cfg, _) = super::config::load_str(DEFAULT_CONFIG, "<built-in>", Path::new(""))
         .map_err(|e| e.to_string())?;
-    Ok((cfg, DEFAULT_CONFIG.to_string()))
+    Ok(cfg)
 }
 
 /// Reads and checks an `alertmanager.yml`, logging its warnings.
-pub fn load_config(path: &Path) -> Result<(AmConfig, String), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "cannot read Alertmanager configuration {}: {e}",
-            path.display()
-        )
-    })?;
+pub fn load_config(path: &Path) -> Result<AmConfig, String> {
     let (cfg, warnings) = super::config::load_file(path).map_err(|e| e.to_string())?;
     for w in warnings {
         tracing::warn!(file = %path.display(), "{w}");
     }
-    Ok((cfg, text))
+    Ok(cfg)
 }
