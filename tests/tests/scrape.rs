@@ -189,11 +189,7 @@ fn scrapes_node_exporter_and_prometheus_client_app() {
         ),
     )
     .unwrap();
-    let s = Server::start_with_config(
-        &dir.path().join("data"),
-        &config,
-        &["--web.enable-lifecycle"],
-    );
+    let s = Server::start_with_config(&dir.path().join("data"), &config, &[]);
     let t0 = Instant::now();
 
     let node = wait_health(&s, "node_exporter", "up");
@@ -836,7 +832,11 @@ fn reload_sighup_bad_config_and_file_sd() {
         sd_file.display()
     );
     write_atomic(&config, &v1);
-    let s = Server::start_with_config(&dir.path().join("data"), &config, &[]);
+    let s = Server::start_with_config(
+        &dir.path().join("data"),
+        &config,
+        &["--web.enable-lifecycle"],
+    );
     let t0 = Instant::now();
     wait_health(&s, "a", "up");
     let instances = |job: &str| -> BTreeSet<String> {

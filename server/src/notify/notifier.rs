@@ -116,8 +116,7 @@ impl NotifierOptions {
 }
 
 impl Notifier {
-    /// Builds the notifier from a checked configuration; `text` is the
-    /// file as written (shown, secrets hidden, by `/api/v2/status`).
+    /// Builds the notifier from a checked configuration.
     pub fn new(opts: NotifierOptions, config: AmConfig) -> Result<Arc<Notifier>, String> {
         let retention = opts.retention.as_millis() as i64;
         let silences = Silences::load(opts.state.clone(), retention)

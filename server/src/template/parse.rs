@@ -286,6 +286,9 @@ struct Parser<'f> {
     has_func: &'f dyn Fn(&str) -> bool,
     vars: Vec<String>,
     range_depth: usize,
+    /// Control structures and parenthesized pipelines open around the
+    /// current item (see [`MAX_NESTING`]).
+    nesting: usize,
     /// Line of the `{{` of the action being parsed (0 outside actions),
     /// for `unclosed action started at NAME:LINE`.
     action_line: usize,
@@ -294,6 +297,13 @@ struct Parser<'f> {
 }
 
 type PResult<T> = Result<T, TemplateError>;
+
+/// Deepest nesting of control structures (`if`, `range`, `with`, and each
+/// `else if` of a chain) and parenthesized pipelines. Parsing and
+/// executing recurse once per level; Go's growable stacks allow 10 000
+/// levels of parentheses ("max expression depth exceeded"), a fixed
+/// thread stack does not. Real templates nest a handful of levels.
+const MAX_NESTING: usize = 100;
 
 /// Parses `text` as template `name`: the top-level tree plus one tree per
 /// `define`/`block`, in the order they were completed.
@@ -311,6 +321,7 @@ pub(crate) fn parse(
         has_func,
         vars: vec!["$".to_string()],
         range_depth: 0,
+        nesting: 0,
         action_line: 0,
         trees: Vec::new(),
     };
@@ -335,6 +346,18 @@ pub(crate) fn parse(
 }
 
 impl Parser<'_> {
+    /// Opens one level of nesting; past [`MAX_NESTING`] the template is
+    /// refused instead of overflowing the stack.
+    fn enter(&mut self) -> PResult<()> {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            return Err(self.error(format!(
+                "max expression depth exceeded: more than {MAX_NESTING} nested control structures or parentheses"
+            )));
+        }
+        Ok(())
+    }
+
     fn error(&self, msg: String) -> TemplateError {
         let line = self.items[self.seen.min(self.items.len() - 1)].line;
         TemplateError(format!("template: {}:{}: {}", self.parse_name, line, msg))
@@ -526,6 +549,13 @@ impl Parser<'_> {
     }
 
     fn control(&mut self, context: &str) -> PResult<Branch> {
+        self.enter()?;
+        let branch = self.control_inner(context);
+        self.nesting -= 1;
+        branch
+    }
+
+    fn control_inner(&mut self, context: &str) -> PResult<Branch> {
         let mark = self.vars.len();
         let pipe = self.pipeline(context, Kind::RightDelim)?;
         if context == "range" {
@@ -794,9 +824,12 @@ impl Parser<'_> {
                     .map_err(|e| self.error(e))?;
                 Arg::Number { pos, num }
             }
-            Kind::LeftParen => Arg::Pipe(Box::new(
-                self.pipeline("parenthesized pipeline", Kind::RightParen)?,
-            )),
+            Kind::LeftParen => {
+                self.enter()?;
+                let pipe = self.pipeline("parenthesized pipeline", Kind::RightParen)?;
+                self.nesting -= 1;
+                Arg::Pipe(Box::new(pipe))
+            }
             Kind::Str | Kind::RawStr => {
                 let val = self.unquote(&tok)?;
                 Arg::Str {

@@ -784,3 +784,30 @@ fn alertmanager_model_and_funcs() {
         "template: t:1:16: executing \"t\" at <.CommonLabels.Remove>: wrong type for value; expected []string; got int"
     );
 }
+
+/// Deep nesting overflowed the stack of `check rules` and of the server
+/// loading the rule: refused with Go's message, at any depth.
+#[test]
+fn deep_nesting_is_refused_not_fatal() {
+    let funcs = prometheus_funcs(prom_ctx(vec![]));
+    for text in [
+        format!("{{{{ {}1{} }}}}", "(".repeat(20_000), ")".repeat(20_000)),
+        format!(
+            "{}x{}",
+            "{{ if 1 }}".repeat(20_000),
+            "{{ end }}".repeat(20_000)
+        ),
+        format!(
+            "{{{{ if 0 }}}}{}{{{{ end }}}}",
+            "{{ else if 0 }}".repeat(20_000)
+        ),
+    ] {
+        let e = render(&text, &data(), &funcs).unwrap_err();
+        assert!(e.contains("max expression depth exceeded"), "{e}");
+    }
+    // Within the limit: evaluated.
+    let ok = format!("{}x{}", "{{ if 1 }}".repeat(50), "{{ end }}".repeat(50));
+    assert_eq!(render(&ok, &data(), &funcs).unwrap(), "x");
+    let ok = format!("{{{{ {}1{} }}}}", "(".repeat(50), ")".repeat(50));
+    assert_eq!(render(&ok, &data(), &funcs).unwrap(), "1");
+}
