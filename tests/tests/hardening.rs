@@ -72,15 +72,18 @@ fn deep_queries_are_refused_not_fatal() {
             );
         }
     }
-    let (code, v) = post_form(
-        &s,
-        "/api/v1/series",
-        &[(
-            "match[]",
-            &format!("{}up{}", "(".repeat(3000), ")".repeat(3000)),
-        )],
-    );
-    assert_eq!(code, 400, "{v}");
+    // Series selectors too (match[] of the metadata APIs and federation).
+    let deep = format!("{}up{}", "(".repeat(20_000), ")".repeat(20_000));
+    for path in ["/api/v1/series", "/api/v1/labels"] {
+        let (code, v) = post_form(&s, path, &[("match[]", &deep)]);
+        assert_eq!(code, 400, "{path}: {v}");
+        assert!(
+            v["error"].as_str().unwrap().contains("nested too deeply"),
+            "{v}"
+        );
+    }
+    let (code, text) = s.get_text(&format!("/federate?match[]={deep}"));
+    assert_eq!(code, 400, "{text}");
     // A flat chain of 100 000 terms is refused at once, not after a minute.
     let started = Instant::now();
     let (code, _) = post_form(

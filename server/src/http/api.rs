@@ -106,6 +106,7 @@ pub fn parse_time(s: &str) -> Option<i64> {
 pub fn parse_selector(s: &str) -> Result<Vec<Vec<Matcher>>, String> {
     use promql_parser::label::MatchOp as P;
     use promql_parser::parser::Expr;
+    crate::promql::prepare::check_depth(s)?;
     let expr = promql_parser::parser::parse(s)?;
     let Expr::VectorSelector(vs) = expr else {
         return Err(format!(
