@@ -269,6 +269,17 @@ struct ServeArgs {
         value_name = "BYTES"
     )]
     remote_read_max_bytes_in_frame: usize,
+    /// Most bytes the responses of all remote reads in flight may hold
+    /// together (plain and compressed); a request that would go past it
+    /// fails with 400. pharos's own: the sample limit alone does not bound
+    /// memory, as labels repeat with every query of a request. 0 means no
+    /// limit.
+    #[arg(
+        long = "storage.remote.read-max-bytes",
+        default_value = "256MiB",
+        value_name = "SIZE"
+    )]
+    remote_read_max_bytes: String,
     /// Accepted so Prometheus's command lines run unchanged: pharos always
     /// receives remote write at /api/v1/write.
     #[arg(long = "web.enable-remote-write-receiver")]
@@ -440,6 +451,10 @@ impl ServeArgs {
                 self.remote_read_max_bytes_in_frame.to_string(),
             ),
             (
+                "storage.remote.read-max-bytes",
+                self.remote_read_max_bytes.clone(),
+            ),
+            (
                 "web.enable-remote-write-receiver",
                 self.enable_remote_write_receiver.to_string(),
             ),
@@ -479,6 +494,11 @@ impl ServeArgs {
             sample_limit: self.remote_read_sample_limit,
             concurrent_limit: self.remote_read_concurrent_limit,
             max_bytes_in_frame: self.remote_read_max_bytes_in_frame,
+            max_bytes: match self.remote_read_max_bytes.as_str() {
+                "0" => 0,
+                v => parse_bytes(v).map_err(|e| format!("--storage.remote.read-max-bytes: {e}"))?
+                    as usize,
+            },
             timeout: query.timeout,
         };
         Ok(ServeConfig {

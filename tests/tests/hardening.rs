@@ -331,7 +331,8 @@ fn read_request(queries: usize) -> Vec<u8> {
 }
 
 /// Remote read had no budget: 500 queries of everything in one small
-/// request took 458 MB. The sample limit counts over the whole request.
+/// request took 458 MB. The sample limit counts over the whole request,
+/// and the responses in flight share a byte budget.
 #[test]
 fn remote_read_sample_limit_covers_the_whole_request() {
     let (_d, mut s) = start(&["--storage.remote.read-sample-limit=1000"]);
@@ -370,6 +371,39 @@ fn remote_read_sample_limit_covers_the_whole_request() {
     let (_, flags) = s.get_json("/api/v1/status/flags");
     assert_eq!(flags["data"]["storage.remote.read-sample-limit"], "1000");
     assert_eq!(flags["data"]["storage.remote.read-concurrent-limit"], "10");
+
+    // The labels of every series come back once per query: the byte
+    // budget stops a request that repeats a query, whatever its samples.
+    let (_d2, mut s2) = start(&["--storage.remote.read-max-bytes=1MiB"]);
+    let ts: Vec<_> = (0..10)
+        .map(|i| {
+            series(
+                &[
+                    ("__name__", "r"),
+                    ("i", &i.to_string()),
+                    ("pad", &"p".repeat(500)),
+                ],
+                &(0..50).map(|t| (t * 1000, 1.0)).collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    assert_eq!(write_v1(&s2, ts).unwrap().0, 204);
+    let post2 = |body: Vec<u8>| {
+        let r = reqwest::blocking::Client::new()
+            .post(s2.url("/api/v1/read"))
+            .header("Content-Encoding", "snappy")
+            .body(body)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap_or_default())
+    };
+    assert_eq!(post2(read_request(1)).0, 200);
+    let (code, text) = post2(read_request(200));
+    assert_eq!(code, 400, "{text}");
+    assert!(text.contains("--storage.remote.read-max-bytes"), "{text}");
+    // What one request held is given back: the next small one passes.
+    assert_eq!(post2(read_request(1)).0, 200);
+    healthy(&mut s2);
 }
 
 /// Half-sent requests were never timed out; now --web.read-timeout closes

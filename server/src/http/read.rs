@@ -3,6 +3,7 @@
 //! response type) out, as Prometheus serves it to another Prometheus's
 //! `remote_read` or to tools like Thanos.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,6 +34,12 @@ pub struct Limits {
     /// of streamed (chunked) responses. pharos answers with the sampled
     /// response type only, which has no frames; kept for the flag's sake.
     pub max_bytes_in_frame: usize,
+    /// `--storage.remote.read-max-bytes` (pharos's own): most bytes the
+    /// responses of all remote reads in flight may hold together, before
+    /// compression. The sample limit alone does not bound memory: a
+    /// request that repeats one query 10 000 times returns every series'
+    /// labels 10 000 times. 0: no limit.
+    pub max_bytes: usize,
     /// `--query.timeout`: a request still reading after this fails.
     pub timeout: Duration,
 }
@@ -43,16 +50,20 @@ impl Default for Limits {
             sample_limit: 50_000_000,
             concurrent_limit: 10,
             max_bytes_in_frame: 1_048_576,
+            max_bytes: 256 << 20,
             timeout: Duration::from_secs(120),
         }
     }
 }
 
-/// The limits and the slots of concurrent requests.
+/// The limits, the slots of concurrent requests, and the response bytes
+/// they hold.
 #[derive(Debug)]
 pub struct Gate {
     pub limits: Limits,
     slots: Option<tokio::sync::Semaphore>,
+    /// Bytes of responses being built or compressed, over all requests.
+    bytes: AtomicUsize,
 }
 
 impl Gate {
@@ -61,7 +72,36 @@ impl Gate {
             limits,
             slots: (limits.concurrent_limit > 0)
                 .then(|| tokio::sync::Semaphore::new(limits.concurrent_limit)),
+            bytes: AtomicUsize::new(0),
         }
+    }
+}
+
+/// Response bytes one request holds in its [`Gate`]; given back on drop.
+struct Held<'g> {
+    gate: &'g Gate,
+    bytes: usize,
+}
+
+impl Held<'_> {
+    /// Grows the hold to `total` bytes, or fails past the budget.
+    fn grow_to(&mut self, total: usize) -> Result<(), String> {
+        let more = total.saturating_sub(self.bytes);
+        let max = self.gate.limits.max_bytes;
+        let before = self.gate.bytes.fetch_add(more, Ordering::SeqCst);
+        self.bytes += more;
+        if max > 0 && before + more > max {
+            return Err(format!(
+                "remote read responses would hold more than {max} bytes (--storage.remote.read-max-bytes): narrow the time range or the matchers, or send fewer queries per request"
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.gate.bytes.fetch_sub(self.bytes, Ordering::SeqCst);
     }
 }
 
@@ -123,21 +163,26 @@ pub async fn remote_read(State(st): State<AppState>, body: Bytes) -> Response {
         },
         None => None,
     };
-    let limits = st.remote_read.limits;
+    let gate = Arc::clone(&st.remote_read);
     let storage = Arc::clone(&st.storage);
-    let result = tokio::task::spawn_blocking(move || read_all(&*storage, queries, limits)).await;
-    let resp = match result {
+    let result = tokio::task::spawn_blocking(move || {
+        let mut held = Held {
+            gate: &gate,
+            bytes: 0,
+        };
+        let resp = read_all(&*storage, queries, &mut held)?;
+        // The compressed copy exists beside the plain one for a moment.
+        held.grow_to(resp.capacity() + snap::raw::max_compress_len(resp.len()))?;
+        snap::raw::Encoder::new()
+            .compress_vec(&resp)
+            .map_err(|e| format!("snappy compression of the response failed: {e}"))
+    })
+    .await;
+    let encoded = match result {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return bad_request(e),
         Err(e) => {
             tracing::error!(error = %e, "remote read task failed");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "remote read failed\n").into_response();
-        }
-    };
-    let encoded = match snap::raw::Encoder::new().compress_vec(&resp) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::error!(error = %e, "snappy compression of a remote read response failed");
             return (StatusCode::INTERNAL_SERVER_ERROR, "remote read failed\n").into_response();
         }
     };
@@ -152,18 +197,20 @@ pub async fn remote_read(State(st): State<AppState>, body: Bytes) -> Response {
 }
 
 /// Runs the queries and encodes the `ReadResponse` as it goes: each
-/// query's result is encoded and dropped before the next is read, so
-/// memory holds the encoded response and one query's series, not every
-/// query's decoded samples at once. Fails past the sample limit or the
-/// timeout.
+/// series is encoded and dropped as soon as it is read, so memory holds the
+/// encoded response and one query's selection, not every query's decoded
+/// samples at once; the encoded bytes count against the gate's budget as
+/// they grow. Fails past the sample limit, the byte budget or the timeout.
 fn read_all(
     storage: &dyn Queryable,
     queries: Vec<(Vec<Matcher>, i64, i64)>,
-    limits: Limits,
+    held: &mut Held,
 ) -> Result<Vec<u8>, String> {
+    let limits = held.gate.limits;
     let deadline = Instant::now() + limits.timeout;
     let mut total = 0usize;
     let mut out = Vec::new();
+    let mut result = Vec::new();
     for (matchers, start, end) in queries {
         if Instant::now() > deadline {
             return Err(format!(
@@ -174,7 +221,7 @@ fn read_all(
         let data = storage
             .select(&matchers, start, end)
             .map_err(|e| e.to_string())?;
-        let mut timeseries = Vec::with_capacity(data.len());
+        result.clear();
         for d in data {
             total += d.samples.len();
             if limits.sample_limit > 0 && total > limits.sample_limit {
@@ -183,7 +230,7 @@ fn read_all(
                     limits.sample_limit
                 ));
             }
-            timeseries.push(proto::TimeSeries {
+            let ts = proto::TimeSeries {
                 labels: d
                     .labels
                     .iter()
@@ -198,11 +245,18 @@ fn read_all(
                     })
                     .collect(),
                 ..Default::default()
-            });
+            };
+            // `QueryResult.timeseries` is field 1.
+            prost::encoding::message::encode(1, &ts, &mut result);
+            // Capacities, not lengths: what is allocated is what costs.
+            held.grow_to(out.capacity() + result.capacity())?;
         }
-        // `ReadResponse.results` is field 1: the response is the
-        // concatenation of its results, each encoded as that field.
-        prost::encoding::message::encode(1, &proto::QueryResult { timeseries }, &mut out);
+        // `ReadResponse.results` is field 1: the response is its results,
+        // each a length-delimited field 1 around the query's series.
+        prost::encoding::encode_key(1, prost::encoding::WireType::LengthDelimited, &mut out);
+        prost::encoding::encode_varint(result.len() as u64, &mut out);
+        out.extend_from_slice(&result);
+        held.grow_to(out.capacity() + result.capacity())?;
     }
     Ok(out)
 }
