@@ -206,20 +206,7 @@ impl Drop for Server {
 
 /// A remote-write 1.0 series from sorted label pairs and samples.
 pub fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> proto::TimeSeries {
-    proto::TimeSeries {
-        labels: labels
-            .iter()
-            .map(|(n, v)| proto::Label::new(*n, *v))
-            .collect(),
-        samples: samples
-            .iter()
-            .map(|&(t, v)| proto::Sample {
-                value: v,
-                timestamp: t,
-            })
-            .collect(),
-        ..Default::default()
-    }
+    proto::TimeSeries::of(labels.iter().copied(), samples)
 }
 
 /// Snappy block compression, as remote write uses.

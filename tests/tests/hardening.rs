@@ -183,15 +183,17 @@ fn subqueries_obey_sample_limit_and_timeout() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let ts: Vec<_> = (0..100)
-        .map(|i| {
-            series(
-                &[("__name__", "s"), ("i", &i.to_string())],
-                &[(now - 60_000, 1.0)],
-            )
-        })
-        .collect();
-    assert_eq!(write_v1(&s, ts).unwrap().0, 204);
+    let hundred_series = || -> Vec<_> {
+        (0..100)
+            .map(|i| {
+                series(
+                    &[("__name__", "s"), ("i", &i.to_string())],
+                    &[(now - 60_000, 1.0)],
+                )
+            })
+            .collect()
+    };
+    assert_eq!(write_v1(&s, hundred_series()).unwrap().0, 204);
     let (code, v) = post_form(
         &s,
         "/api/v1/query",
@@ -200,15 +202,7 @@ fn subqueries_obey_sample_limit_and_timeout() {
     assert_eq!(code, 422, "{v}");
     // A timeout shorter than the work: 503 timeout, in time.
     let (_d2, s2) = start(&["--query.timeout=100ms", "--query.max-samples=1000000000"]);
-    let ts: Vec<_> = (0..100)
-        .map(|i| {
-            series(
-                &[("__name__", "s"), ("i", &i.to_string())],
-                &[(now - 60_000, 1.0)],
-            )
-        })
-        .collect();
-    assert_eq!(write_v1(&s2, ts).unwrap().0, 204);
+    assert_eq!(write_v1(&s2, hundred_series()).unwrap().0, 204);
     let started = Instant::now();
     let (code, v) = post_form(
         &s2,

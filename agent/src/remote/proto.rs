@@ -42,6 +42,24 @@ pub struct Label {
     pub value: bytes::Bytes,
 }
 
+impl TimeSeries {
+    /// A series of float samples: `(name, value)` label pairs (sorted, as
+    /// the protocol wants them) and `(timestamp ms, value)` samples.
+    pub fn of<'a>(
+        labels: impl IntoIterator<Item = (&'a str, &'a str)>,
+        samples: &[(i64, f64)],
+    ) -> TimeSeries {
+        TimeSeries {
+            labels: labels.into_iter().map(|(n, v)| Label::new(n, v)).collect(),
+            samples: samples
+                .iter()
+                .map(|&(timestamp, value)| Sample { value, timestamp })
+                .collect(),
+            ..Default::default()
+        }
+    }
+}
+
 impl Label {
     /// A label from anything string-like.
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Label {

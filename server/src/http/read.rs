@@ -230,22 +230,7 @@ fn read_all(
                     limits.sample_limit
                 ));
             }
-            let ts = proto::TimeSeries {
-                labels: d
-                    .labels
-                    .iter()
-                    .map(|(n, v)| proto::Label::new(n, v))
-                    .collect(),
-                samples: d
-                    .samples
-                    .iter()
-                    .map(|&(t, v)| proto::Sample {
-                        value: v,
-                        timestamp: t,
-                    })
-                    .collect(),
-                ..Default::default()
-            };
+            let ts = proto::TimeSeries::of(d.labels.iter(), &d.samples);
             // `QueryResult.timeseries` is field 1.
             prost::encoding::message::encode(1, &ts, &mut result);
             // Capacities, not lengths: what is allocated is what costs.
