@@ -185,6 +185,7 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
             .with_context(|| format!("--web.cors.origin {:?}", cfg.cors_origin))?,
     );
     state.lifecycle = cfg.enable_lifecycle;
+    state.route_prefix = cfg.route_prefix.clone();
     state.remote_read = Arc::new(crate::http::read::Gate::new(cfg.remote_read));
     let quit = Arc::clone(&state.quit);
     let app = with_prefix(router(state), &cfg.route_prefix);
@@ -307,6 +308,21 @@ fn with_prefix(app: axum::Router, prefix: &str) -> axum::Router {
                     axum::http::StatusCode::FOUND,
                     [(axum::http::header::LOCATION, home)],
                 )
+            }),
+        )
+        // `{prefix}/` is not matched by the nested routes (their tail
+        // must not be empty): the app's fallback, the web UI, answers it.
+        .route(
+            &format!("{prefix}/"),
+            axum::routing::get({
+                let app = app.clone();
+                move |req: axum::extract::Request| async move {
+                    use tower::ServiceExt;
+                    match app.oneshot(req).await {
+                        Ok(resp) => resp,
+                        Err(never) => match never {},
+                    }
+                }
             }),
         )
         .nest(prefix, app)

@@ -17,7 +17,8 @@
 //!   `/api/v1/metadata`, `/-/reload`, the host collector at `/node/metrics`
 //!   and its switches at `/api/v1/collectors`;
 //! - health and readiness probes at `/-/healthy` and `/-/ready`;
-//! - [`listen`]: the connection loop with its timeouts.
+//! - [`listen`]: the connection loop with its timeouts;
+//! - [`ui`]: the embedded web UI (`/`, `/assets/…`, and the app's routes).
 
 pub mod alertmanager;
 pub mod api;
@@ -28,6 +29,7 @@ pub mod read;
 pub mod rules;
 pub mod status;
 pub mod targets;
+pub mod ui;
 pub mod write;
 
 use std::sync::Arc;
@@ -73,6 +75,8 @@ pub struct AppState {
     pub lifecycle: bool,
     /// Remote read's limits and the gate of concurrent requests.
     pub remote_read: Arc<read::Gate>,
+    /// `--web.route-prefix` (`""` or `/path`): the web UI's base URL.
+    pub route_prefix: String,
 }
 
 /// Requests served by route and status code, with their total duration —
@@ -223,6 +227,7 @@ impl AppState {
             cors_origin: Arc::new(cors_regex(".*").expect("the default CORS origin compiles")),
             lifecycle: false,
             remote_read: Arc::new(read::Gate::new(read::Limits::default())),
+            route_prefix: String::new(),
         }
     }
 
@@ -369,7 +374,9 @@ pub fn router(state: AppState) -> Router {
             get(|| async { "Pharos is Ready.\n" }).head(|| async {}),
         )
         .merge(api)
+        .route("/assets/{name}", get(ui::asset))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), track))
+        .fallback(get(ui::index))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             refuse_foreign_writes,

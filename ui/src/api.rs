@@ -1,0 +1,164 @@
+//! Fetching from pharos's HTTP API and the JSON shapes of its answers
+//! (Prometheus's envelope: `status`, `data`, `errorType`, `error`).
+//!
+//! URLs are relative: the document's `<base href>` (set by the server to
+//! `--web.route-prefix`) makes them work behind a reverse proxy.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+#[derive(Deserialize)]
+struct Envelope<T> {
+    status: String,
+    data: Option<T>,
+    error: Option<String>,
+}
+
+/// One series of a range query: its labels and `[seconds, "value"]` points.
+#[derive(Deserialize, Clone, Debug, PartialEq)]
+pub struct MatrixSeries {
+    pub metric: BTreeMap<String, String>,
+    pub values: Vec<(f64, String)>,
+}
+
+/// One sample of an instant query.
+#[derive(Deserialize, Clone, Debug, PartialEq)]
+pub struct VectorSample {
+    pub metric: BTreeMap<String, String>,
+    pub value: (f64, String),
+}
+
+#[derive(Deserialize)]
+struct Matrix {
+    result: Vec<MatrixSeries>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "resultType", content = "result", rename_all = "lowercase")]
+enum Instant {
+    Vector(Vec<VectorSample>),
+    Scalar((f64, String)),
+    String((f64, String)),
+    Matrix(serde::de::IgnoredAny),
+}
+
+fn js_error(e: wasm_bindgen::JsValue) -> String {
+    e.as_string()
+        .or_else(|| js_sys::JSON::stringify(&e).ok().and_then(|s| s.as_string()))
+        .unwrap_or_else(|| "request failed".into())
+}
+
+/// GETs `url` (relative to the document's base) and returns the body.
+async fn get_text(url: &str) -> Result<String, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let resp = JsFuture::from(window.fetch_with_str(url))
+        .await
+        .map_err(js_error)?;
+    let resp: web_sys::Response = resp.dyn_into().map_err(js_error)?;
+    let text = JsFuture::from(resp.text().map_err(js_error)?)
+        .await
+        .map_err(js_error)?;
+    text.as_string()
+        .ok_or_else(|| "response is not text".into())
+}
+
+/// GETs a Prometheus API endpoint and unwraps its envelope.
+async fn get<T: for<'de> Deserialize<'de>>(url: &str) -> Result<T, String> {
+    let text = get_text(url).await?;
+    let env: Envelope<T> =
+        serde_json::from_str(&text).map_err(|e| format!("unexpected answer from {url}: {e}"))?;
+    match (env.status.as_str(), env.data) {
+        ("success", Some(d)) => Ok(d),
+        _ => Err(env.error.unwrap_or_else(|| format!("{url} failed"))),
+    }
+}
+
+fn enc(s: &str) -> String {
+    String::from(js_sys::encode_uri_component(s))
+}
+
+/// `/api/v1/query_range` from `start` to `end` (Unix seconds) every
+/// `step` seconds.
+pub async fn query_range(
+    query: &str,
+    start: f64,
+    end: f64,
+    step: f64,
+) -> Result<Vec<MatrixSeries>, String> {
+    let url = format!(
+        "api/v1/query_range?query={}&start={start}&end={end}&step={step}",
+        enc(query)
+    );
+    get::<Matrix>(&url).await.map(|m| m.result)
+}
+
+/// `/api/v1/query` now: the samples of an instant vector, or one sample
+/// without labels for a scalar.
+pub async fn query(query: &str) -> Result<Vec<VectorSample>, String> {
+    let url = format!("api/v1/query?query={}", enc(query));
+    Ok(match get::<Instant>(&url).await? {
+        Instant::Vector(v) => v,
+        Instant::Scalar(value) | Instant::String(value) => vec![VectorSample {
+            metric: BTreeMap::new(),
+            value,
+        }],
+        Instant::Matrix(_) => return Err("a range vector cannot be shown as a stat".into()),
+    })
+}
+
+/// Now, in Unix seconds.
+pub fn now() -> f64 {
+    js_sys::Date::now() / 1000.0
+}
+
+/// A legend from a template such as `{{device}} received`: each
+/// `{{name}}` is the series' label; no template gives the label set.
+pub fn legend(template: &str, metric: &BTreeMap<String, String>) -> String {
+    if template.is_empty() {
+        let inner: Vec<String> = metric
+            .iter()
+            .filter(|(k, _)| k.as_str() != "__name__")
+            .map(|(k, v)| format!("{k}=\"{v}\""))
+            .collect();
+        let name = metric.get("__name__").map(String::as_str).unwrap_or("");
+        return format!("{name}{{{}}}", inner.join(", "));
+    }
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(i) = rest.find("{{") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        match after.find("}}") {
+            Some(j) => {
+                let name = after[..j].trim();
+                out.push_str(metric.get(name).map(String::as_str).unwrap_or(""));
+                rest = &after[j + 2..];
+            }
+            None => {
+                out.push_str(&rest[i..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legends_fill_labels() {
+        let m: BTreeMap<String, String> = [("device", "eth0"), ("__name__", "x")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(legend("{{device}} in", &m), "eth0 in");
+        assert_eq!(legend("{{ missing }}!", &m), "!");
+        assert_eq!(legend("", &m), "x{device=\"eth0\"}");
+    }
+}
