@@ -114,6 +114,13 @@ fn options(frame: &Frame, unit: Unit, width: f64, height: f64) -> JsValue {
             )
             .into_js_value();
             set(&a, "values", &values);
+            if matches!(unit, Unit::Bytes | Unit::BytesPerSecond) {
+                // Ticks on powers of two, so binary prefixes read as whole
+                // numbers (8 GiB, not 9.31 GiB shown as "9 GiB").
+                let incrs: js_sys::Array =
+                    (0..61).map(|k| JsValue::from_f64(2f64.powi(k))).collect();
+                set(&a, "incrs", &incrs);
+            }
         }
         a
     };
