@@ -68,7 +68,10 @@ fn start(prefix: &str) -> (tempfile::TempDir, ChildGuard, String) {
     .unwrap();
     let mut cmd = Command::new(pharos_bin());
     cmd.arg(format!("--web.listen-address={addr}"))
-        .arg(format!("--storage.path={}", dir.path().join("data").display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ))
         .arg(format!("--config.file={}", config.display()))
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -79,9 +82,8 @@ fn start(prefix: &str) -> (tempfile::TempDir, ChildGuard, String) {
     let base = format!("http://{addr}{prefix}");
     // Rates need two scrapes of the host collector.
     wait_for(Duration::from_secs(60), "two scrapes of the host", || {
-        let url = format!(
-            "{base}/api/v1/query?query=count(count_over_time(node_load1%5B1m%5D)%3E%3D3)"
-        );
+        let url =
+            format!("{base}/api/v1/query?query=count(count_over_time(node_load1%5B1m%5D)%3E%3D3)");
         let r = reqwest::blocking::get(&url).map_err(|e| e.to_string())?;
         let text = r.text().map_err(|e| e.to_string())?;
         if text.contains("\"value\"") {
@@ -152,7 +154,10 @@ fn home_draws_the_host_dashboard_with_live_data() {
     assert_eq!(stats.len(), 4, "{dom}");
     assert_eq!(stats[0], "2", "both jobs up: {stats:?}");
     assert!(stats[1].ends_with('%'), "{stats:?}");
-    assert!(stats[2].ends_with("iB") || stats[2].ends_with(" B"), "{stats:?}");
+    assert!(
+        stats[2].ends_with("iB") || stats[2].ends_with(" B"),
+        "{stats:?}"
+    );
     assert!(!dom.contains("panel-error"), "{dom}");
     let shot = screenshots().join("home.png");
     browse(
@@ -198,7 +203,47 @@ fn ui_works_under_a_route_prefix_with_cached_compressed_assets() {
     let r = reqwest::blocking::get(format!("{base}/api/v1/nothing")).unwrap();
     assert_eq!(r.status().as_u16(), 404);
     let dom = browse(&format!("{base}/"), 10_000, &["--dump-dom"]);
+    assert!(
+        dom.contains("href=\"/pharos/explore\""),
+        "links keep the prefix:\n{dom}"
+    );
     let charts = charts(&dom);
     assert_eq!(charts.len(), 6, "{dom}");
     assert!(charts.iter().all(|(_, n)| *n > 0), "{charts:?}\n{dom}");
+}
+
+/// The Prometheus UI's links open Explore with the query run: as a table
+/// (`g0.tab=1`) and as a graph (`g0.tab=0`) over `g0.range_input`.
+#[test]
+fn prometheus_graph_links_open_explore() {
+    let (_dir, _child, base) = start("");
+    let dom = browse(
+        &format!("{base}/graph?g0.expr=up&g0.tab=1"),
+        8_000,
+        &["--dump-dom"],
+    );
+    let rows: Vec<&str> = dom
+        .split("<td class=\"series\">")
+        .skip(1)
+        .filter_map(|r| r.split('<').next())
+        .collect();
+    assert_eq!(rows.len(), 2, "up of both jobs in the table:\n{dom}");
+    assert!(rows.iter().any(|r| r.contains("job=\"node\"")), "{rows:?}");
+    assert!(rows.iter().all(|r| r.starts_with("up{")), "{rows:?}");
+    let url = format!(
+        "{base}/explore?g0.expr=rate(node_cpu_seconds_total%5B1m%5D)&g0.tab=0&g0.range_input=15m"
+    );
+    let dom = browse(&url, 8_000, &["--dump-dom"]);
+    let charts = charts(&dom);
+    assert_eq!(charts.len(), 1, "{dom}");
+    assert!(
+        charts[0].1 > 0,
+        "rate(node_cpu_seconds_total) drew series:\n{dom}"
+    );
+    assert!(
+        dom.contains("<button class=\"active\">Last 15 minutes</button>"),
+        "g0.range_input=15m picks the range:\n{dom}"
+    );
+    let shot = screenshots().join("explore.png");
+    browse(&url, 8_000, &[&format!("--screenshot={}", shot.display())]);
 }

@@ -54,7 +54,9 @@ fn file(path: &str, headers: &HeaderMap, cache: &'static str) -> Option<Response
     let (body, encoding) = [("br", "br"), ("gz", "gzip")]
         .iter()
         .filter(|(_, coding)| accepts(headers, coding))
-        .find_map(|(ext, coding)| Bundle::get(&format!("{path}.{ext}")).map(|f| (f.data, Some(*coding))))
+        .find_map(|(ext, coding)| {
+            Bundle::get(&format!("{path}.{ext}")).map(|f| (f.data, Some(*coding)))
+        })
         .unwrap_or((plain.data, None));
     let mut resp = (
         [

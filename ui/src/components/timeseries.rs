@@ -25,8 +25,8 @@ const COLORS: &[&str] = &[
 /// (`{{device}} received`; empty: the label set).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Target {
-    pub expr: &'static str,
-    pub legend: &'static str,
+    pub expr: String,
+    pub legend: String,
 }
 
 /// The series of all targets on one time grid: x in seconds, one `None`
@@ -56,7 +56,7 @@ pub fn frame(
                     ys[i as usize] = v.parse::<f64>().ok();
                 }
             }
-            series.push((api::legend(target.legend, &s.metric), ys));
+            series.push((api::legend(&target.legend, &s.metric), ys));
         }
     }
     Frame { xs, series }
@@ -184,7 +184,7 @@ pub fn TimeSeriesPanel(
             let step = (seconds / 300.0).ceil().max(1.0);
             let mut results = Vec::new();
             for t in &targets {
-                match api::query_range(t.expr, start, end, step).await {
+                match api::query_range(&t.expr, start, end, step).await {
                     Ok(r) => results.push((t.clone(), r)),
                     Err(e) => {
                         set_error.set(Some(e));
@@ -216,7 +216,7 @@ pub fn TimeSeriesPanel(
     });
     view! {
         <section class="panel timeseries">
-            <h3 class="panel-title">{title}</h3>
+            {(!title.is_empty()).then(|| view! { <h3 class="panel-title">{title}</h3> })}
             <div class="chart" node_ref=node data-series=move || shown.get().to_string()></div>
             {move || error.get().map(|e| view! { <p class="panel-error">{e}</p> })}
         </section>

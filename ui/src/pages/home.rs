@@ -14,8 +14,11 @@ use crate::units::Unit;
 /// How often the page re-reads its queries.
 const REFRESH: Duration = Duration::from_secs(15);
 
-fn t(expr: &'static str, legend: &'static str) -> Target {
-    Target { expr, legend }
+fn t(expr: &str, legend: &str) -> Target {
+    Target {
+        expr: expr.to_string(),
+        legend: legend.to_string(),
+    }
 }
 
 #[component]

@@ -1,21 +1,53 @@
-//! The pages, one module each, and the app frame around them.
+//! The pages, one module each, and the app frame around them: the top bar
+//! and the router. Paths follow the tools users know: `/` (home),
+//! `/explore` (Grafana's), `/graph` (the Prometheus UI's, with its
+//! `g0.expr` / `g0.tab` / `g0.range_input` parameters).
 
+pub mod explore;
 pub mod home;
 
 use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::path;
 
-/// The app: the top bar and the page.
+/// The path the app is served under (`--web.route-prefix`), from the
+/// `<base href>` the server writes into `index.html`; `""` at the root.
+fn base_path() -> String {
+    let base = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.base_uri().ok().flatten())
+        .unwrap_or_default();
+    let path = base
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_string()))
+        .unwrap_or_default();
+    path.trim_end_matches('/').to_string()
+}
+
+/// The app: the top bar and the page of the current path.
 #[component]
 pub fn App() -> impl IntoView {
+    let base = base_path();
+    // The router leaves absolute links as they are: they carry the prefix
+    // themselves, so a reload behind a proxy stays under it.
+    let home = format!("{base}/");
+    let explore = format!("{base}/explore");
     view! {
-        <header class="topbar">
-            <span class="brand">"pharos"</span>
-            <nav>
-                <a href="./" class="active">"Home"</a>
-            </nav>
-        </header>
-        <main>
-            <home::Home />
-        </main>
+        <Router base=base>
+            <header class="topbar">
+                <span class="brand">"pharos"</span>
+                <nav>
+                    <A href=home exact=true>"Home"</A>
+                    <A href=explore>"Explore"</A>
+                </nav>
+            </header>
+            <main>
+                <Routes fallback=|| view! { <p class="panel-error">"No such page."</p> }>
+                    <Route path=path!("/") view=home::Home />
+                    <Route path=path!("/explore") view=explore::Explore />
+                    <Route path=path!("/graph") view=explore::Explore />
+                </Routes>
+            </main>
+        </Router>
     }
 }
