@@ -62,7 +62,8 @@ fn start(prefix: &str) -> (tempfile::TempDir, ChildGuard, String) {
         format!(
             "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
              - job_name: pharos\n  metrics_path: {prefix}/metrics\n  static_configs: [{{targets: ['{addr}']}}]\n\
-             - job_name: node\n  metrics_path: {prefix}/node/metrics\n  static_configs: [{{targets: ['{addr}']}}]\n"
+             - job_name: node\n  metrics_path: {prefix}/node/metrics\n  static_configs: [{{targets: ['{addr}']}}]\n\
+             - job_name: broken\n  static_configs: [{{targets: ['127.0.0.1:1']}}]\n"
         ),
     )
     .unwrap();
@@ -227,7 +228,7 @@ fn prometheus_graph_links_open_explore() {
         .skip(1)
         .filter_map(|r| r.split('<').next())
         .collect();
-    assert_eq!(rows.len(), 2, "up of both jobs in the table:\n{dom}");
+    assert_eq!(rows.len(), 3, "up of the three jobs in the table:\n{dom}");
     assert!(rows.iter().any(|r| r.contains("job=\"node\"")), "{rows:?}");
     assert!(rows.iter().all(|r| r.starts_with("up{")), "{rows:?}");
     let url = format!(
@@ -246,4 +247,26 @@ fn prometheus_graph_links_open_explore() {
     );
     let shot = screenshots().join("explore.png");
     browse(&url, 8_000, &[&format!("--screenshot={}", shot.display())]);
+}
+
+/// Targets: every pool with its health; a target that cannot be scraped
+/// shows DOWN with its error, and "unhealthy only" keeps just it.
+#[test]
+fn targets_page_shows_health_and_errors() {
+    let (_dir, _child, base) = start("");
+    let dom = browse(&format!("{base}/targets"), 8_000, &["--dump-dom"]);
+    for pool in ["broken (0/1 up)", "node (1/1 up)", "pharos (1/1 up)"] {
+        assert!(dom.contains(pool), "{pool}:\n{dom}");
+    }
+    assert!(dom.contains(">DOWN<") && dom.contains(">UP<"), "{dom}");
+    assert!(
+        dom.contains("connection refused") || dom.contains("Connection refused"),
+        "{dom}"
+    );
+    let shot = screenshots().join("targets.png");
+    browse(
+        &format!("{base}/targets"),
+        8_000,
+        &[&format!("--screenshot={}", shot.display())],
+    );
 }

@@ -109,6 +109,32 @@ pub async fn query(query: &str) -> Result<Vec<VectorSample>, String> {
     })
 }
 
+/// One scrape target of `/api/v1/targets`, as the Targets page shows it.
+#[derive(Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Target {
+    pub labels: BTreeMap<String, String>,
+    pub scrape_pool: String,
+    pub scrape_url: String,
+    pub last_error: String,
+    pub last_scrape: String,
+    pub last_scrape_duration: f64,
+    pub health: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Targets {
+    active_targets: Vec<Target>,
+}
+
+/// The active scrape targets.
+pub async fn targets() -> Result<Vec<Target>, String> {
+    get::<Targets>("api/v1/targets?state=active")
+        .await
+        .map(|t| t.active_targets)
+}
+
 /// Now, in Unix seconds.
 pub fn now() -> f64 {
     js_sys::Date::now() / 1000.0

@@ -128,9 +128,12 @@ fn options(frame: &Frame, unit: Unit, width: f64, height: f64) -> JsValue {
     axes.push(&axis(false));
     axes.push(&axis(true));
     set(&opts, "axes", &axes);
+    // Drag across the plot to zoom into that time span (double-click
+    // zooms back out), as in Grafana and the Prometheus UI.
     let cursor = js_sys::Object::new();
     let drag = js_sys::Object::new();
-    set(&drag, "x", &false.into());
+    set(&drag, "x", &true.into());
+    set(&drag, "y", &false.into());
     set(&cursor, "drag", &drag);
     set(&opts, "cursor", &cursor);
     opts.into()

@@ -1,10 +1,11 @@
 //! The pages, one module each, and the app frame around them: the top bar
 //! and the router. Paths follow the tools users know: `/` (home),
 //! `/explore` (Grafana's), `/graph` (the Prometheus UI's, with its
-//! `g0.expr` / `g0.tab` / `g0.range_input` parameters).
+//! `g0.expr` / `g0.tab` / `g0.range_input` parameters), `/targets`.
 
 pub mod explore;
 pub mod home;
+pub mod targets;
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes, A};
@@ -32,6 +33,7 @@ pub fn App() -> impl IntoView {
     // themselves, so a reload behind a proxy stays under it.
     let home = format!("{base}/");
     let explore = format!("{base}/explore");
+    let targets = format!("{base}/targets");
     view! {
         <Router base=base>
             <header class="topbar">
@@ -39,6 +41,7 @@ pub fn App() -> impl IntoView {
                 <nav>
                     <A href=home exact=true>"Home"</A>
                     <A href=explore>"Explore"</A>
+                    <A href=targets>"Targets"</A>
                 </nav>
             </header>
             <main>
@@ -46,6 +49,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=home::Home />
                     <Route path=path!("/explore") view=explore::Explore />
                     <Route path=path!("/graph") view=explore::Explore />
+                    <Route path=path!("/targets") view=targets::Targets />
                 </Routes>
             </main>
         </Router>
