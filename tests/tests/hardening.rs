@@ -304,6 +304,18 @@ fn unwritable_log_does_not_take_the_server_down() {
     assert!(matches!(c.try_wait(), Ok(None)), "pharos exited");
 }
 
+/// POSTs a remote-read body; returns the status and the raw answer.
+fn post_read(s: &Server, body: Vec<u8>) -> (u16, Vec<u8>) {
+    let r = reqwest::blocking::Client::new()
+        .post(s.url("/api/v1/read"))
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.bytes().unwrap().to_vec())
+}
+
 fn read_request(queries: usize) -> Vec<u8> {
     let q = proto::Query {
         start_timestamp_ms: 0,
@@ -339,16 +351,7 @@ fn remote_read_sample_limit_covers_the_whole_request() {
         })
         .collect();
     assert_eq!(write_v1(&s, ts).unwrap().0, 204);
-    let post = |body: Vec<u8>| {
-        let r = reqwest::blocking::Client::new()
-            .post(s.url("/api/v1/read"))
-            .header("Content-Encoding", "snappy")
-            .header("Content-Type", "application/x-protobuf")
-            .body(body)
-            .send()
-            .unwrap();
-        (r.status().as_u16(), r.bytes().unwrap().to_vec())
-    };
+    let post = |body| post_read(&s, body);
     // One query: 500 samples, within the limit.
     let (code, body) = post(read_request(1));
     assert_eq!(code, 200);
@@ -382,14 +385,9 @@ fn remote_read_sample_limit_covers_the_whole_request() {
         })
         .collect();
     assert_eq!(write_v1(&s2, ts).unwrap().0, 204);
-    let post2 = |body: Vec<u8>| {
-        let r = reqwest::blocking::Client::new()
-            .post(s2.url("/api/v1/read"))
-            .header("Content-Encoding", "snappy")
-            .body(body)
-            .send()
-            .unwrap();
-        (r.status().as_u16(), r.text().unwrap_or_default())
+    let post2 = |body| {
+        let (code, bytes) = post_read(&s2, body);
+        (code, String::from_utf8_lossy(&bytes).into_owned())
     };
     assert_eq!(post2(read_request(1)).0, 200);
     let (code, text) = post2(read_request(200));

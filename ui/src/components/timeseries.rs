@@ -175,11 +175,17 @@ pub fn TimeSeriesPanel(
     // The chart and the series labels it was built for (a new set of
     // series needs new options, so a new chart).
     let chart: Rc<RefCell<Option<(UPlot, Vec<String>)>>> = Rc::new(RefCell::new(None));
+    // Each refresh's number: an answer that arrives after a newer refresh
+    // started is dropped, so a slow old answer never overwrites a new one.
+    let latest = Rc::new(std::cell::Cell::new(0u64));
     Effect::new(move |_| {
         let seconds = range.get();
         tick.track();
         let targets = targets.clone();
         let chart = Rc::clone(&chart);
+        let generation = latest.get() + 1;
+        latest.set(generation);
+        let latest = Rc::clone(&latest);
         leptos::task::spawn_local(async move {
             let end = api::now().floor();
             let start = end - seconds;
@@ -194,6 +200,9 @@ pub fn TimeSeriesPanel(
                         return;
                     }
                 }
+            }
+            if latest.get() != generation {
+                return;
             }
             set_error.set(None);
             let f = frame(&results, start, end, step);
