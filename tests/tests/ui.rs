@@ -60,11 +60,18 @@ fn start(prefix: &str) -> (tempfile::TempDir, ChildGuard, String) {
     std::fs::write(
         &config,
         format!(
-            "global: {{scrape_interval: 1s}}\nscrape_configs:\n\
+            "global: {{scrape_interval: 1s}}\nrule_files: [rules.yml]\nscrape_configs:\n\
              - job_name: pharos\n  metrics_path: {prefix}/metrics\n  static_configs: [{{targets: ['{addr}']}}]\n\
              - job_name: node\n  metrics_path: {prefix}/node/metrics\n  static_configs: [{{targets: ['{addr}']}}]\n\
              - job_name: broken\n  static_configs: [{{targets: ['127.0.0.1:1']}}]\n"
         ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        "groups:\n- name: ui\n  interval: 1s\n  rules:\n\
+         \x20 - alert: AlwaysFiring\n    expr: vector(1)\n    labels: {severity: page}\n    annotations: {summary: 'It always fires'}\n\
+         \x20 - alert: AlwaysPending\n    expr: vector(1)\n    for: 1h\n",
     )
     .unwrap();
     let mut cmd = Command::new(pharos_bin());
@@ -266,6 +273,50 @@ fn targets_page_shows_health_and_errors() {
     let shot = screenshots().join("targets.png");
     browse(
         &format!("{base}/targets"),
+        8_000,
+        &[&format!("--screenshot={}", shot.display())],
+    );
+}
+
+/// Alerts: grouped by name with their state, labels, summary and age; the
+/// name links to its ALERTS series in Explore.
+#[test]
+fn alerts_page_lists_firing_and_pending_alerts() {
+    let (_dir, _child, base) = start("");
+    wait_for(Duration::from_secs(30), "the rules' alerts", || {
+        let text = reqwest::blocking::get(format!("{base}/api/v1/alerts"))
+            .and_then(|r| r.text())
+            .map_err(|e| e.to_string())?;
+        if text.contains("firing") && text.contains("pending") {
+            Ok(())
+        } else {
+            Err(text)
+        }
+    });
+    let dom = browse(&format!("{base}/alerts"), 8_000, &["--dump-dom"]);
+    assert!(
+        dom.contains(">AlwaysFiring</a> (1 firing, 0 pending)"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains(">AlwaysPending</a> (0 firing, 1 pending)"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains(">FIRING<") && dom.contains(">PENDING<"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("It always fires") && dom.contains("severity=\"page\""),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("graph?g0.expr=ALERTS%7Balertname%3D%22AlwaysFiring%22%7D"),
+        "{dom}"
+    );
+    let shot = screenshots().join("alerts.png");
+    browse(
+        &format!("{base}/alerts"),
         8_000,
         &[&format!("--screenshot={}", shot.display())],
     );

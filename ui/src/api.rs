@@ -135,6 +135,30 @@ pub async fn targets() -> Result<Vec<Target>, String> {
         .map(|t| t.active_targets)
 }
 
+/// One alert of `/api/v1/alerts` (pending or firing).
+#[derive(Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Alert {
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    pub state: String,
+    #[serde(default)]
+    pub active_at: Option<String>,
+    #[serde(default)]
+    pub value: String,
+}
+
+#[derive(Deserialize)]
+struct Alerts {
+    alerts: Vec<Alert>,
+}
+
+/// The rules' pending and firing alerts.
+pub async fn alerts() -> Result<Vec<Alert>, String> {
+    get::<Alerts>("api/v1/alerts").await.map(|a| a.alerts)
+}
+
 /// Now, in Unix seconds.
 pub fn now() -> f64 {
     js_sys::Date::now() / 1000.0

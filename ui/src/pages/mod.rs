@@ -1,8 +1,9 @@
 //! The pages, one module each, and the app frame around them: the top bar
 //! and the router. Paths follow the tools users know: `/` (home),
 //! `/explore` (Grafana's), `/graph` (the Prometheus UI's, with its
-//! `g0.expr` / `g0.tab` / `g0.range_input` parameters), `/targets`.
+//! `g0.expr` / `g0.tab` / `g0.range_input` parameters), `/alerts`, `/targets`.
 
+pub mod alerts;
 pub mod explore;
 pub mod home;
 pub mod targets;
@@ -34,6 +35,7 @@ pub fn App() -> impl IntoView {
     let home = format!("{base}/");
     let explore = format!("{base}/explore");
     let targets = format!("{base}/targets");
+    let alerts = format!("{base}/alerts");
     view! {
         <Router base=base>
             <header class="topbar">
@@ -41,6 +43,7 @@ pub fn App() -> impl IntoView {
                 <nav>
                     <A href=home exact=true>"Home"</A>
                     <A href=explore>"Explore"</A>
+                    <A href=alerts>"Alerts"</A>
                     <A href=targets>"Targets"</A>
                 </nav>
             </header>
@@ -50,6 +53,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/explore") view=explore::Explore />
                     <Route path=path!("/graph") view=explore::Explore />
                     <Route path=path!("/targets") view=targets::Targets />
+                    <Route path=path!("/alerts") view=alerts::Alerts />
                 </Routes>
             </main>
         </Router>

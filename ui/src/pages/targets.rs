@@ -87,7 +87,7 @@ pub fn Targets() -> impl IntoView {
 
 /// `"3.2 s ago"` for an RFC 3339 time, as the Prometheus UI shows the last
 /// scrape ("never" before the first).
-fn ago(rfc3339: &str) -> String {
+pub fn ago(rfc3339: &str) -> String {
     let then = js_sys::Date::parse(rfc3339);
     if !then.is_finite() || rfc3339.starts_with("0001-") {
         return "never".into();
