@@ -23,6 +23,19 @@ fn start(extra: &[&str]) -> (tempfile::TempDir, Server) {
     (dir, s)
 }
 
+/// Waits until the pharos at `addr` (started by hand) answers /-/ready.
+fn wait_ready(addr: &str) {
+    wait_for(
+        Duration::from_secs(30),
+        "pharos ready",
+        || match reqwest::blocking::get(format!("http://{addr}/-/ready")) {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(r.status().to_string()),
+            Err(e) => Err(e.to_string()),
+        },
+    );
+}
+
 fn post_form(s: &Server, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
     let r = reqwest::blocking::Client::new()
         .post(s.url(path))
@@ -280,15 +293,7 @@ fn unwritable_log_does_not_take_the_server_down() {
             .stdout(Stdio::null())
             .stderr(full),
     );
-    wait_for(
-        Duration::from_secs(30),
-        "pharos ready",
-        || match reqwest::blocking::get(format!("http://{addr}/-/ready")) {
-            Ok(r) if r.status().is_success() => Ok(()),
-            Ok(r) => Err(r.status().to_string()),
-            Err(e) => Err(e.to_string()),
-        },
-    );
+    wait_ready(&addr);
     for i in 0..20 {
         // Bad writes log a warning each; every one must still be answered.
         let (code, _) = pharos_tests::post_write_to(&addr, b"not snappy".to_vec(), None).unwrap();
@@ -482,15 +487,7 @@ fn open_files_limit_is_raised_and_idle_connections_do_not_lock_out() {
     }
     let child = ChildGuard::spawn(&mut cmd);
     let pid = child.0.as_ref().unwrap().id();
-    wait_for(
-        Duration::from_secs(30),
-        "pharos ready",
-        || match reqwest::blocking::get(format!("http://{addr}/-/ready")) {
-            Ok(r) if r.status().is_success() => Ok(()),
-            Ok(r) => Err(r.status().to_string()),
-            Err(e) => Err(e.to_string()),
-        },
-    );
+    wait_ready(&addr);
     let (soft, hard) = open_files(pid);
     assert_eq!(soft, hard, "started with a soft limit of 256");
     // 1 100 half-sent requests, if this machine lets the test hold them.

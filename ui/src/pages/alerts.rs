@@ -38,19 +38,13 @@ pub fn Alerts() -> impl IntoView {
                 Err(e) => view! { <p class="panel-error">{e}</p> }.into_any(),
                 Ok(all) => {
                     let needle = filter.get().to_lowercase();
-                    let mut groups: Vec<(String, Vec<api::Alert>)> = Vec::new();
-                    for a in all {
-                        let text = format!("{:?} {:?}", a.labels, a.annotations).to_lowercase();
-                        if !needle.is_empty() && !text.contains(&needle) {
-                            continue;
-                        }
-                        let name = a.labels.get("alertname").cloned().unwrap_or_default();
-                        match groups.iter_mut().find(|(n, _)| *n == name) {
-                            Some((_, v)) => v.push(a),
-                            None => groups.push((name, vec![a])),
-                        }
-                    }
-                    groups.sort_by(|a, b| a.0.cmp(&b.0));
+                    let groups = super::grouped(
+                        all.into_iter().filter(|a| {
+                            needle.is_empty()
+                                || format!("{:?} {:?}", a.labels, a.annotations).to_lowercase().contains(&needle)
+                        }),
+                        |a| a.labels.get("alertname").cloned().unwrap_or_default(),
+                    );
                     if groups.is_empty() {
                         return view! { <p class="hint">"No pending or firing alerts."</p> }.into_any();
                     }

@@ -12,6 +12,24 @@ use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::path;
 
+/// `items` grouped by `key`, groups sorted by key, items in their order:
+/// the alerts by name, the targets by scrape pool.
+pub fn grouped<T>(
+    items: impl IntoIterator<Item = T>,
+    key: impl Fn(&T) -> String,
+) -> Vec<(String, Vec<T>)> {
+    let mut groups: Vec<(String, Vec<T>)> = Vec::new();
+    for item in items {
+        let k = key(&item);
+        match groups.iter_mut().find(|(g, _)| *g == k) {
+            Some((_, v)) => v.push(item),
+            None => groups.push((k, vec![item])),
+        }
+    }
+    groups.sort_by(|a, b| a.0.cmp(&b.0));
+    groups
+}
+
 /// The path the app is served under (`--web.route-prefix`), from the
 /// `<base href>` the server writes into `index.html`; `""` at the root.
 fn base_path() -> String {
@@ -57,5 +75,20 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn grouped_sorts_groups_and_keeps_item_order() {
+        let g = super::grouped(["b1", "a1", "b2", "a2"], |s| s[..1].to_string());
+        assert_eq!(
+            g,
+            vec![
+                ("a".to_string(), vec!["a1", "a2"]),
+                ("b".to_string(), vec!["b1", "b2"])
+            ]
+        );
     }
 }

@@ -37,17 +37,11 @@ pub fn Targets() -> impl IntoView {
             {move || targets.get().map(|r| match r {
                 Err(e) => view! { <p class="panel-error">{e}</p> }.into_any(),
                 Ok(all) => {
-                    let mut pools: Vec<(String, Vec<api::Target>)> = Vec::new();
-                    for t in all {
-                        if unhealthy_only.get() && t.health == "up" {
-                            continue;
-                        }
-                        match pools.iter_mut().find(|(p, _)| *p == t.scrape_pool) {
-                            Some((_, ts)) => ts.push(t),
-                            None => pools.push((t.scrape_pool.clone(), vec![t])),
-                        }
-                    }
-                    pools.sort_by(|a, b| a.0.cmp(&b.0));
+                    let unhealthy = unhealthy_only.get();
+                    let pools = super::grouped(
+                        all.into_iter().filter(|t| !unhealthy || t.health != "up"),
+                        |t| t.scrape_pool.clone(),
+                    );
                     view! {
                         {pools.into_iter().map(|(pool, ts)| {
                             let up = ts.iter().filter(|t| t.health == "up").count();
