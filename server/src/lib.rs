@@ -13,7 +13,11 @@
 //!   evaluator).
 //! - [`rules`]: recording and alerting rules (Prometheus's rule files),
 //!   evaluated on a loop per group, alert state kept across restarts.
-//! - [`http`]: the Prometheus-compatible HTTP API.
+//! - [`dashboards`]: Grafana dashboards and folders with their versions,
+//!   kept in the database; provisioned from `--dashboards.path` and built
+//!   in (host, pharos).
+//! - [`http`]: the Prometheus-compatible HTTP API, and Grafana's
+//!   dashboard API.
 //! - [`selfmetrics`]: pharos's own metrics on `/metrics` (`pharos_*`,
 //!   `process_*`).
 //! - [`serve`]: wiring for `pharos serve`: storage, background maintenance,
@@ -24,6 +28,7 @@
 //! - [`memo`]: a bounded memo for parsed queries and compiled regexes.
 
 pub mod collect;
+pub mod dashboards;
 pub mod http;
 pub mod ingest;
 pub mod memo;

@@ -296,6 +296,19 @@ struct ServeArgs {
     /// --web.console.templates.
     #[arg(long = "web.console.libraries", value_name = "DIR")]
     console_libraries: Option<PathBuf>,
+    /// Grafana dashboard JSON files to provision; subfolders become
+    /// folders; re-read on change. Provisioned dashboards are read-only
+    /// through the API; a removed file removes its dashboard.
+    #[arg(long = "dashboards.path", value_name = "DIR")]
+    dashboards_path: Option<PathBuf>,
+    /// How often --dashboards.path is read again (Grafana's
+    /// updateIntervalSeconds).
+    #[arg(
+        long = "dashboards.update-interval",
+        default_value = "10s",
+        value_name = "DURATION"
+    )]
+    dashboards_update_interval: String,
     /// Prometheus's feature flags (comma-separated, repeatable); none
     /// changes pharos, so each is named in a warning.
     #[arg(long = "enable-feature", value_name = "FEATURE", value_delimiter = ',')]
@@ -474,6 +487,17 @@ impl ServeArgs {
                     .unwrap_or_default(),
             ),
             ("enable-feature", self.enable_feature.join(",")),
+            (
+                "dashboards.path",
+                self.dashboards_path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            ),
+            (
+                "dashboards.update-interval",
+                self.dashboards_update_interval.clone(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -501,7 +525,13 @@ impl ServeArgs {
             },
             timeout: query.timeout,
         };
+        let dashboards_interval = ms(
+            "dashboards.update-interval",
+            &self.dashboards_update_interval,
+        )?;
         Ok(ServeConfig {
+            dashboards_path: self.dashboards_path.clone(),
+            dashboards_interval,
             read_timeout,
             remote_read,
             enable_lifecycle: self.enable_lifecycle,

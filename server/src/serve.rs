@@ -62,6 +62,10 @@ pub struct ServeConfig {
     pub enable_lifecycle: bool,
     /// `--storage.remote.read-*`: what one remote-read request may cost.
     pub remote_read: crate::http::read::Limits,
+    /// `--dashboards.path`: Grafana dashboard files to provision.
+    pub dashboards_path: Option<PathBuf>,
+    /// `--dashboards.update-interval`: how often that directory is read.
+    pub dashboards_interval: Duration,
 }
 
 /// Settings of the rule evaluator from flags.
@@ -165,6 +169,7 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         )
     })?;
     let hup = tokio::spawn(reload_on_sighup(Arc::clone(&collection), stop_rx.clone()));
+    let (dashboards, dashboard_watch) = start_dashboards(&cfg, &storage, stop_rx.clone()).await?;
     let rule_watch = tokio::spawn(Arc::clone(&rules).watch_files(stop_rx.clone()));
 
     let listener = tokio::net::TcpListener::bind(cfg.listen)
@@ -187,6 +192,7 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     state.lifecycle = cfg.enable_lifecycle;
     state.route_prefix = cfg.route_prefix.clone();
     state.remote_read = Arc::new(crate::http::read::Gate::new(cfg.remote_read));
+    state.dashboards = dashboards;
     let quit = Arc::clone(&state.quit);
     let app = with_prefix(router(state), &cfg.route_prefix);
     let app = crate::http::listen::with_read_timeout(app, cfg.read_timeout);
@@ -197,6 +203,9 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     rules.stop();
     let _ = stop_tx.send(true);
     let _ = rule_watch.await;
+    if let Some(w) = dashboard_watch {
+        let _ = w.await;
+    }
     sender_task.abort();
     // Silences and the notification log are written as they change;
     // nothing is lost by stopping the loop here.
@@ -235,6 +244,56 @@ async fn start_notifier(
         "notifier started"
     );
     Ok(n)
+}
+
+/// The dashboard store on `storage`, with the built-in dashboards and
+/// those of `--dashboards.path` saved before the API answers, and the
+/// task that reads the directory again every `--dashboards.update-interval`.
+async fn start_dashboards(
+    cfg: &ServeConfig,
+    storage: &Arc<Storage>,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<(
+    Arc<crate::dashboards::Store>,
+    Option<tokio::task::JoinHandle<()>>,
+)> {
+    use crate::dashboards::{provision, Store};
+    let state = Arc::clone(storage) as Arc<dyn crate::notify::StateStore>;
+    let provider = cfg
+        .dashboards_path
+        .clone()
+        .map(|p| Arc::new(provision::Provider::files(p)));
+    let p = provider.clone();
+    let store = tokio::task::spawn_blocking(move || {
+        let store = Store::load(state, crate::storage::Clock::system())?;
+        provision::sync_builtin(&store);
+        if let Some(p) = &p {
+            p.sync(&store);
+        }
+        Ok::<_, crate::dashboards::Error>(store)
+    })
+    .await?
+    .context("loading dashboards")?;
+    let store = Arc::new(store);
+    tracing::info!(
+        dashboards = store
+            .search(&crate::dashboards::Query {
+                kind: Some(crate::dashboards::Kind::Dashboard),
+                limit: usize::MAX,
+                ..Default::default()
+            })
+            .len(),
+        "dashboards loaded"
+    );
+    let watch = provider.map(|p| {
+        tokio::spawn(provision::watch(
+            Arc::clone(&store),
+            p,
+            cfg.dashboards_interval,
+            stop,
+        ))
+    });
+    Ok((store, watch))
 }
 
 /// Periodic sealing and retention until `stop` flips.

@@ -17,12 +17,16 @@
 //!   `/api/v1/metadata`, `/-/reload`, the host collector at `/node/metrics`
 //!   and its switches at `/api/v1/collectors`;
 //! - health and readiness probes at `/-/healthy` and `/-/ready`;
+//! - [`grafana`]: Grafana's dashboard, folder, search, datasource and
+//!   health API (`/api/dashboards/…`, `/api/search`, `/api/folders/…`,
+//!   `/api/datasources/…`, `/api/health`) over the dashboard store;
 //! - [`listen`]: the connection loop with its timeouts;
 //! - [`ui`]: the embedded web UI (`/`, `/assets/…`, and the app's routes).
 
 pub mod alertmanager;
 pub mod api;
 pub mod federate;
+pub mod grafana;
 pub mod listen;
 pub mod query;
 pub mod read;
@@ -77,6 +81,9 @@ pub struct AppState {
     pub remote_read: Arc<read::Gate>,
     /// `--web.route-prefix` (`""` or `/path`): the web UI's base URL.
     pub route_prefix: String,
+    /// Dashboards and folders behind the Grafana API; in memory only in
+    /// servers built without `serve` (API tests).
+    pub dashboards: Arc<crate::dashboards::Store>,
 }
 
 /// Requests served by route and status code, with their total duration —
@@ -228,6 +235,7 @@ impl AppState {
             lifecycle: false,
             remote_read: Arc::new(read::Gate::new(read::Limits::default())),
             route_prefix: String::new(),
+            dashboards: Arc::new(crate::dashboards::Store::in_memory()),
         }
     }
 
@@ -374,6 +382,7 @@ pub fn router(state: AppState) -> Router {
             get(|| async { "Pharos is Ready.\n" }).head(|| async {}),
         )
         .merge(api)
+        .merge(grafana::routes(state.clone()))
         .route("/assets/{name}", get(ui::asset))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .fallback(get(ui::index))
