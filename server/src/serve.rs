@@ -275,16 +275,8 @@ async fn start_dashboards(
     .await?
     .context("loading dashboards")?;
     let store = Arc::new(store);
-    tracing::info!(
-        dashboards = store
-            .search(&crate::dashboards::Query {
-                kind: Some(crate::dashboards::Kind::Dashboard),
-                limit: usize::MAX,
-                ..Default::default()
-            })
-            .len(),
-        "dashboards loaded"
-    );
+    let (dashboards, folders) = store.counts();
+    tracing::info!(dashboards, folders, "dashboards loaded");
     let watch = provider.map(|p| {
         tokio::spawn(provision::watch(
             Arc::clone(&store),

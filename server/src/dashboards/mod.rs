@@ -672,6 +672,12 @@ impl Store {
         counts.into_iter().collect()
     }
 
+    /// How many dashboards and folders there are.
+    pub fn counts(&self) -> (usize, usize) {
+        let inner = self.lock();
+        (inner.dashboards.len(), inner.folders.len())
+    }
+
     /// Every folder, by title.
     pub fn folders(&self) -> Vec<Folder> {
         let inner = self.lock();

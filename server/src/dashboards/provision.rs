@@ -359,7 +359,7 @@ impl Store {
             let mut data = p.dashboard;
             if let Some(m) = data.as_object_mut() {
                 // An exported dashboard's id belongs to another install.
-                m.remove("id");
+                m.shift_remove("id");
                 m.insert("uid".into(), Value::from(uid.clone()));
             }
             let mode = SaveMode {

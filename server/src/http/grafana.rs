@@ -24,6 +24,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -154,14 +155,19 @@ impl From<dashboards::Error> for GrafanaError {
 
 type Reply = Result<Response, GrafanaError>;
 
+/// A request body as read: too large or cut off, it is refused with the
+/// reason, in Grafana's shape.
+type Body = Result<Bytes, BytesRejection>;
+
 /// A JSON request body; what is wrong with a malformed one is said.
-fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, GrafanaError> {
+fn parse_body<T: DeserializeOwned>(body: Body) -> Result<T, GrafanaError> {
+    let body = body.map_err(|e| GrafanaError::new(e.status(), e.body_text()))?;
     if body.is_empty() {
         return Err(GrafanaError::bad_request(
             "bad request data: the request body is empty; a JSON object is expected",
         ));
     }
-    serde_json::from_slice(body)
+    serde_json::from_slice(&body)
         .map_err(|e| GrafanaError::bad_request(format!("bad request data: {e}")))
 }
 
@@ -226,8 +232,8 @@ struct SaveRequest {
 }
 
 /// `POST /api/dashboards/db`.
-async fn save_dashboard(State(st): State<AppState>, body: Bytes) -> Reply {
-    let req: SaveRequest = parse_body(&body)?;
+async fn save_dashboard(State(st): State<AppState>, body: Body) -> Reply {
+    let req: SaveRequest = parse_body(body)?;
     let dashboard = dashboard_model(req.dashboard)?;
     let save = Save {
         dashboard,
@@ -385,8 +391,8 @@ struct RestoreRequest {
 
 /// `POST /api/dashboards/uid/{uid}/restore`: the old model as a new
 /// version.
-async fn restore(State(st): State<AppState>, Path(uid): Path<String>, body: Bytes) -> Reply {
-    let req: RestoreRequest = parse_body(&body)?;
+async fn restore(State(st): State<AppState>, Path(uid): Path<String>, body: Body) -> Reply {
+    let req: RestoreRequest = parse_body(body)?;
     let s = store(&st);
     let d = blocking(move || s.restore(&uid, req.version)).await?;
     Ok(Json(json!({
@@ -506,8 +512,8 @@ struct ImportRequest {
 /// dashboard — `${NAME}` of every `__inputs` entry replaced by the
 /// request's input of that name and type (or name `*`), `__inputs` and
 /// `__requires` dropped, the exported `id` forgotten — then saved.
-async fn import_dashboard(State(st): State<AppState>, body: Bytes) -> Reply {
-    let req: ImportRequest = parse_body(&body)?;
+async fn import_dashboard(State(st): State<AppState>, body: Body) -> Reply {
+    let req: ImportRequest = parse_body(body)?;
     let template = dashboard_model(req.dashboard)?;
     let inputs = req.inputs.unwrap_or_default();
     let dashboard = interpolate(template, &inputs)?;
@@ -563,8 +569,8 @@ fn interpolate(mut template: Value, inputs: &[ImportInput]) -> Result<Value, Gra
         ));
     }
     if let Some(m) = template.as_object_mut() {
-        m.remove("__inputs");
-        m.remove("__requires");
+        m.shift_remove("__inputs");
+        m.shift_remove("__requires");
         m.insert("id".into(), Value::Null);
     }
     if !vars.is_empty() {
@@ -668,8 +674,8 @@ struct CreateFolder {
 }
 
 /// `POST /api/folders`.
-async fn create_folder(State(st): State<AppState>, body: Bytes) -> Reply {
-    let req: CreateFolder = parse_body(&body)?;
+async fn create_folder(State(st): State<AppState>, body: Body) -> Reply {
+    let req: CreateFolder = parse_body(body)?;
     let s = store(&st);
     let f =
         blocking(move || s.create_folder(req.uid.as_deref(), req.title.as_deref().unwrap_or("")))
@@ -685,8 +691,8 @@ struct UpdateFolder {
 }
 
 /// `PUT /api/folders/{uid}`.
-async fn update_folder(State(st): State<AppState>, Path(uid): Path<String>, body: Bytes) -> Reply {
-    let req: UpdateFolder = parse_body(&body)?;
+async fn update_folder(State(st): State<AppState>, Path(uid): Path<String>, body: Body) -> Reply {
+    let req: UpdateFolder = parse_body(body)?;
     let s = store(&st);
     let f = blocking(move || {
         s.update_folder(
@@ -743,7 +749,7 @@ fn datasource(st: &AppState, full: bool) -> Value {
     });
     if full {
         if let Some(m) = v.as_object_mut() {
-            m.remove("typeName");
+            m.shift_remove("typeName");
             m.insert("basicAuthUser".into(), "".into());
             m.insert("withCredentials".into(), false.into());
             m.insert("secureJsonFields".into(), json!({}));
