@@ -267,8 +267,18 @@ async fn start_dashboards(
     let store = tokio::task::spawn_blocking(move || {
         let store = Store::load(state, crate::storage::Clock::system())?;
         provision::sync_builtin(&store);
-        if let Some(p) = &p {
-            p.sync(&store);
+        match &p {
+            Some(p) => p.sync(&store),
+            // Without the flag, what an earlier run provisioned from files
+            // goes (Grafana deletes orphaned provisioned dashboards too):
+            // left behind, they could be neither saved nor deleted.
+            None => {
+                for (ext, _, e) in
+                    provision::sync_items(&store, provision::FILES, Vec::new(), |_, _| false)
+                {
+                    tracing::error!("removing the dashboard of {ext}: {e}");
+                }
+            }
         }
         Ok::<_, crate::dashboards::Error>(store)
     })

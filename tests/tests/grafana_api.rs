@@ -101,9 +101,15 @@ fn uids(hits: &Value) -> Vec<&str> {
 /// The model without what the store sets (`id`, `version`).
 fn without_ids(mut v: Value) -> Value {
     let m = v.as_object_mut().unwrap();
-    m.remove("id");
-    m.remove("version");
+    m.shift_remove("id");
+    m.shift_remove("version");
     v
+}
+
+/// Whether two models, without `id` and `version`, serialize to the same
+/// text: same content in the same key order.
+fn same_text(a: Value, b: Value) -> bool {
+    without_ids(a).to_string() == without_ids(b).to_string()
 }
 
 #[test]
@@ -677,7 +683,8 @@ fn grafonnet_and_node_exporter_full_read_back_unchanged() {
     assert_eq!(code, 200, "{saved}");
     assert_eq!(saved["uid"], "grafonnet-svc");
     let back = ok(&s, "/api/dashboards/uid/grafonnet-svc")["dashboard"].clone();
-    assert_eq!(without_ids(back), without_ids(g));
+    assert_eq!(without_ids(back.clone()), without_ids(g.clone()));
+    assert!(same_text(back, g), "grafonnet's key order is kept");
 
     // Node Exporter Full as exported for sharing: a datasource input.
     let original = node_exporter_full();
@@ -734,8 +741,12 @@ fn grafonnet_and_node_exporter_full_read_back_unchanged() {
     // `__inputs`, both being export-only.
     let mut want: Value =
         serde_json::from_str(&original.to_string().replace("${ds_prometheus}", "pharos")).unwrap();
-    want.as_object_mut().unwrap().remove("__requires");
-    assert_eq!(without_ids(back), without_ids(want));
+    want.as_object_mut().unwrap().shift_remove("__requires");
+    assert_eq!(without_ids(back.clone()), without_ids(want.clone()));
+    assert!(
+        same_text(back, want),
+        "the model reads back in its key order"
+    );
 
     // Importing it again without overwrite: its version (102) is not the
     // stored one.
@@ -768,6 +779,7 @@ fn grafonnet_and_node_exporter_full_read_back_unchanged() {
         without_ids(back["dashboard"].clone()),
         without_ids(original.clone())
     );
+    assert!(same_text(back["dashboard"].clone(), original.clone()));
     let versions = ok(&s, "/api/dashboards/uid/rYdddlPWk/versions")["versions"].clone();
     assert_eq!(versions.as_array().unwrap().len(), 2);
     assert_eq!(versions[0]["message"], "as published");
@@ -946,6 +958,17 @@ fn provisioning_directory_is_followed_as_files_change() {
         1,
         "logged once"
     );
+
+    // Started again without the flag, the files' dashboards are gone
+    // rather than stuck read-only; the built-in ones stay.
+    drop(s);
+    let s = start_on(&dir.path().join("data"), &[]);
+    assert_eq!(get(&s, "/api/dashboards/uid/file-a").0, 404);
+    assert_eq!(
+        uids(&ok(&s, "/api/search?tag=from-file")),
+        Vec::<&str>::new()
+    );
+    assert_eq!(get(&s, "/api/dashboards/uid/pharos-host").0, 200);
 }
 
 /// The value of `label` on the first series of `selector`.
