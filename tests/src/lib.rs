@@ -9,6 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod webdriver;
+
 use pharos_agent::remote::proto;
 use prost::Message;
 

@@ -1,13 +1,17 @@
-//! The web UI in a real browser (Debian's headless Chromium) against the
-//! real binary: the home page draws the host dashboard with live data,
-//! behind a route prefix too. Screenshots go to `target/ui-screenshots/`
-//! to be looked at.
+//! The web UI in a real browser (Debian's headless Chromium, driven
+//! through chromedriver or run with `--dump-dom`) against the real
+//! binary: the home page draws the host dashboard with live data, behind
+//! a route prefix too; Grafana dashboards imported through the Grafana
+//! API render; variables re-query. Screenshots go to
+//! `target/ui-screenshots/` to be looked at.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use pharos_tests::webdriver::Browser;
 use pharos_tests::{pharos_bin, wait_for, ChildGuard};
+use serde_json::{json, Value};
 
 fn chromium() -> &'static str {
     for c in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
@@ -88,10 +92,11 @@ fn start(prefix: &str) -> (tempfile::TempDir, ChildGuard, String) {
     }
     let child = ChildGuard::spawn(&mut cmd);
     let base = format!("http://{addr}{prefix}");
-    // Rates need two scrapes of the host collector.
-    wait_for(Duration::from_secs(60), "two scrapes of the host", || {
+    // Graphs step at least 15 s (the scrape interval dashboards assume):
+    // 20 s of 1 s scrapes put a step after the first sample.
+    wait_for(Duration::from_secs(60), "20 scrapes of the host", || {
         let url =
-            format!("{base}/api/v1/query?query=count(count_over_time(node_load1%5B1m%5D)%3E%3D3)");
+            format!("{base}/api/v1/query?query=count(count_over_time(node_load1%5B1m%5D)%3E%3D20)");
         let r = reqwest::blocking::get(&url).map_err(|e| e.to_string())?;
         let text = r.text().map_err(|e| e.to_string())?;
         if text.contains("\"value\"") {
@@ -127,53 +132,191 @@ fn charts(dom: &str) -> Vec<(String, usize)> {
         .collect()
 }
 
-fn stats(dom: &str) -> Vec<String> {
-    dom.split("<p class=\"stat-value\">")
-        .skip(1)
-        .filter_map(|p| p.split('<').next())
-        .map(str::to_string)
+/// Waits until every dashboard panel on the page has its answer, then
+/// returns `(title, state, series drawn, text)` for each: the state is
+/// `ok`, `nodata` or `error`; series is −1 for panels without a graph.
+fn dashboard_panels(b: &Browser) -> Vec<(String, String, i64, String)> {
+    b.wait(
+        "every panel answered",
+        Duration::from_secs(60),
+        "const ps = document.querySelectorAll('section.grid-panel');
+         return ps.length > 0 && Array.from(ps).every(p => p.dataset.state !== 'loading');",
+    );
+    // A graph draws once its data arrived: give the canvases a moment.
+    std::thread::sleep(Duration::from_millis(500));
+    let v = b.eval(
+        "return Array.from(document.querySelectorAll('section.grid-panel')).map(p => {
+            const plot = p.querySelector('.plot');
+            const drawn = plot ? (p.querySelector('canvas') ? Number(plot.dataset.series) : 0) : -1;
+            return [p.querySelector('.panel-title').textContent, p.dataset.state, drawn,
+                    p.querySelector('.panel-body').innerText.slice(0, 300)];
+        });",
+        vec![],
+    );
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p[0].as_str().unwrap().to_string(),
+                p[1].as_str().unwrap().to_string(),
+                p[2].as_i64().unwrap(),
+                p[3].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
 #[test]
 fn home_draws_the_host_dashboard_with_live_data() {
     let (_dir, _child, base) = start("");
-    let dom = browse(&format!("{base}/"), 10_000, &["--dump-dom"]);
-    let charts = charts(&dom);
-    let titles: Vec<&str> = charts.iter().map(|(t, _)| t.as_str()).collect();
+    let b = Browser::start(1400, 1100);
+    b.goto(&format!("{base}/"));
+    let panels = dashboard_panels(&b);
+    let titles: Vec<&str> = panels.iter().map(|p| p.0.as_str()).collect();
     assert_eq!(
         titles,
         [
             "CPU busy",
+            "Memory used",
+            "Load (1m)",
+            "CPU cores",
+            "Memory total",
+            "Uptime",
+            "CPU busy by mode",
             "Load average",
             "Memory",
             "Network traffic",
-            "Disk space used",
-            "Disk I/O"
+            "Disk I/O",
+            "Disk operations",
+            "Filesystem used",
+            "Disk busy"
         ],
-        "{dom}"
+        "{panels:?}"
     );
-    for (title, series) in &charts {
-        assert!(*series > 0, "{title} drew no series:\n{dom}");
+    for (title, state, series, text) in &panels {
+        assert_eq!(state, "ok", "{title}: {text}");
+        assert_ne!(*series, 0, "{title} drew no series");
     }
-    assert_eq!(charts[1].1, 3, "load 1, 5 and 15 min");
-    assert_eq!(charts[2].1, 2, "memory used and total");
-    let stats = stats(&dom);
-    assert_eq!(stats.len(), 4, "{dom}");
-    assert_eq!(stats[0], "2", "both jobs up: {stats:?}");
-    assert!(stats[1].ends_with('%'), "{stats:?}");
-    assert!(
-        stats[2].ends_with("iB") || stats[2].ends_with(" B"),
-        "{stats:?}"
+    let text = |t: &str| panels.iter().find(|p| p.0 == t).unwrap().3.trim().to_string();
+    assert!(text("CPU busy").ends_with('%'), "{panels:?}");
+    assert!(text("Memory total").ends_with("iB"), "{panels:?}");
+    assert!(text("CPU cores").parse::<u32>().is_ok_and(|n| n >= 1), "{panels:?}");
+    // Load average: 1, 5 and 15 minutes (and the cores).
+    assert!(panels.iter().any(|p| p.0 == "Load average" && p.2 >= 3), "{panels:?}");
+    b.screenshot(&screenshots().join("home.png"));
+}
+
+/// Node Exporter Full (grafana.com 1860, as exported, with its
+/// `${ds_prometheus}` input) imported through Grafana's import API renders
+/// every panel of its open rows with data against the built-in host
+/// collector: gauges, stats, bar gauges, stacked and negative-Y graphs.
+#[test]
+fn node_exporter_full_imported_through_the_grafana_api_renders() {
+    let (_dir, _child, base) = start("");
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../agent/tests/testdata/dashboards/node-exporter-full.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let body = json!({"dashboard": doc, "overwrite": true, "folderUid": "",
+        "inputs": [{"name": "DS_PROMETHEUS", "type": "datasource", "pluginId": "prometheus", "value": "pharos"}]});
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{base}/api/dashboards/import"))
+        .json(&body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let url = r.json::<Value>().unwrap()["importedUrl"].as_str().unwrap().to_string();
+    assert_eq!(url, "/d/rYdddlPWk/node-exporter-full");
+    let b = Browser::start(1600, 1400);
+    b.goto(&format!("{base}{url}?from=now-5m"));
+    let panels = dashboard_panels(&b);
+    // The two open rows: "Quick CPU / Mem / Disk" (11) and "Basic CPU /
+    // Mem / Net / Disk" (4); the other 14 rows are collapsed.
+    assert_eq!(panels.len(), 15, "{panels:?}");
+    for (title, state, series, text) in &panels {
+        assert_eq!(state, "ok", "{title}: {text}");
+        assert_ne!(*series, 0, "{title} drew no series");
+        assert!(!text.contains("No data"), "{title}: {text}");
+    }
+    let rows = b.eval(
+        "return Array.from(document.querySelectorAll('.row-header')).length",
+        vec![],
     );
-    assert!(!dom.contains("panel-error"), "{dom}");
-    let shot = screenshots().join("home.png");
-    browse(
-        &format!("{base}/"),
-        10_000,
-        &[&format!("--screenshot={}", shot.display())],
+    assert_eq!(rows, json!(16));
+    // The variables were read from the server, chained: job → nodename → node.
+    let vars = b.eval(
+        "return Array.from(document.querySelectorAll('.var select')).map(s => s.value)",
+        vec![],
     );
-    assert!(std::fs::metadata(&shot).unwrap().len() > 20_000);
+    assert_eq!(vars[0], json!("node"), "{vars}");
+    assert!(b.eval("return location.search", vec![]).as_str().unwrap().contains("var-job=node"));
+    b.screenshot(&screenshots().join("node-exporter-full.png"));
+    // Opening a collapsed row queries and draws its panels.
+    b.eval("document.querySelectorAll('.row-header')[2].click()", vec![]);
+    let panels = dashboard_panels(&b);
+    assert_eq!(panels.len(), 25, "{panels:?}");
+    let errors: Vec<_> = panels.iter().filter(|p| p.1 == "error").collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+/// A variable chosen in its picker re-queries the panels (and the
+/// variables chained to it), and lands in the URL.
+#[test]
+fn a_variable_change_requeries_the_panels() {
+    let (_dir, _child, base) = start("");
+    let dashboard = json!({
+        "uid": "vars", "title": "Variables", "schemaVersion": 39,
+        "time": {"from": "now-5m", "to": "now"},
+        "templating": {"list": [
+            {"name": "job", "type": "query", "query": {"query": "label_values(up, job)"}, "sort": 1,
+             "current": {"value": "pharos", "text": "pharos"}},
+            {"name": "instance", "type": "query", "query": "label_values(up{job=\"$job\"}, instance)"}
+        ]},
+        "panels": [
+            {"id": 1, "type": "stat", "title": "Up in $job", "gridPos": {"x": 0, "y": 0, "w": 8, "h": 4},
+             "targets": [{"expr": "sum(up{job=\"$job\"})", "refId": "A", "instant": true}]},
+            {"id": 2, "type": "timeseries", "title": "Scrape duration", "gridPos": {"x": 8, "y": 0, "w": 16, "h": 8},
+             "targets": [{"expr": "scrape_duration_seconds{job=\"$job\"}", "legendFormat": "{{instance}}", "refId": "A"}]}
+        ]
+    });
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{base}/api/dashboards/db"))
+        .json(&json!({"dashboard": dashboard, "overwrite": false}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap());
+    let b = Browser::start(1200, 800);
+    b.goto(&format!("{base}/d/vars"));
+    let panels = dashboard_panels(&b);
+    assert_eq!(panels[0].0, "Up in pharos");
+    assert_eq!(panels[0].3.trim(), "1");
+    let options = b.eval(
+        "return Array.from(document.querySelectorAll('[data-var=job] option')).map(o => o.value)",
+        vec![],
+    );
+    assert_eq!(options, json!(["broken", "node", "pharos"]));
+    b.click("[data-var=job] option[value=broken]");
+    b.wait(
+        "the stat re-queried for job broken",
+        Duration::from_secs(30),
+        "const p = document.querySelector('section.grid-panel');
+         return p.querySelector('.panel-title').textContent == 'Up in broken' && p.dataset.state == 'ok'
+             && p.querySelector('.panel-body').innerText.trim() == '0';",
+    );
+    // The chained variable now offers the broken job's instance.
+    b.wait(
+        "instance follows job",
+        Duration::from_secs(10),
+        "return document.querySelector('[data-var=instance] select').value == '127.0.0.1:1'",
+    );
+    let search = b.eval("return location.search", vec![]);
+    assert!(search.as_str().unwrap().contains("var-job=broken"), "{search}");
+    b.screenshot(&screenshots().join("variables.png"));
 }
 
 /// Behind a reverse proxy's path (`--web.route-prefix`), the page and its
@@ -210,14 +353,19 @@ fn ui_works_under_a_route_prefix_with_cached_compressed_assets() {
     assert!(r.text().unwrap().contains("<base href"));
     let r = reqwest::blocking::get(format!("{base}/api/v1/nothing")).unwrap();
     assert_eq!(r.status().as_u16(), 404);
-    let dom = browse(&format!("{base}/"), 10_000, &["--dump-dom"]);
-    assert!(
-        dom.contains("href=\"/pharos/explore\""),
-        "links keep the prefix:\n{dom}"
+    let b = Browser::start(1400, 1100);
+    b.goto(&format!("{base}/"));
+    let panels = dashboard_panels(&b);
+    assert_eq!(panels.len(), 14, "{panels:?}");
+    assert!(panels.iter().all(|p| p.1 == "ok"), "{panels:?}");
+    let links = b.eval(
+        "return Array.from(document.querySelectorAll('.topbar a')).map(a => a.getAttribute('href'))",
+        vec![],
     );
-    let charts = charts(&dom);
-    assert_eq!(charts.len(), 6, "{dom}");
-    assert!(charts.iter().all(|(_, n)| *n > 0), "{charts:?}\n{dom}");
+    assert!(
+        links.as_array().unwrap().contains(&json!("/pharos/explore")),
+        "links keep the prefix: {links}"
+    );
 }
 
 /// The Prometheus UI's links open Explore with the query run: as a table

@@ -159,6 +159,76 @@ pub async fn alerts() -> Result<Vec<Alert>, String> {
     get::<Alerts>("api/v1/alerts").await.map(|a| a.alerts)
 }
 
+/// `/api/v1/query` at `time` (Unix seconds): the samples of an instant
+/// vector, or one sample without labels for a scalar.
+pub async fn query_at(query: &str, time: f64) -> Result<Vec<VectorSample>, String> {
+    let url = format!("api/v1/query?query={}&time={time}", enc(query));
+    Ok(match get::<Instant>(&url).await? {
+        Instant::Vector(v) => v,
+        Instant::Scalar(value) | Instant::String(value) => vec![VectorSample {
+            metric: BTreeMap::new(),
+            value,
+        }],
+        Instant::Matrix(_) => return Err("the query returns a range vector; it cannot be evaluated at one instant".into()),
+    })
+}
+
+/// The values of `label` (on the series `selector` selects, if given)
+/// between `start` and `end`.
+pub async fn label_values(
+    label: &str,
+    selector: Option<&str>,
+    start: f64,
+    end: f64,
+) -> Result<Vec<String>, String> {
+    let mut url = format!("api/v1/label/{}/values?start={start}&end={end}", enc(label));
+    if let Some(s) = selector {
+        url.push_str(&format!("&match[]={}", enc(s)));
+    }
+    get::<Vec<String>>(&url).await
+}
+
+/// The label names (of the series `selector` selects, if given).
+pub async fn label_names(selector: Option<&str>, start: f64, end: f64) -> Result<Vec<String>, String> {
+    let mut url = format!("api/v1/labels?start={start}&end={end}");
+    if let Some(s) = selector {
+        url.push_str(&format!("&match[]={}", enc(s)));
+    }
+    get::<Vec<String>>(&url).await
+}
+
+/// A request to one of pharos's own or Grafana-compatible endpoints:
+/// `body` as JSON, the answer as JSON; a failure carries the answer's
+/// `message` (Grafana's errors) or `error` (Prometheus's).
+pub async fn json(method: &str, url: &str, body: Option<&serde_json::Value>) -> Result<serde_json::Value, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    if let Some(b) = body {
+        let headers = web_sys::Headers::new().map_err(js_error)?;
+        headers.set("Content-Type", "application/json").map_err(js_error)?;
+        init.set_headers(&headers);
+        init.set_body(&wasm_bindgen::JsValue::from_str(&b.to_string()));
+    }
+    let req = web_sys::Request::new_with_str_and_init(url, &init).map_err(js_error)?;
+    let resp = JsFuture::from(window.fetch_with_request(&req)).await.map_err(js_error)?;
+    let resp: web_sys::Response = resp.dyn_into().map_err(js_error)?;
+    let status = resp.status();
+    let text = JsFuture::from(resp.text().map_err(js_error)?).await.map_err(js_error)?;
+    let text = text.as_string().unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    if (200..300).contains(&status) {
+        return Ok(value);
+    }
+    let msg = value
+        .get("message")
+        .or_else(|| value.get("error"))
+        .and_then(|m| m.as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{url} answered {status}"));
+    Err(msg)
+}
+
 /// Now, in Unix seconds.
 pub fn now() -> f64 {
     js_sys::Date::now() / 1000.0

@@ -4,17 +4,24 @@
 //! It is a pure client of the HTTP APIs — the Prometheus JSON API that
 //! Grafana also reads — and shares no Rust types with the server.
 //!
-//! - [`api`]: fetching and the JSON shapes of the query API;
-//! - [`units`]: value formatting by unit (percent, bytes, bytes/s, …);
-//! - [`components`]: reusable pieces — the time-series panel drawn with
-//!   uPlot (vendored under `ui/vendor/uplot`, loaded by `index.html`), the
-//!   stat panel, the time picker;
-//! - [`pages`]: one module per page; today the home page (the host
-//!   dashboard of the built-in configuration).
+//! - [`api`]: fetching and the JSON shapes of the Prometheus API, and
+//!   JSON requests to pharos's own and the Grafana-compatible endpoints;
+//! - [`units`]: value formatting by Grafana's unit ids;
+//! - [`dashboard`]: Grafana dashboard JSON read (panels, rows, field
+//!   config and overrides, variables), queries run and results reshaped;
+//! - [`panels`]: the panel frame and one module per visualisation — time
+//!   series drawn with uPlot (vendored under `ui/vendor/uplot`, loaded by
+//!   `index.html`), stat, gauge, bar gauge, table, text;
+//! - [`components`]: pieces of the other pages (Explore's graph, the time
+//!   picker, the uPlot bindings);
+//! - [`pages`]: one module per page — home (the built-in host
+//!   dashboard), dashboards (list, import, view), explore, alerts, targets.
 
 pub mod api;
 pub mod components;
+pub mod dashboard;
 pub mod pages;
+pub mod panels;
 pub mod units;
 
 use wasm_bindgen::prelude::wasm_bindgen;

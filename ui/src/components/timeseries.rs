@@ -114,7 +114,7 @@ fn options(frame: &Frame, unit: Unit, width: f64, height: f64) -> JsValue {
             )
             .into_js_value();
             set(&a, "values", &values);
-            if matches!(unit, Unit::Bytes | Unit::BytesPerSecond) {
+            if matches!(unit, Unit::Prefixed { base, .. } if base == 1024.0) {
                 // Ticks on powers of two, so binary prefixes read as whole
                 // numbers (8 GiB, not 9.31 GiB shown as "9 GiB").
                 let incrs: js_sys::Array =

@@ -21,6 +21,10 @@ extern "C" {
     #[wasm_bindgen(method, js_name = setSize)]
     pub fn set_size(this: &UPlot, size: &JsValue);
 
+    /// `setSeries(i, {show})`: shows or hides series `i` (1-based).
+    #[wasm_bindgen(method, js_name = setSeries)]
+    pub fn set_series(this: &UPlot, idx: u32, opts: &JsValue);
+
     /// Removes the chart from the page.
     #[wasm_bindgen(method)]
     pub fn destroy(this: &UPlot);

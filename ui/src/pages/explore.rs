@@ -82,7 +82,7 @@ pub fn Explore() -> impl IntoView {
                     <TimeSeriesPanel
                         title=""
                         targets=vec![Target { expr: e, legend: String::new() }]
-                        unit=Unit::Short
+                        unit=Unit::parse("short")
                         range=range
                         tick=tick
                     />
@@ -111,7 +111,7 @@ fn ResultTable(expr: String, tick: ReadSignal<u64>) -> impl IntoView {
                         <table class="result">
                             <tbody>
                                 {samples.into_iter().map(|s| {
-                                    let v = s.value.1.parse::<f64>().map_or(s.value.1.clone(), |v| format(v, Unit::Short));
+                                    let v = s.value.1.parse::<f64>().map_or(s.value.1.clone(), |v| format(v, Unit::parse("short")));
                                     view! {
                                         <tr>
                                             <td class="series">{api::legend("", &s.metric)}</td>

@@ -4,8 +4,9 @@
 //! `g0.expr` / `g0.tab` / `g0.range_input` parameters), `/alerts`, `/targets`.
 
 pub mod alerts;
+pub mod dashboard;
+pub mod dashboards;
 pub mod explore;
-pub mod home;
 pub mod targets;
 
 use leptos::prelude::*;
@@ -32,7 +33,7 @@ pub fn grouped<T>(
 
 /// The path the app is served under (`--web.route-prefix`), from the
 /// `<base href>` the server writes into `index.html`; `""` at the root.
-fn base_path() -> String {
+pub fn base_path() -> String {
     let base = web_sys::window()
         .and_then(|w| w.document())
         .and_then(|d| d.base_uri().ok().flatten())
@@ -54,12 +55,14 @@ pub fn App() -> impl IntoView {
     let explore = format!("{base}/explore");
     let targets = format!("{base}/targets");
     let alerts = format!("{base}/alerts");
+    let dashboards = format!("{base}/dashboards");
     view! {
         <Router base=base>
             <header class="topbar">
                 <span class="brand">"pharos"</span>
                 <nav>
                     <A href=home exact=true>"Home"</A>
+                    <A href=dashboards>"Dashboards"</A>
                     <A href=explore>"Explore"</A>
                     <A href=alerts>"Alerts"</A>
                     <A href=targets>"Targets"</A>
@@ -67,11 +70,15 @@ pub fn App() -> impl IntoView {
             </header>
             <main>
                 <Routes fallback=|| view! { <p class="panel-error">"No such page."</p> }>
-                    <Route path=path!("/") view=home::Home />
+                    <Route path=path!("/") view=dashboard::Home />
                     <Route path=path!("/explore") view=explore::Explore />
                     <Route path=path!("/graph") view=explore::Explore />
                     <Route path=path!("/targets") view=targets::Targets />
                     <Route path=path!("/alerts") view=alerts::Alerts />
+                    <Route path=path!("/dashboards") view=dashboards::Dashboards />
+                    <Route path=path!("/dashboard/import") view=dashboards::Import />
+                    <Route path=path!("/d/:uid") view=dashboard::DashboardPage />
+                    <Route path=path!("/d/:uid/:slug") view=dashboard::DashboardPage />
                 </Routes>
             </main>
         </Router>

@@ -89,6 +89,6 @@ pub fn ago(rfc3339: &str) -> String {
     let secs = ((js_sys::Date::now() - then) / 1000.0).max(0.0);
     format!(
         "{} ago",
-        crate::units::format(secs, crate::units::Unit::Seconds)
+        crate::units::format(secs, crate::units::Unit::parse("s"))
     )
 }

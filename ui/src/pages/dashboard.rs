@@ -1,0 +1,417 @@
+//! A dashboard (`/d/<uid>/<slug>`, Grafana's URL): its variables as
+//! pickers, the time range and auto-refresh, rows that open and close,
+//! and the panels on Grafana's 24-column grid, repeated per value where
+//! a panel or row says so. The URL carries the state as Grafana's does
+//! (`from`, `to`, `var-<name>`, `refresh`), so a link reopens the view.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_params_map, use_query_map};
+use serde_json::Value;
+
+use crate::api;
+use crate::dashboard::model::{Dashboard, Grid, Panel, Section};
+use crate::dashboard::query::{self, refresh_variables};
+use crate::dashboard::vars::{self, Variable, ALL};
+use crate::panels::{DashCtx, PanelView};
+
+/// Quick ranges of the time picker, as Grafana offers them.
+const RANGES: &[(&str, &str)] = &[
+    ("now-5m", "Last 5 minutes"),
+    ("now-15m", "Last 15 minutes"),
+    ("now-30m", "Last 30 minutes"),
+    ("now-1h", "Last 1 hour"),
+    ("now-3h", "Last 3 hours"),
+    ("now-6h", "Last 6 hours"),
+    ("now-12h", "Last 12 hours"),
+    ("now-24h", "Last 24 hours"),
+    ("now-2d", "Last 2 days"),
+    ("now-7d", "Last 7 days"),
+    ("now-30d", "Last 30 days"),
+];
+
+/// Auto-refresh choices.
+const REFRESH: &[&str] = &["", "5s", "10s", "30s", "1m", "5m", "15m", "30m", "1h"];
+
+/// Panels with their pinned variable values, laid out after repeating:
+/// copies side by side (`h`, at most `maxPerRow` per line, 4 by default)
+/// or stacked (`v`), later panels moved down by the space the copies took.
+pub fn layout(panels: &[Panel], vars: &[Variable]) -> Vec<(Panel, Vec<(String, String)>)> {
+    let mut out: Vec<(Panel, Vec<(String, String)>)> = Vec::new();
+    let mut shift = 0u32;
+    let mut sorted: Vec<&Panel> = panels.iter().collect();
+    sorted.sort_by_key(|p| (p.grid.y, p.grid.x));
+    for p in sorted {
+        let mut base = p.clone();
+        base.grid.y += shift;
+        let values = p
+            .repeat
+            .as_ref()
+            .and_then(|name| vars.iter().find(|v| &v.name == name))
+            .map(|v| (v.name.clone(), v.values()));
+        let Some((name, values)) = values.filter(|(_, vs)| !vs.is_empty()) else {
+            out.push((base, Vec::new()));
+            continue;
+        };
+        let n = values.len() as u32;
+        let g = base.grid;
+        let mut bottom = g.y + g.h;
+        for (i, value) in values.into_iter().enumerate() {
+            let i = i as u32;
+            let mut copy = base.clone();
+            copy.grid = if p.repeat_direction == 'v' {
+                Grid { y: g.y + i * g.h, ..g }
+            } else {
+                let per_row = p.max_per_row.unwrap_or(4).max(1);
+                let w = (24 / n.min(per_row).max(1)).max(24 / per_row).max(1);
+                let per_line = (24 / w).max(1);
+                Grid {
+                    x: (i % per_line) * w,
+                    y: g.y + (i / per_line) * g.h,
+                    w,
+                    h: g.h,
+                }
+            };
+            copy.id = p.id * 1000 + i64::from(i);
+            bottom = bottom.max(copy.grid.y + copy.grid.h);
+            out.push((copy, vec![(name.clone(), value)]));
+        }
+        shift += bottom - (g.y + g.h);
+    }
+    out
+}
+
+/// Sections after row repeats: a repeated row once per value of its
+/// variable, its panels pinned to that value.
+fn sections(d: &Dashboard, vars: &[Variable]) -> Vec<(Section, Vec<(String, String)>)> {
+    let mut out = Vec::new();
+    for s in &d.sections {
+        let repeat = s.row.as_ref().and_then(|r| r.repeat.clone());
+        match repeat.and_then(|name| vars.iter().find(|v| v.name == name)) {
+            Some(v) => {
+                for value in v.values() {
+                    out.push((s.clone(), vec![(v.name.clone(), value)]));
+                }
+            }
+            None => out.push((s.clone(), Vec::new())),
+        }
+    }
+    out
+}
+
+fn set_url(time: &(String, String), vars: &[Variable], refresh: &str) {
+    let mut q: Vec<String> = vec![
+        format!("from={}", js_sys::encode_uri_component(&time.0)),
+        format!("to={}", js_sys::encode_uri_component(&time.1)),
+    ];
+    for v in vars.iter().filter(|v| !matches!(v.kind, vars::VarKind::Datasource)) {
+        for c in &v.current {
+            let c = if c == ALL { "$__all" } else { c };
+            q.push(format!("var-{}={}", v.name, js_sys::encode_uri_component(c)));
+        }
+    }
+    if !refresh.is_empty() {
+        q.push(format!("refresh={refresh}"));
+    }
+    if let Some(w) = web_sys::window() {
+        let path = w.location().pathname().unwrap_or_default();
+        if let Ok(h) = w.history() {
+            let _ = h.replace_state_with_url(
+                &wasm_bindgen::JsValue::NULL,
+                "",
+                Some(&format!("{path}?{}", q.join("&"))),
+            );
+        }
+    }
+}
+
+/// The built-in dashboard the home page shows: the host's.
+pub const HOME: &str = "pharos-host";
+
+/// The dashboard page (`/d/<uid>`).
+#[component]
+pub fn DashboardPage() -> impl IntoView {
+    let params = use_params_map();
+    let uid = Signal::derive(move || params.with(|p| p.get("uid").unwrap_or_default()));
+    view! { <DashboardByUid uid=uid /> }
+}
+
+/// The home page: the built-in host dashboard, live from the first start.
+#[component]
+pub fn Home() -> impl IntoView {
+    view! { <DashboardByUid uid=Signal::derive(|| HOME.to_string()) /> }
+}
+
+#[component]
+fn DashboardByUid(uid: Signal<String>) -> impl IntoView {
+    let loaded = LocalResource::new(move || {
+        let uid = uid.get();
+        async move { api::json("GET", &format!("api/dashboards/uid/{uid}"), None).await }
+    });
+    view! {
+        <Suspense fallback=|| view! { <p class="hint">"Loading dashboard…"</p> }>
+            {move || loaded.get().map(|r| match r {
+                Ok(doc) => {
+                    let dash = doc.get("dashboard").cloned().unwrap_or(Value::Null);
+                    match Dashboard::parse(&dash) {
+                        Ok(d) => view! { <DashboardView dash=d doc=dash /> }.into_any(),
+                        Err(e) => view! { <p class="panel-error">{e}</p> }.into_any(),
+                    }
+                }
+                Err(e) => view! { <p class="panel-error">{e}</p> }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn DashboardView(dash: Dashboard, doc: Value) -> impl IntoView {
+    let q = use_query_map().get_untracked();
+    let mut vs = vars::parse(&doc);
+    // Values from the URL win over the saved ones (`var-job=node`).
+    let query_string = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default();
+    for v in vs.iter_mut() {
+        let key = format!("var-{}=", v.name);
+        let from_url: Vec<String> = query_string
+            .trim_start_matches('?')
+            .split('&')
+            .filter_map(|kv| kv.strip_prefix(&key))
+            .filter_map(|x| js_sys::decode_uri_component(x).ok().map(String::from))
+            .collect();
+        if !from_url.is_empty() {
+            v.current = from_url;
+        }
+    }
+    let from = q.get("from").unwrap_or_else(|| dash.from.clone());
+    let to = q.get("to").unwrap_or_else(|| dash.to.clone());
+    let refresh0 = q.get("refresh").unwrap_or_else(|| dash.refresh.clone());
+    let ctx = DashCtx {
+        vars: RwSignal::new(vs),
+        time: RwSignal::new((from, to)),
+        tick: RwSignal::new(0),
+        ready: RwSignal::new(false),
+        sync: RwSignal::new((dash.graph_tooltip > 0).then(|| format!("dash-{}", dash.uid))),
+    };
+    let (refresh, set_refresh) = signal(refresh0);
+    let (var_errors, set_var_errors) = signal(Vec::<String>::new());
+    // Load the variables' options (each with the ones before it), then
+    // let the panels query.
+    let reload_vars = move |from_index: usize| {
+        let mut vs = ctx.vars.get_untracked();
+        let (f, t) = ctx.time.get_untracked();
+        let (t0, t1) = ctx.range(&f, &t);
+        leptos::task::spawn_local(async move {
+            let errs = refresh_variables(&mut vs, from_index, t0, t1).await;
+            set_var_errors.set(errs);
+            ctx.vars.set(vs);
+            ctx.ready.set(true);
+        });
+    };
+    reload_vars(0);
+    Effect::new(move |_| {
+        let vs = ctx.vars.get();
+        let time = ctx.time.get();
+        set_url(&time, &vs, &refresh.get());
+    });
+    // Auto-refresh: a new tick every interval.
+    Effect::new(move |prev: Option<Option<leptos::prelude::IntervalHandle>>| {
+        if let Some(Some(h)) = prev {
+            h.clear();
+        }
+        let secs = vars::parse_duration(&refresh.get())?;
+        set_interval_with_handle(move || ctx.tick.update(|n| *n += 1), Duration::from_secs_f64(secs.max(1.0))).ok()
+    });
+    let choose = move |i: usize, values: Vec<String>| {
+        ctx.vars.update(|vs| vs[i].current = values);
+        // Variables after this one may depend on it.
+        reload_vars(i + 1);
+    };
+    let collapsed: Vec<RwSignal<bool>> = dash
+        .sections
+        .iter()
+        .map(|s| RwSignal::new(s.row.as_ref().is_some_and(|r| r.collapsed)))
+        .collect();
+    let title = dash.title.clone();
+    let dash2 = dash.clone();
+    let body = move || {
+        // Re-laid out when a repeat variable's values change.
+        let vs = ctx.vars.get();
+        if !ctx.ready.get() {
+            return view! { <p class="hint">"Loading variables…"</p> }.into_any();
+        }
+        let index_of = |s: &Section| dash2.sections.iter().position(|x| x == s).unwrap_or(0);
+        sections(&dash2, &vs)
+            .into_iter()
+            .map(|(s, pinned)| {
+                let open = collapsed[index_of(&s)];
+                let row_title = s.row.as_ref().map(|r| {
+                    let scope = query::Scope { vars: &vs, fixed: &pinned, from: 0.0, to: 0.0, interval: None };
+                    scope.fill(&r.title)
+                });
+                let count = s.panels.len();
+                let panels = layout(&s.panels, &vs);
+                let pinned2 = pinned.clone();
+                view! {
+                    <div class="section">
+                        {row_title.map(|t| view! {
+                            <button class="row-header" aria-expanded=move || (!open.get()).to_string()
+                                on:click=move |_| open.update(|c| *c = !*c)>
+                                <span class="chevron">{move || if open.get() { "▸" } else { "▾" }}</span>
+                                {t}
+                                <span class="row-count">{move || open.get().then(|| format!("({count} panels)"))}</span>
+                            </button>
+                        })}
+                        {move || (!open.get()).then(|| {
+                            let panels = panels.clone();
+                            let pinned = pinned2.clone();
+                            view! {
+                                <div class="grid">
+                                    {panels.into_iter().map(|(p, mut fixed)| {
+                                        fixed.extend(pinned.iter().cloned());
+                                        view! { <PanelView panel=p fixed=fixed ctx=ctx /> }
+                                    }).collect_view()}
+                                </div>
+                            }
+                        })}
+                    </div>
+                }
+            })
+            .collect_view()
+            .into_any()
+    };
+    view! {
+        <div class="dashboard-header">
+            <h1>{title}</h1>
+            <div class="dash-controls">
+                <select class="range-select" aria-label="Time range"
+                    on:change=move |ev| ctx.time.set((event_target_value(&ev), "now".into()))>
+                    {move || {
+                        let (f, t) = ctx.time.get();
+                        let known = t == "now" && RANGES.iter().any(|(r, _)| *r == f);
+                        let custom = (!known).then(|| view! { <option selected=true value=f.clone()>{format!("{f} to {t}")}</option> });
+                        view! {
+                            {custom}
+                            {RANGES.iter().map(|(r, label)| view! { <option value=*r selected=known && f == *r>{*label}</option> }).collect_view()}
+                        }
+                    }}
+                </select>
+                <button class="icon" title="Zoom out (time range × 2)" on:click=move |_| {
+                    let (f, t) = ctx.time.get_untracked();
+                    let (t0, t1) = ctx.range(&f, &t);
+                    let span = t1 - t0;
+                    ctx.time.set((format!("{}", ((t0 - span / 2.0) * 1000.0).round()), format!("{}", ((t1 + span / 2.0).min(api::now()) * 1000.0).round())));
+                }>"⊖"</button>
+                <button class="icon" title="Refresh" on:click=move |_| ctx.tick.update(|n| *n += 1)>"⟳"</button>
+                <select class="refresh-select" aria-label="Auto-refresh" on:change=move |ev| set_refresh.set(event_target_value(&ev))>
+                    {REFRESH.iter().map(|r| view! { <option value=*r selected=move || refresh.get() == *r>{if r.is_empty() { "Off" } else { r }}</option> }).collect_view()}
+                </select>
+            </div>
+        </div>
+        <div class="variables">
+            {move || ctx.vars.get().into_iter().enumerate().filter(|(_, v)| v.hide < 2 && !matches!(v.kind, vars::VarKind::Datasource | vars::VarKind::Constant(_))).map(|(i, v)| {
+                let label = if v.label.is_empty() { v.name.clone() } else { v.label.clone() };
+                view! { <VariablePicker label=label var=v on_change=Callback::new(move |vals| choose(i, vals)) /> }
+            }).collect_view()}
+            {move || var_errors.get().into_iter().map(|e| view! { <p class="panel-error">{e}</p> }).collect_view()}
+        </div>
+        {body}
+    }
+}
+
+/// A variable's picker: a text box, a select, or (multi-value) a list of
+/// checkboxes behind a button, "All" first where offered.
+#[component]
+fn VariablePicker(label: String, var: Variable, on_change: Callback<Vec<String>>) -> impl IntoView {
+    let name = var.name.clone();
+    let picker = if let vars::VarKind::TextBox(_) = var.kind {
+        let current = var.current.first().cloned().unwrap_or_default();
+        view! {
+            <input class="var-text" value=current
+                on:change=move |ev| on_change.run(vec![event_target_value(&ev)]) />
+        }
+        .into_any()
+    } else if var.multi {
+        let open = RwSignal::new(false);
+        let chosen = RwSignal::new(var.current.clone());
+        let mut options: Vec<(String, String)> = Vec::new();
+        if var.include_all {
+            options.push(("All".into(), ALL.into()));
+        }
+        options.extend(var.options.iter().cloned());
+        let text = var.text();
+        view! {
+            <div class="var-multi">
+                <button class="var-button" on:click=move |_| {
+                    if open.get_untracked() { on_change.run(chosen.get_untracked()); }
+                    open.update(|o| *o = !*o);
+                }>{text}" ▾"</button>
+                {move || open.get().then(|| view! {
+                    <div class="var-menu">
+                        {options.iter().cloned().map(|(t, v)| {
+                            let v2 = v.clone();
+                            view! {
+                                <label>
+                                    <input type="checkbox" prop:checked=move || chosen.get().contains(&v)
+                                        on:change=move |_| chosen.update(|c| {
+                                            if v2 == ALL { *c = vec![ALL.into()]; return; }
+                                            c.retain(|x| x != ALL);
+                                            if let Some(i) = c.iter().position(|x| *x == v2) { c.remove(i); } else { c.push(v2.clone()); }
+                                        }) />
+                                    {t}
+                                </label>
+                            }
+                        }).collect_view()}
+                        <button on:click=move |_| { on_change.run(chosen.get_untracked()); open.set(false); }>"Apply"</button>
+                    </div>
+                })}
+            </div>
+        }
+        .into_any()
+    } else {
+        let current = var.current.first().cloned().unwrap_or_default();
+        let mut options: Vec<(String, String)> = Vec::new();
+        if var.include_all {
+            options.push(("All".into(), ALL.into()));
+        }
+        options.extend(var.options.iter().cloned());
+        view! {
+            <select class="var-select" on:change=move |ev| on_change.run(vec![event_target_value(&ev)])>
+                {options.into_iter().map(|(t, v)| {
+                    let sel = v == current;
+                    view! { <option value=v selected=sel>{t}</option> }
+                }).collect_view()}
+            </select>
+        }
+        .into_any()
+    };
+    view! {
+        <div class="var" data-var=name>
+            {(var.hide == 0).then(|| view! { <span class="var-label">{label}</span> })}
+            {picker}
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dashboard::model::Dashboard;
+
+    #[test]
+    fn repeated_panels_fill_lines_and_push_later_panels_down() {
+        let doc = serde_json::json!({"panels": [
+            {"type": "stat", "id": 1, "repeat": "v", "maxPerRow": 2, "gridPos": {"x": 0, "y": 0, "w": 6, "h": 4}, "targets": []},
+            {"type": "stat", "id": 2, "gridPos": {"x": 0, "y": 4, "w": 24, "h": 4}, "targets": []}
+        ], "templating": {"list": [{"name": "v", "type": "custom", "query": "a,b,c", "multi": true,
+            "current": {"value": ["a", "b", "c"]}}]}});
+        let d = Dashboard::parse(&doc).unwrap();
+        let vs = vars::parse(&doc);
+        let l = layout(&d.sections[0].panels, &vs);
+        let grids: Vec<(u32, u32, u32)> = l.iter().map(|(p, _)| (p.grid.x, p.grid.y, p.grid.w)).collect();
+        assert_eq!(grids, [(0, 0, 12), (12, 0, 12), (0, 4, 12), (0, 8, 24)]);
+        assert_eq!(l[2].1, [("v".to_string(), "c".to_string())]);
+    }
+}

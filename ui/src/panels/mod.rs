@@ -1,0 +1,205 @@
+//! Dashboard panels: the frame every panel shares (title, description,
+//! links, loading and error state; its queries re-run when the
+//! dashboard's variables, time range or refresh tick change) and one
+//! module per visualisation — [`graph`] (time series), [`single`] (stat,
+//! gauge, bar gauge), [`table`], [`text`].
+
+pub mod graph;
+pub mod single;
+pub mod table;
+pub mod text;
+
+use std::rc::Rc;
+
+use leptos::html;
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::api;
+use crate::dashboard::model::{Kind, Panel};
+use crate::dashboard::query::{self, Results, Scope};
+use crate::dashboard::vars::{parse_time, Variable};
+
+/// What every panel of a dashboard reads: the variables, the time range
+/// (as written: `now-6h`…), the refresh tick, and whether the variables'
+/// options are loaded.
+#[derive(Clone, Copy)]
+pub struct DashCtx {
+    pub vars: RwSignal<Vec<Variable>>,
+    pub time: RwSignal<(String, String)>,
+    pub tick: RwSignal<u64>,
+    pub ready: RwSignal<bool>,
+    /// The shared crosshair's key, when the dashboard shares one.
+    pub sync: RwSignal<Option<String>>,
+}
+
+impl DashCtx {
+    /// The time range now, in Unix seconds.
+    pub fn range(&self, from: &str, to: &str) -> (f64, f64) {
+        let now = api::now();
+        let t1 = parse_time(to, now, true).unwrap_or(now);
+        let t0 = parse_time(from, now, false).unwrap_or(t1 - 6.0 * 3600.0);
+        (t0.min(t1 - 1.0), t1)
+    }
+}
+
+/// A panel's state as the browser tests read it (`data-state`).
+fn state_name(r: &Option<Result<(Results, (f64, f64)), String>>) -> &'static str {
+    match r {
+        None => "loading",
+        Some(Err(_)) => "error",
+        Some(Ok((res, _))) if res.iter().all(|(_, s)| s.is_empty()) => "nodata",
+        Some(Ok(_)) => "ok",
+    }
+}
+
+/// One panel on the grid; `fixed` pins variables to one value (a panel
+/// repeated for each value of a variable).
+#[component]
+pub fn PanelView(panel: Panel, fixed: Vec<(String, String)>, ctx: DashCtx) -> impl IntoView {
+    let node = NodeRef::<html::Div>::new();
+    let result: RwSignal<Option<Result<(Results, (f64, f64)), String>>> = RwSignal::new(None);
+    let latest = Rc::new(std::cell::Cell::new(0u64));
+    let needs_data = !matches!(panel.kind, Kind::Text | Kind::Other(_));
+    let fixed = std::sync::Arc::new(fixed);
+    if needs_data {
+        let panel = panel.clone();
+        let fixed = std::sync::Arc::clone(&fixed);
+        Effect::new(move |_| {
+            if !ctx.ready.get() {
+                return;
+            }
+            let vars = ctx.vars.get();
+            let (from, to) = ctx.time.get();
+            ctx.tick.track();
+            let generation = latest.get() + 1;
+            latest.set(generation);
+            let latest = Rc::clone(&latest);
+            let panel = panel.clone();
+            let fixed = std::sync::Arc::clone(&fixed);
+            leptos::task::spawn_local(async move {
+                let (t0, t1) = ctx.range(&from, &to);
+                let width = node
+                    .get_untracked()
+                    .map(|el| {
+                        let el: &web_sys::Element = el.unchecked_ref();
+                        f64::from(el.client_width())
+                    })
+                    .filter(|w| *w > 0.0)
+                    .unwrap_or(600.0);
+                let scope = Scope {
+                    vars: &vars,
+                    fixed: &fixed,
+                    from: t0,
+                    to: t1,
+                    interval: None,
+                };
+                let r = query::run(&panel, &scope, width).await;
+                if latest.get() == generation {
+                    result.set(Some(r.map(|res| (res, (t0, t1)))));
+                }
+            });
+        });
+    }
+    let title = {
+        let panel = panel.clone();
+        let fixed = std::sync::Arc::clone(&fixed);
+        move || {
+            let vars = ctx.vars.get();
+            let scope = Scope {
+                vars: &vars,
+                fixed: &fixed,
+                from: 0.0,
+                to: 0.0,
+                interval: None,
+            };
+            scope.fill(&panel.title)
+        }
+    };
+    let g = panel.grid;
+    let style = format!(
+        "--x:{};--y:{};--w:{};--h:{}",
+        g.x + 1,
+        g.y + 1,
+        g.w,
+        g.h
+    );
+    let links = panel.links.clone();
+    let description = panel.description.clone();
+    let body = {
+        let panel = panel.clone();
+        let fixed = std::sync::Arc::clone(&fixed);
+        move || -> AnyView {
+            match &panel.kind {
+                Kind::Text => {
+                    let vars = ctx.vars.get();
+                    let fixed = std::sync::Arc::clone(&fixed);
+                    let fill: Rc<dyn Fn(&str) -> String> = Rc::new(move |s: &str| {
+                        Scope { vars: &vars, fixed: &fixed, from: 0.0, to: 0.0, interval: None }.fill(s)
+                    });
+                    return view! { <text::Text options=panel.options.clone() fill=fill /> }.into_any();
+                }
+                Kind::Heatmap | Kind::Other(_) => {
+                    let name = match &panel.kind {
+                        Kind::Other(n) => n.clone(),
+                        _ => "heatmap".into(),
+                    };
+                    return view! { <p class="panel-note">{format!("Panels of type “{name}” are not drawn by pharos yet.")}</p> }.into_any();
+                }
+                _ => {}
+            }
+            if matches!(panel.kind, Kind::TimeSeries) {
+                // The graph keeps its chart across refreshes; it reads
+                // the data through a signal.
+                let data_in = Signal::derive(move || result.get().and_then(Result::ok));
+                let hooks = graph::Hooks {
+                    sync: ctx.sync.get_untracked(),
+                    zoom: Rc::new(move |a, b| {
+                        ctx.time.set((
+                            format!("{}", (a * 1000.0).round()),
+                            format!("{}", (b * 1000.0).round()),
+                        ))
+                    }),
+                    cursor: Rc::new(|_| {}),
+                };
+                return view! {
+                    <graph::Graph panel=panel.clone() data_in=data_in hooks=hooks />
+                    {move || result.get().and_then(Result::err).map(|e| view! { <p class="panel-error">{e}</p> })}
+                }
+                .into_any();
+            }
+            let panel = panel.clone();
+            (move || match result.get() {
+                None => view! { <p class="hint">"Loading…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="panel-error">{e}</p> }.into_any(),
+                Some(Ok((res, _))) => match panel.kind {
+                    Kind::Stat => view! { <single::Stat panel=panel.clone() values=single::values(&panel, &res) /> }.into_any(),
+                    Kind::Gauge => view! { <single::Gauge panel=panel.clone() values=single::values(&panel, &res) /> }.into_any(),
+                    Kind::BarGauge => view! { <single::BarGauge panel=panel.clone() values=single::values(&panel, &res) /> }.into_any(),
+                    _ => {
+                        let (frames, skipped) = table::frames(&panel, &res);
+                        view! {
+                            <table::Table panel=panel.clone() frames=frames />
+                            {(!skipped.is_empty()).then(|| view! { <p class="panel-note">{format!("Not applied: {}", skipped.join(", "))}</p> })}
+                        }
+                        .into_any()
+                    }
+                },
+            })
+            .into_any()
+        }
+    };
+    view! {
+        <section class="panel grid-panel" style=style data-panel-id=panel.id.to_string()
+            data-state=move || if needs_data { state_name(&result.get()) } else { "ok" }>
+            <header class="panel-header">
+                <h3 class="panel-title" title=description.clone()>{title}</h3>
+                {(!description.is_empty()).then(|| view! { <span class="info" title=description.clone()>"i"</span> })}
+                {links.into_iter().map(|l| view! {
+                    <a class="panel-link" href=l.url target=if l.blank { "_blank" } else { "_self" } rel="noopener">{l.title}</a>
+                }).collect_view()}
+            </header>
+            <div class="panel-body" node_ref=node>{body}</div>
+        </section>
+    }
+}
