@@ -324,6 +324,25 @@ fn dashboards_folders_search_versions_as_grafana_documents_them() {
         Some("https://grafana.example"),
     );
     assert_eq!(code, 200);
+    // And a browser there may update and delete (the preflight says so).
+    let preflight = reqwest::blocking::Client::new()
+        .request(reqwest::Method::OPTIONS, s.url("/api/folders/l3KqBxCMz"))
+        .header("origin", "https://grafana.example")
+        .header("access-control-request-method", "DELETE")
+        .send()
+        .unwrap();
+    let allowed = preflight.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        allowed.contains("PUT") && allowed.contains("DELETE"),
+        "{allowed}"
+    );
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://grafana.example"
+    );
 
     // A second dashboard in the other folder, one in General.
     post(

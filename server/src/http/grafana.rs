@@ -77,7 +77,17 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/api/health", get(health))
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
         .layer(axum::middleware::from_fn_with_state(state, super::cors))
+        .layer(axum::middleware::map_response(allow_put_and_delete))
         .layer(DefaultBodyLimit::max(MAX_DASHBOARD_BODY))
+}
+
+/// Prometheus's API allows GET and POST across origins; Grafana's also
+/// updates and deletes, so a page on an allowed origin may send those.
+async fn allow_put_and_delete(mut resp: Response) -> Response {
+    if let Some(h) = resp.headers_mut().get_mut("access-control-allow-methods") {
+        *h = axum::http::HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS");
+    }
+    resp
 }
 
 /// An error in Grafana's shape: `{"message": …}`, plus `status` for the
