@@ -75,8 +75,9 @@ pub enum Validation {
     /// validation and for files known to be clean.
     #[default]
     Strict,
-    /// What Prometheus's scraper accepts: the line grammar and the final
-    /// `# EOF`, none of the rules above. Client libraries do emit bodies the
+    /// What Prometheus's scraper accepts: the line grammar, the final
+    /// `# EOF` and exemplars only on samples named `*_total` or `*_bucket`
+    /// (whatever the family's type), none of the rules above. Client libraries do emit bodies the
     /// spec forbids — client_golang writes a negative `_sum` for a histogram
     /// with negative buckets — and Prometheus ingests them, so a scraper
     /// that must not lose such targets uses this.

@@ -13,7 +13,11 @@ use super::{Entry, Exemplar, MetricType, Sample};
 const EXEMPLAR_MAX_CHARS: usize = 128;
 
 /// `strict` turns on the cross-line rules and the exemplar size limit;
-/// without it only the grammar and `# EOF` are checked.
+/// without it the grammar, `# EOF` and what Prometheus's parser checks of
+/// exemplars (the sample's name ends in `_total` or `_bucket`) are checked.
+/// Prometheus leaves an oversize exemplar label set to its exemplar
+/// storage, which drops the exemplar and keeps the sample; pharos's does
+/// the same.
 pub(super) fn parse_line<'a>(
     line: &'a str,
     lineno: usize,
@@ -217,6 +221,15 @@ fn sample<'a>(
             }
         }
         if cur.peek() == Some(b'#') {
+            // Strict mode checks placement by family type in `Rules`; what
+            // Prometheus's scraper checks is the name alone, before the
+            // exemplar itself, and it fails the scrape.
+            let allowed = name.ends_with("_total") || name.ends_with("_bucket");
+            if !strict && !allowed {
+                return Err(format!(
+                    "metric name {name:?} does not support exemplars: only samples whose name ends in _total or _bucket may carry one"
+                ));
+            }
             exemplar = Some(parse_exemplar(&mut cur, strict)?);
         }
     }

@@ -253,8 +253,10 @@ fn content_type() {
 #[test]
 fn prometheus_validation_keeps_only_grammar_and_eof() {
     let long = "x".repeat(200);
+    // A gauge whose name ends in _total may carry an exemplar for
+    // Prometheus's parser, which looks at the name only.
     let body = format!(
-        "# TYPE a histogram\na_bucket{{le=\"-1\"}} 1 # {{id=\"{long}\"}} 1\na_bucket{{le=\"+Inf\"}} 2\na_sum -3\na_count 2\n# TYPE g gauge\ng 1 # {{x=\"y\"}} 2\ng 2\n# EOF\n"
+        "# TYPE a histogram\na_bucket{{le=\"-1\"}} 1 # {{id=\"{long}\"}} 1\na_bucket{{le=\"+Inf\"}} 2\na_sum -3\na_count 2\n# TYPE g_total gauge\ng_total 1 # {{x=\"y\"}} 2\ng_total 2\n# EOF\n"
     );
     assert!(parse_all(&body, Format::OpenMetrics).is_err());
     let entries = parse_all_with(&body, Format::OpenMetrics, Validation::Prometheus).unwrap();
@@ -266,8 +268,72 @@ fn prometheus_validation_keeps_only_grammar_and_eof() {
             "# EOF\na 1\n",
             "line 2: unexpected \"a 1\" after the \"# EOF\"",
         ),
+        // Prometheus's parser refuses exemplars on names without the
+        // _total or _bucket suffix, whatever the type, failing the scrape.
+        (
+            "# TYPE g gauge\ng 1 # {x=\"y\"} 2\n# EOF\n",
+            "line 2: metric name \"g\" does not support exemplars",
+        ),
+        (
+            "# TYPE a counter\na_created 1 # {x=\"y\"} 2\n# EOF\n",
+            "line 2: metric name \"a_created\" does not support exemplars",
+        ),
+        (
+            "# TYPE a histogram\na_sum 1 # {x=\"y\"} 2\n# EOF\n",
+            "line 2: metric name \"a_sum\" does not support exemplars",
+        ),
+        // The exemplar grammar stays enforced.
+        (
+            "a_total 1 # {x=\"y\"} 1 NaN\n# EOF\n",
+            "line 1: the timestamp \"NaN\" is not a decimal number",
+        ),
+        (
+            "a_total 1 # {x=\"y\"}\n# EOF\n",
+            "line 1: expected a space and a value after the exemplar's label set",
+        ),
     ] {
         let err = parse_all_with(body, Format::OpenMetrics, Validation::Prometheus).unwrap_err();
         assert!(err.to_string().starts_with(want), "{err}");
     }
+}
+
+/// What the scraper gets from an exemplar line in Prometheus mode: the
+/// exemplar with its labels as written, value and timestamp (rounded to
+/// the millisecond like sample timestamps); none without a `# {…}`; an
+/// exemplar over the 128-character label limit passes the parser (storage
+/// drops it, as Prometheus's does) while strict mode refuses the line.
+#[test]
+fn exemplars_in_prometheus_mode() {
+    let body = "# TYPE rq counter\nrq_total{code=\"200\"} 7 # {trace_id=\"abc\",span_id=\"\"} 1.5 1690000000.25\n# TYPE lat histogram\nlat_bucket{le=\"0.1\"} 1 # {trace_id=\"x\"} 0.05\nlat_bucket{le=\"+Inf\"} 2\nlat_count 2\nlat_sum 0.3\n# EOF\n";
+    let all = parse_all_with(body, Format::OpenMetrics, Validation::Prometheus).unwrap();
+    let samples: Vec<&Sample<'_>> = all
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Sample(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    let ex = samples[0].exemplar.as_ref().unwrap();
+    assert_eq!(
+        ex.labels,
+        vec![("trace_id", Cow::from("abc")), ("span_id", Cow::from(""))]
+    );
+    assert_eq!((ex.value, ex.timestamp_ms), (1.5, Some(1_690_000_000_250)));
+    let ex = samples[1].exemplar.as_ref().unwrap();
+    assert_eq!((ex.value, ex.timestamp_ms), (0.05, None));
+    assert!(samples[2..].iter().all(|s| s.exemplar.is_none()));
+
+    // 129 characters of names and values together.
+    let long = format!(
+        "# TYPE a counter\na_total 1 # {{t=\"{}\"}} 1\n# EOF\n",
+        "x".repeat(128)
+    );
+    assert!(parse_all_with(&long, Format::OpenMetrics, Validation::Prometheus).is_ok());
+    assert!(om_err(&long).contains("OpenMetrics allows at most 128"));
+    // Exactly 128 code points (more bytes) is within the limit.
+    let wide = format!(
+        "# TYPE a counter\na_total 1 # {{t=\"☃{}\"}} 1\n# EOF\n",
+        "x".repeat(126)
+    );
+    assert!(parse_all(&wide, Format::OpenMetrics).is_ok());
 }

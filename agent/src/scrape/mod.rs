@@ -20,7 +20,9 @@
 //!   targets and the old loops of any other change get end-of-run stale
 //!   markers.
 //! - Every target's loop appends to a [`Sink`]; the pharos server's sink is
-//!   its storage, pharos-agent's is its remote-write queue.
+//!   its storage, pharos-agent's is its remote-write queue. Exemplars of
+//!   OpenMetrics targets go with the samples
+//!   ([`Sink::append_with_exemplars`]).
 //! - The manager answers the targets and metadata APIs from the loops'
 //!   shared status.
 
@@ -72,6 +74,34 @@ pub trait Sink: Send + Sync + 'static {
     /// and store elsewhere rather than block here (a sink that stores at
     /// once can answer through [`committed`]).
     fn append(&self, samples: Vec<(Self::Series, i64, f64)>) -> Committed;
+
+    /// [`Sink::append`] with the exemplars scraped alongside the samples
+    /// (OpenMetrics targets only). A sink that keeps exemplars stores them
+    /// only if the samples are stored, as Prometheus adds exemplars when
+    /// it commits the scrape; the default drops them.
+    fn append_with_exemplars(
+        &self,
+        samples: Vec<(Self::Series, i64, f64)>,
+        exemplars: Vec<(Self::Series, ScrapedExemplar)>,
+    ) -> Committed {
+        drop(exemplars);
+        self.append(samples)
+    }
+}
+
+/// An exemplar of a scraped sample, owned so it can wait for the commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScrapedExemplar {
+    /// Sorted by name, as written otherwise (empty values kept: storage
+    /// drops them, as Prometheus's head does).
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+    /// Milliseconds: the exemplar's own timestamp, or else the sample's.
+    pub timestamp_ms: i64,
+    /// Whether the target wrote a timestamp. Without one, the same
+    /// exemplar seen again in the next scrape is a duplicate, not a new
+    /// exemplar at the new scrape time (Prometheus's `Exemplar.HasTs`).
+    pub has_timestamp: bool,
 }
 
 /// The answer to a [`Sink::append`].

@@ -38,7 +38,10 @@ use crate::relabel;
 
 use super::http::{self, FetchError};
 use super::target::Target;
-use super::{Appended, Committed, Job, Metadata, Sink, TargetHealth, TargetStatus, STALE_NAN};
+use super::{
+    Appended, Committed, Job, Metadata, ScrapedExemplar, Sink, TargetHealth, TargetStatus,
+    STALE_NAN,
+};
 
 /// Cache entries unseen for this many scrapes are dropped.
 const CACHE_KEEP_SCRAPES: u64 = 10;
@@ -296,6 +299,9 @@ pub struct ScrapeState<S: Sink> {
     /// last showed one of its lines; the status holds a copy.
     metadata: HashMap<String, (Metadata, u64)>,
     iteration: u64,
+    /// Exemplars of the scrape being recorded, handed to the sink with its
+    /// samples; empty after a failed scrape (none of it is stored).
+    exemplars: Vec<(S::Series, ScrapedExemplar)>,
 }
 
 impl<S: Sink> ScrapeState<S> {
@@ -321,6 +327,7 @@ impl<S: Sink> ScrapeState<S> {
             report: None,
             metadata: HashMap::new(),
             iteration: 0,
+            exemplars: Vec::new(),
         }
     }
 
@@ -459,6 +466,9 @@ impl<S: Sink> ScrapeState<S> {
                 &mut counts,
                 batch,
             )?;
+            if let (Some(ex), Some(slot)) = (sample.exemplar, slot) {
+                self.keep_exemplar(slot, ex, sample.timestamp_ms, t);
+            }
         }
         parser
             .finish()
@@ -608,6 +618,42 @@ impl<S: Sink> ScrapeState<S> {
         Ok(())
     }
 
+    /// Queues the exemplar of a sample of the series in `slot`. As in
+    /// Prometheus: one without its own timestamp takes the sample's (the
+    /// scrape time unless honor_timestamps kept the target's), and it is
+    /// kept even when the sample itself is a duplicate within the scrape;
+    /// the exemplars of samples dropped by relabeling are dropped with them.
+    fn keep_exemplar(
+        &mut self,
+        slot: u32,
+        ex: crate::exposition::Exemplar<'_>,
+        sample_ts: Option<i64>,
+        t: i64,
+    ) {
+        let Some(tr) = self.tracked[slot as usize].as_ref() else {
+            return;
+        };
+        let default_ts = match sample_ts {
+            Some(ts) if self.job.config.honor_timestamps => ts,
+            _ => t,
+        };
+        let mut labels: Vec<(String, String)> = ex
+            .labels
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v.into_owned()))
+            .collect();
+        labels.sort_by(|a, b| a.0.cmp(&b.0));
+        self.exemplars.push((
+            tr.series.clone(),
+            ScrapedExemplar {
+                labels,
+                value: ex.value,
+                timestamp_ms: ex.timestamp_ms.unwrap_or(default_ts),
+                has_timestamp: ex.timestamp_ms.is_some(),
+            },
+        ));
+    }
+
     /// Final labels of a scraped sample, or `None` if metric relabeling
     /// drops it; checks the label limits.
     fn make_series(&self, sample: &Sample<'_>) -> Result<Option<S::Series>, ScrapeError> {
@@ -722,9 +768,10 @@ impl<S: Sink> ScrapeState<S> {
         result: Result<(&str, Format), ScrapeError>,
     ) {
         let (batch, attempt) = self.begin(t, duration, result);
+        let exemplars = self.take_exemplars();
         let stored = self
             .sink
-            .append(batch)
+            .append_with_exemplars(batch, exemplars)
             .blocking_recv()
             .unwrap_or_else(|_| Err("the sink went away".to_string()));
         self.end(attempt, stored);
@@ -740,6 +787,7 @@ impl<S: Sink> ScrapeState<S> {
         result: Result<(&str, Format), ScrapeError>,
     ) -> (Vec<(S::Series, i64, f64)>, Attempt) {
         let mut batch = Vec::with_capacity(self.prev_len + 8);
+        self.exemplars.clear();
         // `scrape_body_size_bytes`: -1 when the body was over the limit,
         // as Prometheus reports it.
         let body_bytes = match &result {
@@ -751,6 +799,7 @@ impl<S: Sink> ScrapeState<S> {
             let r = self.process(body, format, t, &mut batch);
             if r.is_err() {
                 batch.clear();
+                self.exemplars.clear();
             }
             r
         });
@@ -805,6 +854,12 @@ impl<S: Sink> ScrapeState<S> {
             error: outcome.err().map(|e| e.to_string()),
         };
         (batch, attempt)
+    }
+
+    /// The exemplars of the scrape [`Self::begin`] just recorded, to hand
+    /// to [`Sink::append_with_exemplars`] with its batch.
+    pub fn take_exemplars(&mut self) -> Vec<(S::Series, ScrapedExemplar)> {
+        std::mem::take(&mut self.exemplars)
     }
 
     /// Second half: once the sink has stored (or failed to store) the
@@ -977,9 +1032,10 @@ pub async fn run<S: Sink>(
             ))),
         });
         let (batch, attempt) = state.begin(t, duration, result);
+        let exemplars = state.take_exemplars();
         let stored = state
             .sink
-            .append(batch)
+            .append_with_exemplars(batch, exemplars)
             .await
             .unwrap_or_else(|_| Err("the sink went away".to_string()));
         state.end(attempt, stored);

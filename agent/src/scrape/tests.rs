@@ -16,6 +16,8 @@ use crate::relabel::{Action, RelabelConfig};
 #[derive(Default)]
 struct Recorder {
     batches: Mutex<Vec<Vec<(String, i64, f64)>>>,
+    /// The exemplars handed over with each batch.
+    exemplars: Mutex<Vec<Vec<(String, ScrapedExemplar)>>>,
 }
 
 impl Sink for Recorder {
@@ -41,6 +43,15 @@ impl Sink for Recorder {
             written,
             ..Appended::default()
         }))
+    }
+
+    fn append_with_exemplars(
+        &self,
+        samples: Vec<(String, i64, f64)>,
+        exemplars: Vec<(String, ScrapedExemplar)>,
+    ) -> Committed {
+        self.exemplars.lock().unwrap().push(exemplars);
+        self.append(samples)
     }
 }
 
@@ -967,4 +978,55 @@ async fn keep_dropped_targets_bounds_the_list_not_the_count() {
         snap.dropped_counts,
         [("all".to_string(), 0), ("few".to_string(), 2)].into()
     );
+}
+
+/// Exemplars of an OpenMetrics scrape reach the sink with its samples, on
+/// the final series (target labels, relabeling); one without a timestamp
+/// takes the sample's; a failed scrape hands over none, nor do samples
+/// dropped by relabeling.
+#[test]
+fn exemplars_go_to_the_sink_with_their_samples() {
+    let mut job = Job::for_tests("node");
+    job.config.metric_relabel_configs = vec![RelabelConfig::new(Action::Drop)
+        .source_labels(["__name__"])
+        .regex("dropped_.*")
+        .unwrap()];
+    let (mut s, sink, _) = state(job);
+    let om = |b| Ok((b, Format::OpenMetrics));
+    let body = "# TYPE rq counter\nrq_total{code=\"200\"} 7 # {trace_id=\"abc\",a=\"1\"} 1.5 1690000000.25\n# TYPE lat histogram\nlat_bucket{le=\"+Inf\"} 2 # {trace_id=\"x\"} 0.05\nlat_count 2\nlat_sum 0.3\n# TYPE dropped_x counter\ndropped_x_total 1 # {trace_id=\"d\"} 1\n# EOF\n";
+    s.complete(5000, Duration::ZERO, om(body));
+    let got = sink.exemplars.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(
+        got,
+        vec![
+            (
+                format!(r#"rq_total{{code="200",{T}}}"#),
+                ScrapedExemplar {
+                    labels: vec![("a".into(), "1".into()), ("trace_id".into(), "abc".into())],
+                    value: 1.5,
+                    timestamp_ms: 1_690_000_000_250,
+                    has_timestamp: true,
+                }
+            ),
+            (
+                format!(r#"lat_bucket{{{T},le="+Inf"}}"#),
+                ScrapedExemplar {
+                    labels: vec![("trace_id".into(), "x".into())],
+                    value: 0.05,
+                    timestamp_ms: 5000,
+                    has_timestamp: false,
+                }
+            ),
+        ]
+    );
+    // Cut off before "# EOF": the scrape fails, nothing of it is stored.
+    s.complete(6000, Duration::ZERO, om(&body[..body.len() - 6]));
+    assert!(sink.exemplars.lock().unwrap().last().unwrap().is_empty());
+    // A gauge's exemplar fails the scrape, as in Prometheus.
+    s.complete(
+        7000,
+        Duration::ZERO,
+        om("# TYPE g gauge\ng 1 # {trace_id=\"x\"} 1\n# EOF\n"),
+    );
+    assert_eq!(value(&sink.last(), &format!("up{{{T}}}")), Some(0.0));
 }
