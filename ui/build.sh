@@ -68,7 +68,10 @@ hash=$(sources_hash)
 # --- build ----------------------------------------------------------------
 t=$SECONDS
 log "cargo build (release, wasm32-unknown-unknown)"
-RUSTFLAGS="--remap-path-prefix=$UI=/pharos/ui --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo" \
+# erase_components: Leptos type-erases every component (each returns an
+# AnyView), which keeps the monomorphised view code small — about 60 KB
+# less gzipped wasm for this app.
+RUSTFLAGS="--cfg=erase_components --remap-path-prefix=$UI=/pharos/ui --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo" \
   cargo build --quiet --locked --release --target wasm32-unknown-unknown
 log "cargo build: $((SECONDS - t)) s ($(rustc --version))"
 RAW=${CARGO_TARGET_DIR:-$UI/target}/wasm32-unknown-unknown/release/pharos_ui.wasm

@@ -140,6 +140,24 @@ impl Browser {
         .unwrap_or_else(|e| panic!("click {css}: {e}"));
     }
 
+    /// Empties an input or text area.
+    pub fn clear(&self, css: &str) {
+        let id = self.find(css);
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{}/clear", id.as_str().unwrap()),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("clear {css}: {e}"));
+    }
+
+    /// Replaces the text of an input and leaves it (Tab), so its
+    /// `change` event fires.
+    pub fn fill(&self, css: &str, text: &str) {
+        self.clear(css);
+        self.type_into(css, &format!("{text}\u{E004}"));
+    }
+
     /// Types `text` into the element (W3C key codes work, e.g. "\u{E007}" is Enter).
     pub fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css);

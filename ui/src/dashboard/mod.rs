@@ -1,8 +1,10 @@
 //! Grafana dashboards: reading their JSON ([`model`], [`field`],
 //! [`vars`]), running their queries and reshaping the answers ([`data`],
-//! [`query`]), and the page that lays them out ([`view`]).
+//! [`query`]), and editing their JSON ([`edit`]); the pages are in
+//! `pages::dashboard`.
 
 pub mod data;
+pub mod edit;
 pub mod field;
 pub mod model;
 pub mod query;

@@ -95,6 +95,8 @@ pub struct Row {
 pub struct Section {
     pub row: Option<Row>,
     pub panels: Vec<Panel>,
+    /// The document's grid row where the section's panels start.
+    pub top: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -182,6 +184,7 @@ fn sections(panels: &[&Value], old_rows: Option<&Value>) -> Vec<Section> {
     let mut current = Section {
         row: None,
         panels: Vec::new(),
+        top: 0,
     };
     let mut top = 0;
     for p in sorted {
@@ -205,6 +208,7 @@ fn sections(panels: &[&Value], old_rows: Option<&Value>) -> Vec<Section> {
                     repeat: opt_s(p, "repeat"),
                 }),
                 panels: inner,
+                top: row_y + 1,
             };
             top = row_y + 1;
             continue;
@@ -251,10 +255,17 @@ fn sections(panels: &[&Value], old_rows: Option<&Value>) -> Vec<Section> {
                     repeat: opt_s(r, "repeat"),
                 }),
                 panels: ps,
+                top: 0,
             });
         }
     }
     out
+}
+
+/// One panel of a document on its own (the panel editor's preview).
+pub fn parse_panel(p: &Value) -> Option<Panel> {
+    let y = p.get("gridPos").map_or(0, |g| u(g, "y"));
+    panel(p, y)
 }
 
 /// One panel, its `y` counted from `top`; `None` for rows.

@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::api;
+use crate::dashboard::edit;
 use crate::dashboard::model::{Dashboard, Grid, Panel, Section};
 use crate::dashboard::query::{self, refresh_variables};
 use crate::dashboard::vars::{self, Variable, ALL};
-use crate::panels::{DashCtx, PanelView};
+use crate::panels::{DashCtx, EditHooks, PanelView};
 
 /// Quick ranges of the time picker, as Grafana offers them.
 const RANGES: &[(&str, &str)] = &[
@@ -154,8 +155,9 @@ fn DashboardByUid(uid: Signal<String>) -> impl IntoView {
             {move || loaded.get().map(|r| match r {
                 Ok(doc) => {
                     let dash = doc.get("dashboard").cloned().unwrap_or(Value::Null);
+                    let meta = doc.get("meta").cloned().unwrap_or(Value::Null);
                     match Dashboard::parse(&dash) {
-                        Ok(d) => view! { <DashboardView dash=d doc=dash /> }.into_any(),
+                        Ok(d) => view! { <DashboardView dash=d doc=dash meta=meta editing=false /> }.into_any(),
                         Err(e) => view! { <p class="panel-error">{e}</p> }.into_any(),
                     }
                 }
@@ -165,8 +167,19 @@ fn DashboardByUid(uid: Signal<String>) -> impl IntoView {
     }
 }
 
+/// A new, empty dashboard in edit mode (`/dashboard/new`).
 #[component]
-fn DashboardView(dash: Dashboard, doc: Value) -> impl IntoView {
+pub fn NewDashboard() -> impl IntoView {
+    let doc = json!({
+        "title": "New dashboard", "tags": [], "schemaVersion": 39, "editable": true,
+        "time": {"from": "now-1h", "to": "now"}, "templating": {"list": []}, "panels": []
+    });
+    let dash = Dashboard::parse(&doc).unwrap_or_else(|_| unreachable!("a literal dashboard"));
+    view! { <DashboardView dash=dash doc=doc meta=Value::Null editing=true /> }
+}
+
+#[component]
+fn DashboardView(dash: Dashboard, doc: Value, meta: Value, editing: bool) -> impl IntoView {
     let q = use_query_map().get_untracked();
     let mut vs = vars::parse(&doc);
     // Values from the URL win over the saved ones (`var-job=node`).
@@ -229,49 +242,98 @@ fn DashboardView(dash: Dashboard, doc: Value) -> impl IntoView {
         // Variables after this one may depend on it.
         reload_vars(i + 1);
     };
-    let collapsed: Vec<RwSignal<bool>> = dash
-        .sections
-        .iter()
-        .map(|s| RwSignal::new(s.row.as_ref().is_some_and(|r| r.collapsed)))
-        .collect();
-    let title = dash.title.clone();
-    let dash2 = dash.clone();
+    // The document being viewed and edited; the model is read from it.
+    let folder_uid = meta.get("folderUid").and_then(Value::as_str).unwrap_or("").to_string();
+    let provisioned = meta.get("provisioned").and_then(Value::as_bool).unwrap_or(false);
+    let doc = RwSignal::new(doc);
+    let saved = RwSignal::new(doc.get_untracked());
+    let model = Memo::new(move |_| Dashboard::parse(&doc.get()).unwrap_or_else(|_| dash.clone()));
+    let edit_mode = RwSignal::new(editing);
+    let editing_panel = RwSignal::new(None::<i64>);
+    let show_settings = RwSignal::new(false);
+    let save_state = RwSignal::new(None::<Result<String, String>>);
+    // Rows opened or closed here, by section index (else as saved).
+    let toggled = RwSignal::new(std::collections::BTreeMap::<usize, bool>::new());
+    let hooks = EditHooks {
+        on_edit: Callback::new(move |id| editing_panel.set(Some(id))),
+        on_remove: Callback::new(move |id| doc.update(|d| edit::remove(d, id))),
+        on_duplicate: Callback::new(move |id| doc.update(|d| {
+            edit::duplicate(d, id);
+        })),
+        on_grid: Callback::new(move |(id, g, top): (i64, Grid, u32)| doc.update(|d| edit::set_grid(d, id, g, top))),
+    };
+    let save = move |overwrite: bool| {
+        let body = json!({
+            "dashboard": doc.get_untracked(),
+            "overwrite": overwrite,
+            "message": "",
+            "folderUid": folder_uid.clone(),
+        });
+        let was_new = doc.with_untracked(|d| d.get("uid").and_then(Value::as_str).is_none_or(str::is_empty));
+        leptos::task::spawn_local(async move {
+            match api::json("POST", "api/dashboards/db", Some(&body)).await {
+                Ok(r) => {
+                    doc.update(|d| {
+                        for k in ["id", "uid", "version"] {
+                            d[k] = r[k].clone();
+                        }
+                    });
+                    saved.set(doc.get_untracked());
+                    save_state.set(Some(Ok(format!("Saved as version {}", r["version"]))));
+                    if was_new {
+                        if let (Some(w), Some(url)) = (web_sys::window(), r["url"].as_str()) {
+                            let _ = w.location().set_href(&format!("{}{url}", super::base_path()));
+                        }
+                    }
+                }
+                Err(e) => save_state.set(Some(Err(e))),
+            }
+        });
+    };
+    let save = std::sync::Arc::new(save);
+    let title = move || model.with(|d| d.title.clone());
     let body = move || {
         // Re-laid out when a repeat variable's values change.
         let vs = ctx.vars.get();
         if !ctx.ready.get() {
             return view! { <p class="hint">"Loading variables…"</p> }.into_any();
         }
-        let index_of = |s: &Section| dash2.sections.iter().position(|x| x == s).unwrap_or(0);
-        sections(&dash2, &vs)
+        let d = model.get();
+        let editing = edit_mode.get();
+        sections(&d, &vs)
             .into_iter()
             .map(|(s, pinned)| {
-                let open = collapsed[index_of(&s)];
+                let index = d.sections.iter().position(|x| *x == s).unwrap_or(0);
+                let saved_collapsed = s.row.as_ref().is_some_and(|r| r.collapsed);
+                let open = move || !toggled.with(|t| t.get(&index).copied().unwrap_or(saved_collapsed));
                 let row_title = s.row.as_ref().map(|r| {
                     let scope = query::Scope { vars: &vs, fixed: &pinned, from: 0.0, to: 0.0, interval: None };
                     scope.fill(&r.title)
                 });
                 let count = s.panels.len();
+                let top = s.top;
                 let panels = layout(&s.panels, &vs);
                 let pinned2 = pinned.clone();
                 view! {
                     <div class="section">
                         {row_title.map(|t| view! {
-                            <button class="row-header" aria-expanded=move || (!open.get()).to_string()
-                                on:click=move |_| open.update(|c| *c = !*c)>
-                                <span class="chevron">{move || if open.get() { "▸" } else { "▾" }}</span>
+                            <button class="row-header" aria-expanded=move || open().to_string()
+                                on:click=move |_| { let was_open = open(); toggled.update(|m| { m.insert(index, was_open); }) }>
+                                <span class="chevron">{move || if open() { "▾" } else { "▸" }}</span>
                                 {t}
-                                <span class="row-count">{move || open.get().then(|| format!("({count} panels)"))}</span>
+                                <span class="row-count">{move || (!open()).then(|| format!("({count} panels)"))}</span>
                             </button>
                         })}
-                        {move || (!open.get()).then(|| {
+                        {move || open().then(|| {
                             let panels = panels.clone();
                             let pinned = pinned2.clone();
                             view! {
-                                <div class="grid">
+                                <div class="grid" class:editing=editing>
                                     {panels.into_iter().map(|(p, mut fixed)| {
+                                        // Repeated copies are edited through their original.
+                                        let edit = (editing && fixed.is_empty()).then_some((hooks, top));
                                         fixed.extend(pinned.iter().cloned());
-                                        view! { <PanelView panel=p fixed=fixed ctx=ctx /> }
+                                        view! { <PanelView panel=p fixed=fixed ctx=ctx edit=edit /> }
                                     }).collect_view()}
                                 </div>
                             }
@@ -282,10 +344,57 @@ fn DashboardView(dash: Dashboard, doc: Value) -> impl IntoView {
             .collect_view()
             .into_any()
     };
+    let save_click = {
+        let save = std::sync::Arc::clone(&save);
+        move |_| save(false)
+    };
+    let overwrite_click = {
+        let save = std::sync::Arc::clone(&save);
+        move |_| save(true)
+    };
+    let toolbar = move || {
+        let save_click = save_click.clone();
+        if !edit_mode.get() {
+            return view! {
+                <button class="icon" title="Edit this dashboard" on:click=move |_| edit_mode.set(true)>"Edit"</button>
+            }
+            .into_any();
+        }
+        view! {
+            <button class="icon" on:click=move |_| {
+                let id = doc.try_update(|d| edit::add_panel(d, "timeseries")).unwrap_or(0);
+                editing_panel.set(Some(id));
+            }>"Add panel"</button>
+            <button class="icon" on:click=move |_| doc.update(|d| { edit::add_row(d, "Row title"); })>"Add row"</button>
+            <button class="icon" on:click=move |_| show_settings.update(|s| *s = !*s)>"Settings"</button>
+            <button class="run save" class:dirty=move || doc.get() != saved.get() disabled=provisioned
+                title=if provisioned { "Provisioned from a file: change the file" } else { "Save (a new version)" }
+                on:click=save_click>"Save"</button>
+            <button class="icon" on:click=move |_| { edit_mode.set(false); show_settings.set(false); }>"Exit edit"</button>
+        }
+        .into_any()
+    };
+    let editor = move || {
+        let id = editing_panel.get()?;
+        let initial = doc.with_untracked(|d| edit::panel(d, id))?;
+        Some(view! {
+            <crate::pages::panel_editor::PanelEditor
+                initial=initial
+                ctx=ctx
+                on_apply=Callback::new(move |p: Value| {
+                    doc.update(|d| if let Some(slot) = edit::panel_mut(d, id) { *slot = p; });
+                    editing_panel.set(None);
+                })
+                on_close=Callback::new(move |_| editing_panel.set(None))
+            />
+        })
+    };
+    let settings = move || show_settings.get().then(|| view! { <Settings doc=doc saved=saved /> });
     view! {
         <div class="dashboard-header">
             <h1>{title}</h1>
             <div class="dash-controls">
+                {toolbar}
                 <select class="range-select" aria-label="Time range"
                     on:change=move |ev| ctx.time.set((event_target_value(&ev), "now".into()))>
                     {move || {
@@ -317,7 +426,104 @@ fn DashboardView(dash: Dashboard, doc: Value) -> impl IntoView {
             }).collect_view()}
             {move || var_errors.get().into_iter().map(|e| view! { <p class="panel-error">{e}</p> }).collect_view()}
         </div>
+        {move || save_state.get().map(|s| match s {
+            Ok(m) => view! { <p class="hint save-state">{m}</p> }.into_any(),
+            Err(e) => view! {
+                <p class="panel-error save-state">{e}" "
+                    <button class="icon" on:click=overwrite_click.clone()>"Save and overwrite"</button>
+                </p>
+            }.into_any(),
+        })}
+        {settings}
+        {editor}
         {body}
+    }
+}
+
+/// Dashboard settings: title, tags, the JSON model, and the saved
+/// versions with a restore for each.
+#[component]
+fn Settings(doc: RwSignal<Value>, saved: RwSignal<Value>) -> impl IntoView {
+    let (json_error, set_json_error) = signal(None::<String>);
+    let uid = doc.with_untracked(|d| d.get("uid").and_then(Value::as_str).unwrap_or("").to_string());
+    let versions = LocalResource::new({
+        let uid = uid.clone();
+        move || {
+            saved.track();
+            let uid = uid.clone();
+            async move {
+                if uid.is_empty() {
+                    return Ok(Value::Null);
+                }
+                api::json("GET", &format!("api/dashboards/uid/{uid}/versions"), None).await
+            }
+        }
+    });
+    let restore = move |version: i64| {
+        let uid = uid.clone();
+        leptos::task::spawn_local(async move {
+            let url = format!("api/dashboards/uid/{uid}/restore");
+            if api::json("POST", &url, Some(&json!({"version": version}))).await.is_ok() {
+                if let Ok(r) = api::json("GET", &format!("api/dashboards/uid/{uid}"), None).await {
+                    doc.set(r["dashboard"].clone());
+                    saved.set(r["dashboard"].clone());
+                }
+            }
+        });
+    };
+    view! {
+        <section class="panel settings">
+            <label class="field">
+                <span>"Title"</span>
+                <input prop:value=move || doc.with(|d| d["title"].as_str().unwrap_or("").to_string())
+                    on:change=move |ev| doc.update(|d| d["title"] = json!(event_target_value(&ev))) />
+            </label>
+            <label class="field">
+                <span>"Tags (comma-separated)"</span>
+                <input prop:value=move || doc.with(|d| d["tags"].as_array().map(|t| t.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default())
+                    on:change=move |ev| {
+                        let tags: Vec<String> = event_target_value(&ev).split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
+                        doc.update(|d| d["tags"] = json!(tags));
+                    } />
+            </label>
+            <details>
+                <summary>"JSON model"</summary>
+                <textarea class="query-input" rows="16" spellcheck="false"
+                    prop:value=move || doc.with(|d| serde_json::to_string_pretty(d).unwrap_or_default())
+                    on:change=move |ev| { match serde_json::from_str::<Value>(&event_target_value(&ev)) {
+                        Ok(v) if Dashboard::parse(&v).is_ok() => { set_json_error.set(None); doc.set(v); }
+                        Ok(_) => set_json_error.set(Some("A dashboard is a JSON object.".into())),
+                        Err(e) => set_json_error.set(Some(format!("Not applied: {e}"))),
+                    }}></textarea>
+                {move || json_error.get().map(|e| view! { <p class="panel-error">{e}</p> })}
+            </details>
+            <h3>"Versions"</h3>
+            {move || versions.get().map(|r| match r {
+                Ok(v) => {
+                    let list = v.get("versions").or(Some(&v)).and_then(Value::as_array).cloned().unwrap_or_default();
+                    let restore = restore.clone();
+                    view! {
+                        <table class="result versions">
+                            <tbody>
+                                {list.into_iter().map(|ver| {
+                                    let n = ver["version"].as_i64().unwrap_or(0);
+                                    let restore = restore.clone();
+                                    view! {
+                                        <tr>
+                                            <td>{n}</td>
+                                            <td>{ver["created"].as_str().unwrap_or("").to_string()}</td>
+                                            <td>{ver["message"].as_str().unwrap_or("").to_string()}</td>
+                                            <td><button class="icon" on:click=move |_| restore(n)>"Restore"</button></td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any()
+                }
+                Err(e) => view! { <p class="panel-error">{e}</p> }.into_any(),
+            })}
+        </section>
     }
 }
 

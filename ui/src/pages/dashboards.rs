@@ -35,7 +35,10 @@ pub fn Dashboards() -> impl IntoView {
     view! {
         <div class="dashboard-header">
             <h1>"Dashboards"</h1>
-            <a class="button" href=format!("{base}/dashboard/import")>"Import"</a>
+            <span class="dash-controls">
+                <a class="button" href=format!("{base}/dashboard/new")>"New dashboard"</a>
+                <a class="button" href=format!("{base}/dashboard/import")>"Import"</a>
+            </span>
         </div>
         <input class="filter" type="search" placeholder="Search dashboards by name"
             on:input=move |ev| set_query.set(event_target_value(&ev)) />

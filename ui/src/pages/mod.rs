@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod dashboard;
 pub mod dashboards;
 pub mod explore;
+pub mod panel_editor;
 pub mod targets;
 
 use leptos::prelude::*;
@@ -77,6 +78,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/alerts") view=alerts::Alerts />
                     <Route path=path!("/dashboards") view=dashboards::Dashboards />
                     <Route path=path!("/dashboard/import") view=dashboards::Import />
+                    <Route path=path!("/dashboard/new") view=dashboard::NewDashboard />
                     <Route path=path!("/d/:uid") view=dashboard::DashboardPage />
                     <Route path=path!("/d/:uid/:slug") view=dashboard::DashboardPage />
                 </Routes>

@@ -434,9 +434,12 @@ pub fn Graph(
         Effect::new(move |_| {
             let Some((results, range)) = data_in.get() else { return };
             let c = chart(&panel, &results);
-            draw(&c, range);
             set_hidden.set(BTreeSet::new());
-            set_shown.set(c);
+            set_shown.set(c.clone());
+            // Drawn once the legend is laid out, so the plot's box has
+            // its final height.
+            let draw = Rc::clone(&draw);
+            request_animation_frame(move || draw(&c, range));
         });
     }
     {

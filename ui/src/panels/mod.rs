@@ -16,7 +16,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::api;
-use crate::dashboard::model::{Kind, Panel};
+use crate::dashboard::model::{Grid, Kind, Panel};
 use crate::dashboard::query::{self, Results, Scope};
 use crate::dashboard::vars::{parse_time, Variable};
 
@@ -43,6 +43,17 @@ impl DashCtx {
     }
 }
 
+/// What a panel in edit mode can ask of the dashboard.
+#[derive(Clone, Copy)]
+pub struct EditHooks {
+    pub on_edit: Callback<i64>,
+    pub on_remove: Callback<i64>,
+    pub on_duplicate: Callback<i64>,
+    /// The panel moved or was resized: its id, grid place (relative to its
+    /// section) and the section's top row in the document.
+    pub on_grid: Callback<(i64, Grid, u32)>,
+}
+
 /// A panel's state as the browser tests read it (`data-state`).
 fn state_name(r: &Option<Result<(Results, (f64, f64)), String>>) -> &'static str {
     match r {
@@ -56,8 +67,16 @@ fn state_name(r: &Option<Result<(Results, (f64, f64)), String>>) -> &'static str
 /// One panel on the grid; `fixed` pins variables to one value (a panel
 /// repeated for each value of a variable).
 #[component]
-pub fn PanelView(panel: Panel, fixed: Vec<(String, String)>, ctx: DashCtx) -> impl IntoView {
+pub fn PanelView(
+    panel: Panel,
+    fixed: Vec<(String, String)>,
+    ctx: DashCtx,
+    /// Edit mode: the hooks and the top row of the panel's section.
+    #[prop(default = None)]
+    edit: Option<(EditHooks, u32)>,
+) -> impl IntoView {
     let node = NodeRef::<html::Div>::new();
+    let frame = NodeRef::<html::Section>::new();
     let result: RwSignal<Option<Result<(Results, (f64, f64)), String>>> = RwSignal::new(None);
     let latest = Rc::new(std::cell::Cell::new(0u64));
     let needs_data = !matches!(panel.kind, Kind::Text | Kind::Other(_));
@@ -116,14 +135,54 @@ pub fn PanelView(panel: Panel, fixed: Vec<(String, String)>, ctx: DashCtx) -> im
             scope.fill(&panel.title)
         }
     };
-    let g = panel.grid;
-    let style = format!(
-        "--x:{};--y:{};--w:{};--h:{}",
-        g.x + 1,
-        g.y + 1,
-        g.w,
-        g.h
-    );
+    // The grid place, live while the panel is dragged or resized.
+    let live = RwSignal::new(panel.grid);
+    let style = move || {
+        let g = live.get();
+        format!("--x:{};--y:{};--w:{};--h:{}", g.x + 1, g.y + 1, g.w, g.h)
+    };
+    let id = panel.id;
+    let drag = move |ev: leptos::ev::PointerEvent, resize: bool| {
+        let Some((hooks, top)) = edit else { return };
+        let Some(el) = frame.get_untracked() else { return };
+        let el: &web_sys::Element = el.unchecked_ref();
+        let width = el.parent_element().map_or(1200, |p| p.client_width()) as f64;
+        // A grid column (with its gap), a grid row: 30 px and an 8 px gap.
+        let (col, row) = ((width + 8.0) / 24.0, 38.0);
+        let (x0, y0) = (f64::from(ev.client_x()), f64::from(ev.client_y()));
+        let g0 = live.get_untracked();
+        ev.prevent_default();
+        let handles: Rc<std::cell::RefCell<Vec<WindowListenerHandle>>> = Rc::default();
+        let moved = window_event_listener(leptos::ev::pointermove, move |e| {
+            let dx = ((f64::from(e.client_x()) - x0) / col).round() as i64;
+            let dy = ((f64::from(e.client_y()) - y0) / row).round() as i64;
+            let clamp = |v: i64, lo: i64, hi: i64| v.clamp(lo, hi.max(lo)) as u32;
+            live.set(if resize {
+                Grid {
+                    w: clamp(i64::from(g0.w) + dx, 1, 24 - i64::from(g0.x)),
+                    h: clamp(i64::from(g0.h) + dy, 1, 200),
+                    ..g0
+                }
+            } else {
+                Grid {
+                    x: clamp(i64::from(g0.x) + dx, 0, 24 - i64::from(g0.w)),
+                    y: clamp(i64::from(g0.y) + dy, 0, 10_000),
+                    ..g0
+                }
+            });
+        });
+        let hs = Rc::clone(&handles);
+        let up = window_event_listener(leptos::ev::pointerup, move |_| {
+            for h in hs.borrow_mut().drain(..) {
+                h.remove();
+            }
+            let g = live.get_untracked();
+            if g != g0 {
+                hooks.on_grid.run((id, g, top));
+            }
+        });
+        handles.borrow_mut().extend([moved, up]);
+    };
     let links = panel.links.clone();
     let description = panel.description.clone();
     let body = {
@@ -189,17 +248,30 @@ pub fn PanelView(panel: Panel, fixed: Vec<(String, String)>, ctx: DashCtx) -> im
             .into_any()
         }
     };
+    let tools = edit.map(|(hooks, _)| {
+        view! {
+            <span class="panel-tools">
+                <button class="tool edit" title="Edit panel" on:click=move |_| hooks.on_edit.run(id)>"Edit"</button>
+                <button class="tool" title="Duplicate" on:click=move |_| hooks.on_duplicate.run(id)>"Copy"</button>
+                <button class="tool" title="Remove" on:click=move |_| hooks.on_remove.run(id)>"✕"</button>
+            </span>
+        }
+    });
+    let editing = edit.is_some();
     view! {
-        <section class="panel grid-panel" style=style data-panel-id=panel.id.to_string()
+        <section class="panel grid-panel" style=style data-panel-id=panel.id.to_string() node_ref=frame
             data-state=move || if needs_data { state_name(&result.get()) } else { "ok" }>
-            <header class="panel-header">
+            <header class="panel-header" class:draggable=editing
+                on:pointerdown=move |ev| if editing && ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()).is_some_and(|t| t.tag_name() != "BUTTON") { drag(ev, false) }>
                 <h3 class="panel-title" title=description.clone()>{title}</h3>
+                {tools}
                 {(!description.is_empty()).then(|| view! { <span class="info" title=description.clone()>"i"</span> })}
                 {links.into_iter().map(|l| view! {
                     <a class="panel-link" href=l.url target=if l.blank { "_blank" } else { "_self" } rel="noopener">{l.title}</a>
                 }).collect_view()}
             </header>
             <div class="panel-body" node_ref=node>{body}</div>
+            {editing.then(|| view! { <span class="resize" title="Resize" on:pointerdown=move |ev| drag(ev, true)></span> })}
         </section>
     }
 }
