@@ -13,7 +13,8 @@
 //! - [`StorageSink`] is the scrape engine's [`Sink`]: series handles are
 //!   storage [`Labels`], so a known series costs the scrape loop a cache
 //!   hit and an `Arc` clone; samples from all targets are committed
-//!   together every 100 ms.
+//!   together every 100 ms, and their exemplars go to the exemplar store
+//!   once the samples are committed.
 //! - [`HostCollectors`] is the set of host collectors switched on, changed
 //!   at run time through `/api/v1/collectors`.
 
@@ -25,9 +26,12 @@ use std::time::Duration;
 
 use pharos_agent::config::{self, Config};
 use pharos_agent::host::HostCollector;
-use pharos_agent::scrape::{self, committed, Appended, Committed, Job, Manager, Sink};
+use pharos_agent::scrape::{
+    self, committed, Appended, Committed, Job, Manager, ScrapedExemplar, Sink,
+};
 use tokio::sync::oneshot::Sender;
 
+use crate::storage::exemplars::{Exemplar, ExemplarError, DEFAULT_MAX_EXEMPLARS};
 use crate::storage::{Labels, SeriesRef, Storage};
 use rustc_hash::FxHashMap;
 
@@ -62,6 +66,9 @@ pub struct StorageSink {
 #[derive(Default)]
 struct Pending {
     points: Vec<(ScrapedSeries, (i64, f64))>,
+    /// Exemplars of the queued scrapes: stored after their samples, and
+    /// only if those are, as Prometheus adds them when it commits.
+    exemplars: Vec<(ScrapedSeries, ScrapedExemplar)>,
     /// One answer per queued batch, with its size.
     waiting: Vec<(Sender<Result<Appended, String>>, usize)>,
     closed: bool,
@@ -89,6 +96,7 @@ impl StorageSink {
     fn commit_loop(&self) {
         let mut spare = Vec::new();
         let mut commits = 0u64;
+        let mut exemplars;
         loop {
             let (batch, waiting, closed) = {
                 let mut p = lock(&self.pending);
@@ -100,6 +108,7 @@ impl StorageSink {
                         .0;
                 }
                 let batch = std::mem::replace(&mut p.points, std::mem::take(&mut spare));
+                exemplars = std::mem::take(&mut p.exemplars);
                 (batch, std::mem::take(&mut p.waiting), p.closed)
             };
             let result = if batch.is_empty() {
@@ -129,6 +138,9 @@ impl StorageSink {
                 }
                 result
             };
+            if result.is_ok() && !exemplars.is_empty() {
+                self.store_exemplars(std::mem::take(&mut exemplars));
+            }
             commits += 1;
             if commits.is_multiple_of(PRUNE_EVERY_COMMITS) {
                 // Handles only the interning map still holds belong to
@@ -145,6 +157,33 @@ impl StorageSink {
             spare.clear();
             if closed && lock(&self.pending).points.is_empty() {
                 return;
+            }
+        }
+    }
+
+    /// Adds committed scrapes' exemplars to the exemplar store. Refusals
+    /// do not fail the scrape (in Prometheus neither: they are logged at
+    /// debug level, out-of-order ones counted by the store).
+    fn store_exemplars(&self, exemplars: Vec<(ScrapedSeries, ScrapedExemplar)>) {
+        for (series, ex) in exemplars {
+            let labels = match Labels::from_sorted_any(ex.labels.iter().map(|(n, v)| (n, v))) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::debug!(series = %series.0.labels, error = %e, "exemplar refused");
+                    continue;
+                }
+            };
+            let e = Exemplar {
+                labels,
+                value: ex.value,
+                timestamp_ms: ex.timestamp_ms,
+                has_timestamp: ex.has_timestamp,
+            };
+            match self.storage.exemplars.add(&series.0.labels, e) {
+                Ok(_) | Err(ExemplarError::Disabled) => {}
+                Err(e) => {
+                    tracing::debug!(series = %series.0.labels, error = %e, "exemplar refused")
+                }
             }
         }
     }
@@ -231,6 +270,14 @@ impl Sink for StorageSink {
     }
 
     fn append(&self, samples: Vec<(ScrapedSeries, i64, f64)>) -> Committed {
+        self.append_with_exemplars(samples, Vec::new())
+    }
+
+    fn append_with_exemplars(
+        &self,
+        samples: Vec<(ScrapedSeries, i64, f64)>,
+        exemplars: Vec<(ScrapedSeries, ScrapedExemplar)>,
+    ) -> Committed {
         let n = samples.len();
         let mut p = lock(&self.pending);
         if p.closed {
@@ -244,6 +291,7 @@ impl Sink for StorageSink {
         }
         p.points
             .extend(samples.into_iter().map(|(l, t, v)| (l, (t, v))));
+        p.exemplars.extend(exemplars);
         let (tx, rx) = tokio::sync::oneshot::channel();
         p.waiting.push((tx, n));
         if p.points.len() >= COMMIT_AT {
@@ -475,6 +523,25 @@ impl Collection {
             n.install(prepared);
         }
         self.query_log.install(query_log);
+        // As Prometheus applies `storage.exemplars` on every reload:
+        // resized, keeping the newest exemplars that fit.
+        let max_exemplars = loaded
+            .config
+            .storage
+            .exemplars
+            .as_ref()
+            .map_or(DEFAULT_MAX_EXEMPLARS, |e| e.max_exemplars.max(0) as usize);
+        let exemplars = &self.sink.storage.exemplars;
+        let before = exemplars.stats().max;
+        if before != max_exemplars {
+            let kept = exemplars.resize(max_exemplars);
+            tracing::info!(
+                from = before,
+                to = max_exemplars,
+                kept,
+                "exemplar storage resized"
+            );
+        }
         let n = jobs.len();
         self.manager.apply(jobs);
         *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(loaded.config));

@@ -3,7 +3,8 @@
 //! `pharos_` prefix; under Prometheus's own names, what the Prometheus
 //! mixin's alerts read — `prometheus_config_last_reload_*`,
 //! `prometheus_engine_query_log_*`, the rule
-//! groups' `prometheus_rule_*` and the Alertmanager sender's
+//! groups' `prometheus_rule_*`, the exemplar store's
+//! `prometheus_tsdb_exemplar_*` and the Alertmanager sender's
 //! `prometheus_notifications_*` — so existing alerts on pharos keep
 //! working; and the standard `process_*` metrics.
 //!
@@ -171,6 +172,44 @@ impl Collector for PharosCollector {
             "pharos_storage_sqlite_wal_bytes",
             "Size of SQLite's write-ahead file beside the database.",
             self.storage.sqlite_wal_bytes() as f64,
+        )?;
+        // The exemplar store, under Prometheus's names and help texts.
+        let ex = self.storage.exemplars.stats();
+        counter(
+            &mut e,
+            "prometheus_tsdb_exemplar_exemplars_appended",
+            "Total number of appended exemplars.",
+            ex.appended as f64,
+        )?;
+        gauge(
+            &mut e,
+            "prometheus_tsdb_exemplar_exemplars_in_storage",
+            "Number of exemplars currently in circular storage.",
+            ex.in_storage as f64,
+        )?;
+        gauge(
+            &mut e,
+            "prometheus_tsdb_exemplar_series_with_exemplars_in_storage",
+            "Number of series with exemplars currently in circular storage.",
+            ex.series as f64,
+        )?;
+        gauge(
+            &mut e,
+            "prometheus_tsdb_exemplar_max_exemplars",
+            "Total number of exemplars the exemplar storage can store, resizeable.",
+            ex.max as f64,
+        )?;
+        gauge(
+            &mut e,
+            "prometheus_tsdb_exemplar_last_exemplars_timestamp_seconds",
+            "The timestamp of the oldest exemplar stored in circular storage. Useful to check for what time range the current exemplar buffer limit allows.",
+            ex.oldest_seconds,
+        )?;
+        counter(
+            &mut e,
+            "prometheus_tsdb_exemplar_out_of_order_exemplars",
+            "Total number of out of order exemplar ingestion failed attempts.",
+            ex.out_of_order as f64,
         )?;
         if let Some(p) = process() {
             counter(

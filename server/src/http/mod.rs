@@ -4,6 +4,7 @@
 //!
 //! - [`query`]: `/api/v1/query`, `/api/v1/query_range`,
 //!   `/api/v1/format_query` (PromQL);
+//! - [`exemplars`]: `/api/v1/query_exemplars` (the exemplar store);
 //! - [`status`]: the status endpoints (build and runtime information,
 //!   flags, configuration, TSDB cardinality);
 //! - [`api`]: `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values`
@@ -25,6 +26,7 @@
 
 pub mod alertmanager;
 pub mod api;
+pub mod exemplars;
 pub mod federate;
 pub mod grafana;
 pub mod listen;
@@ -305,7 +307,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/v1/query_exemplars",
-            get(query::query_exemplars).post(query::query_exemplars),
+            get(exemplars::query_exemplars).post(exemplars::query_exemplars),
         )
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
         .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))

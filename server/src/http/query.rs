@@ -257,30 +257,6 @@ pub async fn format_query(
     ))
 }
 
-/// `GET|POST /api/v1/query_exemplars`: pharos keeps no exemplars (as
-/// Prometheus without `--enable-feature=exemplar-storage`), so a valid
-/// request gets an empty list.
-pub async fn query_exemplars(
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let p = Params::from_request(q.as_deref(), &headers, &body);
-    let query = query_param(&p)?;
-    crate::promql::prepare::parse(&query)?;
-    let start = p.time("start", i64::MIN)?;
-    let end = p.time("end", i64::MAX)?;
-    if end < start {
-        return Err(ApiError::bad_data(
-            "end timestamp must not be before start timestamp",
-        ));
-    }
-    Ok(super::success(
-        serde_json::Value::Array(Vec::new()),
-        Vec::new(),
-    ))
-}
-
 /// `GET|POST /api/v1/parse_query`: the query's syntax tree as JSON, in
 /// the shape Prometheus's `translateAST` gives it.
 pub async fn parse_query(
@@ -547,7 +523,7 @@ pub fn timestamp(b: &mut String, t: i64) {
     }
 }
 
-fn labels(b: &mut String, l: &Labels) {
+pub(super) fn labels(b: &mut String, l: &Labels) {
     b.push('{');
     for (i, (n, v)) in l.iter().enumerate() {
         if i > 0 {
@@ -560,7 +536,7 @@ fn labels(b: &mut String, l: &Labels) {
     b.push('}');
 }
 
-fn json_string(b: &mut String, s: &str) {
+pub(super) fn json_string(b: &mut String, s: &str) {
     b.push_str(&serde_json::to_string(s).expect("strings always serialise"));
 }
 

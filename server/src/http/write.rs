@@ -3,7 +3,9 @@
 //! for bodies that cannot be decoded and for refused series or samples,
 //! naming them, after the valid rest was stored; 413 for oversized bodies;
 //! 415 for a content type that is not remote write; 5xx (which senders
-//! retry) when storage failed and nothing was stored.
+//! retry) when storage failed and nothing was stored. Exemplars are added
+//! to the exemplar store after the samples, for series that exist; as in
+//! Prometheus, refused exemplars do not fail the request.
 
 use std::sync::Arc;
 
@@ -14,7 +16,8 @@ use pharos_agent::remote::{self, Version};
 
 use super::{AppState, MAX_WRITE_BODY};
 use crate::ingest::remote_write::{self as rw, DecodeError};
-use crate::storage::{AppendReport, Appender, StorageError};
+use crate::storage::exemplars::{Exemplar, ExemplarError};
+use crate::storage::{AppendReport, Appender, Labels, Storage, StorageError};
 
 /// Why a request stored nothing.
 enum Failure {
@@ -63,10 +66,11 @@ pub async fn remote_write(State(st): State<AppState>, req: Request) -> Response 
             rw::decode(&body, version, encoding.as_deref()).map_err(Failure::Decode)?;
         let batch = std::mem::take(&mut decoded.batch);
         let report = storage.append(batch).map_err(Failure::Storage)?;
-        Ok::<_, Failure>((decoded, report))
+        let exemplars = add_exemplars(&storage, std::mem::take(&mut decoded.exemplars));
+        Ok::<_, Failure>((decoded, report, exemplars))
     })
     .await;
-    let (decoded, report) = match outcome {
+    let (decoded, report, exemplars) = match outcome {
         Ok(Ok(done)) => done,
         Ok(Err(Failure::Decode(e))) => {
             let status = match e {
@@ -89,7 +93,26 @@ pub async fn remote_write(State(st): State<AppState>, req: Request) -> Response 
             return (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response();
         }
     };
-    respond(version, &decoded, &report)
+    respond(version, &decoded, &report, exemplars)
+}
+
+/// Adds exemplars of series storage has (Prometheus's head refuses those
+/// of unknown series); how many were stored.
+fn add_exemplars(storage: &Storage, exemplars: Vec<(Labels, Exemplar)>) -> usize {
+    let mut stored = 0;
+    for (series, e) in exemplars {
+        if storage.series_ref(&series).is_none() {
+            continue;
+        }
+        match storage.exemplars.add(&series, e) {
+            Ok(true) => stored += 1,
+            Ok(false) | Err(ExemplarError::Disabled) => {}
+            Err(err) => {
+                tracing::debug!(series = %series, error = %err, "remote-written exemplar refused")
+            }
+        }
+    }
+    stored
 }
 
 fn too_large() -> Response {
@@ -103,7 +126,12 @@ fn too_large() -> Response {
 }
 
 /// Builds the response for a request that was (at least partly) stored.
-fn respond(version: Version, decoded: &rw::Decoded, report: &AppendReport) -> Response {
+fn respond(
+    version: Version,
+    decoded: &rw::Decoded,
+    report: &AppendReport,
+    exemplars_written: usize,
+) -> Response {
     let mut problems = Vec::new();
     if decoded.invalid_series > 0 {
         problems.push(format!(
@@ -139,7 +167,10 @@ fn respond(version: Version, decoded: &rw::Decoded, report: &AppendReport) -> Re
             HeaderValue::from(report.written),
         );
         h.insert(remote::HEADER_HISTOGRAMS_WRITTEN, HeaderValue::from(0u32));
-        h.insert(remote::HEADER_EXEMPLARS_WRITTEN, HeaderValue::from(0u32));
+        h.insert(
+            remote::HEADER_EXEMPLARS_WRITTEN,
+            HeaderValue::from(exemplars_written),
+        );
     }
     resp
 }

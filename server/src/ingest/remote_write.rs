@@ -4,12 +4,16 @@
 //! the message ([`pharos_agent::remote::version_from_content_type`]). The body
 //! is snappy *block* format (not framed), as the specification requires.
 //! Series with invalid label sets are left out of the batch and reported, so
-//! the valid rest of a request is still stored.
+//! the valid rest of a request is still stored. Exemplars of valid series
+//! come out beside the batch, for the exemplar store once the samples are
+//! stored (a series may carry exemplars without samples, as in Prometheus,
+//! if it already exists).
 
 use pharos_agent::remote::proto::{self, v2};
 use pharos_agent::remote::Version;
 use prost::Message;
 
+use crate::storage::exemplars::Exemplar;
 use crate::storage::{Labels, LabelsError, SeriesSamples};
 
 /// Largest decompressed body accepted. Prometheus senders cut requests at a
@@ -49,11 +53,39 @@ pub struct Decoded {
     pub invalid_example: Option<String>,
     /// Native histogram samples, which pharos does not store yet.
     pub histograms: usize,
-    /// Exemplars, which pharos does not store yet.
-    pub exemplars: usize,
+    /// Exemplars of valid series, with the series' labels. Remote write
+    /// always carries their timestamp.
+    pub exemplars: Vec<(Labels, Exemplar)>,
+    /// Exemplars left out: invalid labels, or their series was refused.
+    pub invalid_exemplars: usize,
 }
 
 impl Decoded {
+    /// Keeps an exemplar given as label pairs (in any order, as senders
+    /// need not sort them); invalid ones are counted.
+    fn exemplar<'a>(
+        &mut self,
+        series: &Labels,
+        pairs: impl Iterator<Item = (&'a str, &'a str)>,
+        value: f64,
+        timestamp_ms: i64,
+    ) {
+        let mut pairs: Vec<(&str, &str)> = pairs.collect();
+        pairs.sort_unstable();
+        match Labels::from_sorted_any(pairs) {
+            Ok(labels) => self.exemplars.push((
+                series.clone(),
+                Exemplar {
+                    labels,
+                    value,
+                    timestamp_ms,
+                    has_timestamp: true,
+                },
+            )),
+            Err(_) => self.invalid_exemplars += 1,
+        }
+    }
+
     fn refuse(&mut self, labels_text: String, err: LabelsError) {
         self.invalid_series += 1;
         if self.invalid_example.is_none() {
@@ -121,8 +153,7 @@ fn from_v1(req: proto::WriteRequest) -> Decoded {
     let mut out = Decoded::default();
     for ts in req.timeseries {
         out.histograms += ts.histograms.len();
-        out.exemplars += ts.exemplars.len();
-        if ts.samples.is_empty() {
+        if ts.samples.is_empty() && ts.exemplars.is_empty() {
             continue;
         }
         if !ts
@@ -137,10 +168,13 @@ fn from_v1(req: proto::WriteRequest) -> Decoded {
                 )
             });
             let shown: Vec<(String, String)> = lossy.collect();
-            out.refuse(
-                labels_text(shown.iter().map(|(n, v)| (n.as_str(), v.as_str()))),
-                LabelsError::InvalidUtf8,
-            );
+            if !ts.samples.is_empty() {
+                out.refuse(
+                    labels_text(shown.iter().map(|(n, v)| (n.as_str(), v.as_str()))),
+                    LabelsError::InvalidUtf8,
+                );
+            }
+            out.invalid_exemplars += ts.exemplars.len();
             continue;
         }
         let pairs = ts
@@ -149,13 +183,34 @@ fn from_v1(req: proto::WriteRequest) -> Decoded {
             .map(|l| (text(&l.name).unwrap_or(""), text(&l.value).unwrap_or("")));
         match Labels::from_sorted(pairs.clone()) {
             Ok(labels) => {
-                out.samples += ts.samples.len();
-                out.batch.push(SeriesSamples {
-                    labels,
-                    samples: samples_of(ts.samples.iter().map(|s| (s.timestamp, s.value))),
-                });
+                for e in &ts.exemplars {
+                    if e.labels
+                        .iter()
+                        .all(|l| text(&l.name).is_some() && text(&l.value).is_some())
+                    {
+                        let pairs = e
+                            .labels
+                            .iter()
+                            .map(|l| (text(&l.name).unwrap_or(""), text(&l.value).unwrap_or("")));
+                        out.exemplar(&labels, pairs, e.value, e.timestamp);
+                    } else {
+                        out.invalid_exemplars += 1;
+                    }
+                }
+                if !ts.samples.is_empty() {
+                    out.samples += ts.samples.len();
+                    out.batch.push(SeriesSamples {
+                        labels,
+                        samples: samples_of(ts.samples.iter().map(|s| (s.timestamp, s.value))),
+                    });
+                }
             }
-            Err(e) => out.refuse(labels_text(pairs), e),
+            Err(e) => {
+                out.invalid_exemplars += ts.exemplars.len();
+                if !ts.samples.is_empty() {
+                    out.refuse(labels_text(pairs), e);
+                }
+            }
         }
     }
     out
@@ -184,7 +239,6 @@ fn from_v2(req: v2::Request) -> Result<Decoded, DecodeError> {
     let mut out = Decoded::default();
     for ts in &req.timeseries {
         out.histograms += ts.histograms.len();
-        out.exemplars += ts.exemplars.len();
         if ts.labels_refs.len() % 2 != 0 {
             return Err(DecodeError::Symbols(
                 "labels_refs has an odd number of entries".into(),
@@ -195,18 +249,38 @@ fn from_v2(req: v2::Request) -> Result<Decoded, DecodeError> {
             .chunks_exact(2)
             .map(|p| Ok((sym(p[0])?, sym(p[1])?)))
             .collect::<Result<_, DecodeError>>()?;
-        if ts.samples.is_empty() {
+        if ts.samples.is_empty() && ts.exemplars.is_empty() {
             continue;
         }
         match Labels::from_sorted(pairs.iter().copied()) {
             Ok(labels) => {
-                out.samples += ts.samples.len();
-                out.batch.push(SeriesSamples {
-                    labels,
-                    samples: samples_of(ts.samples.iter().map(|s| (s.timestamp, s.value))),
-                });
+                for e in &ts.exemplars {
+                    if e.labels_refs.len() % 2 != 0 {
+                        return Err(DecodeError::Symbols(
+                            "an exemplar's labels_refs has an odd number of entries".into(),
+                        ));
+                    }
+                    let pairs: Vec<(&str, &str)> = e
+                        .labels_refs
+                        .chunks_exact(2)
+                        .map(|p| Ok((sym(p[0])?, sym(p[1])?)))
+                        .collect::<Result<_, DecodeError>>()?;
+                    out.exemplar(&labels, pairs.into_iter(), e.value, e.timestamp);
+                }
+                if !ts.samples.is_empty() {
+                    out.samples += ts.samples.len();
+                    out.batch.push(SeriesSamples {
+                        labels,
+                        samples: samples_of(ts.samples.iter().map(|s| (s.timestamp, s.value))),
+                    });
+                }
             }
-            Err(e) => out.refuse(labels_text(pairs.into_iter()), e),
+            Err(e) => {
+                out.invalid_exemplars += ts.exemplars.len();
+                if !ts.samples.is_empty() {
+                    out.refuse(labels_text(pairs.into_iter()), e);
+                }
+            }
         }
     }
     Ok(out)
@@ -334,6 +408,61 @@ mod tests {
             decode(&snappy(&v2req.encode_to_vec()), Version::V2, None),
             Err(DecodeError::Symbols(_))
         ));
+    }
+
+    #[test]
+    fn exemplars_of_valid_series_come_out_sorted() {
+        let req = proto::WriteRequest {
+            timeseries: vec![
+                proto::TimeSeries {
+                    labels: vec![label("__name__", "rq_total")],
+                    samples: vec![proto::Sample {
+                        value: 3.0,
+                        timestamp: 5,
+                    }],
+                    exemplars: vec![proto::Exemplar {
+                        labels: vec![label("trace_id", "abc"), label("span_id", "s")],
+                        value: 1.5,
+                        timestamp: 4,
+                    }],
+                    ..Default::default()
+                },
+                // Exemplars only: kept for a series that may exist.
+                proto::TimeSeries {
+                    labels: vec![label("__name__", "other_total")],
+                    exemplars: vec![proto::Exemplar {
+                        labels: vec![],
+                        value: 2.0,
+                        timestamp: 6,
+                    }],
+                    ..Default::default()
+                },
+                // A refused series takes its exemplars along.
+                proto::TimeSeries {
+                    labels: vec![label("job", "a"), label("__name__", "x")],
+                    samples: vec![proto::Sample {
+                        value: 1.0,
+                        timestamp: 5,
+                    }],
+                    exemplars: vec![proto::Exemplar {
+                        labels: vec![label("t", "1")],
+                        value: 1.0,
+                        timestamp: 5,
+                    }],
+                    ..Default::default()
+                },
+            ],
+            metadata: vec![],
+        };
+        let d = decode(&snappy(&req.encode_to_vec()), Version::V1, None).unwrap();
+        assert_eq!((d.batch.len(), d.invalid_series), (1, 1));
+        assert_eq!((d.exemplars.len(), d.invalid_exemplars), (2, 1));
+        let (series, e) = &d.exemplars[0];
+        assert_eq!(series.metric_name(), "rq_total");
+        let labels: Vec<_> = e.labels.iter().collect();
+        assert_eq!(labels, vec![("span_id", "s"), ("trace_id", "abc")]);
+        assert_eq!((e.value, e.timestamp_ms, e.has_timestamp), (1.5, 4, true));
+        assert_eq!(d.exemplars[1].0.metric_name(), "other_total");
     }
 
     #[test]

@@ -15,10 +15,13 @@
 //!   in small transactions;
 //! - select: label matchers resolve through the inverted [`index`]; samples
 //!   come from memory, then from sealed chunks, merged by time;
-//! - [`verify`]: the read-only consistency check behind `pharos check storage`.
+//! - [`verify`]: the read-only consistency check behind `pharos check storage`;
+//! - [`exemplars`]: the bounded in-memory exemplar ring beside the head
+//!   ([`Storage::exemplars`]), not persisted.
 
 pub mod chunkenc;
 mod db;
+pub mod exemplars;
 pub mod head;
 pub mod index;
 pub mod labels;
@@ -318,6 +321,9 @@ pub struct Storage {
     /// persist the same frozen chunks.
     sealing: Mutex<()>,
     pub stats: Stats,
+    /// Exemplars of the stored series, in memory only (as Prometheus keeps
+    /// them); sized by the config's `storage.exemplars.max_exemplars`.
+    pub exemplars: exemplars::ExemplarStorage,
     _lock: db::DirLock,
 }
 
@@ -354,6 +360,7 @@ impl Storage {
             seal_wanted: tokio::sync::Notify::new(),
             sealing: Mutex::new(()),
             stats: Stats::default(),
+            exemplars: exemplars::ExemplarStorage::new(exemplars::DEFAULT_MAX_EXEMPLARS),
             _lock: lock,
         };
         storage.replay_wal()?;
