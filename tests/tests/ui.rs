@@ -406,6 +406,71 @@ fn a_dashboard_edited_saved_and_reloaded() {
     assert_eq!(stored["dashboard"]["title"], "Editable");
 }
 
+/// A silence created from an alert (the Alerts page's "Silence" opens
+/// the editor with the alert's labels as matchers and previews the alert
+/// it mutes) silences it in the built-in Alertmanager; expired from the
+/// Silences page, the alert is active again. The Rules page lists the
+/// rules that made the alerts.
+#[test]
+fn a_silence_created_from_an_alert_silences_it_and_expires() {
+    let (_dir, _child, base) = start("");
+    let state = || -> String {
+        let url = format!("{base}/api/v2/alerts?filter=alertname%3D%22AlwaysFiring%22");
+        let v: Value = reqwest::blocking::get(url).unwrap().json().unwrap();
+        v[0]["status"]["state"].as_str().unwrap_or("").to_string()
+    };
+    wait_for(Duration::from_secs(30), "the alert in the Alertmanager", || {
+        let s = state();
+        if s == "active" { Ok(()) } else { Err(s) }
+    });
+    let b = Browser::start(1300, 900);
+    b.goto(&format!("{base}/alerts"));
+    b.wait("the alerts", Duration::from_secs(20), "return document.querySelector('a.silence') != null");
+    b.click("a.silence");
+    b.wait(
+        "the preview of the silenced alert",
+        Duration::from_secs(20),
+        "const p = document.querySelector('.affected'); return p && p.dataset.count == '1';",
+    );
+    let matchers = b.eval(
+        "return Array.from(document.querySelectorAll('.matcher-row')).map(r => r.querySelector('.m-name').value + r.querySelector('.m-op').value + r.querySelector('.m-value').value)",
+        vec![],
+    );
+    assert!(matchers.as_array().unwrap().contains(&json!("alertname=AlwaysFiring")), "{matchers}");
+    b.fill(".silence-editor .creator", "ui test");
+    b.fill(".silence-editor .comment", "planned maintenance");
+    b.click(".silence-editor .create");
+    b.wait(
+        "the silence listed as active",
+        Duration::from_secs(20),
+        "return document.querySelector('section.silences[data-state=active] tr[data-silence]') != null",
+    );
+    wait_for(Duration::from_secs(10), "the alert silenced", || {
+        let s = state();
+        if s == "suppressed" { Ok(()) } else { Err(s) }
+    });
+    b.screenshot(&screenshots().join("silences.png"));
+    b.click("section.silences[data-state=active] button.expire");
+    b.wait(
+        "the silence expired",
+        Duration::from_secs(20),
+        "return document.querySelector('section.silences[data-state=expired] tr[data-silence]') != null
+            && document.querySelector('section.silences[data-state=active] tr[data-silence]') == null",
+    );
+    wait_for(Duration::from_secs(10), "the alert active again", || {
+        let s = state();
+        if s == "active" { Ok(()) } else { Err(s) }
+    });
+    b.goto(&format!("{base}/rules"));
+    let rules = b.wait(
+        "the rules",
+        Duration::from_secs(20),
+        "const r = document.querySelector('tr[data-rule=AlwaysFiring]'); return r && r.innerText;",
+    );
+    let rules = rules.as_str().unwrap();
+    assert!(rules.contains("alert: AlwaysFiring") && rules.contains("vector(1)") && rules.contains("OK") && rules.contains("FIRING"), "{rules}");
+}
+
 /// Behind a reverse proxy's path (`--web.route-prefix`), the page and its
 /// assets and queries resolve under the prefix; assets are cached for a
 /// year and sent pre-compressed.

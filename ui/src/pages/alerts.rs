@@ -1,7 +1,10 @@
 //! Alerts: the rules' pending and firing alerts grouped by alert name —
 //! the Prometheus UI's Alerts page — with a filter over labels and
-//! annotations; each name links to its `ALERTS` series in Explore. The
-//! page refreshes every 15 s.
+//! annotations; each name links to its `ALERTS` series in Explore, each
+//! alert to a new silence prefilled with its labels. Grouped by
+//! notification policy instead, it shows the groups the routing tree
+//! makes (Alertmanager's `/api/v2/alerts/groups`: receiver, group labels,
+//! silenced alerts marked). The page refreshes every 15 s.
 
 use std::time::Duration;
 
@@ -22,19 +25,81 @@ pub fn Alerts() -> impl IntoView {
         tick.track();
         api::alerts()
     });
+    let (by_route, set_by_route) = signal(false);
+    let routed = LocalResource::new(move || {
+        tick.track();
+        let on = by_route.get();
+        async move {
+            if !on {
+                return Ok(serde_json::Value::Null);
+            }
+            api::json("GET", "api/v2/alerts/groups", None).await
+        }
+    });
+    let base = super::base_path();
+    let silence_link = move |labels: &std::collections::BTreeMap<String, String>| {
+        let m: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| crate::pages::silences::Matcher { name: k.clone(), op: "=".into(), value: v.clone() }.text())
+            .collect();
+        format!(
+            "{base}/silences/new?filter={}",
+            String::from(js_sys::encode_uri_component(&format!("{{{}}}", m.join(","))))
+        )
+    };
     view! {
         <div class="dashboard-header">
             <h1>"Alerts"</h1>
-            <input
-                class="filter"
-                type="search"
-                placeholder="Filter by label or annotation"
-                prop:value=move || filter.get()
-                on:input=move |ev| set_filter.set(event_target_value(&ev))
-            />
+            <span class="dash-controls">
+                <select class="group-by" aria-label="Group by" on:change=move |ev| set_by_route.set(event_target_value(&ev) == "route")>
+                    <option value="name">"Group by alert name"</option>
+                    <option value="route">"Group by notification policy"</option>
+                </select>
+                <input
+                    class="filter"
+                    type="search"
+                    placeholder="Filter by label or annotation"
+                    prop:value=move || filter.get()
+                    on:input=move |ev| set_filter.set(event_target_value(&ev))
+                />
+            </span>
         </div>
+        {move || by_route.get().then(|| view! {
+            <Transition fallback=|| view! { <p class="hint">"Loading…"</p> }>
+                {move || routed.get().map(|r| match r {
+                    Err(e) => view! { <p class="panel-error">{e}</p> }.into_any(),
+                    Ok(v) => {
+                        let needle = filter.get().to_lowercase();
+                        v.as_array().cloned().unwrap_or_default().into_iter().map(|g| {
+                            let labels = g["labels"].as_object().map(|o| o.iter().map(|(k, v)| format!("{k}=\"{}\"", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+                            let alerts: Vec<serde_json::Value> = g["alerts"].as_array().cloned().unwrap_or_default().into_iter()
+                                .filter(|a| needle.is_empty() || a.to_string().to_lowercase().contains(&needle)).collect();
+                            view! {
+                                <section class="panel alert-group route-group">
+                                    <h3 class="panel-title">{format!("{} · {{{labels}}} ({} alerts)", g["receiver"]["name"].as_str().unwrap_or(""), alerts.len())}</h3>
+                                    <table class="result alerts"><tbody>
+                                        {alerts.into_iter().map(|a| {
+                                            let state = a["status"]["state"].as_str().unwrap_or("").to_string();
+                                            let ls = a["labels"].as_object().map(|o| o.iter().map(|(k, v)| format!("{k}=\"{}\"", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+                                            view! {
+                                                <tr>
+                                                    <td><span class=format!("state {}", if state == "suppressed" { "pending" } else { "firing" })>{if state == "suppressed" { "SILENCED".to_string() } else { state.to_uppercase() }}</span></td>
+                                                    <td class="series">{ls}</td>
+                                                    <td>{a["annotations"]["summary"].as_str().unwrap_or("").to_string()}</td>
+                                                    <td class="value">{ago(a["startsAt"].as_str().unwrap_or(""))}</td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody></table>
+                                </section>
+                            }
+                        }).collect_view().into_any()
+                    }
+                })}
+            </Transition>
+        })}
         <Transition fallback=|| view! { <p class="hint">"Loading…"</p> }>
-            {move || alerts.get().map(|r| match r {
+            {move || (!by_route.get()).then(|| alerts.get()).flatten().map(|r| match r {
                 Err(e) => view! { <p class="panel-error">{e}</p> }.into_any(),
                 Ok(all) => {
                     let needle = filter.get().to_lowercase();
@@ -74,12 +139,14 @@ pub fn Alerts() -> impl IntoView {
                                                     .cloned()
                                                     .unwrap_or_default();
                                                 let since = a.active_at.as_deref().map(ago).unwrap_or_default();
+                                                let silence = silence_link(&a.labels);
                                                 view! {
                                                     <tr>
                                                         <td><span class=format!("state {}", a.state)>{a.state.to_uppercase()}</span></td>
                                                         <td class="series">{labels}</td>
                                                         <td>{summary}</td>
                                                         <td class="value">{since}</td>
+                                                        <td class="value"><a class="button silence" href=silence>"Silence"</a></td>
                                                     </tr>
                                                 }
                                             }).collect_view()}

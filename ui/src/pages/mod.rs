@@ -4,11 +4,17 @@
 //! `g0.expr` / `g0.tab` / `g0.range_input` parameters), `/alerts`, `/targets`.
 
 pub mod alerts;
+pub mod collectors;
 pub mod dashboard;
 pub mod dashboards;
 pub mod explore;
 pub mod panel_editor;
+pub mod rules;
+pub mod silences;
+pub mod service_discovery;
+pub mod status;
 pub mod targets;
+pub mod tsdb_status;
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes, A};
@@ -57,6 +63,8 @@ pub fn App() -> impl IntoView {
     let targets = format!("{base}/targets");
     let alerts = format!("{base}/alerts");
     let dashboards = format!("{base}/dashboards");
+    let silences = format!("{base}/silences");
+    let rules = format!("{base}/rules");
     view! {
         <Router base=base>
             <header class="topbar">
@@ -66,7 +74,10 @@ pub fn App() -> impl IntoView {
                     <A href=dashboards>"Dashboards"</A>
                     <A href=explore>"Explore"</A>
                     <A href=alerts>"Alerts"</A>
+                    <A href=silences>"Silences"</A>
+                    <A href=rules>"Rules"</A>
                     <A href=targets>"Targets"</A>
+                    <status::StatusMenu />
                 </nav>
             </header>
             <main>
@@ -75,7 +86,16 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/explore") view=explore::Explore />
                     <Route path=path!("/graph") view=explore::Explore />
                     <Route path=path!("/targets") view=targets::Targets />
+                    <Route path=path!("/service-discovery") view=service_discovery::ServiceDiscovery />
+                    <Route path=path!("/status") view=status::RuntimeAndBuild />
+                    <Route path=path!("/flags") view=status::Flags />
+                    <Route path=path!("/config") view=status::Config />
+                    <Route path=path!("/tsdb-status") view=tsdb_status::TsdbStatus />
+                    <Route path=path!("/collectors") view=collectors::Collectors />
                     <Route path=path!("/alerts") view=alerts::Alerts />
+                    <Route path=path!("/silences") view=silences::Silences />
+                    <Route path=path!("/silences/new") view=silences::SilenceEditor />
+                    <Route path=path!("/rules") view=rules::Rules />
                     <Route path=path!("/dashboards") view=dashboards::Dashboards />
                     <Route path=path!("/dashboard/import") view=dashboards::Import />
                     <Route path=path!("/dashboard/new") view=dashboard::NewDashboard />
