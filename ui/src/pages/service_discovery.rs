@@ -1,0 +1,209 @@
+//! Service Discovery: every discovered target by scrape pool, its labels
+//! before relabeling and the target labels after, dropped ones marked
+//! "Dropped" — the Prometheus UI's Status → Service Discovery page, from
+//! `/api/v1/targets?state=any`. Pools fold (`<details>`); the filter
+//! matches pool names and labels; at most [`ROW_LIMIT`] rows render.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+
+use super::status::{limit_note, Filter, ROW_LIMIT};
+use crate::api::{self, DiscoveredTarget};
+
+/// A scrape pool as the page shows it.
+#[derive(Debug, PartialEq)]
+pub struct Pool {
+    pub name: String,
+    /// Active targets of the pool, filtered or not, as Prometheus counts.
+    pub active: usize,
+    /// All its targets, active and dropped.
+    pub total: usize,
+    /// The targets the filter matches, within the page's row budget.
+    pub rows: Vec<DiscoveredTarget>,
+}
+
+/// `name="value", …` of a label set, as the filter sees it.
+fn label_text(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{v}\""))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The pools (sorted by name) with the targets `filter` matches, at most
+/// `limit` rows over all pools; pools with no match are left out. Also
+/// returns how many targets matched in all.
+pub fn pools(targets: &[DiscoveredTarget], filter: &Filter, limit: usize) -> (Vec<Pool>, usize) {
+    let mut matched = 0;
+    let mut shown = 0;
+    let groups = super::grouped(targets.iter(), |t| t.scrape_pool.clone());
+    let mut out = Vec::new();
+    for (name, ts) in groups {
+        let active = ts.iter().filter(|t| t.labels.is_some()).count();
+        let total = ts.len();
+        let mut rows = Vec::new();
+        for t in ts {
+            let text = format!(
+                "{} {} {}",
+                t.scrape_pool,
+                label_text(&t.discovered_labels),
+                t.labels
+                    .as_ref()
+                    .map(label_text)
+                    .unwrap_or_else(|| "dropped".into())
+            );
+            if !filter.matches(&text) {
+                continue;
+            }
+            matched += 1;
+            if shown < limit {
+                shown += 1;
+                rows.push(t.clone());
+            }
+        }
+        if !rows.is_empty() {
+            out.push(Pool {
+                name,
+                active,
+                total,
+                rows,
+            });
+        }
+    }
+    (out, matched)
+}
+
+fn labels_view(labels: &BTreeMap<String, String>) -> impl IntoView {
+    labels
+        .iter()
+        .map(|(k, v)| view! { <span class="lbl">{format!("{k}=\"{v}\"")}</span> })
+        .collect_view()
+}
+
+#[component]
+pub fn ServiceDiscovery() -> impl IntoView {
+    let (filter, set_filter) = signal(String::new());
+    let targets = LocalResource::new(api::discovered_targets);
+    view! {
+        <div class="dashboard-header">
+            <h1>"Service Discovery"</h1>
+            <input
+                class="filter"
+                type="search"
+                placeholder="Filter by pool or labels"
+                aria-label="Filter targets"
+                on:input=move |ev| set_filter.set(event_target_value(&ev))
+            />
+        </div>
+        <Transition fallback=|| view! { <p class="hint">"Loading…"</p> }>
+            {move || targets.get().map(|r| match r {
+                Err(e) => view! { <p class="panel-error">{e}</p> }.into_any(),
+                Ok(all) => {
+                    let (pools, matched) = pools(&all, &Filter::new(&filter.get()), ROW_LIMIT);
+                    let shown: usize = pools.iter().map(|p| p.rows.len()).sum();
+                    let note = limit_note(shown, matched);
+                    view! {
+                        {(matched == 0).then(|| view! { <p class="hint">"No target matches."</p> })}
+                        {pools.into_iter().map(|p| view! {
+                            <details class="panel pool sd-pool" open>
+                                <summary class="panel-title">
+                                    {p.name}" ("{p.active}" / "{p.total}" active targets)"
+                                </summary>
+                                <table class="result targets sd">
+                                    <thead>
+                                        <tr><th>"Discovered Labels"</th><th>"Target Labels"</th></tr>
+                                    </thead>
+                                    <tbody>
+                                        {p.rows.into_iter().map(|t| view! {
+                                            <tr>
+                                                <td class="series">{labels_view(&t.discovered_labels)}</td>
+                                                <td class="series">
+                                                    {match &t.labels {
+                                                        Some(l) => labels_view(l).into_any(),
+                                                        None => view! { <span class="state dropped">"Dropped"</span> }.into_any(),
+                                                    }}
+                                                </td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </details>
+                        }).collect_view()}
+                        {note.map(|n| view! { <p class="hint">{n}</p> })}
+                    }.into_any()
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(pool: &str, addr: &str, dropped: bool) -> DiscoveredTarget {
+        let discovered: BTreeMap<String, String> = [("__address__", addr), ("job", pool)]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let labels = (!dropped).then(|| {
+            [("instance", addr), ("job", pool)]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        });
+        DiscoveredTarget {
+            scrape_pool: pool.into(),
+            discovered_labels: discovered,
+            labels,
+        }
+    }
+
+    fn sample() -> Vec<DiscoveredTarget> {
+        vec![
+            target("node", "a:9100", false),
+            target("blackbox", "b:1", false),
+            target("node", "c:9100", true),
+            target("node", "d:9100", false),
+        ]
+    }
+
+    #[test]
+    fn pools_sorted_with_active_and_total_counts() {
+        let (ps, matched) = pools(&sample(), &Filter::new(""), 100);
+        assert_eq!(matched, 4);
+        let summary: Vec<(&str, usize, usize, usize)> = ps
+            .iter()
+            .map(|p| (p.name.as_str(), p.active, p.total, p.rows.len()))
+            .collect();
+        assert_eq!(summary, [("blackbox", 1, 1, 1), ("node", 2, 3, 3)]);
+        assert!(
+            ps[1].rows[1].labels.is_none(),
+            "the dropped target keeps its place"
+        );
+    }
+
+    #[test]
+    fn filter_matches_labels_and_drops_empty_pools() {
+        let (ps, matched) = pools(&sample(), &Filter::new("__ADDRESS__=\"c:"), 100);
+        assert_eq!(matched, 1);
+        assert_eq!(ps.len(), 1);
+        assert_eq!(ps[0].name, "node");
+        assert_eq!(ps[0].total, 3, "counts stay the pool's");
+        let (ps, _) = pools(&sample(), &Filter::new("dropped"), 100);
+        assert_eq!(ps[0].rows.len(), 1);
+        let (ps, _) = pools(&sample(), &Filter::new("instance=\"d:9100\""), 100);
+        assert_eq!(ps[0].rows[0].discovered_labels["__address__"], "d:9100");
+    }
+
+    #[test]
+    fn rows_capped_over_all_pools() {
+        let (ps, matched) = pools(&sample(), &Filter::new(""), 2);
+        assert_eq!(matched, 4);
+        let rows: usize = ps.iter().map(|p| p.rows.len()).sum();
+        assert_eq!(rows, 2);
+        assert_eq!(ps.len(), 2, "blackbox's one row, then node's first");
+    }
+}
