@@ -7,12 +7,14 @@
 //! functions, aggregations, binary operations, subqueries, range
 //! selectors) is a set of matchers, and a series is answered if it matches
 //! any set — Prometheus's `parser.ExtractSelectors`. A query without
-//! selectors (`1 + 1`) answers `"data":null`, as Prometheus's does.
+//! selectors (`1 + 1`) gets `204 No Content` and no body: Prometheus's
+//! handler returns no data for it, and its API answers that with 204.
 //!
 //! Parameters are checked in Prometheus's order (`start`, `end`, then the
-//! query), and a bad query is `bad_data` with the parser's message alone:
-//! unlike `/api/v1/query`, Prometheus does not prefix it with
-//! `invalid parameter "query"` here.
+//! query), with its messages, which differ from `/api/v1/query`'s: a bad
+//! time says `Invalid time value for 'start'` as well (its
+//! `parseTimeParam`), and a bad query is `bad_data` with the parser's
+//! message alone, without `invalid parameter "query"`.
 
 use std::sync::Arc;
 
@@ -39,8 +41,8 @@ pub async fn query_exemplars(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let p = Params::from_request(q.as_deref(), &headers, &body);
-    let start = p.time("start", i64::MIN)?;
-    let end = p.time("end", i64::MAX)?;
+    let start = time_param(&p, "start", i64::MIN)?;
+    let end = time_param(&p, "end", i64::MAX)?;
     if end < start {
         return Err(ApiError::bad_data(
             "end timestamp must not be before start timestamp",
@@ -56,13 +58,23 @@ pub async fn query_exemplars(
         other => other.into(),
     })?;
     if sets.is_empty() {
-        return Ok(super::success(serde_json::Value::Null, Vec::new()));
+        return Ok(axum::http::StatusCode::NO_CONTENT.into_response());
     }
     let storage = Arc::clone(&st.storage);
     let found = tokio::task::spawn_blocking(move || storage.exemplars.select(start, end, &sets))
         .await
         .map_err(ApiError::task_failed)?;
     Ok(respond(&found))
+}
+
+/// An optional time parameter, with Prometheus's `parseTimeParam` message.
+fn time_param(p: &Params, key: &str, default: i64) -> Result<i64, ApiError> {
+    p.time(key, default).map_err(|_| {
+        ApiError::bad_data(format!(
+            "invalid parameter {key:?}: Invalid time value for '{key}': cannot parse {:?} to a valid timestamp",
+            p.get(key).unwrap_or("")
+        ))
+    })
 }
 
 /// The matcher sets of every vector selector in `expr`, depth first.
