@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod ui;
 pub mod webdriver;
 
 use pharos_agent::remote::proto;

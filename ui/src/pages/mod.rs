@@ -2,6 +2,9 @@
 //! and the router. Paths follow the tools users know: `/` (home),
 //! `/explore` (Grafana's), `/graph` (the Prometheus UI's, with its
 //! `g0.expr` / `g0.tab` / `g0.range_input` parameters), `/alerts`, `/targets`.
+//! The Status menu ([`status::StatusMenu`]) leads to the Prometheus UI's
+//! status pages (`/status`, `/tsdb-status`, `/flags`, `/config`,
+//! `/targets`, `/service-discovery`) and pharos's `/collectors`.
 
 pub mod alerts;
 pub mod collectors;

@@ -19,7 +19,9 @@ pub struct Pool {
     pub active: usize,
     /// All its targets, active and dropped.
     pub total: usize,
-    /// The targets the filter matches, within the page's row budget.
+    /// How many of its targets the filter matches.
+    pub matched: usize,
+    /// The first of those, within the page's row budget.
     pub rows: Vec<DiscoveredTarget>,
 }
 
@@ -33,10 +35,11 @@ fn label_text(labels: &BTreeMap<String, String>) -> String {
 }
 
 /// The pools (sorted by name) with the targets `filter` matches, at most
-/// `limit` rows over all pools; pools with no match are left out. Also
-/// returns how many targets matched in all.
+/// `limit` rows over all pools; pools with no match are left out, pools
+/// past the budget stay (without rows), so none hides. Also returns how
+/// many targets matched in all.
 pub fn pools(targets: &[DiscoveredTarget], filter: &Filter, limit: usize) -> (Vec<Pool>, usize) {
-    let mut matched = 0;
+    let mut all_matched = 0;
     let mut shown = 0;
     let groups = super::grouped(targets.iter(), |t| t.scrape_pool.clone());
     let mut out = Vec::new();
@@ -44,6 +47,7 @@ pub fn pools(targets: &[DiscoveredTarget], filter: &Filter, limit: usize) -> (Ve
         let active = ts.iter().filter(|t| t.labels.is_some()).count();
         let total = ts.len();
         let mut rows = Vec::new();
+        let mut matched = 0;
         for t in ts {
             let text = format!(
                 "{} {} {}",
@@ -63,16 +67,28 @@ pub fn pools(targets: &[DiscoveredTarget], filter: &Filter, limit: usize) -> (Ve
                 rows.push(t.clone());
             }
         }
-        if !rows.is_empty() {
+        all_matched += matched;
+        if matched > 0 {
             out.push(Pool {
                 name,
                 active,
                 total,
+                matched,
                 rows,
             });
         }
     }
-    (out, matched)
+    (out, all_matched)
+}
+
+/// The note of a pool whose rows the page's budget held back.
+fn held_back(n: usize) -> Option<impl IntoView> {
+    let note = match n {
+        0 => return None,
+        1 => "1 more target not shown: narrow the filter to see it.".to_string(),
+        n => format!("{n} more targets not shown: narrow the filter to see them."),
+    };
+    Some(view! { <p class="hint">{note}</p> })
 }
 
 fn labels_view(labels: &BTreeMap<String, String>) -> impl IntoView {
@@ -106,7 +122,9 @@ pub fn ServiceDiscovery() -> impl IntoView {
                     let note = limit_note(shown, matched);
                     view! {
                         {(matched == 0).then(|| view! { <p class="hint">"No target matches."</p> })}
-                        {pools.into_iter().map(|p| view! {
+                        {pools.into_iter().map(|p| {
+                            let shown_here = p.rows.len();
+                            view! {
                             <details class="panel pool sd-pool" open>
                                 <summary class="panel-title">
                                     {p.name}" ("{p.active}" / "{p.total}" active targets)"
@@ -129,7 +147,9 @@ pub fn ServiceDiscovery() -> impl IntoView {
                                         }).collect_view()}
                                     </tbody>
                                 </table>
+                                {held_back(p.matched - shown_here)}
                             </details>
+                            }
                         }).collect_view()}
                         {note.map(|n| view! { <p class="hint">{n}</p> })}
                     }.into_any()
@@ -205,5 +225,9 @@ mod tests {
         let rows: usize = ps.iter().map(|p| p.rows.len()).sum();
         assert_eq!(rows, 2);
         assert_eq!(ps.len(), 2, "blackbox's one row, then node's first");
+        assert_eq!((ps[1].matched, ps[1].rows.len()), (3, 1));
+        let (ps, _) = pools(&sample(), &Filter::new(""), 1);
+        assert_eq!(ps.len(), 2, "a pool past the budget still shows");
+        assert!(ps[1].rows.is_empty());
     }
 }
