@@ -109,30 +109,6 @@ fn start(prefix: &str) -> (tempfile::TempDir, ChildGuard, String) {
     (dir, child, base)
 }
 
-/// Panels of the dumped DOM: `(title, number of series drawn)` for each
-/// time-series panel.
-fn charts(dom: &str) -> Vec<(String, usize)> {
-    dom.split("<section class=\"panel timeseries\">")
-        .skip(1)
-        .map(|p| {
-            let title = p
-                .split("<h3 class=\"panel-title\">")
-                .nth(1)
-                .and_then(|t| t.split('<').next())
-                .unwrap_or("")
-                .to_string();
-            let series = p
-                .split("data-series=\"")
-                .nth(1)
-                .and_then(|t| t.split('"').next())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0);
-            let drawn = p.contains("<canvas");
-            (title, if drawn { series } else { 0 })
-        })
-        .collect()
-}
-
 /// Waits until every dashboard panel on the page has its answer, then
 /// returns `(title, state, series drawn, text)` for each: the state is
 /// `ok`, `nodata` or `error`; series is −1 for panels without a graph.
@@ -521,39 +497,58 @@ fn ui_works_under_a_route_prefix_with_cached_compressed_assets() {
 }
 
 /// The Prometheus UI's links open Explore with the query run: as a table
-/// (`g0.tab=1`) and as a graph (`g0.tab=0`) over `g0.range_input`.
+/// (`g0.tab=1`) and as a graph (`g0.tab=0`) over `g0.range_input`; several
+/// queries share one graph; typing completes metric names and a broken
+/// expression shows the server's error with a caret at its column.
 #[test]
 fn prometheus_graph_links_open_explore() {
     let (_dir, _child, base) = start("");
-    let dom = browse(
-        &format!("{base}/graph?g0.expr=up&g0.tab=1"),
-        8_000,
-        &["--dump-dom"],
+    let b = Browser::start(1300, 1000);
+    b.goto(&format!("{base}/graph?g0.expr=up&g0.tab=1"));
+    let rows = b.wait(
+        "the table",
+        Duration::from_secs(20),
+        "const r = Array.from(document.querySelectorAll('table.result td.series')).map(td => td.textContent);
+         return r.length > 0 && r;",
     );
-    let rows: Vec<&str> = dom
-        .split("<td class=\"series\">")
-        .skip(1)
-        .filter_map(|r| r.split('<').next())
-        .collect();
-    assert_eq!(rows.len(), 3, "up of the three jobs in the table:\n{dom}");
+    let rows: Vec<&str> = rows.as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    assert_eq!(rows.len(), 3, "up of the three jobs: {rows:?}");
     assert!(rows.iter().any(|r| r.contains("job=\"node\"")), "{rows:?}");
-    assert!(rows.iter().all(|r| r.starts_with("up{")), "{rows:?}");
     let url = format!(
-        "{base}/explore?g0.expr=rate(node_cpu_seconds_total%5B1m%5D)&g0.tab=0&g0.range_input=15m"
+        "{base}/explore?g0.expr=rate(node_cpu_seconds_total%5B1m%5D)&g1.expr=node_load1&g0.tab=0&g0.range_input=15m"
     );
-    let dom = browse(&url, 8_000, &["--dump-dom"]);
-    let charts = charts(&dom);
-    assert_eq!(charts.len(), 1, "{dom}");
-    assert!(
-        charts[0].1 > 0,
-        "rate(node_cpu_seconds_total) drew series:\n{dom}"
+    b.goto(&url);
+    let panels = dashboard_panels(&b);
+    assert_eq!(panels.len(), 1, "{panels:?}");
+    assert_eq!(panels[0].1, "ok", "{panels:?}");
+    let cpus = b.eval("return document.querySelectorAll('.legend-item').length", vec![]);
+    assert!(cpus.as_i64().unwrap() >= 2, "both queries drawn: {cpus}");
+    let names = b.eval("return Array.from(document.querySelectorAll('.legend-item')).map(l => l.textContent)", vec![]);
+    assert!(names.to_string().contains("node_load1"), "the second query's series: {names}");
+    assert_eq!(b.eval("return document.querySelector('.dash-controls select').value", vec![]), json!("15m"));
+    b.screenshot(&screenshots().join("explore.png"));
+    // Autocomplete and the error caret on the first editor.
+    b.clear(".query-editor[data-query='0'] textarea");
+    b.type_into(".query-editor[data-query='0'] textarea", "node_lo");
+    let offered = b.wait(
+        "suggestions",
+        Duration::from_secs(10),
+        "const l = Array.from(document.querySelectorAll('.suggestions li b')).map(b => b.textContent); return l.length > 0 && l;",
     );
-    assert!(
-        dom.contains("<button class=\"active\">Last 15 minutes</button>"),
-        "g0.range_input=15m picks the range:\n{dom}"
+    assert!(offered.as_array().unwrap().contains(&json!("node_load1")), "{offered}");
+    // Tab takes the first suggestion.
+    b.type_into(".query-editor[data-query='0'] textarea", "\u{E004}");
+    let value = b.eval("return document.querySelector(\".query-editor[data-query='0'] textarea\").value", vec![]);
+    assert!(value.as_str().unwrap().starts_with("node_load"), "{value}");
+    b.fill(".query-editor[data-query='0'] textarea", "foo{bar=}");
+    let caret = b.wait(
+        "the parse error",
+        Duration::from_secs(10),
+        "const c = document.querySelector('.query-editor[data-query=\"0\"] .caret');
+         return c && c.textContent.startsWith('foo{bar=}') && c.textContent;",
     );
-    let shot = screenshots().join("explore.png");
-    browse(&url, 8_000, &[&format!("--screenshot={}", shot.display())]);
+    // The server says 1:9 (the `}` where a value belongs).
+    assert_eq!(caret.as_str().unwrap(), "foo{bar=}\n        ^", "{caret}");
 }
 
 /// Targets: every pool with its health; a target that cannot be scraped

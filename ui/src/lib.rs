@@ -12,8 +12,7 @@
 //! - [`panels`]: the panel frame and one module per visualisation — time
 //!   series drawn with uPlot (vendored under `ui/vendor/uplot`, loaded by
 //!   `index.html`), stat, gauge, bar gauge, table, text;
-//! - [`components`]: pieces of the other pages (Explore's graph, the time
-//!   picker, the uPlot bindings);
+//! - [`components`]: the uPlot bindings;
 //! - [`pages`]: one module per page — home (the built-in host
 //!   dashboard), dashboards (list, import, view), explore, alerts, targets.
 

@@ -1,8 +1,3 @@
-//! Reusable pieces of the pages.
-//!
-//! - [`timeseries`]: a time-series panel (range queries drawn by uPlot);
-//! - [`timepicker`]: the range and refresh control.
+//! Reusable pieces of the pages: the uPlot bindings ([`uplot`]).
 
-pub mod timepicker;
-pub mod timeseries;
 pub mod uplot;

@@ -1,117 +1,463 @@
-//! Explore: type a PromQL query, run it, see it as a graph over the chosen
-//! range or as a table of the instant result — the Prometheus UI's graph
-//! page. Enter runs the query (Shift+Enter adds a line), as there. The
-//! Prometheus UI's links work: `/graph?g0.expr=up&g0.tab=1&g0.range_input=6h`
-//! (`g0.tab` 0 or `graph`: graph; 1 or `table`: table).
+//! Explore: the Prometheus UI's graph page, with several queries on one
+//! graph. Each query has an editor with autocomplete (functions with
+//! their documentation, metric names, label names and values) and shows
+//! the server's parse error with a caret at its position. The graph is a
+//! dashboard time-series panel (tooltip with every series at the cursor,
+//! legend toggling, drag-to-zoom) with stacked and zero-based options;
+//! the table shows each query's instant result. Enter runs (Shift+Enter
+//! adds a line). The whole state is in the URL, in the Prometheus UI's
+//! parameters: `g0.expr`, `g1.expr`, … `g0.tab` (0/graph, 1/table),
+//! `g0.range_input`, `g0.step_input`, `g0.stacked`, plus `zero`.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
+use serde_json::json;
 
 use crate::api;
-use crate::components::timepicker::{parse_relative, TimePicker};
-use crate::components::timeseries::{Target, TimeSeriesPanel};
+use crate::dashboard::model::parse_panel;
+use crate::panels::{DashCtx, PanelView};
 use crate::units::{format, Unit};
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Tab {
-    Graph,
-    Table,
+/// PromQL functions and what they do (the docs' first sentences).
+const FUNCTIONS: &[(&str, &str)] = &[
+    ("abs", "absolute value of each sample"),
+    ("absent", "1-element vector if the vector has no elements"),
+    ("absent_over_time", "1-element vector if the range vector has no elements"),
+    ("avg_over_time", "average of all points in the range"),
+    ("ceil", "rounds each sample up to the nearest integer"),
+    ("changes", "number of times the value changed within the range"),
+    ("clamp", "clamps each sample between min and max"),
+    ("clamp_max", "clamps each sample to an upper limit"),
+    ("clamp_min", "clamps each sample to a lower limit"),
+    ("count_over_time", "count of all points in the range"),
+    ("day_of_month", "day of the month (1–31) of each sample's time, UTC"),
+    ("day_of_week", "day of the week (0–6) of each sample's time, UTC"),
+    ("delta", "difference between the first and last value of a gauge"),
+    ("deriv", "per-second derivative by simple linear regression"),
+    ("exp", "exponential of each sample"),
+    ("floor", "rounds each sample down to the nearest integer"),
+    ("histogram_quantile", "φ-quantile from the buckets of a classic histogram"),
+    ("holt_winters", "smoothed value by double exponential smoothing"),
+    ("hour", "hour of the day (0–23) of each sample's time, UTC"),
+    ("idelta", "difference between the last two samples"),
+    ("increase", "increase of a counter over the range, extrapolated"),
+    ("irate", "per-second rate from the last two samples of a counter"),
+    ("label_join", "joins label values into a new label"),
+    ("label_replace", "sets a label from a regex match on another"),
+    ("last_over_time", "most recent point in the range"),
+    ("ln", "natural logarithm of each sample"),
+    ("log2", "binary logarithm of each sample"),
+    ("log10", "decimal logarithm of each sample"),
+    ("max_over_time", "maximum of all points in the range"),
+    ("min_over_time", "minimum of all points in the range"),
+    ("minute", "minute of the hour of each sample's time, UTC"),
+    ("month", "month of the year (1–12) of each sample's time, UTC"),
+    ("predict_linear", "value predicted t seconds ahead by linear regression"),
+    ("present_over_time", "1 for series with any point in the range"),
+    ("quantile_over_time", "φ-quantile of the points in the range"),
+    ("rate", "per-second average rate of increase of a counter, extrapolated"),
+    ("resets", "number of counter resets within the range"),
+    ("round", "rounds each sample to the nearest multiple"),
+    ("scalar", "the single sample's value as a scalar (NaN otherwise)"),
+    ("sgn", "sign of each sample: 1, -1 or 0"),
+    ("sort", "samples sorted by value, ascending"),
+    ("sort_desc", "samples sorted by value, descending"),
+    ("sqrt", "square root of each sample"),
+    ("stddev_over_time", "population standard deviation of the points in the range"),
+    ("stdvar_over_time", "population variance of the points in the range"),
+    ("sum_over_time", "sum of all points in the range"),
+    ("time", "seconds since the epoch of the evaluation time"),
+    ("timestamp", "timestamp of each sample in seconds"),
+    ("vector", "the scalar as a vector without labels"),
+    ("year", "year of each sample's time, UTC"),
+    ("sum", "aggregation: sum over dimensions"),
+    ("avg", "aggregation: average over dimensions"),
+    ("min", "aggregation: minimum over dimensions"),
+    ("max", "aggregation: maximum over dimensions"),
+    ("count", "aggregation: number of elements"),
+    ("count_values", "aggregation: number of elements with the same value"),
+    ("group", "aggregation: 1 for each group"),
+    ("stddev", "aggregation: population standard deviation"),
+    ("stdvar", "aggregation: population variance"),
+    ("topk", "aggregation: the k largest elements"),
+    ("bottomk", "aggregation: the k smallest elements"),
+    ("quantile", "aggregation: φ-quantile over dimensions"),
+];
+
+/// Quick ranges of the Prometheus UI's range input.
+const RANGES: &[&str] = &["5m", "15m", "30m", "1h", "3h", "6h", "12h", "1d", "2d", "1w"];
+
+/// What autocomplete offers at the cursor of `text` (byte offset `at`):
+/// the word being typed and the suggestions `(text, doc)`.
+pub fn suggestions(
+    text: &str,
+    at: usize,
+    metrics: &[String],
+    labels: &[String],
+    values: &dyn Fn(&str) -> Vec<String>,
+) -> (usize, Vec<(String, String)>) {
+    let at = at.min(text.len());
+    let before = &text[..at];
+    let start = before
+        .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+        .map_or(0, |i| i + 1);
+    let word = &before[start..];
+    // Inside braces: label names, or values after `name="`.
+    let open = before.rfind('{');
+    let close = before.rfind('}');
+    let in_braces = open.is_some_and(|o| close.is_none_or(|c| c < o));
+    if in_braces {
+        let tail = &before[open.unwrap_or(0)..];
+        let quotes = tail.matches('"').count();
+        if quotes % 2 == 1 {
+            // A value: the label name before `="`.
+            let q = before.rfind('"').unwrap_or(0);
+            let name_part = before[..q].trim_end_matches(['=', '~', '!']);
+            let name_start = name_part
+                .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .map_or(0, |i| i + 1);
+            let label = &name_part[name_start..];
+            let typed = &before[q + 1..];
+            let list = values(label)
+                .into_iter()
+                .filter(|v| v.starts_with(typed) && v != typed)
+                .take(50)
+                .map(|v| (v, format!("value of {label}")))
+                .collect();
+            return (q + 1, list);
+        }
+        // A label name goes right after `{` or `,` (not after `=`).
+        let prev = before[..start].trim_end().chars().last();
+        if word.is_empty() && !matches!(prev, Some('{') | Some(',')) {
+            return (start, Vec::new());
+        }
+        let list = labels
+            .iter()
+            .filter(|l| l.starts_with(word) && l.as_str() != word)
+            .take(50)
+            .map(|l| (l.clone(), "label".to_string()))
+            .collect();
+        return (start, list);
+    }
+    if word.is_empty() {
+        return (start, Vec::new());
+    }
+    let mut list: Vec<(String, String)> = FUNCTIONS
+        .iter()
+        .filter(|(f, _)| f.starts_with(word) && *f != word)
+        .map(|(f, d)| (f.to_string(), d.to_string()))
+        .collect();
+    list.extend(
+        metrics
+            .iter()
+            .filter(|m| m.starts_with(word) && m.as_str() != word)
+            .take(50)
+            .map(|m| (m.clone(), "metric".to_string())),
+    );
+    (start, list)
+}
+
+/// The `line:column` of a Prometheus parse error message, if it has one.
+pub fn error_position(msg: &str) -> Option<(usize, usize)> {
+    let rest = msg.split("\"query\": ").nth(1).unwrap_or(msg);
+    let mut parts = rest.splitn(3, ':');
+    let line = parts.next()?.trim().parse().ok()?;
+    let col = parts.next()?.trim().parse().ok()?;
+    Some((line, col))
+}
+
+fn param(q: &leptos_router::params::ParamsMap, key: &str) -> Option<String> {
+    q.get(key).filter(|v| !v.is_empty())
 }
 
 #[component]
 pub fn Explore() -> impl IntoView {
-    let params = use_query_map().get_untracked();
-    let initial = params
-        .get("g0.expr")
-        .or_else(|| params.get("expr"))
-        .unwrap_or_default();
-    let initial_tab = match params.get("g0.tab").as_deref() {
-        Some("1") | Some("table") => Tab::Table,
-        _ => Tab::Graph,
+    let q = use_query_map().get_untracked();
+    let mut exprs: Vec<String> = (0..10)
+        .map_while(|i| param(&q, &format!("g{i}.expr")))
+        .collect();
+    if exprs.is_empty() {
+        exprs.push(param(&q, "expr").unwrap_or_default());
+    }
+    let table = matches!(param(&q, "g0.tab").as_deref(), Some("1") | Some("table"));
+    let range = param(&q, "g0.range_input").unwrap_or_else(|| "1h".into());
+    let step = param(&q, "g0.step_input").unwrap_or_default();
+    let stacked = param(&q, "g0.stacked").as_deref() == Some("1");
+    let zero = param(&q, "zero").as_deref() == Some("1");
+
+    let texts = RwSignal::new(exprs.clone());
+    let run_exprs = RwSignal::new(exprs);
+    let tab_table = RwSignal::new(table);
+    let range = RwSignal::new(range);
+    let step = RwSignal::new(step);
+    let stacked = RwSignal::new(stacked);
+    let zero = RwSignal::new(zero);
+    let ctx = DashCtx {
+        vars: RwSignal::new(Vec::new()),
+        time: RwSignal::new((format!("now-{}", range.get_untracked()), "now".into())),
+        tick: RwSignal::new(0),
+        ready: RwSignal::new(true),
+        sync: RwSignal::new(None),
     };
-    let initial_range = params
-        .get("g0.range_input")
-        .and_then(|r| parse_relative(&format!("now-{r}")))
-        .unwrap_or(3600.0);
-    let (text, set_text) = signal(initial.clone());
-    let (expr, set_expr) = signal(initial);
-    let (tab, set_tab) = signal(initial_tab);
-    let (range, set_range) = signal(initial_range);
-    let (tick, set_tick) = signal(0u64);
+    let metrics = LocalResource::new(|| async {
+        api::label_values("__name__", None, api::now() - 3600.0, api::now()).await.unwrap_or_default()
+    });
+    let labels = LocalResource::new(|| async {
+        api::label_names(None, api::now() - 3600.0, api::now()).await.unwrap_or_default()
+    });
     let run = move || {
-        set_expr.set(text.get_untracked().trim().to_string());
-        set_tick.update(|n| *n += 1);
+        run_exprs.set(texts.get_untracked().iter().map(|t| t.trim().to_string()).collect());
+        ctx.time.set((format!("now-{}", range.get_untracked()), "now".into()));
+        ctx.tick.update(|n| *n += 1);
+    };
+    // The state in the URL, as the Prometheus UI writes it.
+    Effect::new(move |_| {
+        let mut qs: Vec<String> = run_exprs
+            .get()
+            .iter()
+            .enumerate()
+            .map(|(i, e)| format!("g{i}.expr={}", js_sys::encode_uri_component(e)))
+            .collect();
+        qs.push(format!("g0.tab={}", if tab_table.get() { 1 } else { 0 }));
+        qs.push(format!("g0.range_input={}", range.get()));
+        if !step.get().is_empty() {
+            qs.push(format!("g0.step_input={}", step.get()));
+        }
+        if stacked.get() {
+            qs.push("g0.stacked=1".into());
+        }
+        if zero.get() {
+            qs.push("zero=1".into());
+        }
+        if let Some(w) = web_sys::window() {
+            let path = w.location().pathname().unwrap_or_default();
+            if let Ok(h) = w.history() {
+                let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("{path}?{}", qs.join("&"))));
+            }
+        }
+    });
+    // Editors are re-made only when queries are added or removed (not on
+    // every keystroke, which would reset their cursor and suggestions).
+    let count = Memo::new(move |_| texts.with(Vec::len));
+    let editors = move || {
+        let n = count.get();
+        (0..n)
+            .map(|i| view! { <QueryEditor i=i texts=texts run=Callback::new(move |_| run()) metrics=metrics labels=labels /> })
+            .collect_view()
+    };
+    let graph = move || {
+        let exprs: Vec<String> = run_exprs.get().into_iter().filter(|e| !e.is_empty()).collect();
+        if exprs.is_empty() {
+            return view! { <p class="hint">"Type a PromQL expression, e.g. up or rate(node_cpu_seconds_total[5m])."</p> }.into_any();
+        }
+        if tab_table.get() {
+            return exprs.into_iter().map(|e| view! { <ResultTable expr=e tick=ctx.tick /> }).collect_view().into_any();
+        }
+        let targets: Vec<serde_json::Value> = exprs
+            .iter()
+            .enumerate()
+            .map(|(i, e)| json!({"refId": ((b'A' + i as u8) as char).to_string(), "expr": e}))
+            .collect();
+        let mut custom = json!({});
+        if stacked.get() {
+            custom = json!({"stacking": {"mode": "normal", "group": "A"}, "fillOpacity": 30});
+        }
+        if zero.get() {
+            custom["axisSoftMin"] = json!(0);
+        }
+        let panel = json!({
+            "id": 1, "type": "timeseries", "title": "",
+            "gridPos": {"x": 0, "y": 0, "w": 24, "h": 14},
+            "interval": step.get(),
+            "targets": targets,
+            "fieldConfig": {"defaults": {"unit": "short", "custom": custom}, "overrides": []},
+            "options": {"legend": {"displayMode": "list", "placement": "bottom"}, "tooltip": {"mode": "multi", "sort": "desc"}}
+        });
+        parse_panel(&panel)
+            .map(|p| view! { <div class="grid explore-graph"><PanelView panel=p fixed=Vec::new() ctx=ctx /></div> }.into_any())
+            .unwrap_or_else(|| view! { <p class="panel-error">"cannot draw"</p> }.into_any())
     };
     view! {
         <div class="dashboard-header">
             <h1>"Explore"</h1>
-            <TimePicker range=range set_range=set_range />
+            <span class="dash-controls">
+                <select aria-label="Range" on:change=move |ev| { range.set(event_target_value(&ev)); run(); }>
+                    {RANGES.iter().map(|r| view! { <option value=*r selected=move || range.get() == *r>{format!("Last {r}")}</option> }).collect_view()}
+                </select>
+                <input class="step" placeholder="Resolution (auto)" title="Query resolution, e.g. 15s (empty: from the width)"
+                    prop:value=move || step.get() on:change=move |ev| { step.set(event_target_value(&ev)); run(); } />
+                <label class="check"><input type="checkbox" prop:checked=move || stacked.get() on:change=move |ev| stacked.set(event_target_checked(&ev)) />"Stacked"</label>
+                <label class="check"><input type="checkbox" prop:checked=move || zero.get() on:change=move |ev| zero.set(event_target_checked(&ev)) />"From zero"</label>
+            </span>
         </div>
-        <section class="panel query-editor">
-            <textarea
-                class="query-input"
-                rows="2"
-                spellcheck="false"
-                placeholder="Expression (press Enter to run, Shift+Enter for a new line)"
-                prop:value=move || text.get()
-                on:input=move |ev| set_text.set(event_target_value(&ev))
-                on:keydown=move |ev: leptos::ev::KeyboardEvent| {
-                    if ev.key() == "Enter" && !ev.shift_key() {
-                        ev.prevent_default();
-                        run();
-                    }
-                }
-            ></textarea>
-            <button class="run" on:click=move |_| run()>"Run query"</button>
-        </section>
+        {editors}
+        <div class="actions explore-actions">
+            <button class="run" on:click=move |_| run()>"Run queries"</button>
+            <button on:click=move |_| texts.update(|t| t.push(String::new()))>"Add query"</button>
+        </div>
         <div class="tabs" role="tablist">
-            <button class:active=move || tab.get() == Tab::Graph on:click=move |_| set_tab.set(Tab::Graph)>
-                "Graph"
-            </button>
-            <button class:active=move || tab.get() == Tab::Table on:click=move |_| set_tab.set(Tab::Table)>
-                "Table"
-            </button>
+            <button class:active=move || !tab_table.get() on:click=move |_| tab_table.set(false)>"Graph"</button>
+            <button class:active=move || tab_table.get() on:click=move |_| tab_table.set(true)>"Table"</button>
         </div>
-        {move || {
-            let e = expr.get();
-            if e.is_empty() {
-                return view! { <p class="hint">"Type a PromQL expression, e.g. up or rate(node_cpu_seconds_total[5m])."</p> }.into_any();
+        {graph}
+    }
+}
+
+/// One query's editor: the text, autocomplete under it, its parse error
+/// with a caret, and a remove button.
+#[component]
+fn QueryEditor(
+    i: usize,
+    texts: RwSignal<Vec<String>>,
+    run: Callback<()>,
+    metrics: LocalResource<Vec<String>>,
+    labels: LocalResource<Vec<String>>,
+) -> impl IntoView {
+    let text = move || texts.with(|t| t.get(i).cloned().unwrap_or_default());
+    let (cursor, set_cursor) = signal(0usize);
+    let (chosen, set_chosen) = signal(0usize);
+    let (open, set_open) = signal(false);
+    let (error, set_error) = signal(None::<String>);
+    // Label values, fetched on demand per label name.
+    let values: RwSignal<std::collections::BTreeMap<String, Vec<String>>> = RwSignal::new(Default::default());
+    let fetch_values = move |label: &str| {
+        if label.is_empty() || values.with_untracked(|v| v.contains_key(label)) {
+            return;
+        }
+        let label = label.to_string();
+        values.update(|v| {
+            v.insert(label.clone(), Vec::new());
+        });
+        leptos::task::spawn_local(async move {
+            let vs = api::label_values(&label, None, api::now() - 3600.0, api::now()).await.unwrap_or_default();
+            values.update(|v| {
+                v.insert(label, vs);
+            });
+        });
+    };
+    let current = move || {
+        let t = text();
+        let ms = metrics.get().unwrap_or_default();
+        let ls = labels.get().unwrap_or_default();
+        let vs = values.get();
+        let (start, list) = suggestions(&t, cursor.get(), &ms, &ls, &|l: &str| {
+            fetch_values(l);
+            vs.get(l).cloned().unwrap_or_default()
+        });
+        (start, list)
+    };
+    let accept = move |pick: String| {
+        let (start, _) = current();
+        let at = cursor.get_untracked();
+        texts.update(|t| {
+            if let Some(s) = t.get_mut(i) {
+                let end = at.min(s.len());
+                s.replace_range(start.min(end)..end, &pick);
             }
-            match tab.get() {
-                Tab::Graph => view! {
-                    <TimeSeriesPanel
-                        title=""
-                        targets=vec![Target { expr: e, legend: String::new() }]
-                        unit=Unit::parse("short")
-                        range=range
-                        tick=tick
-                    />
+        });
+        set_cursor.set(start + pick.len());
+        set_open.set(false);
+    };
+    // Check the expression with the server's parser as it is typed.
+    Effect::new(move |_| {
+        let t = text();
+        if t.trim().is_empty() {
+            set_error.set(None);
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            let r = api::json("GET", &format!("api/v1/format_query?query={}", js_sys::encode_uri_component(&t)), None).await;
+            // An answer for text that has changed since is dropped.
+            if texts.with_untracked(|x| x.get(i) == Some(&t)) {
+                set_error.set(r.err());
+            }
+        });
+    });
+    view! {
+        <section class="panel query-editor" data-query=i.to_string()>
+            <div class="query-row">
+                <textarea class="query-input" rows="2" spellcheck="false"
+                    placeholder="Expression (press Enter to run, Shift+Enter for a new line)"
+                    prop:value=text
+                    on:input=move |ev| {
+                        let v = event_target_value(&ev);
+                        let el: web_sys::HtmlTextAreaElement = wasm_bindgen::JsCast::unchecked_into(event_target::<web_sys::HtmlTextAreaElement>(&ev));
+                        set_cursor.set(el.selection_start().ok().flatten().unwrap_or(v.len() as u32) as usize);
+                        texts.update(|t| if let Some(s) = t.get_mut(i) { *s = v });
+                        set_open.set(true);
+                        set_chosen.set(0);
+                    }
+                    on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                        let n = if open.get_untracked() { current().1.len() } else { 0 };
+                        match ev.key().as_str() {
+                            "ArrowDown" if n > 0 => { ev.prevent_default(); set_chosen.update(|c| *c = (*c + 1) % n); }
+                            "ArrowUp" if n > 0 => { ev.prevent_default(); set_chosen.update(|c| *c = (*c + n - 1) % n); }
+                            "Tab" if n > 0 => {
+                                ev.prevent_default();
+                                let pick = current().1.get(chosen.get_untracked()).map(|s| s.0.clone());
+                                if let Some(p) = pick { accept(p); }
+                            }
+                            "Escape" => set_open.set(false),
+                            "Enter" if !ev.shift_key() => { ev.prevent_default(); set_open.set(false); run.run(()); }
+                            _ => {}
+                        }
+                    }
+                    on:blur=move |_| set_open.set(false)
+                ></textarea>
+                {move || (texts.with(Vec::len) > 1).then(|| view! {
+                    <button class="icon" title="Remove query" on:click=move |_| texts.update(|t| { if i < t.len() { t.remove(i); } })>"✕"</button>
+                })}
+            </div>
+            {move || {
+                if !open.get() { return None; }
+                let (_, list) = current();
+                (!list.is_empty()).then(|| view! {
+                    <ul class="suggestions" role="listbox">
+                        {list.into_iter().take(12).enumerate().map(|(k, (s, doc))| {
+                            let pick = s.clone();
+                            view! {
+                                <li class:chosen=move || chosen.get() == k role="option"
+                                    on:mousedown=move |ev| { ev.prevent_default(); accept(pick.clone()); }>
+                                    <b>{s}</b><span class="doc">{doc}</span>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                })
+            }}
+            {move || error.get().map(|e| {
+                let caret = error_position(&e).map(|(_, col)| format!("{}^", " ".repeat(col.saturating_sub(1))));
+                view! {
+                    <div class="parse-error">
+                        {caret.map(|c| view! { <pre class="caret">{text()}"\n"{c}</pre> })}
+                        <p class="panel-error">{e}</p>
+                    </div>
                 }
-                .into_any(),
-                Tab::Table => view! { <ResultTable expr=e tick=tick /> }.into_any(),
-            }
-        }}
+            })}
+        </section>
     }
 }
 
 /// The instant result now, a row per series: its labels and its value.
 #[component]
-fn ResultTable(expr: String, tick: ReadSignal<u64>) -> impl IntoView {
+fn ResultTable(expr: String, tick: RwSignal<u64>) -> impl IntoView {
+    let e2 = expr.clone();
     let rows = LocalResource::new(move || {
         tick.track();
-        let expr = expr.clone();
+        let expr = e2.clone();
         async move { api::query(&expr).await }
     });
     view! {
         <section class="panel table">
+            <h3 class="panel-title">{expr}</h3>
             <Transition fallback=|| view! { <p class="hint">"Loading…"</p> }>
                 {move || rows.get().map(|r| match r {
                     Ok(samples) if samples.is_empty() => view! { <p class="hint">"Empty query result"</p> }.into_any(),
                     Ok(samples) => view! {
                         <table class="result">
                             <tbody>
-                                {samples.into_iter().map(|s| {
-                                    let v = s.value.1.parse::<f64>().map_or(s.value.1.clone(), |v| format(v, Unit::parse("short")));
+                                {samples.into_iter().take(1000).map(|s| {
+                                    let v = s.value.1.parse::<f64>().map_or(s.value.1.clone(), |v| format(v, Unit::parse("none")));
                                     view! {
                                         <tr>
                                             <td class="series">{api::legend("", &s.metric)}</td>
@@ -126,5 +472,36 @@ fn ResultTable(expr: String, tick: ReadSignal<u64>) -> impl IntoView {
                 })}
             </Transition>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn autocomplete_by_position() {
+        let metrics = vec!["node_load1".to_string(), "node_load5".to_string(), "up".to_string()];
+        let labels = vec!["instance".to_string(), "job".to_string()];
+        let values = |l: &str| if l == "job" { vec!["node".to_string(), "pharos".to_string()] } else { vec![] };
+        let (start, s) = suggestions("rate(node_lo", 12, &metrics, &labels, &values);
+        assert_eq!(start, 5);
+        assert_eq!(s.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(), ["node_load1", "node_load5"]);
+        let (_, s) = suggestions("ra", 2, &metrics, &labels, &values);
+        assert_eq!(s[0].0, "rate");
+        assert!(s[0].1.contains("per-second"));
+        let (start, s) = suggestions("up{jo", 5, &metrics, &labels, &values);
+        assert_eq!((start, s[0].0.as_str()), (3, "job"));
+        let (start, s) = suggestions("up{job=\"p", 9, &metrics, &labels, &values);
+        assert_eq!((start, s.len(), s[0].0.as_str()), (8, 1, "pharos"));
+        assert!(suggestions("up{job=\"x\"}", 11, &metrics, &labels, &values).1.is_empty());
+        assert!(suggestions("up{job=", 7, &metrics, &labels, &values).1.is_empty());
+        assert_eq!(suggestions("up{job=\"x\",", 12, &metrics, &labels, &values).1.len(), 2);
+    }
+
+    #[test]
+    fn parse_error_positions() {
+        assert_eq!(error_position("invalid parameter \"query\": 1:9: parse error: unexpected \"}\""), Some((1, 9)));
+        assert_eq!(error_position("something else"), None);
     }
 }
