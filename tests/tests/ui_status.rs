@@ -290,7 +290,7 @@ fn status_flags_config_and_tsdb_pages_show_the_servers_answers() {
     assert!(times[0].starts_with("Current Min Time: 20"), "{times:?}");
     assert!(times[0].contains("Z ("), "{times:?}");
     assert_eq!(
-        texts(&b, ".top-tables h3"),
+        texts(&b, ".top-tables h2"),
         [
             "Top 10 label names with value count",
             "Top 10 series count by metric names",

@@ -229,97 +229,23 @@ pub async fn json(method: &str, url: &str, body: Option<&serde_json::Value>) -> 
     Err(msg)
 }
 
-/// A target of `/api/v1/targets?state=any` as the Service discovery page
-/// shows it: its labels before relabeling and, unless relabeling dropped
-/// it, after.
-#[derive(Deserialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct DiscoveredTarget {
-    pub scrape_pool: String,
-    pub discovered_labels: BTreeMap<String, String>,
-    /// The target labels; `None` for a dropped target (Prometheus sends none).
-    #[serde(default)]
-    pub labels: Option<BTreeMap<String, String>>,
+/// The `data` of a Prometheus API answer as JSON: the status pages read
+/// their few fields from it (typed answers cost the bundle a deserializer
+/// each).
+pub async fn data(url: &str) -> Result<serde_json::Value, String> {
+    get(url).await
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AllTargets {
-    active_targets: Vec<DiscoveredTarget>,
-    #[serde(default)]
-    dropped_targets: Vec<DiscoveredTarget>,
-}
-
-/// Every discovered target, active ones first, then the dropped ones.
-pub async fn discovered_targets() -> Result<Vec<DiscoveredTarget>, String> {
-    let all = get::<AllTargets>("api/v1/targets?state=any").await?;
-    let dropped = all.dropped_targets.into_iter().map(|mut t| {
-        t.labels = None;
-        t
-    });
-    Ok(all.active_targets.into_iter().chain(dropped).collect())
-}
-
-/// `/api/v1/status/<what>` as a map: `buildinfo`, `runtimeinfo`, `flags`.
-pub async fn status_map(what: &str) -> Result<BTreeMap<String, serde_json::Value>, String> {
-    get(&format!("api/v1/status/{what}")).await
-}
-
-#[derive(Deserialize)]
-struct ConfigYaml {
-    yaml: String,
-}
-
-/// The configuration in force, as YAML (`/api/v1/status/config`).
-pub async fn config_yaml() -> Result<String, String> {
-    get::<ConfigYaml>("api/v1/status/config")
-        .await
-        .map(|c| c.yaml)
-}
-
-/// `headStats` of `/api/v1/status/tsdb`.
-#[derive(Deserialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct HeadStats {
-    pub num_series: u64,
-    pub num_label_pairs: u64,
-    pub chunk_count: u64,
-    /// Milliseconds; `i64::MAX`/`i64::MIN` with no series.
-    pub min_time: i64,
-    pub max_time: i64,
-}
-
-/// One row of the TSDB status's top-N lists.
-#[derive(Deserialize, Clone, Debug, PartialEq)]
-pub struct NameCount {
-    pub name: String,
-    pub value: u64,
-}
-
-/// `/api/v1/status/tsdb`: head statistics and the cardinality top lists.
-#[derive(Deserialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct TsdbStatus {
-    pub head_stats: HeadStats,
-    pub series_count_by_metric_name: Vec<NameCount>,
-    pub label_value_count_by_label_name: Vec<NameCount>,
-    pub memory_in_bytes_by_label_name: Vec<NameCount>,
-    pub series_count_by_label_value_pair: Vec<NameCount>,
-}
-
-pub async fn tsdb_status() -> Result<TsdbStatus, String> {
-    get("api/v1/status/tsdb").await
-}
-
-/// A host collector of `/api/v1/collectors` (pharos's own endpoint).
-#[derive(Deserialize, Clone, Debug, PartialEq)]
-pub struct Collector {
-    pub name: String,
-    pub enabled: bool,
-}
-
-pub async fn collectors() -> Result<Vec<Collector>, String> {
-    get("api/v1/collectors").await
+/// A JSON object of strings (a label set, flags) as a map; other values
+/// are left out.
+pub fn string_map(v: &serde_json::Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Switches a host collector on or off (`POST /api/v1/collectors/<name>`).

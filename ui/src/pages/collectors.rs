@@ -5,8 +5,21 @@
 //! asked.
 
 use leptos::prelude::*;
+use serde_json::Value;
 
+use super::status::loaded;
 use crate::api;
+
+/// `(name, enabled)` of each collector in the answer.
+pub fn collector_list(v: &Value) -> Vec<(String, bool)> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| Some((c["name"].as_str()?.to_string(), c["enabled"].as_bool()?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 #[component]
 pub fn Collectors() -> impl IntoView {
@@ -14,10 +27,6 @@ pub fn Collectors() -> impl IntoView {
     // The collector being switched: its switch waits for the answer.
     let (busy, set_busy) = signal(None::<String>);
     let (error, set_error) = signal(None::<String>);
-    let list = LocalResource::new(move || {
-        version.track();
-        api::collectors()
-    });
     let switch = move |name: String, on: bool| {
         set_busy.set(Some(name.clone()));
         set_error.set(None);
@@ -36,31 +45,29 @@ pub fn Collectors() -> impl IntoView {
             "stops its metrics from the next scrape until it is switched on or pharos restarts."
         </p>
         {move || error.get().map(|e| view! { <p class="panel-error">{e}</p> })}
-        <Transition fallback=|| view! { <p class="hint">"Loading…"</p> }>
-            {move || list.get().map(|r| match r {
-                Err(e) => view! { <p class="panel-error">{e}</p> }.into_any(),
-                Ok(cs) => view! {
+        {loaded(&["api/v1/collectors"], Some(version), move |vs| view! {
                     <table class="result kv collectors">
                         <thead><tr><th>"Collector"</th><th>"State"</th><th>"Switch"</th></tr></thead>
                         <tbody>
-                            {cs.into_iter().map(|c| {
-                                let name = c.name.clone();
+                            {collector_list(&vs[0]).into_iter().map(|(name, enabled)| {
                                 let pending = {
                                     let name = name.clone();
                                     move || busy.get().as_deref() == Some(name.as_str())
                                 };
-                                let state = if c.enabled { "on" } else { "off" };
+                                let state = if enabled { "on" } else { "off" };
+                                let label = format!("{name} collector");
+                                let (attr, cell) = (name.clone(), name.clone());
                                 view! {
-                                    <tr data-collector=c.name.clone()>
-                                        <td>{c.name.clone()}</td>
-                                        <td><span class=format!("health {}", if c.enabled { "up" } else { "unknown" })>{state}</span></td>
+                                    <tr data-collector=attr>
+                                        <td>{cell}</td>
+                                        <td><span class=format!("health {}", if enabled { "up" } else { "unknown" })>{state}</span></td>
                                         <td>
                                             <label class="switch">
                                                 <input
                                                     type="checkbox"
                                                     role="switch"
-                                                    aria-label=format!("{} collector", c.name)
-                                                    prop:checked=c.enabled
+                                                    aria-label=label
+                                                    prop:checked=enabled
                                                     disabled=pending
                                                     on:change=move |ev| switch(name.clone(), event_target_checked(&ev))
                                                 />
@@ -72,8 +79,18 @@ pub fn Collectors() -> impl IntoView {
                             }).collect_view()}
                         </tbody>
                     </table>
-                }.into_any(),
-            })}
-        </Transition>
+        }.into_any())}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn collectors_read_from_the_answer() {
+        let v = serde_json::json!([{"name": "cpu", "enabled": true}, {"name": "arp", "enabled": false}, {"bad": 1}]);
+        assert_eq!(
+            super::collector_list(&v),
+            [("cpu".to_string(), true), ("arp".to_string(), false)]
+        );
     }
 }

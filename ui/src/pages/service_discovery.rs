@@ -7,9 +7,42 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
+use serde_json::Value;
 
-use super::status::{limit_note, Filter, ROW_LIMIT};
-use crate::api::{self, DiscoveredTarget};
+use super::status::{limit_note, loaded, Filter, ROW_LIMIT};
+use crate::api::string_map;
+
+/// A target as the page shows it: its labels before relabeling and,
+/// unless relabeling dropped it, after.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiscoveredTarget {
+    pub scrape_pool: String,
+    pub discovered_labels: BTreeMap<String, String>,
+    /// The target labels; `None` for a dropped target.
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// The targets of a `/api/v1/targets?state=any` answer: the active ones,
+/// then the dropped ones.
+pub fn discovered_targets(data: &Value) -> Vec<DiscoveredTarget> {
+    let read = |key: &str, dropped: bool| -> Vec<DiscoveredTarget> {
+        data[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|t| DiscoveredTarget {
+                        scrape_pool: t["scrapePool"].as_str().unwrap_or_default().to_string(),
+                        discovered_labels: string_map(&t["discoveredLabels"]),
+                        labels: (!dropped).then(|| string_map(&t["labels"])),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut all = read("activeTargets", false);
+    all.extend(read("droppedTargets", true));
+    all
+}
 
 /// A scrape pool as the page shows it.
 #[derive(Debug, PartialEq)]
@@ -101,7 +134,6 @@ fn labels_view(labels: &BTreeMap<String, String>) -> impl IntoView {
 #[component]
 pub fn ServiceDiscovery() -> impl IntoView {
     let (filter, set_filter) = signal(String::new());
-    let targets = LocalResource::new(api::discovered_targets);
     view! {
         <div class="dashboard-header">
             <h1>"Service Discovery"</h1>
@@ -113,10 +145,8 @@ pub fn ServiceDiscovery() -> impl IntoView {
                 on:input=move |ev| set_filter.set(event_target_value(&ev))
             />
         </div>
-        <Transition fallback=|| view! { <p class="hint">"Loading…"</p> }>
-            {move || targets.get().map(|r| match r {
-                Err(e) => view! { <p class="panel-error">{e}</p> }.into_any(),
-                Ok(all) => {
+        {loaded(&["api/v1/targets?state=any"], None, move |vs| {
+                    let all = discovered_targets(&vs[0]);
                     let (pools, matched) = pools(&all, &Filter::new(&filter.get()), ROW_LIMIT);
                     let shown: usize = pools.iter().map(|p| p.rows.len()).sum();
                     let note = limit_note(shown, matched);
@@ -153,9 +183,7 @@ pub fn ServiceDiscovery() -> impl IntoView {
                         }).collect_view()}
                         {note.map(|n| view! { <p class="hint">{n}</p> })}
                     }.into_any()
-                }
-            })}
-        </Transition>
+        })}
     }
 }
 
@@ -188,6 +216,24 @@ mod tests {
             target("node", "c:9100", true),
             target("node", "d:9100", false),
         ]
+    }
+
+    #[test]
+    fn targets_read_from_the_answer() {
+        let v: Value = serde_json::from_str(
+            r#"{"activeTargets": [{"discoveredLabels": {"__address__": "a:1", "job": "x"},
+                    "labels": {"instance": "a:1", "job": "x"}, "scrapePool": "x", "health": "up"}],
+                "droppedTargets": [{"discoveredLabels": {"__address__": "b:1"}, "scrapePool": "x"}]}"#,
+        )
+        .unwrap();
+        let ts = discovered_targets(&v);
+        assert_eq!(ts.len(), 2);
+        assert_eq!(ts[0].labels.as_ref().unwrap()["instance"], "a:1");
+        assert_eq!(ts[0].discovered_labels["__address__"], "a:1");
+        assert_eq!(
+            (ts[1].scrape_pool.as_str(), ts[1].labels.is_none()),
+            ("x", true)
+        );
     }
 
     #[test]

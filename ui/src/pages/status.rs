@@ -5,11 +5,13 @@
 //! [`super::service_discovery`], [`super::tsdb_status`],
 //! [`super::collectors`].
 //!
-//! The helpers every status table shares live here: [`Filter`] (what the
-//! filter boxes match) and [`ROW_LIMIT`] with [`capped`], so a table of
-//! thousands of rows renders only its first thousand.
+//! The helpers every status page shares live here: [`loaded`] (fetch and
+//! show, one reactive machinery for all of them, which keeps the bundle
+//! small), [`Filter`] (what the filter boxes match) and [`ROW_LIMIT`] with
+//! [`capped`], so a table of thousands of rows renders only its first
+//! thousand.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -52,6 +54,50 @@ pub fn capped<T>(rows: impl IntoIterator<Item = T>, limit: usize) -> (Vec<T>, us
         total += 1;
     }
     (shown, total)
+}
+
+/// What a status page shows of the answers it loaded.
+type Render = Arc<dyn Fn(&[Value]) -> AnyView + Send + Sync>;
+
+/// The `data` of the API answers at `urls` (read again whenever `trigger`
+/// changes), shown by `render`; "Loading…" until they arrive, the error if
+/// one fails.
+pub fn loaded(
+    urls: &'static [&'static str],
+    trigger: Option<ReadSignal<u32>>,
+    render: impl Fn(&[Value]) -> AnyView + Send + Sync + 'static,
+) -> AnyView {
+    // Not generic past this point: every page shares one instance of the
+    // resource and Transition code.
+    loaded_boxed(urls, trigger, Arc::new(render))
+}
+
+fn loaded_boxed(
+    urls: &'static [&'static str],
+    trigger: Option<ReadSignal<u32>>,
+    render: Render,
+) -> AnyView {
+    let data = LocalResource::new(move || {
+        if let Some(t) = trigger {
+            t.track();
+        }
+        async move {
+            let mut out = Vec::with_capacity(urls.len());
+            for u in urls {
+                out.push(api::data(u).await?);
+            }
+            Ok::<_, String>(out)
+        }
+    });
+    view! {
+        <Transition fallback=|| view! { <p class="hint">"Loading…"</p> }>
+            {move || data.get().map(|r| match r {
+                Err(e) => view! { <p class="panel-error">{e}</p> }.into_any(),
+                Ok(vs) => render(&vs),
+            })}
+        </Transition>
+    }
+    .into_any()
 }
 
 /// The note under a table that shows only part of its rows.
@@ -164,9 +210,11 @@ const BUILD_KEYS: &[(&str, &str)] = &[
     ("goVersion", "goVersion"),
 ];
 
-/// `(title, value)` rows of a status map: the `known` keys first in their
-/// order and with their titles, then any others by name.
-pub fn info_rows(map: &BTreeMap<String, Value>, known: &[(&str, &str)]) -> Vec<(String, String)> {
+/// `(title, value)` rows of a status object: the `known` keys first in
+/// their order and with their titles, then any others by name.
+pub fn info_rows(map: &Value, known: &[(&str, &str)]) -> Vec<(String, String)> {
+    let empty = serde_json::Map::new();
+    let map = map.as_object().unwrap_or(&empty);
     let text = |k: &str, v: &Value| match v {
         Value::String(s) => s.clone(),
         Value::Bool(b) if k == "reloadConfigSuccess" => {
@@ -186,52 +234,64 @@ pub fn info_rows(map: &BTreeMap<String, Value>, known: &[(&str, &str)]) -> Vec<(
     rows
 }
 
-fn info_table(title: &'static str, rows: Vec<(String, String)>) -> impl IntoView {
+/// A plain table of text cells: the one table view every status page
+/// uses (one view type keeps the bundle small). `head` empty: no header
+/// row.
+pub fn table(class: &'static str, head: Vec<String>, rows: Vec<Vec<String>>) -> AnyView {
+    view! {
+        <table class=class>
+            {(!head.is_empty()).then(|| view! {
+                <thead><tr>{head.into_iter().map(|h| view! { <th>{h}</th> }).collect_view()}</tr></thead>
+            })}
+            <tbody>
+                {rows.into_iter().map(|r| view! {
+                    <tr>{r.into_iter().map(|c| view! { <td>{c}</td> }).collect_view()}</tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+/// A panel with a title over a table.
+pub fn titled_table(
+    title: &'static str,
+    class: &'static str,
+    head: Vec<String>,
+    rows: Vec<Vec<String>>,
+) -> AnyView {
     view! {
         <section class="panel status-section">
             <h2 class="panel-title">{title}</h2>
-            <table class="result kv">
-                <tbody>
-                    {rows.into_iter().map(|(k, v)| view! { <tr><th>{k}</th><td>{v}</td></tr> }).collect_view()}
-                </tbody>
-            </table>
+            {table(class, head, rows)}
         </section>
     }
+    .into_any()
+}
+
+fn info_table(title: &'static str, rows: Vec<(String, String)>) -> AnyView {
+    let rows = rows.into_iter().map(|(k, v)| vec![k, v]).collect();
+    titled_table(title, "result kv info", Vec::new(), rows)
 }
 
 /// `/status`: Runtime Information and Build Information.
 #[component]
 pub fn RuntimeAndBuild() -> impl IntoView {
-    let info = LocalResource::new(|| async {
-        let runtime = api::status_map("runtimeinfo").await?;
-        let build = api::status_map("buildinfo").await?;
-        Ok::<_, String>((runtime, build))
-    });
+    const URLS: &[&str] = &["api/v1/status/runtimeinfo", "api/v1/status/buildinfo"];
     view! {
         <div class="dashboard-header"><h1>"Runtime & Build Information"</h1></div>
-        <Transition fallback=|| view! { <p class="hint">"Loading…"</p> }>
-            {move || info.get().map(|r| match r {
-                Err(e) => view! { <p class="panel-error">{e}</p> }.into_any(),
-                Ok((runtime, build)) => view! {
-                    {info_table("Runtime Information", info_rows(&runtime, RUNTIME_KEYS))}
-                    {info_table("Build Information", info_rows(&build, BUILD_KEYS))}
-                }.into_any(),
-            })}
-        </Transition>
+        {loaded(URLS, None, |vs| view! {
+            {info_table("Runtime Information", info_rows(&vs[0], RUNTIME_KEYS))}
+            {info_table("Build Information", info_rows(&vs[1], BUILD_KEYS))}
+        }.into_any())}
     }
 }
 
 /// `(--name, value)` of the flags `filter` matches (name or value).
-pub fn flag_rows(flags: &BTreeMap<String, Value>, filter: &Filter) -> Vec<(String, String)> {
-    flags
-        .iter()
-        .map(|(k, v)| {
-            let v = v
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| v.to_string());
-            (format!("--{k}"), v)
-        })
+pub fn flag_rows(flags: &Value, filter: &Filter) -> Vec<(String, String)> {
+    api::string_map(flags)
+        .into_iter()
+        .map(|(k, v)| (format!("--{k}"), v))
         .filter(|(k, v)| filter.matches(&format!("{k} {v}")))
         .collect()
 }
@@ -240,7 +300,6 @@ pub fn flag_rows(flags: &BTreeMap<String, Value>, filter: &Filter) -> Vec<(Strin
 #[component]
 pub fn Flags() -> impl IntoView {
     let (filter, set_filter) = signal(String::new());
-    let flags = LocalResource::new(|| api::status_map("flags"));
     view! {
         <div class="dashboard-header">
             <h1>"Command-Line Flags"</h1>
@@ -252,25 +311,19 @@ pub fn Flags() -> impl IntoView {
                 on:input=move |ev| set_filter.set(event_target_value(&ev))
             />
         </div>
-        <Transition fallback=|| view! { <p class="hint">"Loading…"</p> }>
-            {move || flags.get().map(|r| match r {
-                Err(e) => view! { <p class="panel-error">{e}</p> }.into_any(),
-                Ok(all) => {
-                    let (rows, total) = capped(flag_rows(&all, &Filter::new(&filter.get())), ROW_LIMIT);
+        {loaded(&["api/v1/status/flags"], None, move |vs| {
+                    let (rows, total) = capped(flag_rows(&vs[0], &Filter::new(&filter.get())), ROW_LIMIT);
                     let note = limit_note(rows.len(), total);
                     view! {
-                        <table class="result kv flags">
-                            <thead><tr><th>"Flag"</th><th>"Value"</th></tr></thead>
-                            <tbody>
-                                {rows.into_iter().map(|(k, v)| view! { <tr><td>{k}</td><td>{v}</td></tr> }).collect_view()}
-                            </tbody>
-                        </table>
+                        {table(
+                            "result kv flags",
+                            vec!["Flag".into(), "Value".into()],
+                            rows.into_iter().map(|(k, v)| vec![k, v]).collect(),
+                        )}
                         {(total == 0).then(|| view! { <p class="hint">"No flag matches."</p> })}
                         {note.map(|n| view! { <p class="hint">{n}</p> })}
                     }.into_any()
-                }
-            })}
-        </Transition>
+        })}
     }
 }
 
@@ -326,7 +379,8 @@ async fn copy_to_clipboard(text: &str) -> bool {
 /// `/config`: the configuration in force, as YAML.
 #[component]
 pub fn Config() -> impl IntoView {
-    let yaml = LocalResource::new(api::config_yaml);
+    // The YAML shown, for the copy button.
+    let (yaml, set_yaml) = signal(String::new());
     let (copied, set_copied) = signal(None::<bool>);
     view! {
         <div class="dashboard-header">
@@ -334,7 +388,7 @@ pub fn Config() -> impl IntoView {
             <button
                 class="run copy"
                 on:click=move |_| {
-                    let Some(Ok(text)) = yaml.get_untracked() else { return };
+                    let text = yaml.get_untracked();
                     leptos::task::spawn_local(async move {
                         set_copied.set(Some(copy_to_clipboard(&text).await));
                     });
@@ -347,12 +401,11 @@ pub fn Config() -> impl IntoView {
                 }}
             </button>
         </div>
-        <Transition fallback=|| view! { <p class="hint">"Loading…"</p> }>
-            {move || yaml.get().map(|r| match r {
-                Err(e) => view! { <p class="panel-error">{e}</p> }.into_any(),
-                Ok(y) => view! { <pre class="panel config-yaml">{y}</pre> }.into_any(),
-            })}
-        </Transition>
+        {loaded(&["api/v1/status/config"], None, move |vs| {
+            let y = vs[0]["yaml"].as_str().unwrap_or_default().to_string();
+            set_yaml.set(y.clone());
+            view! { <pre class="panel config-yaml">{y}</pre> }.into_any()
+        })}
     }
 }
 
@@ -381,7 +434,7 @@ mod tests {
 
     #[test]
     fn runtime_rows_use_prometheus_titles_in_its_order() {
-        let map: BTreeMap<String, Value> = serde_json::from_str(
+        let map: Value = serde_json::from_str(
             r#"{"storageRetention":"15d","CWD":"/var/lib/pharos","reloadConfigSuccess":false,
                 "startTime":"2024-01-01T00:00:00Z","goroutineCount":6,"extra":"x"}"#,
         )
@@ -399,7 +452,7 @@ mod tests {
                 s("extra", "x"),
             ]
         );
-        let build: BTreeMap<String, Value> =
+        let build: Value =
             serde_json::from_str(r#"{"goVersion":"rust","version":"0.1.0"}"#).unwrap();
         assert_eq!(
             info_rows(&build, BUILD_KEYS),
@@ -409,7 +462,7 @@ mod tests {
 
     #[test]
     fn flags_get_dashes_and_filter_on_name_or_value() {
-        let map: BTreeMap<String, Value> = serde_json::from_str(
+        let map: Value = serde_json::from_str(
             r#"{"storage.tsdb.retention.time":"15d","web.listen-address":":9090","log.level":"info"}"#,
         )
         .unwrap();

@@ -4,8 +4,9 @@
 //! Status → TSDB Status page shows `/api/v1/status/tsdb`.
 
 use leptos::prelude::*;
+use serde_json::Value;
 
-use crate::api::{self, NameCount};
+use super::status::{loaded, table, titled_table};
 
 /// A time in Unix milliseconds as ISO 8601 in UTC (`2024-01-31T12:00:00.000Z`,
 /// JavaScript's `toISOString`), the way Prometheus shows the head's bounds.
@@ -39,57 +40,63 @@ pub fn head_time(ms: i64, series: u64) -> String {
     format!("{} ({ms})", iso_utc(ms))
 }
 
-fn top_table(title: &'static str, unit: &'static str, rows: Vec<NameCount>) -> impl IntoView {
-    view! {
-        <section class="panel status-section">
-            <h3 class="panel-title">{title}</h3>
-            <table class="result kv top">
-                <thead><tr><th>"Name"</th><th class="value">{unit}</th></tr></thead>
-                <tbody>
-                    {rows.into_iter().map(|r| view! {
-                        <tr><td>{r.name}</td><td class="value">{r.value}</td></tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </section>
-    }
+/// `(name, value)` of a top list: `[{"name": …, "value": …}, …]`.
+pub fn top_list(v: &Value) -> Vec<(String, u64)> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    let name = e["name"].as_str().unwrap_or_default().to_string();
+                    (name, e["value"].as_u64().unwrap_or(0))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn top_table(title: &'static str, unit: &str, list: &Value) -> AnyView {
+    let rows = top_list(list)
+        .into_iter()
+        .map(|(name, value)| vec![name, value.to_string()])
+        .collect();
+    titled_table(
+        title,
+        "result kv top",
+        vec!["Name".into(), unit.into()],
+        rows,
+    )
 }
 
 #[component]
 pub fn TsdbStatus() -> impl IntoView {
-    let status = LocalResource::new(api::tsdb_status);
     view! {
         <div class="dashboard-header"><h1>"TSDB Status"</h1></div>
-        <Transition fallback=|| view! { <p class="hint">"Loading…"</p> }>
-            {move || status.get().map(|r| match r {
-                Err(e) => view! { <p class="panel-error">{e}</p> }.into_any(),
-                Ok(s) => {
-                    let h = s.head_stats;
+        {loaded(&["api/v1/status/tsdb"], None, |vs| {
+                    let s = &vs[0];
+                    let h = &s["headStats"];
+                    let n = |k: &str| h[k].as_u64().unwrap_or(0);
+                    let t = |k: &str| h[k].as_i64().unwrap_or(i64::MAX);
+                    let series = n("numSeries");
                     view! {
                         <section class="panel status-section head-stats">
                             <h2 class="panel-title">"Head Stats"</h2>
-                            <table class="result kv">
-                                <thead>
-                                    <tr><th>"Number of Series"</th><th>"Number of Chunks"</th><th>"Number of Label Pairs"</th></tr>
-                                </thead>
-                                <tbody>
-                                    <tr><td>{h.num_series}</td><td>{h.chunk_count}</td><td>{h.num_label_pairs}</td></tr>
-                                </tbody>
-                            </table>
-                            <p>"Current Min Time: "{head_time(h.min_time, h.num_series)}</p>
-                            <p>"Current Max Time: "{head_time(h.max_time, h.num_series)}</p>
+                            {table(
+                                "result kv",
+                                ["Number of Series", "Number of Chunks", "Number of Label Pairs"].map(String::from).to_vec(),
+                                vec![vec![series.to_string(), n("chunkCount").to_string(), n("numLabelPairs").to_string()]],
+                            )}
+                            <p>"Current Min Time: "{head_time(t("minTime"), series)}</p>
+                            <p>"Current Max Time: "{head_time(t("maxTime"), series)}</p>
                         </section>
                         <h2 class="status-heading">"Head Cardinality Stats"</h2>
                         <div class="top-tables">
-                            {top_table("Top 10 label names with value count", "Count", s.label_value_count_by_label_name)}
-                            {top_table("Top 10 series count by metric names", "Count", s.series_count_by_metric_name)}
-                            {top_table("Top 10 label names with high memory usage", "Bytes", s.memory_in_bytes_by_label_name)}
-                            {top_table("Top 10 series count by label value pairs", "Count", s.series_count_by_label_value_pair)}
+                            {top_table("Top 10 label names with value count", "Count", &s["labelValueCountByLabelName"])}
+                            {top_table("Top 10 series count by metric names", "Count", &s["seriesCountByMetricName"])}
+                            {top_table("Top 10 label names with high memory usage", "Bytes", &s["memoryInBytesByLabelName"])}
+                            {top_table("Top 10 series count by label value pairs", "Count", &s["seriesCountByLabelValuePair"])}
                         </div>
                     }.into_any()
-                }
-            })}
-        </Transition>
+        })}
     }
 }
 
@@ -103,6 +110,22 @@ mod tests {
         assert_eq!(iso_utc(1_706_702_400_123), "2024-01-31T12:00:00.123Z");
         assert_eq!(iso_utc(951_825_600_000), "2000-02-29T12:00:00.000Z");
         assert_eq!(iso_utc(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn top_lists_read_from_the_answer() {
+        let v: Value = serde_json::from_str(
+            r#"[{"name":"node_cpu_seconds_total","value":16},{"name":"up","value":3}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            top_list(&v),
+            [
+                ("node_cpu_seconds_total".to_string(), 16),
+                ("up".to_string(), 3)
+            ]
+        );
+        assert!(top_list(&Value::Null).is_empty());
     }
 
     #[test]
