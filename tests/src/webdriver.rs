@@ -79,11 +79,19 @@ impl Browser {
         }
     }
 
-    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, String> {
+    fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let mut req = self.http.request(method, url);
         req = req.json(&body.unwrap_or_else(|| json!({})));
-        let r: Value = req.send().and_then(|r| r.json()).map_err(|e| e.to_string())?;
+        let r: Value = req
+            .send()
+            .and_then(|r| r.json())
+            .map_err(|e| e.to_string())?;
         match r["value"].get("error") {
             Some(e) => Err(format!("{e}: {}", r["value"]["message"])),
             None => Ok(r["value"].clone()),
@@ -184,7 +192,9 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.http.delete(format!("{}/session/{}", self.base, self.session)).send();
+        let _ = self
+            .http
+            .delete(format!("{}/session/{}", self.base, self.session))
+            .send();
     }
 }
-

@@ -5,12 +5,13 @@
 //! API render; variables re-query. Screenshots go to
 //! `target/ui-screenshots/` to be looked at.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use pharos_tests::ui::{dashboard_panels, screenshots, start_pharos_for_ui as start};
+use pharos_tests::wait_for;
 use pharos_tests::webdriver::Browser;
-use pharos_tests::{pharos_bin, wait_for, ChildGuard};
 use serde_json::{json, Value};
 
 fn chromium() -> &'static str {
@@ -20,12 +21,6 @@ fn chromium() -> &'static str {
         }
     }
     panic!("the UI tests need Chromium: apt-get install -y chromium (tests/run.sh does)");
-}
-
-fn screenshots() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/ui-screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// Runs headless Chromium on `url` for `budget_ms` of virtual time with
@@ -53,95 +48,6 @@ fn browse(url: &str, budget_ms: u32, extra: &[&str]) -> String {
         .expect("chromium runs");
     // Leptos marks the ends of dynamic children with empty comments.
     String::from_utf8_lossy(&out.stdout).replace("<!---->", "")
-}
-
-/// pharos scraping itself and its host collector every second (the
-/// built-in configuration's jobs, faster, so a test sees data at once).
-fn start(prefix: &str) -> (tempfile::TempDir, ChildGuard, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let port = pharos_tests::free_tcp_port();
-    let addr = format!("127.0.0.1:{port}");
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global: {{scrape_interval: 1s}}\nrule_files: [rules.yml]\nscrape_configs:\n\
-             - job_name: pharos\n  metrics_path: {prefix}/metrics\n  static_configs: [{{targets: ['{addr}']}}]\n\
-             - job_name: node\n  metrics_path: {prefix}/node/metrics\n  static_configs: [{{targets: ['{addr}']}}]\n\
-             - job_name: broken\n  static_configs: [{{targets: ['127.0.0.1:1']}}]\n"
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("rules.yml"),
-        "groups:\n- name: ui\n  interval: 1s\n  rules:\n\
-         \x20 - alert: AlwaysFiring\n    expr: vector(1)\n    labels: {severity: page}\n    annotations: {summary: 'It always fires'}\n\
-         \x20 - alert: AlwaysPending\n    expr: vector(1)\n    for: 1h\n",
-    )
-    .unwrap();
-    let mut cmd = Command::new(pharos_bin());
-    cmd.arg(format!("--web.listen-address={addr}"))
-        .arg(format!(
-            "--storage.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--config.file={}", config.display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if !prefix.is_empty() {
-        cmd.arg(format!("--web.route-prefix={prefix}"));
-    }
-    let child = ChildGuard::spawn(&mut cmd);
-    let base = format!("http://{addr}{prefix}");
-    // Graphs step at least 15 s (the scrape interval dashboards assume):
-    // 20 s of 1 s scrapes put a step after the first sample.
-    wait_for(Duration::from_secs(60), "20 scrapes of the host", || {
-        let url =
-            format!("{base}/api/v1/query?query=count(count_over_time(node_load1%5B1m%5D)%3E%3D20)");
-        let r = reqwest::blocking::get(&url).map_err(|e| e.to_string())?;
-        let text = r.text().map_err(|e| e.to_string())?;
-        if text.contains("\"value\"") {
-            Ok(())
-        } else {
-            Err(text)
-        }
-    });
-    (dir, child, base)
-}
-
-/// Waits until every dashboard panel on the page has its answer, then
-/// returns `(title, state, series drawn, text)` for each: the state is
-/// `ok`, `nodata` or `error`; series is −1 for panels without a graph.
-fn dashboard_panels(b: &Browser) -> Vec<(String, String, i64, String)> {
-    b.wait(
-        "every panel answered",
-        Duration::from_secs(60),
-        "const ps = document.querySelectorAll('section.grid-panel');
-         return ps.length > 0 && Array.from(ps).every(p => p.dataset.state !== 'loading');",
-    );
-    // A graph draws once its data arrived: give the canvases a moment.
-    std::thread::sleep(Duration::from_millis(500));
-    let v = b.eval(
-        "return Array.from(document.querySelectorAll('section.grid-panel')).map(p => {
-            const plot = p.querySelector('.plot');
-            const drawn = plot ? (p.querySelector('canvas') ? Number(plot.dataset.series) : 0) : -1;
-            return [p.querySelector('.panel-title').textContent, p.dataset.state, drawn,
-                    p.querySelector('.panel-body').innerText.slice(0, 300)];
-        });",
-        vec![],
-    );
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p[0].as_str().unwrap().to_string(),
-                p[1].as_str().unwrap().to_string(),
-                p[2].as_i64().unwrap(),
-                p[3].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
 }
 
 #[test]
@@ -175,12 +81,26 @@ fn home_draws_the_host_dashboard_with_live_data() {
         assert_eq!(state, "ok", "{title}: {text}");
         assert_ne!(*series, 0, "{title} drew no series");
     }
-    let text = |t: &str| panels.iter().find(|p| p.0 == t).unwrap().3.trim().to_string();
+    let text = |t: &str| {
+        panels
+            .iter()
+            .find(|p| p.0 == t)
+            .unwrap()
+            .3
+            .trim()
+            .to_string()
+    };
     assert!(text("CPU busy").ends_with('%'), "{panels:?}");
     assert!(text("Memory total").ends_with("iB"), "{panels:?}");
-    assert!(text("CPU cores").parse::<u32>().is_ok_and(|n| n >= 1), "{panels:?}");
+    assert!(
+        text("CPU cores").parse::<u32>().is_ok_and(|n| n >= 1),
+        "{panels:?}"
+    );
     // Load average: 1, 5 and 15 minutes (and the cores).
-    assert!(panels.iter().any(|p| p.0 == "Load average" && p.2 >= 3), "{panels:?}");
+    assert!(
+        panels.iter().any(|p| p.0 == "Load average" && p.2 >= 3),
+        "{panels:?}"
+    );
     b.screenshot(&screenshots().join("home.png"));
 }
 
@@ -207,7 +127,10 @@ fn node_exporter_full_imported_through_the_grafana_api_renders() {
         .send()
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    let url = r.json::<Value>().unwrap()["importedUrl"].as_str().unwrap().to_string();
+    let url = r.json::<Value>().unwrap()["importedUrl"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(url, "/d/rYdddlPWk/node-exporter-full");
     let b = Browser::start(1600, 1400);
     b.goto(&format!("{base}{url}?from=now-5m"));
@@ -231,10 +154,17 @@ fn node_exporter_full_imported_through_the_grafana_api_renders() {
         vec![],
     );
     assert_eq!(vars[0], json!("node"), "{vars}");
-    assert!(b.eval("return location.search", vec![]).as_str().unwrap().contains("var-job=node"));
+    assert!(b
+        .eval("return location.search", vec![])
+        .as_str()
+        .unwrap()
+        .contains("var-job=node"));
     b.screenshot(&screenshots().join("node-exporter-full.png"));
     // Opening a collapsed row queries and draws its panels.
-    b.eval("document.querySelectorAll('.row-header')[2].click()", vec![]);
+    b.eval(
+        "document.querySelectorAll('.row-header')[2].click()",
+        vec![],
+    );
     let panels = dashboard_panels(&b);
     assert_eq!(panels.len(), 25, "{panels:?}");
     let errors: Vec<_> = panels.iter().filter(|p| p.1 == "error").collect();
@@ -292,7 +222,10 @@ fn a_variable_change_requeries_the_panels() {
         "return document.querySelector('[data-var=instance] select').value == '127.0.0.1:1'",
     );
     let search = b.eval("return location.search", vec![]);
-    assert!(search.as_str().unwrap().contains("var-job=broken"), "{search}");
+    assert!(
+        search.as_str().unwrap().contains("var-job=broken"),
+        "{search}"
+    );
     b.screenshot(&screenshots().join("variables.png"));
 }
 
@@ -320,7 +253,10 @@ fn a_dashboard_edited_saved_and_reloaded() {
     let b = Browser::start(1400, 1000);
     b.goto(&format!("{base}/d/edit-me"));
     let panels = dashboard_panels(&b);
-    assert_eq!((panels[0].0.as_str(), panels[0].3.trim()), ("Old title", "7"));
+    assert_eq!(
+        (panels[0].0.as_str(), panels[0].3.trim()),
+        ("Old title", "7")
+    );
     b.click(".dash-controls button[title='Edit this dashboard']");
     b.click(".panel-tools .edit");
     b.fill(".editor-options .field input", "Targets up");
@@ -343,7 +279,10 @@ fn a_dashboard_edited_saved_and_reloaded() {
     b.goto(&format!("{base}/d/edit-me"));
     let panels = dashboard_panels(&b);
     // pharos and node up, broken down.
-    assert_eq!((panels[0].0.as_str(), panels[0].3.trim()), ("Targets up", "2"));
+    assert_eq!(
+        (panels[0].0.as_str(), panels[0].3.trim()),
+        ("Targets up", "2")
+    );
     let stored: Value = http
         .get(format!("{base}/api/dashboards/uid/edit-me"))
         .send()
@@ -351,7 +290,10 @@ fn a_dashboard_edited_saved_and_reloaded() {
         .json()
         .unwrap();
     assert_eq!(stored["dashboard"]["version"], 2);
-    assert_eq!(stored["dashboard"]["panels"][0]["targets"][0]["expr"], "sum(up)");
+    assert_eq!(
+        stored["dashboard"]["panels"][0]["targets"][0]["expr"],
+        "sum(up)"
+    );
     // Someone else saves version 3; this page still has version 2.
     let mut theirs = stored["dashboard"].clone();
     theirs["title"] = json!("Theirs");
@@ -395,13 +337,25 @@ fn a_silence_created_from_an_alert_silences_it_and_expires() {
         let v: Value = reqwest::blocking::get(url).unwrap().json().unwrap();
         v[0]["status"]["state"].as_str().unwrap_or("").to_string()
     };
-    wait_for(Duration::from_secs(30), "the alert in the Alertmanager", || {
-        let s = state();
-        if s == "active" { Ok(()) } else { Err(s) }
-    });
+    wait_for(
+        Duration::from_secs(30),
+        "the alert in the Alertmanager",
+        || {
+            let s = state();
+            if s == "active" {
+                Ok(())
+            } else {
+                Err(s)
+            }
+        },
+    );
     let b = Browser::start(1300, 900);
     b.goto(&format!("{base}/alerts"));
-    b.wait("the alerts", Duration::from_secs(20), "return document.querySelector('a.silence') != null");
+    b.wait(
+        "the alerts",
+        Duration::from_secs(20),
+        "return document.querySelector('a.silence') != null",
+    );
     b.click("a.silence");
     b.wait(
         "the preview of the silenced alert",
@@ -412,7 +366,13 @@ fn a_silence_created_from_an_alert_silences_it_and_expires() {
         "return Array.from(document.querySelectorAll('.matcher-row')).map(r => r.querySelector('.m-name').value + r.querySelector('.m-op').value + r.querySelector('.m-value').value)",
         vec![],
     );
-    assert!(matchers.as_array().unwrap().contains(&json!("alertname=AlwaysFiring")), "{matchers}");
+    assert!(
+        matchers
+            .as_array()
+            .unwrap()
+            .contains(&json!("alertname=AlwaysFiring")),
+        "{matchers}"
+    );
     b.fill(".silence-editor .creator", "ui test");
     b.fill(".silence-editor .comment", "planned maintenance");
     b.click(".silence-editor .create");
@@ -423,7 +383,11 @@ fn a_silence_created_from_an_alert_silences_it_and_expires() {
     );
     wait_for(Duration::from_secs(10), "the alert silenced", || {
         let s = state();
-        if s == "suppressed" { Ok(()) } else { Err(s) }
+        if s == "suppressed" {
+            Ok(())
+        } else {
+            Err(s)
+        }
     });
     b.screenshot(&screenshots().join("silences.png"));
     b.click("section.silences[data-state=active] button.expire");
@@ -435,7 +399,11 @@ fn a_silence_created_from_an_alert_silences_it_and_expires() {
     );
     wait_for(Duration::from_secs(10), "the alert active again", || {
         let s = state();
-        if s == "active" { Ok(()) } else { Err(s) }
+        if s == "active" {
+            Ok(())
+        } else {
+            Err(s)
+        }
     });
     b.goto(&format!("{base}/rules"));
     let rules = b.wait(
@@ -444,7 +412,13 @@ fn a_silence_created_from_an_alert_silences_it_and_expires() {
         "const r = document.querySelector('tr[data-rule=AlwaysFiring]'); return r && r.innerText;",
     );
     let rules = rules.as_str().unwrap();
-    assert!(rules.contains("alert: AlwaysFiring") && rules.contains("vector(1)") && rules.contains("OK") && rules.contains("FIRING"), "{rules}");
+    assert!(
+        rules.contains("alert: AlwaysFiring")
+            && rules.contains("vector(1)")
+            && rules.contains("OK")
+            && rules.contains("FIRING"),
+        "{rules}"
+    );
 }
 
 /// Behind a reverse proxy's path (`--web.route-prefix`), the page and its
@@ -491,7 +465,10 @@ fn ui_works_under_a_route_prefix_with_cached_compressed_assets() {
         vec![],
     );
     assert!(
-        links.as_array().unwrap().contains(&json!("/pharos/explore")),
+        links
+            .as_array()
+            .unwrap()
+            .contains(&json!("/pharos/explore")),
         "links keep the prefix: {links}"
     );
 }
@@ -511,7 +488,12 @@ fn prometheus_graph_links_open_explore() {
         "const r = Array.from(document.querySelectorAll('table.result td.series')).map(td => td.textContent);
          return r.length > 0 && r;",
     );
-    let rows: Vec<&str> = rows.as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    let rows: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
     assert_eq!(rows.len(), 3, "up of the three jobs: {rows:?}");
     assert!(rows.iter().any(|r| r.contains("job=\"node\"")), "{rows:?}");
     let url = format!(
@@ -521,11 +503,26 @@ fn prometheus_graph_links_open_explore() {
     let panels = dashboard_panels(&b);
     assert_eq!(panels.len(), 1, "{panels:?}");
     assert_eq!(panels[0].1, "ok", "{panels:?}");
-    let cpus = b.eval("return document.querySelectorAll('.legend-item').length", vec![]);
+    let cpus = b.eval(
+        "return document.querySelectorAll('.legend-item').length",
+        vec![],
+    );
     assert!(cpus.as_i64().unwrap() >= 2, "both queries drawn: {cpus}");
-    let names = b.eval("return Array.from(document.querySelectorAll('.legend-item')).map(l => l.textContent)", vec![]);
-    assert!(names.to_string().contains("node_load1"), "the second query's series: {names}");
-    assert_eq!(b.eval("return document.querySelector('.dash-controls select').value", vec![]), json!("15m"));
+    let names = b.eval(
+        "return Array.from(document.querySelectorAll('.legend-item')).map(l => l.textContent)",
+        vec![],
+    );
+    assert!(
+        names.to_string().contains("node_load1"),
+        "the second query's series: {names}"
+    );
+    assert_eq!(
+        b.eval(
+            "return document.querySelector('.dash-controls select').value",
+            vec![]
+        ),
+        json!("15m")
+    );
     b.screenshot(&screenshots().join("explore.png"));
     // Autocomplete and the error caret on the first editor.
     b.clear(".query-editor[data-query='0'] textarea");
@@ -535,10 +532,16 @@ fn prometheus_graph_links_open_explore() {
         Duration::from_secs(10),
         "const l = Array.from(document.querySelectorAll('.suggestions li b')).map(b => b.textContent); return l.length > 0 && l;",
     );
-    assert!(offered.as_array().unwrap().contains(&json!("node_load1")), "{offered}");
+    assert!(
+        offered.as_array().unwrap().contains(&json!("node_load1")),
+        "{offered}"
+    );
     // Tab takes the first suggestion.
     b.type_into(".query-editor[data-query='0'] textarea", "\u{E004}");
-    let value = b.eval("return document.querySelector(\".query-editor[data-query='0'] textarea\").value", vec![]);
+    let value = b.eval(
+        "return document.querySelector(\".query-editor[data-query='0'] textarea\").value",
+        vec![],
+    );
     assert!(value.as_str().unwrap().starts_with("node_load"), "{value}");
     b.fill(".query-editor[data-query='0'] textarea", "foo{bar=}");
     let caret = b.wait(

@@ -169,7 +169,11 @@ pub async fn query_at(query: &str, time: f64) -> Result<Vec<VectorSample>, Strin
             metric: BTreeMap::new(),
             value,
         }],
-        Instant::Matrix(_) => return Err("the query returns a range vector; it cannot be evaluated at one instant".into()),
+        Instant::Matrix(_) => {
+            return Err(
+                "the query returns a range vector; it cannot be evaluated at one instant".into(),
+            )
+        }
     })
 }
 
@@ -189,7 +193,11 @@ pub async fn label_values(
 }
 
 /// The label names (of the series `selector` selects, if given).
-pub async fn label_names(selector: Option<&str>, start: f64, end: f64) -> Result<Vec<String>, String> {
+pub async fn label_names(
+    selector: Option<&str>,
+    start: f64,
+    end: f64,
+) -> Result<Vec<String>, String> {
     let mut url = format!("api/v1/labels?start={start}&end={end}");
     if let Some(s) = selector {
         url.push_str(&format!("&match[]={}", enc(s)));
@@ -200,23 +208,34 @@ pub async fn label_names(selector: Option<&str>, start: f64, end: f64) -> Result
 /// A request to one of pharos's own or Grafana-compatible endpoints:
 /// `body` as JSON, the answer as JSON; a failure carries the answer's
 /// `message` (Grafana's errors) or `error` (Prometheus's).
-pub async fn json(method: &str, url: &str, body: Option<&serde_json::Value>) -> Result<serde_json::Value, String> {
+pub async fn json(
+    method: &str,
+    url: &str,
+    body: Option<&serde_json::Value>,
+) -> Result<serde_json::Value, String> {
     let window = web_sys::window().ok_or("no window")?;
     let init = web_sys::RequestInit::new();
     init.set_method(method);
     if let Some(b) = body {
         let headers = web_sys::Headers::new().map_err(js_error)?;
-        headers.set("Content-Type", "application/json").map_err(js_error)?;
+        headers
+            .set("Content-Type", "application/json")
+            .map_err(js_error)?;
         init.set_headers(&headers);
         init.set_body(&wasm_bindgen::JsValue::from_str(&b.to_string()));
     }
     let req = web_sys::Request::new_with_str_and_init(url, &init).map_err(js_error)?;
-    let resp = JsFuture::from(window.fetch_with_request(&req)).await.map_err(js_error)?;
+    let resp = JsFuture::from(window.fetch_with_request(&req))
+        .await
+        .map_err(js_error)?;
     let resp: web_sys::Response = resp.dyn_into().map_err(js_error)?;
     let status = resp.status();
-    let text = JsFuture::from(resp.text().map_err(js_error)?).await.map_err(js_error)?;
+    let text = JsFuture::from(resp.text().map_err(js_error)?)
+        .await
+        .map_err(js_error)?;
     let text = text.as_string().unwrap_or_default();
-    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    let value: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
     if (200..300).contains(&status) {
         return Ok(value);
     }

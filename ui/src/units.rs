@@ -37,7 +37,9 @@ pub enum Unit {
     Bool(&'static str, &'static str),
 }
 
-const SI: &[&str] = &["f", "p", "n", "µ", "m", "", "k", "M", "G", "T", "P", "E", "Z", "Y"];
+const SI: &[&str] = &[
+    "f", "p", "n", "µ", "m", "", "k", "M", "G", "T", "P", "E", "Z", "Y",
+];
 const IEC: &[&str] = &["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"];
 const SHORT: &[&str] = &[
     "", " K", " Mil", " Bil", " Tri", " Quadr", " Quint", " Sext", " Sept",
@@ -138,7 +140,6 @@ impl Unit {
             _ => Unit::Short,
         }
     }
-
 }
 
 /// `v` in `unit`, with Grafana's automatic decimals.
@@ -282,25 +283,29 @@ pub fn ticks(splits: &[f64], unit: Unit) -> Vec<String> {
                 symbol,
                 start,
             } => (base, prefixes, offset, symbol, " ", base.powi(start)),
-        Unit::Percent | Unit::PercentUnit | Unit::None | Unit::Fixed(_) => {
-            let scale = if unit == Unit::PercentUnit { 100.0 } else { 1.0 };
-            let d = decimals_for_spacing(spacing * scale);
-            return splits
-                .iter()
-                .map(|&v| {
-                    let n = format!("{:.d$}", v * scale);
-                    match unit {
-                        Unit::Fixed(s) => format!("{n} {s}"),
-                        Unit::None => n,
-                        _ => format!("{n}%"),
-                    }
-                })
-                .collect();
-        }
-        Unit::Time(_) | Unit::Bool(..) => {
-            return splits.iter().map(|&v| format(v, unit)).collect();
-        }
-    };
+            Unit::Percent | Unit::PercentUnit | Unit::None | Unit::Fixed(_) => {
+                let scale = if unit == Unit::PercentUnit {
+                    100.0
+                } else {
+                    1.0
+                };
+                let d = decimals_for_spacing(spacing * scale);
+                return splits
+                    .iter()
+                    .map(|&v| {
+                        let n = format!("{:.d$}", v * scale);
+                        match unit {
+                            Unit::Fixed(s) => format!("{n} {s}"),
+                            Unit::None => n,
+                            _ => format!("{n}%"),
+                        }
+                    })
+                    .collect();
+            }
+            Unit::Time(_) | Unit::Bool(..) => {
+                return splits.iter().map(|&v| format(v, unit)).collect();
+            }
+        };
     let (max, spacing) = (max * mult, spacing * mult);
     let step = if max == 0.0 {
         0
@@ -316,7 +321,11 @@ pub fn ticks(splits: &[f64], unit: Unit) -> Vec<String> {
         .map(|&v| {
             if v == 0.0 {
                 // Zero needs no prefix: "0 B", not "0 GiB".
-                return if symbol.is_empty() { "0".to_string() } else { format!("0{sep}{symbol}") };
+                return if symbol.is_empty() {
+                    "0".to_string()
+                } else {
+                    format!("0{sep}{symbol}")
+                };
             }
             format!("{:.d$}{sep}{prefix}{symbol}", v / scale)
         })

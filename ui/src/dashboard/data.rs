@@ -31,7 +31,9 @@ pub fn reduce(calc: &str, points: &[(f64, f64)]) -> Option<f64> {
         "firstNotNull" => not_null.first().copied(),
         "min" => not_null.iter().copied().reduce(f64::min),
         "max" => not_null.iter().copied().reduce(f64::max),
-        "mean" => (!not_null.is_empty()).then(|| not_null.iter().sum::<f64>() / not_null.len() as f64),
+        "mean" => {
+            (!not_null.is_empty()).then(|| not_null.iter().sum::<f64>() / not_null.len() as f64)
+        }
         "sum" => (!not_null.is_empty()).then(|| not_null.iter().sum()),
         "count" => Some(vals.len() as f64),
         "range" => Some(reduce("max", points)? - reduce("min", points)?),
@@ -257,7 +259,12 @@ fn group_by(f: &Frame, o: &Value) -> Frame {
                 names.push(n.clone());
             }
             Some("aggregate") => {
-                for a in spec.get("aggregations").and_then(Value::as_array).into_iter().flatten() {
+                for a in spec
+                    .get("aggregations")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     let a = a.as_str().unwrap_or("lastNotNull").to_string();
                     names.push(format!("{n} ({a})"));
                     aggs.push((i, a));
@@ -298,9 +305,14 @@ fn calculate(mut f: Frame, o: &Value) -> Frame {
         "binary" => {
             let b = o.get("binary").cloned().unwrap_or(Value::Null);
             let side = |k: &str, row: &Vec<Cell>| -> Option<f64> {
-                let name = b.get(k).and_then(|v| v.as_str().map(str::to_string).or_else(|| {
-                    v.get("matcher")?.get("options")?.as_str().map(str::to_string)
-                }))?;
+                let name = b.get(k).and_then(|v| {
+                    v.as_str().map(str::to_string).or_else(|| {
+                        v.get("matcher")?
+                            .get("options")?
+                            .as_str()
+                            .map(str::to_string)
+                    })
+                })?;
                 match f.col(&name) {
                     Some(i) => row[i].num(),
                     None => name.parse().ok(),
@@ -374,7 +386,9 @@ fn organize(f: Frame, o: &Value) -> Frame {
             .and_then(Value::as_u64)
             .unwrap_or(u64::MAX)
     };
-    let mut order: Vec<usize> = (0..f.names.len()).filter(|&i| !excluded(&f.names[i])).collect();
+    let mut order: Vec<usize> = (0..f.names.len())
+        .filter(|&i| !excluded(&f.names[i]))
+        .collect();
     order.sort_by_key(|&i| index(&f.names[i]));
     let rename = |n: &str| {
         o.get("renameByName")
@@ -398,9 +412,16 @@ fn filter_names(f: Frame, o: &Value) -> Frame {
     let names: Vec<String> = inc
         .get("names")
         .and_then(Value::as_array)
-        .map(|n| n.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|n| {
+            n.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
-    let pattern = inc.get("pattern").and_then(Value::as_str).map(str::to_string);
+    let pattern = inc
+        .get("pattern")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let keep: Vec<usize> = (0..f.names.len())
         .filter(|&i| {
             names.contains(&f.names[i])
@@ -427,7 +448,11 @@ fn sort_by(mut f: Frame, o: &Value) -> Frame {
         return f;
     };
     for s in sorts.iter().rev() {
-        let Some(i) = s.get("field").and_then(Value::as_str).and_then(|n| f.col(n)) else {
+        let Some(i) = s
+            .get("field")
+            .and_then(Value::as_str)
+            .and_then(|n| f.col(n))
+        else {
             continue;
         };
         let desc = s.get("desc").and_then(Value::as_bool) == Some(true);
@@ -465,8 +490,14 @@ mod tests {
     #[test]
     fn kube_prometheus_disk_table() {
         let frames = table_frames(&[
-            ("A".into(), vec![series("A", "/", 100.0), series("A", "/boot", 10.0)]),
-            ("B".into(), vec![series("B", "/", 25.0), series("B", "/boot", 5.0)]),
+            (
+                "A".into(),
+                vec![series("A", "/", 100.0), series("A", "/boot", 10.0)],
+            ),
+            (
+                "B".into(),
+                vec![series("B", "/", 25.0), series("B", "/boot", 5.0)],
+            ),
         ]);
         assert_eq!(frames[0].names, ["Time", "mountpoint", "Value #A"]);
         let ts: Value = json!([
@@ -487,12 +518,27 @@ mod tests {
         let (out, skipped) = transform(frames, ts.as_array().unwrap());
         assert_eq!(skipped, ["rowsToFields"]);
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].names, ["Mounted on", "Size", "Available", "Used", "Used, %"]);
+        assert_eq!(
+            out[0].names,
+            ["Mounted on", "Size", "Available", "Used", "Used, %"]
+        );
         assert_eq!(
             out[0].rows,
             vec![
-                vec![Cell::Text("/boot".into()), Cell::Num(10.0), Cell::Num(5.0), Cell::Num(5.0), Cell::Num(0.5)],
-                vec![Cell::Text("/".into()), Cell::Num(100.0), Cell::Num(25.0), Cell::Num(75.0), Cell::Num(0.75)],
+                vec![
+                    Cell::Text("/boot".into()),
+                    Cell::Num(10.0),
+                    Cell::Num(5.0),
+                    Cell::Num(5.0),
+                    Cell::Num(0.5)
+                ],
+                vec![
+                    Cell::Text("/".into()),
+                    Cell::Num(100.0),
+                    Cell::Num(25.0),
+                    Cell::Num(75.0),
+                    Cell::Num(0.75)
+                ],
             ]
         );
     }

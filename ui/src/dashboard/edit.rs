@@ -10,9 +10,19 @@ use super::model::Grid;
 /// Every panel object of the document, rows' nested panels included.
 fn all_panels(doc: &Value) -> Vec<&Value> {
     let mut out = Vec::new();
-    for p in doc.get("panels").and_then(Value::as_array).into_iter().flatten() {
+    for p in doc
+        .get("panels")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         out.push(p);
-        for q in p.get("panels").and_then(Value::as_array).into_iter().flatten() {
+        for q in p
+            .get("panels")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             out.push(q);
         }
     }
@@ -109,7 +119,10 @@ pub fn duplicate(doc: &mut Value, id: i64) -> Option<i64> {
     // Beside its original: in the same row's list when nested.
     for p in panels.iter_mut() {
         if let Some(inner) = p.get_mut("panels").and_then(Value::as_array_mut) {
-            if inner.iter().any(|q| q.get("id").and_then(Value::as_i64) == Some(id)) {
+            if inner
+                .iter()
+                .any(|q| q.get("id").and_then(Value::as_i64) == Some(id))
+            {
                 inner.push(copy);
                 return Some(new);
             }
@@ -160,7 +173,9 @@ pub fn add_row(doc: &mut Value, title: &str) -> i64 {
 /// Sets `path` in `v` to `value` (creating objects on the way); `None`
 /// removes the key.
 pub fn set_path(v: &mut Value, path: &[&str], value: Option<Value>) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut cur = v;
     for k in parents {
         if !cur.is_object() {
@@ -210,17 +225,40 @@ mod tests {
         assert_eq!(duplicate(&mut d, 1), Some(8));
         assert_eq!(d["panels"][2]["gridPos"]["x"], 6);
         assert_eq!(duplicate(&mut d, 7), Some(9));
-        assert_eq!(d["panels"][1]["panels"][1]["gridPos"]["y"], 13, "no room beside: below");
-        set_grid(&mut d, 7, Grid { x: 2, y: 1, w: 10, h: 6 }, 5);
-        assert_eq!(d["panels"][1]["panels"][0]["gridPos"], json!({"x": 2, "y": 6, "w": 10, "h": 6}));
+        assert_eq!(
+            d["panels"][1]["panels"][1]["gridPos"]["y"], 13,
+            "no room beside: below"
+        );
+        set_grid(
+            &mut d,
+            7,
+            Grid {
+                x: 2,
+                y: 1,
+                w: 10,
+                h: 6,
+            },
+            5,
+        );
+        assert_eq!(
+            d["panels"][1]["panels"][0]["gridPos"],
+            json!({"x": 2, "y": 6, "w": 10, "h": 6})
+        );
         remove(&mut d, 9);
         assert_eq!(d["panels"][1]["panels"].as_array().unwrap().len(), 1);
         let id = add_panel(&mut d, "gauge");
         assert_eq!(id, 9, "ids are reused only after the largest");
         assert_eq!(panel(&d, 9).unwrap()["gridPos"]["y"], 5);
         let mut p = panel(&d, 9).unwrap();
-        set_path(&mut p, &["fieldConfig", "defaults", "unit"], Some(json!("bytes")));
-        assert_eq!(get_path(&p, &["fieldConfig", "defaults", "unit"]), Some(&json!("bytes")));
+        set_path(
+            &mut p,
+            &["fieldConfig", "defaults", "unit"],
+            Some(json!("bytes")),
+        );
+        assert_eq!(
+            get_path(&p, &["fieldConfig", "defaults", "unit"]),
+            Some(&json!("bytes"))
+        );
         set_path(&mut p, &["fieldConfig", "defaults", "unit"], None);
         assert_eq!(get_path(&p, &["fieldConfig", "defaults", "unit"]), None);
         assert_eq!(d["unknown"]["kept"], true);

@@ -123,9 +123,7 @@ pub fn apply(f: &mut Field, id: &str, v: &Value) {
                         .iter()
                         .map(|st| {
                             (
-                                st.get("value")
-                                    .and_then(num)
-                                    .unwrap_or(f64::NEG_INFINITY),
+                                st.get("value").and_then(num).unwrap_or(f64::NEG_INFINITY),
                                 st.get("color")
                                     .and_then(Value::as_str)
                                     .unwrap_or("green")
@@ -227,7 +225,9 @@ fn mappings(v: &Value) -> Vec<Mapping> {
             )),
             // Before Grafana 8: `type` 1 maps a value, 2 a range.
             Some(t) if t.as_u64() == Some(1) => out.push(Mapping::Value(
-                m.get("value").map(|v| v.as_str().map_or(v.to_string(), str::to_string)).unwrap_or_default(),
+                m.get("value")
+                    .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
+                    .unwrap_or_default(),
                 shown(m),
             )),
             Some(t) if t.as_u64() == Some(2) => out.push(Mapping::Range(
@@ -348,12 +348,30 @@ impl Field {
 /// CSS; anything else (`#hex`, `rgba(…)`) passes through.
 pub fn css_color(name: &str) -> String {
     const HUES: &[(&str, [&str; 5])] = &[
-        ("red", ["#C4162A", "#E02F44", "#F2495C", "#FF7383", "#FFA6B0"]),
-        ("orange", ["#FA6400", "#FF780A", "#FF9830", "#FFB357", "#FFCB7D"]),
-        ("yellow", ["#E0B400", "#F2CC0C", "#FADE2A", "#FFEE52", "#FFF899"]),
-        ("green", ["#37872D", "#56A64B", "#73BF69", "#96D98D", "#C8F2C2"]),
-        ("blue", ["#1F60C4", "#3274D9", "#5794F2", "#8AB8FF", "#C0D8FF"]),
-        ("purple", ["#8F3BB8", "#A352CC", "#B877D9", "#CA95E5", "#DEB6F2"]),
+        (
+            "red",
+            ["#C4162A", "#E02F44", "#F2495C", "#FF7383", "#FFA6B0"],
+        ),
+        (
+            "orange",
+            ["#FA6400", "#FF780A", "#FF9830", "#FFB357", "#FFCB7D"],
+        ),
+        (
+            "yellow",
+            ["#E0B400", "#F2CC0C", "#FADE2A", "#FFEE52", "#FFF899"],
+        ),
+        (
+            "green",
+            ["#37872D", "#56A64B", "#73BF69", "#96D98D", "#C8F2C2"],
+        ),
+        (
+            "blue",
+            ["#1F60C4", "#3274D9", "#5794F2", "#8AB8FF", "#C0D8FF"],
+        ),
+        (
+            "purple",
+            ["#8F3BB8", "#A352CC", "#B877D9", "#CA95E5", "#DEB6F2"],
+        ),
     ];
     let (shade, hue) = if let Some(h) = name.strip_prefix("super-light-") {
         (4, h)
@@ -396,8 +414,14 @@ mod tests {
             matcher: Matcher::Regexp("/.*Trans.*/".into()),
             properties: vec![
                 ("custom.transform".into(), json!("negative-Y")),
-                ("color".into(), json!({"mode": "fixed", "fixedColor": "dark-red"})),
-                ("custom.lineStyle".into(), json!({"fill": "dash", "dash": [10, 10]})),
+                (
+                    "color".into(),
+                    json!({"mode": "fixed", "fixedColor": "dark-red"}),
+                ),
+                (
+                    "custom.lineStyle".into(),
+                    json!({"fill": "dash", "dash": [10, 10]}),
+                ),
             ],
         };
         let rx = Field::resolve(&d, std::slice::from_ref(&o), "eth0 Receive", "A");
@@ -405,7 +429,10 @@ mod tests {
         let tx = Field::resolve(&d, &[o], "eth0 Transmit", "A");
         assert!(tx.negative_y);
         assert_eq!(tx.unit.as_deref(), Some("bytes"));
-        assert_eq!(tx.fixed_color.as_deref().map(css_color), Some("#C4162A".into()));
+        assert_eq!(
+            tx.fixed_color.as_deref().map(css_color),
+            Some("#C4162A".into())
+        );
         assert_eq!(tx.dash, Some(vec![10.0, 10.0]));
     }
 
@@ -431,9 +458,18 @@ mod tests {
                 {"type": "range", "options": {"from": 10, "to": 20, "result": {"text": "teen"}}}
             ]),
         );
-        assert_eq!(f.map(None, "").and_then(|s| s.text.clone()), Some("N/A".into()));
-        assert_eq!(f.map(Some(1.0), "1").and_then(|s| s.text.clone()), Some("Up".into()));
-        assert_eq!(f.map(Some(15.0), "15").and_then(|s| s.text.clone()), Some("teen".into()));
+        assert_eq!(
+            f.map(None, "").and_then(|s| s.text.clone()),
+            Some("N/A".into())
+        );
+        assert_eq!(
+            f.map(Some(1.0), "1").and_then(|s| s.text.clone()),
+            Some("Up".into())
+        );
+        assert_eq!(
+            f.map(Some(15.0), "15").and_then(|s| s.text.clone()),
+            Some("teen".into())
+        );
         assert!(f.map(Some(2.0), "2").is_none());
     }
 }

@@ -156,10 +156,7 @@ impl Dashboard {
             from: opt_s(&time, "from").unwrap_or_else(|| "now-6h".into()),
             to: opt_s(&time, "to").unwrap_or_else(|| "now".into()),
             refresh: s(doc, "refresh"),
-            graph_tooltip: doc
-                .get("graphTooltip")
-                .and_then(Value::as_u64)
-                .unwrap_or(0),
+            graph_tooltip: doc.get("graphTooltip").and_then(Value::as_u64).unwrap_or(0),
             sections: sections(&panels, doc.get("rows")),
         })
     }
@@ -231,7 +228,12 @@ fn sections(panels: &[&Value], old_rows: Option<&Value>) -> Vec<Section> {
                 })
                 .map_or(8, |px| ((px as f64) / 30.0).ceil().max(3.0) as u32);
             let mut ps = Vec::new();
-            for p in r.get("panels").and_then(Value::as_array).into_iter().flatten() {
+            for p in r
+                .get("panels")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let w = p
                     .get("span")
                     .and_then(Value::as_f64)
@@ -338,11 +340,19 @@ fn panel(p: &Value, top: u32) -> Option<Panel> {
         }
     }
     let mut links: Vec<Link> = Vec::new();
-    for l in p.get("links").and_then(Value::as_array).into_iter().flatten() {
+    for l in p
+        .get("links")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         links.push(Link {
             title: s(l, "title"),
             url: s(l, "url"),
-            blank: l.get("targetBlank").and_then(Value::as_bool).unwrap_or(false),
+            blank: l
+                .get("targetBlank")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         });
     }
     let mut options = p.get("options").cloned().unwrap_or(Value::Null);
@@ -491,7 +501,15 @@ mod tests {
         let d = Dashboard::parse(&doc).unwrap();
         let ps = &d.sections[0].panels;
         assert_eq!(ps[0].kind, Kind::TimeSeries);
-        assert_eq!(ps[0].grid, Grid { x: 0, y: 0, w: 12, h: 9 });
+        assert_eq!(
+            ps[0].grid,
+            Grid {
+                x: 0,
+                y: 0,
+                w: 12,
+                h: 9
+            }
+        );
         assert_eq!(ps[1].grid.x, 12);
         assert_eq!(ps[0].defaults.unit.as_deref(), Some("bytes"));
         assert_eq!(ps[1].defaults.unit.as_deref(), Some("percent"));

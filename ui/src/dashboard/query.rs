@@ -43,7 +43,11 @@ impl Scope<'_> {
                 ..
             } = &var.kind
             {
-                if var.current.first().is_some_and(|c| c.starts_with("$__auto_interval")) {
+                if var
+                    .current
+                    .first()
+                    .is_some_and(|c| c.starts_with("$__auto_interval"))
+                {
                     let min = vars::parse_duration(auto_min).unwrap_or(10.0);
                     let auto = vars::round_interval((self.to - self.from) / auto_count).max(min);
                     return Some(format_duration(auto));
@@ -114,7 +118,10 @@ pub async fn options(var: &Variable, scope: &Scope<'_>) -> Result<Vec<(String, S
         api::label_names(Some(args).filter(|a| !a.is_empty()), start, end).await?
     } else if let Some(args) = call(&q, "metrics") {
         let names = api::label_values("__name__", None, start, end).await?;
-        names.into_iter().filter(|n| regex_matches(args, n)).collect()
+        names
+            .into_iter()
+            .filter(|n| regex_matches(args, n))
+            .collect()
     } else if let Some(expr) = call(&q, "query_result") {
         api::query_at(expr, end)
             .await?
@@ -205,7 +212,12 @@ pub fn sort_options(o: &mut [(String, String)], sort: u64) {
 /// Re-reads the options of the query variables from `from` on, each with
 /// the values of those before it (chained variables), keeping the chosen
 /// values that are still offered.
-pub async fn refresh_variables(vars: &mut Vec<Variable>, from: usize, t0: f64, t1: f64) -> Vec<String> {
+pub async fn refresh_variables(
+    vars: &mut Vec<Variable>,
+    from: usize,
+    t0: f64,
+    t1: f64,
+) -> Vec<String> {
     let mut errors = Vec::new();
     for i in from..vars.len() {
         if !matches!(vars[i].kind, VarKind::Query { .. }) {
@@ -245,7 +257,11 @@ pub type Results = Vec<(String, Vec<Series>)>;
 pub async fn run(panel: &Panel, scope: &Scope<'_>, points: f64) -> Result<Results, String> {
     let range = (scope.to - scope.from).max(1.0);
     let mut out = Vec::new();
-    for t in panel.targets.iter().filter(|t| !t.hide && !t.expr.trim().is_empty()) {
+    for t in panel
+        .targets
+        .iter()
+        .filter(|t| !t.hide && !t.expr.trim().is_empty())
+    {
         let min = min_interval(panel, t, scope);
         let iv = vars::interval(range, panel.max_data_points.unwrap_or(points), min, SCRAPE);
         let scope = Scope {
@@ -318,7 +334,10 @@ mod tests {
 
     #[test]
     fn label_values_arguments() {
-        assert_eq!(call("label_values(up, job)", "label_values"), Some("up, job"));
+        assert_eq!(
+            call("label_values(up, job)", "label_values"),
+            Some("up, job")
+        );
         assert_eq!(
             split_last_arg(r#"node_uname_info{job="a,b", x=~"$y"}, nodename"#),
             (Some(r#"node_uname_info{job="a,b", x=~"$y"}"#), "nodename")
@@ -346,7 +365,10 @@ mod tests {
             "rate(x{job=\"node\"}[1m]) 15s 1h 3600000 5m"
         );
         let fixed = [("job".to_string(), "other".to_string())];
-        let repeated = Scope { fixed: &fixed, ..scope };
+        let repeated = Scope {
+            fixed: &fixed,
+            ..scope
+        };
         assert_eq!(repeated.fill("$job"), "other");
     }
 
@@ -359,7 +381,10 @@ mod tests {
         sort_options(&mut o, 1);
         assert_eq!(o[0].0, "C1");
         sort_options(&mut o, 3);
-        assert_eq!(o.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(), ["C1", "a2", "b10"]);
+        assert_eq!(
+            o.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
+            ["C1", "a2", "b10"]
+        );
         sort_options(&mut o, 6);
         assert_eq!(o[0].0, "C1");
     }

@@ -104,7 +104,10 @@ pub fn parse(doc: &Value) -> Vec<Variable> {
                 label: s(v, "label"),
                 kind,
                 multi: v.get("multi").and_then(Value::as_bool).unwrap_or(false),
-                include_all: v.get("includeAll").and_then(Value::as_bool).unwrap_or(false),
+                include_all: v
+                    .get("includeAll")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
                 all_value: Some(s(v, "allValue")).filter(|a| !a.is_empty()),
                 hide: v.get("hide").and_then(Value::as_u64).unwrap_or(0),
                 options: Vec::new(),
@@ -267,9 +270,12 @@ impl Variable {
                 .map(|v| format!("var-{}={v}", self.name))
                 .collect::<Vec<_>>()
                 .join("&"),
-            _ if !self.multi && !self.include_all => {
-                values.first().cloned().unwrap_or_default().replace('\\', "\\\\").replace('\'', "\\\\'")
-            }
+            _ if !self.multi && !self.include_all => values
+                .first()
+                .cloned()
+                .unwrap_or_default()
+                .replace('\\', "\\\\")
+                .replace('\'', "\\\\'"),
             _ => {
                 // In a PromQL string the regex escapes are escaped again.
                 let e: Vec<String> = values
@@ -420,7 +426,11 @@ pub fn parse_time(s: &str, now: f64, round_up: bool) -> Option<f64> {
                 // Rounded to the unit (UTC; weeks start on Monday).
                 let offset = if unit == 'w' { 4.0 * 86400.0 } else { 0.0 };
                 let start = ((t - offset) / secs).floor() * secs + offset;
-                t = if round_up { start + secs - 0.001 } else { start };
+                t = if round_up {
+                    start + secs - 0.001
+                } else {
+                    start
+                };
             }
             _ => return None,
         }
@@ -575,7 +585,10 @@ mod tests {
             include_all: all,
             all_value: None,
             hide: 0,
-            options: options.iter().map(|o| (o.to_string(), o.to_string())).collect(),
+            options: options
+                .iter()
+                .map(|o| (o.to_string(), o.to_string()))
+                .collect(),
             current: current.iter().map(|c| c.to_string()).collect(),
         }
     }
@@ -583,7 +596,10 @@ mod tests {
     #[test]
     fn prometheus_formatting_of_values() {
         assert_eq!(var(false, false, &["a.b"], &["a.b"]).formatted(None), "a.b");
-        assert_eq!(var(true, false, &["a.b", "c"], &["a.b"]).formatted(None), "a\\\\.b");
+        assert_eq!(
+            var(true, false, &["a.b", "c"], &["a.b"]).formatted(None),
+            "a\\\\.b"
+        );
         assert_eq!(
             var(true, false, &["a", "b"], &["a", "b"]).formatted(None),
             "(a|b)"
@@ -629,8 +645,13 @@ mod tests {
              "includeAll": true, "current": {"value": ["$__all"]}}
         ]}});
         let vs = parse(&doc);
-        assert_eq!(vs[0].options, [("pharos".to_string(), "pharos".to_string())]);
-        assert!(matches!(&vs[1].kind, VarKind::Query { query, sort: 1, .. } if query == "label_values(up, job)"));
+        assert_eq!(
+            vs[0].options,
+            [("pharos".to_string(), "pharos".to_string())]
+        );
+        assert!(
+            matches!(&vs[1].kind, VarKind::Query { query, sort: 1, .. } if query == "label_values(up, job)")
+        );
         assert_eq!(vs[1].current, ["node"]);
         assert_eq!(vs[2].options[0].1, "$__auto_interval");
         assert_eq!(vs[3].options[0], ("one".to_string(), "1".to_string()));
@@ -641,7 +662,11 @@ mod tests {
         let mut j = vs[1].clone();
         j.options = vec![("a".into(), "a".into())];
         j.settle();
-        assert_eq!(j.current, ["a"], "a value no longer offered falls back to the first");
+        assert_eq!(
+            j.current,
+            ["a"],
+            "a value no longer offered falls back to the first"
+        );
     }
 
     #[test]
@@ -651,7 +676,10 @@ mod tests {
         assert_eq!(parse_time("now", now, false), Some(now));
         assert_eq!(parse_time("1600000000000", now, false), Some(1.6e9));
         assert_eq!(parse_time("now/d", now, false), Some(1_699_920_000.0));
-        assert_eq!(parse_time("now-1d/d", now, true), Some(1_699_920_000.0 - 0.001));
+        assert_eq!(
+            parse_time("now-1d/d", now, true),
+            Some(1_699_920_000.0 - 0.001)
+        );
         assert_eq!(parse_time("later", now, false), None);
         assert_eq!(parse_duration("1m30s"), Some(90.0));
         assert_eq!(parse_duration("500ms"), Some(0.5));
@@ -660,9 +688,21 @@ mod tests {
         assert_eq!(format_duration(0.5), "500ms");
         // 24 h over 1000 px: 86.4 s rounds to 1 m; rate interval 4 × 15 s… or 75 s.
         let i = interval(86400.0, 1000.0, None, 15.0);
-        assert_eq!(i, Interval { step: 60.0, rate: 75.0 });
+        assert_eq!(
+            i,
+            Interval {
+                step: 60.0,
+                rate: 75.0
+            }
+        );
         let i = interval(3600.0, 1000.0, None, 15.0);
-        assert_eq!(i, Interval { step: 15.0, rate: 60.0 });
+        assert_eq!(
+            i,
+            Interval {
+                step: 15.0,
+                rate: 60.0
+            }
+        );
         assert_eq!(interval(3600.0, 1000.0, Some(60.0), 15.0).step, 60.0);
         assert_eq!(interval(365.0 * 86400.0, 1e6, None, 1.0).step, 2867.0);
     }

@@ -40,11 +40,21 @@ pub fn Alerts() -> impl IntoView {
     let silence_link = move |labels: &std::collections::BTreeMap<String, String>| {
         let m: Vec<String> = labels
             .iter()
-            .map(|(k, v)| crate::pages::silences::Matcher { name: k.clone(), op: "=".into(), value: v.clone() }.text())
+            .map(|(k, v)| {
+                crate::pages::silences::Matcher {
+                    name: k.clone(),
+                    op: "=".into(),
+                    value: v.clone(),
+                }
+                .text()
+            })
             .collect();
         format!(
             "{base}/silences/new?filter={}",
-            String::from(js_sys::encode_uri_component(&format!("{{{}}}", m.join(","))))
+            String::from(js_sys::encode_uri_component(&format!(
+                "{{{}}}",
+                m.join(",")
+            )))
         )
     };
     view! {

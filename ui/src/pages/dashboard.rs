@@ -62,7 +62,10 @@ pub fn layout(panels: &[Panel], vars: &[Variable]) -> Vec<(Panel, Vec<(String, S
             let i = i as u32;
             let mut copy = base.clone();
             copy.grid = if p.repeat_direction == 'v' {
-                Grid { y: g.y + i * g.h, ..g }
+                Grid {
+                    y: g.y + i * g.h,
+                    ..g
+                }
             } else {
                 let per_row = p.max_per_row.unwrap_or(4).max(1);
                 let w = (24 / n.min(per_row).max(1)).max(24 / per_row).max(1);
@@ -106,10 +109,17 @@ fn set_url(time: &(String, String), vars: &[Variable], refresh: &str) {
         format!("from={}", js_sys::encode_uri_component(&time.0)),
         format!("to={}", js_sys::encode_uri_component(&time.1)),
     ];
-    for v in vars.iter().filter(|v| !matches!(v.kind, vars::VarKind::Datasource)) {
+    for v in vars
+        .iter()
+        .filter(|v| !matches!(v.kind, vars::VarKind::Datasource))
+    {
         for c in &v.current {
             let c = if c == ALL { "$__all" } else { c };
-            q.push(format!("var-{}={}", v.name, js_sys::encode_uri_component(c)));
+            q.push(format!(
+                "var-{}={}",
+                v.name,
+                js_sys::encode_uri_component(c)
+            ));
         }
     }
     if !refresh.is_empty() {
@@ -230,21 +240,34 @@ fn DashboardView(dash: Dashboard, doc: Value, meta: Value, editing: bool) -> imp
         set_url(&time, &vs, &refresh.get());
     });
     // Auto-refresh: a new tick every interval.
-    Effect::new(move |prev: Option<Option<leptos::prelude::IntervalHandle>>| {
-        if let Some(Some(h)) = prev {
-            h.clear();
-        }
-        let secs = vars::parse_duration(&refresh.get())?;
-        set_interval_with_handle(move || ctx.tick.update(|n| *n += 1), Duration::from_secs_f64(secs.max(1.0))).ok()
-    });
+    Effect::new(
+        move |prev: Option<Option<leptos::prelude::IntervalHandle>>| {
+            if let Some(Some(h)) = prev {
+                h.clear();
+            }
+            let secs = vars::parse_duration(&refresh.get())?;
+            set_interval_with_handle(
+                move || ctx.tick.update(|n| *n += 1),
+                Duration::from_secs_f64(secs.max(1.0)),
+            )
+            .ok()
+        },
+    );
     let choose = move |i: usize, values: Vec<String>| {
         ctx.vars.update(|vs| vs[i].current = values);
         // Variables after this one may depend on it.
         reload_vars(i + 1);
     };
     // The document being viewed and edited; the model is read from it.
-    let folder_uid = meta.get("folderUid").and_then(Value::as_str).unwrap_or("").to_string();
-    let provisioned = meta.get("provisioned").and_then(Value::as_bool).unwrap_or(false);
+    let folder_uid = meta
+        .get("folderUid")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let provisioned = meta
+        .get("provisioned")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let doc = RwSignal::new(doc);
     let saved = RwSignal::new(doc.get_untracked());
     let model = Memo::new(move |_| Dashboard::parse(&doc.get()).unwrap_or_else(|_| dash.clone()));
@@ -257,10 +280,14 @@ fn DashboardView(dash: Dashboard, doc: Value, meta: Value, editing: bool) -> imp
     let hooks = EditHooks {
         on_edit: Callback::new(move |id| editing_panel.set(Some(id))),
         on_remove: Callback::new(move |id| doc.update(|d| edit::remove(d, id))),
-        on_duplicate: Callback::new(move |id| doc.update(|d| {
-            edit::duplicate(d, id);
-        })),
-        on_grid: Callback::new(move |(id, g, top): (i64, Grid, u32)| doc.update(|d| edit::set_grid(d, id, g, top))),
+        on_duplicate: Callback::new(move |id| {
+            doc.update(|d| {
+                edit::duplicate(d, id);
+            })
+        }),
+        on_grid: Callback::new(move |(id, g, top): (i64, Grid, u32)| {
+            doc.update(|d| edit::set_grid(d, id, g, top))
+        }),
     };
     let save = move |overwrite: bool| {
         let body = json!({
@@ -269,7 +296,11 @@ fn DashboardView(dash: Dashboard, doc: Value, meta: Value, editing: bool) -> imp
             "message": "",
             "folderUid": folder_uid.clone(),
         });
-        let was_new = doc.with_untracked(|d| d.get("uid").and_then(Value::as_str).is_none_or(str::is_empty));
+        let was_new = doc.with_untracked(|d| {
+            d.get("uid")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        });
         leptos::task::spawn_local(async move {
             match api::json("POST", "api/dashboards/db", Some(&body)).await {
                 Ok(r) => {
@@ -282,7 +313,9 @@ fn DashboardView(dash: Dashboard, doc: Value, meta: Value, editing: bool) -> imp
                     save_state.set(Some(Ok(format!("Saved as version {}", r["version"]))));
                     if was_new {
                         if let (Some(w), Some(url)) = (web_sys::window(), r["url"].as_str()) {
-                            let _ = w.location().set_href(&format!("{}{url}", super::base_path()));
+                            let _ = w
+                                .location()
+                                .set_href(&format!("{}{url}", super::base_path()));
                         }
                     }
                 }
@@ -389,7 +422,11 @@ fn DashboardView(dash: Dashboard, doc: Value, meta: Value, editing: bool) -> imp
             />
         })
     };
-    let settings = move || show_settings.get().then(|| view! { <Settings doc=doc saved=saved /> });
+    let settings = move || {
+        show_settings
+            .get()
+            .then(|| view! { <Settings doc=doc saved=saved /> })
+    };
     view! {
         <div class="dashboard-header">
             <h1>{title}</h1>
@@ -445,7 +482,12 @@ fn DashboardView(dash: Dashboard, doc: Value, meta: Value, editing: bool) -> imp
 #[component]
 fn Settings(doc: RwSignal<Value>, saved: RwSignal<Value>) -> impl IntoView {
     let (json_error, set_json_error) = signal(None::<String>);
-    let uid = doc.with_untracked(|d| d.get("uid").and_then(Value::as_str).unwrap_or("").to_string());
+    let uid = doc.with_untracked(|d| {
+        d.get("uid")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    });
     let versions = LocalResource::new({
         let uid = uid.clone();
         move || {
@@ -463,7 +505,10 @@ fn Settings(doc: RwSignal<Value>, saved: RwSignal<Value>) -> impl IntoView {
         let uid = uid.clone();
         leptos::task::spawn_local(async move {
             let url = format!("api/dashboards/uid/{uid}/restore");
-            if api::json("POST", &url, Some(&json!({"version": version}))).await.is_ok() {
+            if api::json("POST", &url, Some(&json!({"version": version})))
+                .await
+                .is_ok()
+            {
                 if let Ok(r) = api::json("GET", &format!("api/dashboards/uid/{uid}"), None).await {
                     doc.set(r["dashboard"].clone());
                     saved.set(r["dashboard"].clone());
@@ -616,7 +661,10 @@ mod tests {
         let d = Dashboard::parse(&doc).unwrap();
         let vs = vars::parse(&doc);
         let l = layout(&d.sections[0].panels, &vs);
-        let grids: Vec<(u32, u32, u32)> = l.iter().map(|(p, _)| (p.grid.x, p.grid.y, p.grid.w)).collect();
+        let grids: Vec<(u32, u32, u32)> = l
+            .iter()
+            .map(|(p, _)| (p.grid.x, p.grid.y, p.grid.w))
+            .collect();
         assert_eq!(grids, [(0, 0, 12), (12, 0, 12), (0, 4, 12), (0, 8, 24)]);
         assert_eq!(l[2].1, [("v".to_string(), "c".to_string())]);
     }

@@ -118,9 +118,19 @@ pub fn Import() -> impl IntoView {
         };
         leptos::task::spawn_local(async move {
             let base = super::base_path();
-            match api::json("POST", "api/dashboards/import", Some(&import_request(doc, overwrite))).await {
+            match api::json(
+                "POST",
+                "api/dashboards/import",
+                Some(&import_request(doc, overwrite)),
+            )
+            .await
+            {
                 Ok(r) => {
-                    let url = r.get("importedUrl").and_then(Value::as_str).unwrap_or("").to_string();
+                    let url = r
+                        .get("importedUrl")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
                     if let Some(w) = web_sys::window() {
                         let _ = w.location().set_href(&format!("{base}{url}"));
                     }
@@ -131,10 +141,15 @@ pub fn Import() -> impl IntoView {
         });
     };
     let on_file = move |ev: leptos::ev::Event| {
-        let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else {
+        let Some(input) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+        else {
             return;
         };
-        let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
+        let Some(file) = input.files().and_then(|f| f.get(0)) else {
+            return;
+        };
         leptos::task::spawn_local(async move {
             if let Ok(t) = wasm_bindgen_futures::JsFuture::from(file.text()).await {
                 set_body.set(t.as_string().unwrap_or_default());

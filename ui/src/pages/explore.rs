@@ -22,28 +22,58 @@ use crate::units::{format, Unit};
 const FUNCTIONS: &[(&str, &str)] = &[
     ("abs", "absolute value of each sample"),
     ("absent", "1-element vector if the vector has no elements"),
-    ("absent_over_time", "1-element vector if the range vector has no elements"),
+    (
+        "absent_over_time",
+        "1-element vector if the range vector has no elements",
+    ),
     ("avg_over_time", "average of all points in the range"),
     ("ceil", "rounds each sample up to the nearest integer"),
-    ("changes", "number of times the value changed within the range"),
+    (
+        "changes",
+        "number of times the value changed within the range",
+    ),
     ("clamp", "clamps each sample between min and max"),
     ("clamp_max", "clamps each sample to an upper limit"),
     ("clamp_min", "clamps each sample to a lower limit"),
     ("count_over_time", "count of all points in the range"),
-    ("day_of_month", "day of the month (1–31) of each sample's time, UTC"),
-    ("day_of_week", "day of the week (0–6) of each sample's time, UTC"),
-    ("delta", "difference between the first and last value of a gauge"),
+    (
+        "day_of_month",
+        "day of the month (1–31) of each sample's time, UTC",
+    ),
+    (
+        "day_of_week",
+        "day of the week (0–6) of each sample's time, UTC",
+    ),
+    (
+        "delta",
+        "difference between the first and last value of a gauge",
+    ),
     ("deriv", "per-second derivative by simple linear regression"),
     ("exp", "exponential of each sample"),
     ("floor", "rounds each sample down to the nearest integer"),
-    ("histogram_quantile", "φ-quantile from the buckets of a classic histogram"),
-    ("holt_winters", "smoothed value by double exponential smoothing"),
+    (
+        "histogram_quantile",
+        "φ-quantile from the buckets of a classic histogram",
+    ),
+    (
+        "holt_winters",
+        "smoothed value by double exponential smoothing",
+    ),
     ("hour", "hour of the day (0–23) of each sample's time, UTC"),
     ("idelta", "difference between the last two samples"),
-    ("increase", "increase of a counter over the range, extrapolated"),
-    ("irate", "per-second rate from the last two samples of a counter"),
+    (
+        "increase",
+        "increase of a counter over the range, extrapolated",
+    ),
+    (
+        "irate",
+        "per-second rate from the last two samples of a counter",
+    ),
     ("label_join", "joins label values into a new label"),
-    ("label_replace", "sets a label from a regex match on another"),
+    (
+        "label_replace",
+        "sets a label from a regex match on another",
+    ),
     ("last_over_time", "most recent point in the range"),
     ("ln", "natural logarithm of each sample"),
     ("log2", "binary logarithm of each sample"),
@@ -51,20 +81,44 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("max_over_time", "maximum of all points in the range"),
     ("min_over_time", "minimum of all points in the range"),
     ("minute", "minute of the hour of each sample's time, UTC"),
-    ("month", "month of the year (1–12) of each sample's time, UTC"),
-    ("predict_linear", "value predicted t seconds ahead by linear regression"),
-    ("present_over_time", "1 for series with any point in the range"),
-    ("quantile_over_time", "φ-quantile of the points in the range"),
-    ("rate", "per-second average rate of increase of a counter, extrapolated"),
+    (
+        "month",
+        "month of the year (1–12) of each sample's time, UTC",
+    ),
+    (
+        "predict_linear",
+        "value predicted t seconds ahead by linear regression",
+    ),
+    (
+        "present_over_time",
+        "1 for series with any point in the range",
+    ),
+    (
+        "quantile_over_time",
+        "φ-quantile of the points in the range",
+    ),
+    (
+        "rate",
+        "per-second average rate of increase of a counter, extrapolated",
+    ),
     ("resets", "number of counter resets within the range"),
     ("round", "rounds each sample to the nearest multiple"),
-    ("scalar", "the single sample's value as a scalar (NaN otherwise)"),
+    (
+        "scalar",
+        "the single sample's value as a scalar (NaN otherwise)",
+    ),
     ("sgn", "sign of each sample: 1, -1 or 0"),
     ("sort", "samples sorted by value, ascending"),
     ("sort_desc", "samples sorted by value, descending"),
     ("sqrt", "square root of each sample"),
-    ("stddev_over_time", "population standard deviation of the points in the range"),
-    ("stdvar_over_time", "population variance of the points in the range"),
+    (
+        "stddev_over_time",
+        "population standard deviation of the points in the range",
+    ),
+    (
+        "stdvar_over_time",
+        "population variance of the points in the range",
+    ),
     ("sum_over_time", "sum of all points in the range"),
     ("time", "seconds since the epoch of the evaluation time"),
     ("timestamp", "timestamp of each sample in seconds"),
@@ -75,7 +129,10 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("min", "aggregation: minimum over dimensions"),
     ("max", "aggregation: maximum over dimensions"),
     ("count", "aggregation: number of elements"),
-    ("count_values", "aggregation: number of elements with the same value"),
+    (
+        "count_values",
+        "aggregation: number of elements with the same value",
+    ),
     ("group", "aggregation: 1 for each group"),
     ("stddev", "aggregation: population standard deviation"),
     ("stdvar", "aggregation: population variance"),
@@ -85,7 +142,9 @@ const FUNCTIONS: &[(&str, &str)] = &[
 ];
 
 /// Quick ranges of the Prometheus UI's range input.
-const RANGES: &[&str] = &["5m", "15m", "30m", "1h", "3h", "6h", "12h", "1d", "2d", "1w"];
+const RANGES: &[&str] = &[
+    "5m", "15m", "30m", "1h", "3h", "6h", "12h", "1d", "2d", "1w",
+];
 
 /// What autocomplete offers at the cursor of `text` (byte offset `at`):
 /// the word being typed and the suggestions `(text, doc)`.
@@ -200,14 +259,25 @@ pub fn Explore() -> impl IntoView {
         sync: RwSignal::new(None),
     };
     let metrics = LocalResource::new(|| async {
-        api::label_values("__name__", None, api::now() - 3600.0, api::now()).await.unwrap_or_default()
+        api::label_values("__name__", None, api::now() - 3600.0, api::now())
+            .await
+            .unwrap_or_default()
     });
     let labels = LocalResource::new(|| async {
-        api::label_names(None, api::now() - 3600.0, api::now()).await.unwrap_or_default()
+        api::label_names(None, api::now() - 3600.0, api::now())
+            .await
+            .unwrap_or_default()
     });
     let run = move || {
-        run_exprs.set(texts.get_untracked().iter().map(|t| t.trim().to_string()).collect());
-        ctx.time.set((format!("now-{}", range.get_untracked()), "now".into()));
+        run_exprs.set(
+            texts
+                .get_untracked()
+                .iter()
+                .map(|t| t.trim().to_string())
+                .collect(),
+        );
+        ctx.time
+            .set((format!("now-{}", range.get_untracked()), "now".into()));
         ctx.tick.update(|n| *n += 1);
     };
     // The state in the URL, as the Prometheus UI writes it.
@@ -232,7 +302,11 @@ pub fn Explore() -> impl IntoView {
         if let Some(w) = web_sys::window() {
             let path = w.location().pathname().unwrap_or_default();
             if let Ok(h) = w.history() {
-                let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("{path}?{}", qs.join("&"))));
+                let _ = h.replace_state_with_url(
+                    &wasm_bindgen::JsValue::NULL,
+                    "",
+                    Some(&format!("{path}?{}", qs.join("&"))),
+                );
             }
         }
     });
@@ -246,12 +320,20 @@ pub fn Explore() -> impl IntoView {
             .collect_view()
     };
     let graph = move || {
-        let exprs: Vec<String> = run_exprs.get().into_iter().filter(|e| !e.is_empty()).collect();
+        let exprs: Vec<String> = run_exprs
+            .get()
+            .into_iter()
+            .filter(|e| !e.is_empty())
+            .collect();
         if exprs.is_empty() {
             return view! { <p class="hint">"Type a PromQL expression, e.g. up or rate(node_cpu_seconds_total[5m])."</p> }.into_any();
         }
         if tab_table.get() {
-            return exprs.into_iter().map(|e| view! { <ResultTable expr=e tick=ctx.tick /> }).collect_view().into_any();
+            return exprs
+                .into_iter()
+                .map(|e| view! { <ResultTable expr=e tick=ctx.tick /> })
+                .collect_view()
+                .into_any();
         }
         let targets: Vec<serde_json::Value> = exprs
             .iter()
@@ -319,7 +401,8 @@ fn QueryEditor(
     let (open, set_open) = signal(false);
     let (error, set_error) = signal(None::<String>);
     // Label values, fetched on demand per label name.
-    let values: RwSignal<std::collections::BTreeMap<String, Vec<String>>> = RwSignal::new(Default::default());
+    let values: RwSignal<std::collections::BTreeMap<String, Vec<String>>> =
+        RwSignal::new(Default::default());
     let fetch_values = move |label: &str| {
         if label.is_empty() || values.with_untracked(|v| v.contains_key(label)) {
             return;
@@ -329,7 +412,9 @@ fn QueryEditor(
             v.insert(label.clone(), Vec::new());
         });
         leptos::task::spawn_local(async move {
-            let vs = api::label_values(&label, None, api::now() - 3600.0, api::now()).await.unwrap_or_default();
+            let vs = api::label_values(&label, None, api::now() - 3600.0, api::now())
+                .await
+                .unwrap_or_default();
             values.update(|v| {
                 v.insert(label, vs);
             });
@@ -366,7 +451,15 @@ fn QueryEditor(
             return;
         }
         leptos::task::spawn_local(async move {
-            let r = api::json("GET", &format!("api/v1/format_query?query={}", js_sys::encode_uri_component(&t)), None).await;
+            let r = api::json(
+                "GET",
+                &format!(
+                    "api/v1/format_query?query={}",
+                    js_sys::encode_uri_component(&t)
+                ),
+                None,
+            )
+            .await;
             // An answer for text that has changed since is dropped.
             if texts.with_untracked(|x| x.get(i) == Some(&t)) {
                 set_error.set(r.err());
@@ -481,12 +574,25 @@ mod tests {
 
     #[test]
     fn autocomplete_by_position() {
-        let metrics = vec!["node_load1".to_string(), "node_load5".to_string(), "up".to_string()];
+        let metrics = vec![
+            "node_load1".to_string(),
+            "node_load5".to_string(),
+            "up".to_string(),
+        ];
         let labels = vec!["instance".to_string(), "job".to_string()];
-        let values = |l: &str| if l == "job" { vec!["node".to_string(), "pharos".to_string()] } else { vec![] };
+        let values = |l: &str| {
+            if l == "job" {
+                vec!["node".to_string(), "pharos".to_string()]
+            } else {
+                vec![]
+            }
+        };
         let (start, s) = suggestions("rate(node_lo", 12, &metrics, &labels, &values);
         assert_eq!(start, 5);
-        assert_eq!(s.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(), ["node_load1", "node_load5"]);
+        assert_eq!(
+            s.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
+            ["node_load1", "node_load5"]
+        );
         let (_, s) = suggestions("ra", 2, &metrics, &labels, &values);
         assert_eq!(s[0].0, "rate");
         assert!(s[0].1.contains("per-second"));
@@ -494,14 +600,26 @@ mod tests {
         assert_eq!((start, s[0].0.as_str()), (3, "job"));
         let (start, s) = suggestions("up{job=\"p", 9, &metrics, &labels, &values);
         assert_eq!((start, s.len(), s[0].0.as_str()), (8, 1, "pharos"));
-        assert!(suggestions("up{job=\"x\"}", 11, &metrics, &labels, &values).1.is_empty());
-        assert!(suggestions("up{job=", 7, &metrics, &labels, &values).1.is_empty());
-        assert_eq!(suggestions("up{job=\"x\",", 12, &metrics, &labels, &values).1.len(), 2);
+        assert!(suggestions("up{job=\"x\"}", 11, &metrics, &labels, &values)
+            .1
+            .is_empty());
+        assert!(suggestions("up{job=", 7, &metrics, &labels, &values)
+            .1
+            .is_empty());
+        assert_eq!(
+            suggestions("up{job=\"x\",", 12, &metrics, &labels, &values)
+                .1
+                .len(),
+            2
+        );
     }
 
     #[test]
     fn parse_error_positions() {
-        assert_eq!(error_position("invalid parameter \"query\": 1:9: parse error: unexpected \"}\""), Some((1, 9)));
+        assert_eq!(
+            error_position("invalid parameter \"query\": 1:9: parse error: unexpected \"}\""),
+            Some((1, 9))
+        );
         assert_eq!(error_position("something else"), None);
     }
 }

@@ -13,8 +13,25 @@ use crate::panels::{DashCtx, PanelView};
 
 /// Grafana unit ids offered in the unit box (any id can be typed).
 const UNITS: &[&str] = &[
-    "short", "none", "percent", "percentunit", "bytes", "decbytes", "bits", "Bps", "binBps",
-    "bps", "s", "ms", "ops", "reqps", "iops", "pps", "hertz", "celsius", "bool",
+    "short",
+    "none",
+    "percent",
+    "percentunit",
+    "bytes",
+    "decbytes",
+    "bits",
+    "Bps",
+    "binBps",
+    "bps",
+    "s",
+    "ms",
+    "ops",
+    "reqps",
+    "iops",
+    "pps",
+    "hertz",
+    "celsius",
+    "bool",
 ];
 const KINDS: &[(&str, &str)] = &[
     ("timeseries", "Time series"),
@@ -36,7 +53,12 @@ fn text_of(v: Option<&Value>) -> String {
 
 /// A text input bound to `path` of the panel (empty removes the key;
 /// `number` stores numbers).
-fn field(p: RwSignal<Value>, label: &'static str, path: &'static [&'static str], number: bool) -> impl IntoView {
+fn field(
+    p: RwSignal<Value>,
+    label: &'static str,
+    path: &'static [&'static str],
+    number: bool,
+) -> impl IntoView {
     view! {
         <label class="field">
             <span>{label}</span>
@@ -60,7 +82,11 @@ fn field(p: RwSignal<Value>, label: &'static str, path: &'static [&'static str],
 }
 
 /// A JSON text area for the value at `path` (the whole panel when empty).
-fn json_area(p: RwSignal<Value>, label: &'static str, path: &'static [&'static str]) -> impl IntoView {
+fn json_area(
+    p: RwSignal<Value>,
+    label: &'static str,
+    path: &'static [&'static str],
+) -> impl IntoView {
     let (error, set_error) = signal(None::<String>);
     view! {
         <label class="field wide">
@@ -99,7 +125,11 @@ pub fn PanelEditor(
     };
     let kind = move || p.with(|v| text_of(v.get("type")));
     let targets = move || {
-        let n = p.with(|v| v.get("targets").and_then(Value::as_array).map_or(0, Vec::len));
+        let n = p.with(|v| {
+            v.get("targets")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len)
+        });
         (0..n)
             .map(|i| {
                 let get = move |k: &str| p.with(|v| text_of(v["targets"][i].get(k)));
@@ -133,14 +163,30 @@ pub fn PanelEditor(
             if !v["targets"].is_array() {
                 v["targets"] = json!([]);
             }
-            let used: Vec<String> = v["targets"].as_array().unwrap().iter().map(|t| text_of(t.get("refId"))).collect();
-            let id = (b'A'..=b'Z').map(|c| (c as char).to_string()).find(|c| !used.contains(c)).unwrap_or_else(|| "Z".into());
-            v["targets"].as_array_mut().unwrap().push(json!({"refId": id, "expr": ""}));
+            let used: Vec<String> = v["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| text_of(t.get("refId")))
+                .collect();
+            let id = (b'A'..=b'Z')
+                .map(|c| (c as char).to_string())
+                .find(|c| !used.contains(c))
+                .unwrap_or_else(|| "Z".into());
+            v["targets"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"refId": id, "expr": ""}));
         })
     };
     let steps_path: &'static [&'static str] = &["fieldConfig", "defaults", "thresholds", "steps"];
     let thresholds = move || {
-        let steps: Vec<Value> = p.with(|v| get_path(v, steps_path).and_then(Value::as_array).cloned().unwrap_or_default());
+        let steps: Vec<Value> = p.with(|v| {
+            get_path(v, steps_path)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        });
         steps
             .iter()
             .enumerate()
@@ -175,11 +221,17 @@ pub fn PanelEditor(
     };
     let add_threshold = move |_| {
         p.update(|v| {
-            let mut a = get_path(v, steps_path).and_then(Value::as_array).cloned().unwrap_or_default();
+            let mut a = get_path(v, steps_path)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             if a.is_empty() {
                 a.push(json!({"color": "green", "value": null}));
             }
-            let last = a.iter().filter_map(|s| s.get("value").and_then(Value::as_f64)).fold(70.0, f64::max);
+            let last = a
+                .iter()
+                .filter_map(|s| s.get("value").and_then(Value::as_f64))
+                .fold(70.0, f64::max);
             a.push(json!({"color": "red", "value": if a.len() == 1 { 80.0 } else { last + 10.0 }}));
             set_path(v, steps_path, Some(Value::Array(a)));
         })

@@ -66,7 +66,9 @@ pub fn parse_matchers(s: &str) -> Option<Vec<Matcher>> {
         let name_end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_'))?;
         let name = rest[..name_end].trim().to_string();
         rest = rest[name_end..].trim_start();
-        let op = ["=~", "!~", "!=", "="].into_iter().find(|op| rest.starts_with(op))?;
+        let op = ["=~", "!~", "!=", "="]
+            .into_iter()
+            .find(|op| rest.starts_with(op))?;
         rest = rest[op.len()..].trim_start().strip_prefix('"')?;
         let mut value = String::new();
         let mut chars = rest.char_indices();
@@ -161,7 +163,13 @@ pub fn Silences() -> impl IntoView {
 }
 
 /// Durations offered for a new silence.
-const DURATIONS: &[(&str, f64)] = &[("1h", 3600.0), ("2h", 7200.0), ("4h", 14400.0), ("1d", 86400.0), ("1w", 604800.0)];
+const DURATIONS: &[(&str, f64)] = &[
+    ("1h", 3600.0),
+    ("2h", 7200.0),
+    ("4h", 14400.0),
+    ("1d", 86400.0),
+    ("1w", 604800.0),
+];
 
 fn iso(secs: f64) -> String {
     String::from(js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(secs * 1000.0)).to_iso_string())
@@ -174,7 +182,13 @@ pub fn SilenceEditor() -> impl IntoView {
         q.get("filter")
             .and_then(|f| parse_matchers(&f))
             .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| vec![Matcher { name: "alertname".into(), op: "=".into(), value: String::new() }]),
+            .unwrap_or_else(|| {
+                vec![Matcher {
+                    name: "alertname".into(),
+                    op: "=".into(),
+                    value: String::new(),
+                }]
+            }),
     );
     let editing = q.get("id");
     let (creator, set_creator) = signal(String::new());
@@ -185,7 +199,14 @@ pub fn SilenceEditor() -> impl IntoView {
     if let Some(id) = editing.clone() {
         leptos::task::spawn_local(async move {
             if let Ok(s) = api::json("GET", &format!("api/v2/silence/{id}"), None).await {
-                matchers.set(s["matchers"].as_array().into_iter().flatten().map(Matcher::from_json).collect());
+                matchers.set(
+                    s["matchers"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(Matcher::from_json)
+                        .collect(),
+                );
                 set_creator.set(text(&s, "createdBy"));
                 set_comment.set(text(&s, "comment"));
             }
@@ -206,13 +227,19 @@ pub fn SilenceEditor() -> impl IntoView {
         }
     });
     let submit = move |_| {
-        let ms: Vec<Matcher> = matchers.get_untracked().into_iter().filter(|m| !m.name.trim().is_empty()).collect();
+        let ms: Vec<Matcher> = matchers
+            .get_untracked()
+            .into_iter()
+            .filter(|m| !m.name.trim().is_empty())
+            .collect();
         if ms.is_empty() {
             set_status.set(Some(Err("A silence needs at least one matcher.".into())));
             return;
         }
         if creator.get_untracked().trim().is_empty() || comment.get_untracked().trim().is_empty() {
-            set_status.set(Some(Err("Say who creates the silence and why (Alertmanager requires both).".into())));
+            set_status.set(Some(Err(
+                "Say who creates the silence and why (Alertmanager requires both).".into(),
+            )));
             return;
         }
         let now = api::now();
@@ -229,9 +256,14 @@ pub fn SilenceEditor() -> impl IntoView {
         leptos::task::spawn_local(async move {
             match api::json("POST", "api/v2/silences", Some(&body)).await {
                 Ok(r) => {
-                    set_status.set(Some(Ok(format!("Silence {} created", text(&r, "silenceID")))));
+                    set_status.set(Some(Ok(format!(
+                        "Silence {} created",
+                        text(&r, "silenceID")
+                    ))));
                     if let Some(w) = web_sys::window() {
-                        let _ = w.location().set_href(&format!("{}/silences", super::base_path()));
+                        let _ = w
+                            .location()
+                            .set_href(&format!("{}/silences", super::base_path()));
                     }
                 }
                 Err(e) => set_status.set(Some(Err(e))),
@@ -314,13 +346,17 @@ mod tests {
 
     #[test]
     fn filters_read_and_written() {
-        let ms = parse_matchers(r#"{alertname="High \"CPU\"", severity=~"page|crit",env!="dev"}"#).unwrap();
+        let ms = parse_matchers(r#"{alertname="High \"CPU\"", severity=~"page|crit",env!="dev"}"#)
+            .unwrap();
         assert_eq!(ms.len(), 3);
         assert_eq!(ms[0].value, "High \"CPU\"");
         assert_eq!(ms[1].op, "=~");
         assert_eq!(ms[2].text(), r#"env!="dev""#);
         assert_eq!(ms[0].text(), r#"alertname="High \"CPU\"""#);
-        assert_eq!(ms[1].json(), json!({"name": "severity", "value": "page|crit", "isRegex": true, "isEqual": true}));
+        assert_eq!(
+            ms[1].json(),
+            json!({"name": "severity", "value": "page|crit", "isRegex": true, "isEqual": true})
+        );
         assert_eq!(Matcher::from_json(&ms[2].json()), ms[2]);
         assert!(parse_matchers("{broken").is_none());
         assert_eq!(parse_matchers("{}"), Some(vec![]));

@@ -100,7 +100,9 @@ pub fn chart(panel: &Panel, results: &Results) -> Chart {
                 crate::dashboard::vars::interpolate(&d, &|k, _| {
                     k.strip_prefix("__field.labels.")
                         .and_then(|l| s.labels.get(l).cloned())
-                        .or_else(|| (k == "__series.name" || k == "__field.name").then(|| s.name.clone()))
+                        .or_else(|| {
+                            (k == "__series.name" || k == "__field.name").then(|| s.name.clone())
+                        })
                 })
             });
             lines.push(Line {
@@ -132,7 +134,12 @@ fn stack(lines: &mut [Line], n: usize) {
                 .filter(|&i| lines[i].field.negative_y == negative)
                 .collect();
             let totals: Vec<f64> = (0..n)
-                .map(|x| part.iter().filter_map(|&i| lines[i].drawn[x]).sum::<f64>().abs())
+                .map(|x| {
+                    part.iter()
+                        .filter_map(|&i| lines[i].drawn[x])
+                        .sum::<f64>()
+                        .abs()
+                })
                 .collect();
             let mut acc = vec![0.0; n];
             let mut prev: Option<usize> = None;
@@ -203,11 +210,9 @@ fn options(c: &Chart, panel: &Panel, w: f64, h: f64, hooks: &Hooks, range: (f64,
             let p = js_sys::Object::new();
             set(&p, "show", &true.into());
             set(&s, "points", &p);
-        } else {
-            let p = js_sys::Object::new();
-            set(&p, "show", &false.into());
-            set(&s, "points", &p);
         }
+        // Otherwise uPlot's default: points shown where the data is sparse
+        // enough to see them (a series of one point is a dot, not nothing).
         set(&s, "spanGaps", &false.into());
         series.push(&s);
         if let Some(b) = l.below {
@@ -217,7 +222,11 @@ fn options(c: &Chart, panel: &Panel, w: f64, h: f64, hooks: &Hooks, range: (f64,
                 .collect();
             set(&band, "series", &pair);
             if fill > 0.0 {
-                set(&band, "fill", &JsValue::from_str(&with_alpha(&l.color, fill)));
+                set(
+                    &band,
+                    "fill",
+                    &JsValue::from_str(&with_alpha(&l.color, fill)),
+                );
             }
             bands.push(&band);
         }
@@ -233,7 +242,9 @@ fn options(c: &Chart, panel: &Panel, w: f64, h: f64, hooks: &Hooks, range: (f64,
     set(&x, "time", &true.into());
     let (from, to) = range;
     let xr = Closure::<dyn Fn(JsValue, JsValue, JsValue) -> js_sys::Array>::new(move |_, _, _| {
-        [JsValue::from_f64(from), JsValue::from_f64(to)].into_iter().collect()
+        [JsValue::from_f64(from), JsValue::from_f64(to)]
+            .into_iter()
+            .collect()
     })
     .into_js_value();
     set(&x, "range", &xr);
@@ -263,7 +274,9 @@ fn options(c: &Chart, panel: &Panel, w: f64, h: f64, hooks: &Hooks, range: (f64,
             }
             let lo = f.min.unwrap_or(lo);
             let hi = f.max.unwrap_or(hi);
-            [JsValue::from_f64(lo), JsValue::from_f64(hi)].into_iter().collect()
+            [JsValue::from_f64(lo), JsValue::from_f64(hi)]
+                .into_iter()
+                .collect()
         },
     )
     .into_js_value();
@@ -274,7 +287,11 @@ fn options(c: &Chart, panel: &Panel, w: f64, h: f64, hooks: &Hooks, range: (f64,
         let a = js_sys::Object::new();
         set(&a, "stroke", &JsValue::from_str("#9fa7b3"));
         let grid = js_sys::Object::new();
-        set(&grid, "stroke", &JsValue::from_str("rgba(255,255,255,0.07)"));
+        set(
+            &grid,
+            "stroke",
+            &JsValue::from_str("rgba(255,255,255,0.07)"),
+        );
         set(&grid, "width", &1.into());
         set(&a, "grid", &grid);
         set(&a, "ticks", &grid);
@@ -282,9 +299,14 @@ fn options(c: &Chart, panel: &Panel, w: f64, h: f64, hooks: &Hooks, range: (f64,
             set(&a, "size", &64.into());
             let values = Closure::<dyn Fn(JsValue, js_sys::Array) -> js_sys::Array>::new(
                 move |_u, splits: js_sys::Array| {
-                    let splits: Vec<f64> =
-                        splits.iter().map(|v| v.as_f64().unwrap_or(f64::NAN)).collect();
-                    ticks(&splits, unit).iter().map(|s| JsValue::from_str(s)).collect()
+                    let splits: Vec<f64> = splits
+                        .iter()
+                        .map(|v| v.as_f64().unwrap_or(f64::NAN))
+                        .collect();
+                    ticks(&splits, unit)
+                        .iter()
+                        .map(|s| JsValue::from_str(s))
+                        .collect()
                 },
             )
             .into_js_value();
@@ -328,7 +350,9 @@ fn options(c: &Chart, panel: &Panel, w: f64, h: f64, hooks: &Hooks, range: (f64,
         let left = get(&sel, "left").as_f64().unwrap_or(0.0);
         let pos = |px: f64| -> Option<f64> {
             let f: js_sys::Function = get(&u, "posToVal").dyn_into().ok()?;
-            f.call2(&u, &JsValue::from_f64(px), &JsValue::from_str("x")).ok()?.as_f64()
+            f.call2(&u, &JsValue::from_f64(px), &JsValue::from_str("x"))
+                .ok()?
+                .as_f64()
         };
         if let (Some(a), Some(b)) = (pos(left), pos(left + width)) {
             zoom(a, b);
@@ -350,9 +374,36 @@ fn options(c: &Chart, panel: &Panel, w: f64, h: f64, hooks: &Hooks, range: (f64,
     opts.into()
 }
 
+/// Keeps the newest charts in `window.__pharosCharts` (at most 32), so
+/// tests/bench/ui_bench.py can drive pans and zooms and time the frames.
+fn expose(u: &UPlot) {
+    let Some(w) = web_sys::window() else { return };
+    let key = JsValue::from_str("__pharosCharts");
+    let list = match js_sys::Reflect::get(&w, &key)
+        .ok()
+        .filter(|v| v.is_object())
+    {
+        Some(l) => l.unchecked_into::<js_sys::Array>(),
+        None => {
+            let l = js_sys::Array::new();
+            let _ = js_sys::Reflect::set(&w, &key, &l);
+            l
+        }
+    };
+    list.push(u);
+    if list.length() > 32 {
+        list.shift();
+    }
+}
+
 fn data(c: &Chart) -> JsValue {
     let out = js_sys::Array::new();
-    out.push(&c.xs.iter().map(|&x| JsValue::from_f64(x)).collect::<js_sys::Array>());
+    out.push(
+        &c.xs
+            .iter()
+            .map(|&x| JsValue::from_f64(x))
+            .collect::<js_sys::Array>(),
+    );
     for l in &c.lines {
         out.push(
             &l.drawn
@@ -374,7 +425,10 @@ struct LegendOpts {
 
 fn legend_opts(options: &Value) -> LegendOpts {
     let l = options.get("legend").cloned().unwrap_or(Value::Null);
-    let mode = l.get("displayMode").and_then(Value::as_str).unwrap_or("list");
+    let mode = l
+        .get("displayMode")
+        .and_then(Value::as_str)
+        .unwrap_or("list");
     LegendOpts {
         show: l.get("showLegend").and_then(Value::as_bool).unwrap_or(true) && mode != "hidden",
         table: mode == "table",
@@ -382,7 +436,11 @@ fn legend_opts(options: &Value) -> LegendOpts {
         calcs: l
             .get("calcs")
             .and_then(Value::as_array)
-            .map(|c| c.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .map(|c| {
+                c.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default(),
     }
 }
@@ -412,7 +470,9 @@ pub fn Graph(
     let draw = {
         let chart = Rc::clone(&plot);
         move |c: &Chart, range: (f64, f64)| {
-            let Some(el) = node.get_untracked() else { return };
+            let Some(el) = node.get_untracked() else {
+                return;
+            };
             let el: &web_sys::Element = el.unchecked_ref();
             let (w, h) = (
                 f64::from(el.client_width()).max(100.0),
@@ -424,6 +484,7 @@ pub fn Graph(
                 u.destroy();
             }
             let u = UPlot::new(&options(c, &p, w, h, &hooks, range), &data(c), el);
+            expose(&u);
             *slot = Some((u, names));
         }
     };
@@ -432,7 +493,9 @@ pub fn Graph(
         let draw = Rc::clone(&draw);
         let panel = panel.clone();
         Effect::new(move |_| {
-            let Some((results, range)) = data_in.get() else { return };
+            let Some((results, range)) = data_in.get() else {
+                return;
+            };
             let c = chart(&panel, &results);
             set_hidden.set(BTreeSet::new());
             set_shown.set(c.clone());
@@ -452,8 +515,16 @@ pub fn Graph(
             };
             let el: &web_sys::Element = el.unchecked_ref();
             let size = js_sys::Object::new();
-            set(&size, "width", &f64::from(el.client_width()).max(100.0).into());
-            set(&size, "height", &f64::from(el.client_height()).max(60.0).into());
+            set(
+                &size,
+                "width",
+                &f64::from(el.client_width()).max(100.0).into(),
+            );
+            set(
+                &size,
+                "height",
+                &f64::from(el.client_height()).max(60.0).into(),
+            );
             u.set_size(&size);
         });
         on_cleanup(move || handle.remove());
@@ -505,19 +576,30 @@ pub fn Graph(
             .enumerate()
             .filter(|(_, l)| !l.field.hide_legend)
             .map(|(i, l)| {
-                let pts: Vec<(f64, f64)> = c
-                    .xs
+                let pts: Vec<(f64, f64)> =
+                    c.xs.iter()
+                        .zip(&l.raw)
+                        .map(|(x, v)| (*x, v.unwrap_or(f64::NAN)))
+                        .collect();
+                let calcs: Vec<String> = lo
+                    .calcs
                     .iter()
-                    .zip(&l.raw)
-                    .map(|(x, v)| (*x, v.unwrap_or(f64::NAN)))
+                    .map(|k| fmt(reduce(k, &pts), &l.field))
                     .collect();
-                let calcs: Vec<String> = lo.calcs.iter().map(|k| fmt(reduce(k, &pts), &l.field)).collect();
                 (i, l.name.clone(), l.color.clone(), calcs, h.contains(&i))
             })
             .collect::<Vec<_>>();
         let heads = lo.calcs.clone();
-        let item = move |(i, name, color, calcs, off): (usize, String, String, Vec<String>, bool), table: bool| {
-            let click = move |ev: leptos::ev::MouseEvent| toggle(i, !(ev.ctrl_key() || ev.meta_key()));
+        let item = move |(i, name, color, calcs, off): (
+            usize,
+            String,
+            String,
+            Vec<String>,
+            bool,
+        ),
+                         table: bool| {
+            let click =
+                move |ev: leptos::ev::MouseEvent| toggle(i, !(ev.ctrl_key() || ev.meta_key()));
             if table {
                 view! {
                     <tr class:off=off on:click=click>

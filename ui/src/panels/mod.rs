@@ -144,7 +144,9 @@ pub fn PanelView(
     let id = panel.id;
     let drag = move |ev: leptos::ev::PointerEvent, resize: bool| {
         let Some((hooks, top)) = edit else { return };
-        let Some(el) = frame.get_untracked() else { return };
+        let Some(el) = frame.get_untracked() else {
+            return;
+        };
         let el: &web_sys::Element = el.unchecked_ref();
         let width = el.parent_element().map_or(1200, |p| p.client_width()) as f64;
         // A grid column (with its gap), a grid row: 30 px and an 8 px gap.
@@ -194,9 +196,17 @@ pub fn PanelView(
                     let vars = ctx.vars.get();
                     let fixed = std::sync::Arc::clone(&fixed);
                     let fill: Rc<dyn Fn(&str) -> String> = Rc::new(move |s: &str| {
-                        Scope { vars: &vars, fixed: &fixed, from: 0.0, to: 0.0, interval: None }.fill(s)
+                        Scope {
+                            vars: &vars,
+                            fixed: &fixed,
+                            from: 0.0,
+                            to: 0.0,
+                            interval: None,
+                        }
+                        .fill(s)
                     });
-                    return view! { <text::Text options=panel.options.clone() fill=fill /> }.into_any();
+                    return view! { <text::Text options=panel.options.clone() fill=fill /> }
+                        .into_any();
                 }
                 Kind::Heatmap | Kind::Other(_) => {
                     let name = match &panel.kind {

@@ -45,12 +45,24 @@ pub fn values(panel: &Panel, results: &Results) -> Vec<Shown> {
         }
     }
     if out.is_empty() {
-        out.push(shown(panel, panel.defaults.clone(), String::new(), None, Vec::new()));
+        out.push(shown(
+            panel,
+            panel.defaults.clone(),
+            String::new(),
+            None,
+            Vec::new(),
+        ));
     }
     out
 }
 
-fn shown(panel: &Panel, field: Field, name: String, value: Option<f64>, points: Vec<(f64, f64)>) -> Shown {
+fn shown(
+    panel: &Panel,
+    field: Field,
+    name: String,
+    value: Option<f64>,
+    points: Vec<(f64, f64)>,
+) -> Shown {
     let unit = Unit::parse(field.unit.as_deref().unwrap_or("short"));
     // Gauges default to 0–100 (0–1 for percentunit), as Grafana's do
     // when no bounds are set and one value is shown.
@@ -103,13 +115,18 @@ fn sparkline(points: &[(f64, f64)], w: f64, h: f64) -> Option<String> {
     let (x0, x1) = (pts[0].0, pts[pts.len() - 1].0);
     let (lo, hi) = pts
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.1), b.max(p.1))
+        });
     let span = if hi > lo { hi - lo } else { 1.0 };
     let mut d = String::new();
     for (i, (x, y)) in pts.iter().enumerate() {
         let px = (x - x0) / (x1 - x0).max(1e-9) * w;
         let py = h - (y - lo) / span * h * 0.9;
-        d.push_str(&format!("{}{px:.1},{py:.1} ", if i == 0 { "M" } else { "L" }));
+        d.push_str(&format!(
+            "{}{px:.1},{py:.1} ",
+            if i == 0 { "M" } else { "L" }
+        ));
     }
     d.push_str(&format!("L{w:.1},{h:.1} L0,{h:.1} Z"));
     Some(d)
@@ -120,8 +137,16 @@ fn sparkline(points: &[(f64, f64)], w: f64, h: f64) -> Option<String> {
 #[component]
 pub fn Stat(panel: Panel, values: Vec<Shown>) -> impl IntoView {
     let o = &panel.options;
-    let color_mode = o.get("colorMode").and_then(Value::as_str).unwrap_or("value").to_string();
-    let text_mode = o.get("textMode").and_then(Value::as_str).unwrap_or("auto").to_string();
+    let color_mode = o
+        .get("colorMode")
+        .and_then(Value::as_str)
+        .unwrap_or("value")
+        .to_string();
+    let text_mode = o
+        .get("textMode")
+        .and_then(Value::as_str)
+        .unwrap_or("auto")
+        .to_string();
     let graph = o.get("graphMode").and_then(Value::as_str).unwrap_or("area") == "area";
     let several = values.len() > 1;
     let n = values.len();
@@ -264,6 +289,9 @@ mod tests {
         let none = values(p, &vec![("A".to_string(), vec![])]);
         assert_eq!(none[0].text, "N/A");
         assert!(sparkline(&[(0.0, 1.0), (1.0, 2.0)], 100.0, 30.0).is_some());
-        assert_eq!(arc_point(0.0, 70.0).0.round(), (100.0 - 70.0 * 0.866f64).round());
+        assert_eq!(
+            arc_point(0.0, 70.0).0.round(),
+            (100.0 - 70.0 * 0.866f64).round()
+        );
     }
 }

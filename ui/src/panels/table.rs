@@ -30,7 +30,11 @@ fn cell_text(c: &Cell, name: &str, f: &Field) -> String {
             if let Some(t) = f.map(Some(*v), &raw).and_then(|m| m.text.clone()) {
                 return t;
             }
-            format_with(*v, Unit::parse(f.unit.as_deref().unwrap_or("none")), f.decimals)
+            format_with(
+                *v,
+                Unit::parse(f.unit.as_deref().unwrap_or("none")),
+                f.decimals,
+            )
         }
     }
 }

@@ -98,7 +98,10 @@ pub fn markdown(src: &str) -> String {
             .map(|i| ("ul", i))
             .or_else(|| {
                 let d = t.find(". ")?;
-                t[..d].chars().all(|c| c.is_ascii_digit()).then(|| ("ol", &t[d + 2..]))
+                t[..d]
+                    .chars()
+                    .all(|c| c.is_ascii_digit())
+                    .then(|| ("ol", &t[d + 2..]))
             });
         if let Some((kind, text)) = item.filter(|(_, i)| !i.is_empty()) {
             flush(&mut html, &mut para);
@@ -120,7 +123,10 @@ pub fn markdown(src: &str) -> String {
         } else if t.starts_with('#') {
             flush(&mut html, &mut para);
             let level = t.chars().take_while(|c| *c == '#').count().min(6);
-            html.push_str(&format!("<h{level}>{}</h{level}>", inline(t[level..].trim())));
+            html.push_str(&format!(
+                "<h{level}>{}</h{level}>",
+                inline(t[level..].trim())
+            ));
         } else if t == "---" || t == "***" {
             flush(&mut html, &mut para);
             html.push_str("<hr>");
@@ -141,7 +147,10 @@ pub fn markdown(src: &str) -> String {
 #[component]
 pub fn Text(options: Value, fill: std::rc::Rc<dyn Fn(&str) -> String>) -> impl IntoView {
     let content = fill(options.get("content").and_then(Value::as_str).unwrap_or(""));
-    let mode = options.get("mode").and_then(Value::as_str).unwrap_or("markdown");
+    let mode = options
+        .get("mode")
+        .and_then(Value::as_str)
+        .unwrap_or("markdown");
     let html = if mode == "markdown" {
         markdown(&content)
     } else {
