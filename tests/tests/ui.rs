@@ -102,6 +102,22 @@ fn home_draws_the_host_dashboard_with_live_data() {
         "{panels:?}"
     );
     b.screenshot(&screenshots().join("home.png"));
+    // The theme switch (the first theme is the system's preference):
+    // the other theme's colours on the page, kept across a reload.
+    let theme = "return [document.documentElement.dataset.theme, getComputedStyle(document.body).backgroundColor]";
+    let before = b.eval(theme, vec![]);
+    b.click(".theme-toggle");
+    let after = b.eval(theme, vec![]);
+    let other = if before[0] == "light" {
+        "dark"
+    } else {
+        "light"
+    };
+    assert_eq!(after[0], other, "{before} → {after}");
+    assert_ne!(after[1], before[1], "{before} → {after}");
+    b.goto(&format!("{base}/"));
+    assert_eq!(b.eval(theme, vec![])[0], other);
+    b.screenshot(&screenshots().join(format!("home-{other}.png")));
 }
 
 /// Node Exporter Full (grafana.com 1860, as exported, with its
@@ -188,7 +204,9 @@ fn a_variable_change_requeries_the_panels() {
             {"id": 1, "type": "stat", "title": "Up in $job", "gridPos": {"x": 0, "y": 0, "w": 8, "h": 4},
              "targets": [{"expr": "sum(up{job=\"$job\"})", "refId": "A", "instant": true}]},
             {"id": 2, "type": "timeseries", "title": "Scrape duration", "gridPos": {"x": 8, "y": 0, "w": 16, "h": 8},
-             "targets": [{"expr": "scrape_duration_seconds{job=\"$job\"}", "legendFormat": "{{instance}}", "refId": "A"}]}
+             "targets": [{"expr": "scrape_duration_seconds{job=\"$job\"}", "legendFormat": "{{instance}}", "refId": "A"}]},
+            {"id": 3, "type": "heatmap", "title": "Buckets", "gridPos": {"x": 0, "y": 8, "w": 24, "h": 6},
+             "targets": [{"expr": "label_replace(vector(2), \"le\", \"0.1\", \"\", \"\") or label_replace(vector(5), \"le\", \"+Inf\", \"\", \"\")", "format": "heatmap", "refId": "A"}]}
         ]
     });
     let r = reqwest::blocking::Client::new()
@@ -201,6 +219,23 @@ fn a_variable_change_requeries_the_panels() {
     b.goto(&format!("{base}/d/vars"));
     let panels = dashboard_panels(&b);
     assert_eq!(panels[0].0, "Up in pharos");
+    // AlwaysFiring's firing period is marked along the graph's top.
+    let pixel = b.wait(
+        "the alert period drawn",
+        Duration::from_secs(10),
+        "const u = (window.__pharosCharts || []).find(c => c.data[0].length > 0);
+         if (!u) return false;
+         const x = Math.round(u.valToPos(Date.now() / 1000 - 8, 'x', true));
+         const p = u.ctx.getImageData(x, Math.round(u.bbox.top + 1), 1, 1).data;
+         return p[0] > 150 && p[1] < 130 && [p[0], p[1], p[2]];",
+    );
+    assert!(pixel.is_array(), "{pixel}");
+    // The heatmap: two buckets drawn on a canvas.
+    assert_eq!(panels[2].1, "ok", "{panels:?}");
+    assert_eq!(
+        b.eval("const h = document.querySelector('.heatmap'); return [h.dataset.buckets, !!h.querySelector('canvas')]", vec![]),
+        json!(["2", true])
+    );
     assert_eq!(panels[0].3.trim(), "1");
     let options = b.eval(
         "return Array.from(document.querySelectorAll('[data-var=job] option')).map(o => o.value)",

@@ -11,9 +11,34 @@ use super::model::{Panel, Target};
 use super::vars::{self, format_duration, interpolate, Interval, VarKind, Variable, ALL};
 use crate::api;
 
-/// The Prometheus scrape interval panels assume (Grafana's default for a
-/// Prometheus data source, and pharos's built-in scrape interval).
+/// The scrape interval panels assume until the data source says
+/// (Grafana's default for a Prometheus data source, and pharos's
+/// built-in scrape interval).
 pub const SCRAPE: f64 = 15.0;
+
+thread_local! {
+    static SCRAPE_INTERVAL: std::cell::Cell<f64> = const { std::cell::Cell::new(SCRAPE) };
+}
+
+/// The scrape interval in use: the data source's `jsonData.timeInterval`
+/// once [`load_scrape_interval`] has read it, as Grafana uses its data
+/// source's "Scrape interval" for `$__rate_interval` and the lowest step.
+pub fn scrape_interval() -> f64 {
+    SCRAPE_INTERVAL.with(std::cell::Cell::get)
+}
+
+/// Reads pharos's scrape interval from the Grafana data source API.
+pub async fn load_scrape_interval() {
+    if let Ok(ds) = api::json("GET", "api/datasources/uid/pharos", None).await {
+        let secs = ds["jsonData"]["timeInterval"]
+            .as_str()
+            .and_then(vars::parse_duration)
+            .filter(|s| *s > 0.0);
+        if let Some(s) = secs {
+            SCRAPE_INTERVAL.with(|c| c.set(s));
+        }
+    }
+}
 
 /// What names resolve to while a panel is filled in.
 #[derive(Clone, Debug)]
@@ -263,7 +288,12 @@ pub async fn run(panel: &Panel, scope: &Scope<'_>, points: f64) -> Result<Result
         .filter(|t| !t.hide && !t.expr.trim().is_empty())
     {
         let min = min_interval(panel, t, scope);
-        let iv = vars::interval(range, panel.max_data_points.unwrap_or(points), min, SCRAPE);
+        let iv = vars::interval(
+            range,
+            panel.max_data_points.unwrap_or(points),
+            min,
+            scrape_interval(),
+        );
         let scope = Scope {
             interval: Some(iv.clone()),
             ..scope.clone()
@@ -323,6 +353,30 @@ pub fn display(legend: &str, labels: &BTreeMap<String, String>) -> String {
     }
 }
 
+/// Firing periods from a range query of `ALERTS{alertstate="firing"}`:
+/// each series' runs of consecutive steps as (start, end, alert name).
+pub fn firing_periods(series: &[api::MatrixSeries], step: f64) -> Vec<(f64, f64, String)> {
+    let mut out = Vec::new();
+    for s in series {
+        let name = s.metric.get("alertname").cloned().unwrap_or_default();
+        let mut run: Option<(f64, f64)> = None;
+        for (t, _) in &s.values {
+            run = match run {
+                Some((a, last)) if t - last <= step * 1.5 => Some((a, *t)),
+                Some((a, last)) => {
+                    out.push((a, last, name.clone()));
+                    Some((*t, *t))
+                }
+                None => Some((*t, *t)),
+            };
+        }
+        if let Some((a, b)) = run {
+            out.push((a, b, name.clone()));
+        }
+    }
+    out
+}
+
 /// The "All" sentinel, for pickers.
 pub fn is_all(v: &str) -> bool {
     v == ALL
@@ -370,6 +424,24 @@ mod tests {
             ..scope
         };
         assert_eq!(repeated.fill("$job"), "other");
+    }
+
+    #[test]
+    fn firing_periods_are_runs_of_steps() {
+        let s = api::MatrixSeries {
+            metric: [("alertname".to_string(), "Hot".to_string())].into(),
+            values: [10.0, 20.0, 30.0, 60.0, 70.0]
+                .iter()
+                .map(|t| (*t, "1".to_string()))
+                .collect(),
+        };
+        assert_eq!(
+            firing_periods(&[s], 10.0),
+            [
+                (10.0, 30.0, "Hot".to_string()),
+                (60.0, 70.0, "Hot".to_string())
+            ]
+        );
     }
 
     #[test]

@@ -217,6 +217,7 @@ fn DashboardView(dash: Dashboard, doc: Value, meta: Value, editing: bool) -> imp
         tick: RwSignal::new(0),
         ready: RwSignal::new(false),
         sync: RwSignal::new((dash.graph_tooltip > 0).then(|| format!("dash-{}", dash.uid))),
+        alerts: RwSignal::new(Vec::new()),
     };
     let (refresh, set_refresh) = signal(refresh0);
     let (var_errors, set_var_errors) = signal(Vec::<String>::new());
@@ -234,6 +235,23 @@ fn DashboardView(dash: Dashboard, doc: Value, meta: Value, editing: bool) -> imp
         });
     };
     reload_vars(0);
+    // Alert firing periods over the range, marked on the graphs
+    // (Grafana's built-in "Annotations & Alerts").
+    Effect::new(move |_| {
+        if !ctx.ready.get() {
+            return;
+        }
+        let (f, t) = ctx.time.get();
+        ctx.tick.track();
+        let (t0, t1) = ctx.range(&f, &t);
+        let step = ((t1 - t0) / 300.0).ceil().max(1.0);
+        leptos::task::spawn_local(async move {
+            let q = "ALERTS{alertstate=\"firing\"}";
+            if let Ok(series) = api::query_range(q, t0.floor(), t1.floor(), step).await {
+                ctx.alerts.set(query::firing_periods(&series, step));
+            }
+        });
+    });
     Effect::new(move |_| {
         let vs = ctx.vars.get();
         let time = ctx.time.get();

@@ -257,6 +257,7 @@ pub fn Explore() -> impl IntoView {
         tick: RwSignal::new(0),
         ready: RwSignal::new(true),
         sync: RwSignal::new(None),
+        alerts: RwSignal::new(Vec::new()),
     };
     let metrics = LocalResource::new(|| async {
         api::label_values("__name__", None, api::now() - 3600.0, api::now())

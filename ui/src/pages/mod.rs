@@ -55,10 +55,68 @@ pub fn base_path() -> String {
     path.trim_end_matches('/').to_string()
 }
 
+/// The theme in use: the one chosen last (kept in `localStorage`), else
+/// the system's preference.
+fn initial_theme() -> String {
+    let w = web_sys::window();
+    let saved = w
+        .as_ref()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .and_then(|s| s.get_item("pharos.theme").ok().flatten());
+    saved.unwrap_or_else(|| {
+        let light = w
+            .and_then(|w| {
+                w.match_media("(prefers-color-scheme: light)")
+                    .ok()
+                    .flatten()
+            })
+            .is_some_and(|m| m.matches());
+        if light {
+            "light".into()
+        } else {
+            "dark".into()
+        }
+    })
+}
+
+fn apply_theme(theme: &str) {
+    if let Some(root) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+    {
+        let _ = root.set_attribute("data-theme", theme);
+    }
+}
+
+/// The light/dark switch; charts pick the new colours when next drawn.
+#[component]
+fn ThemeToggle() -> impl IntoView {
+    let theme = RwSignal::new(initial_theme());
+    apply_theme(&theme.get_untracked());
+    let flip = move |_| {
+        let next = if theme.get_untracked() == "light" {
+            "dark"
+        } else {
+            "light"
+        };
+        theme.set(next.to_string());
+        apply_theme(next);
+        if let Some(s) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+            let _ = s.set_item("pharos.theme", next);
+        }
+    };
+    view! {
+        <button class="theme-toggle" title="Light or dark theme" aria-label="Switch theme" on:click=flip>
+            {move || if theme.get() == "light" { "☾ Dark" } else { "☀ Light" }}
+        </button>
+    }
+}
+
 /// The app: the top bar and the page of the current path.
 #[component]
 pub fn App() -> impl IntoView {
     let base = base_path();
+    leptos::task::spawn_local(crate::dashboard::query::load_scrape_interval());
     // The router leaves absolute links as they are: they carry the prefix
     // themselves, so a reload behind a proxy stays under it.
     let home = format!("{base}/");
@@ -82,6 +140,7 @@ pub fn App() -> impl IntoView {
                     <A href=targets>"Targets"</A>
                     <status::StatusMenu />
                 </nav>
+                <ThemeToggle />
             </header>
             <main>
                 <Routes fallback=|| view! { <p class="panel-error">"No such page."</p> }>

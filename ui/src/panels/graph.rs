@@ -162,6 +162,23 @@ fn stack(lines: &mut [Line], n: usize) {
     }
 }
 
+/// A colour of the current theme (a CSS variable on the root element):
+/// canvases cannot read CSS variables themselves.
+fn theme_color(var: &str, fallback: &str) -> String {
+    let value = (|| {
+        let w = web_sys::window()?;
+        let root = w.document()?.document_element()?;
+        let f: js_sys::Function = get(&w, "getComputedStyle").dyn_into().ok()?;
+        let style = f.call1(&w, &root).ok()?;
+        let g: js_sys::Function = get(&style, "getPropertyValue").dyn_into().ok()?;
+        g.call1(&style, &JsValue::from_str(var)).ok()?.as_string()
+    })();
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| fallback.to_string())
+}
+
 fn set(obj: &js_sys::Object, key: &str, value: &JsValue) {
     let _ = js_sys::Reflect::set(obj, &JsValue::from_str(key), value);
 }
@@ -179,6 +196,58 @@ pub struct Hooks {
     pub zoom: Rc<dyn Fn(f64, f64)>,
     /// The cursor moved: its index on the grid and position, or left.
     pub cursor: Rc<dyn Fn(Option<(usize, f64, f64)>)>,
+    /// Alert firing periods to mark (start, end, name).
+    pub periods: Rc<dyn Fn() -> Vec<(f64, f64, String)>>,
+}
+
+/// Marks each firing period on the plot: a faint red band over the
+/// plot's height and a solid bar along its top (Grafana's alert
+/// annotations).
+fn draw_periods(u: &JsValue, periods: &[(f64, f64, String)]) {
+    let call = |obj: &JsValue, name: &str, args: &[JsValue]| -> Option<JsValue> {
+        let f: js_sys::Function = get(obj, name).dyn_into().ok()?;
+        f.apply(obj, &args.iter().cloned().collect::<js_sys::Array>())
+            .ok()
+    };
+    let ctx = get(u, "ctx");
+    let bbox = get(u, "bbox");
+    let (left, top, width, height) = (
+        get(&bbox, "left").as_f64().unwrap_or(0.0),
+        get(&bbox, "top").as_f64().unwrap_or(0.0),
+        get(&bbox, "width").as_f64().unwrap_or(0.0),
+        get(&bbox, "height").as_f64().unwrap_or(0.0),
+    );
+    let pos = |t: f64| {
+        call(
+            u,
+            "valToPos",
+            &[JsValue::from_f64(t), JsValue::from_str("x"), JsValue::TRUE],
+        )
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.0)
+    };
+    call(&ctx, "save", &[]);
+    for (a, b, _) in periods {
+        let x0 = pos(*a).max(left);
+        let x1 = pos(*b).min(left + width);
+        if x1 < left || x0 > left + width {
+            continue;
+        }
+        let w = (x1 - x0).max(2.0);
+        let _ = js_sys::Reflect::set(&ctx, &"fillStyle".into(), &"rgba(242,73,92,0.10)".into());
+        call(
+            &ctx,
+            "fillRect",
+            &[x0.into(), top.into(), w.into(), height.into()],
+        );
+        let _ = js_sys::Reflect::set(&ctx, &"fillStyle".into(), &"rgba(242,73,92,0.85)".into());
+        call(
+            &ctx,
+            "fillRect",
+            &[x0.into(), top.into(), w.into(), 4.0.into()],
+        );
+    }
+    call(&ctx, "restore", &[]);
 }
 
 fn options(c: &Chart, panel: &Panel, w: f64, h: f64, hooks: &Hooks, range: (f64, f64)) -> JsValue {
@@ -285,12 +354,16 @@ fn options(c: &Chart, panel: &Panel, w: f64, h: f64, hooks: &Hooks, range: (f64,
     set(&opts, "scales", &scales);
     let axis = |is_y: bool| {
         let a = js_sys::Object::new();
-        set(&a, "stroke", &JsValue::from_str("#9fa7b3"));
+        set(
+            &a,
+            "stroke",
+            &JsValue::from_str(&theme_color("--muted", "#9fa7b3")),
+        );
         let grid = js_sys::Object::new();
         set(
             &grid,
             "stroke",
-            &JsValue::from_str("rgba(255,255,255,0.07)"),
+            &JsValue::from_str(&theme_color("--grid", "rgba(255,255,255,0.07)")),
         );
         set(&grid, "width", &1.into());
         set(&a, "grid", &grid);
@@ -370,6 +443,15 @@ fn options(c: &Chart, panel: &Panel, w: f64, h: f64, hooks: &Hooks, range: (f64,
     })
     .into_js_value();
     set(&hooks_obj, "setCursor", &js_sys::Array::of1(&on_cursor));
+    let periods = Rc::clone(&hooks.periods);
+    let on_draw = Closure::<dyn Fn(JsValue)>::new(move |u: JsValue| {
+        let p = periods();
+        if !p.is_empty() {
+            draw_periods(&u, &p);
+        }
+    })
+    .into_js_value();
+    set(&hooks_obj, "draw", &js_sys::Array::of1(&on_draw));
     set(&opts, "hooks", &hooks_obj);
     opts.into()
 }

@@ -2,9 +2,10 @@
 //! links, loading and error state; its queries re-run when the
 //! dashboard's variables, time range or refresh tick change) and one
 //! module per visualisation — [`graph`] (time series), [`single`] (stat,
-//! gauge, bar gauge), [`table`], [`text`].
+//! gauge, bar gauge), [`heatmap`], [`table`], [`text`].
 
 pub mod graph;
+pub mod heatmap;
 pub mod single;
 pub mod table;
 pub mod text;
@@ -31,6 +32,9 @@ pub struct DashCtx {
     pub ready: RwSignal<bool>,
     /// The shared crosshair's key, when the dashboard shares one.
     pub sync: RwSignal<Option<String>>,
+    /// Firing periods of alerts over the range (`ALERTS`): start, end,
+    /// alert name; drawn on the graphs.
+    pub alerts: RwSignal<Vec<(f64, f64, String)>>,
 }
 
 impl DashCtx {
@@ -186,6 +190,7 @@ pub fn PanelView(
         handles.borrow_mut().extend([moved, up]);
     };
     let links = panel.links.clone();
+    let fixed_links = std::sync::Arc::clone(&fixed);
     let description = panel.description.clone();
     let body = {
         let panel = panel.clone();
@@ -208,11 +213,8 @@ pub fn PanelView(
                     return view! { <text::Text options=panel.options.clone() fill=fill /> }
                         .into_any();
                 }
-                Kind::Heatmap | Kind::Other(_) => {
-                    let name = match &panel.kind {
-                        Kind::Other(n) => n.clone(),
-                        _ => "heatmap".into(),
-                    };
+                Kind::Other(name) => {
+                    let name = name.clone();
                     return view! { <p class="panel-note">{format!("Panels of type “{name}” are not drawn by pharos yet.")}</p> }.into_any();
                 }
                 _ => {}
@@ -230,6 +232,7 @@ pub fn PanelView(
                         ))
                     }),
                     cursor: Rc::new(|_| {}),
+                    periods: Rc::new(move || ctx.alerts.get_untracked()),
                 };
                 return view! {
                     <graph::Graph panel=panel.clone() data_in=data_in hooks=hooks />
@@ -245,6 +248,7 @@ pub fn PanelView(
                     Kind::Stat => view! { <single::Stat panel=panel.clone() values=single::values(&panel, &res) /> }.into_any(),
                     Kind::Gauge => view! { <single::Gauge panel=panel.clone() values=single::values(&panel, &res) /> }.into_any(),
                     Kind::BarGauge => view! { <single::BarGauge panel=panel.clone() values=single::values(&panel, &res) /> }.into_any(),
+                    Kind::Heatmap => view! { <heatmap::Heatmap results=res /> }.into_any(),
                     _ => {
                         let (frames, skipped) = table::frames(&panel, &res);
                         view! {
@@ -276,8 +280,19 @@ pub fn PanelView(
                 <h3 class="panel-title" title=description.clone()>{title}</h3>
                 {tools}
                 {(!description.is_empty()).then(|| view! { <span class="info" title=description.clone()>"i"</span> })}
-                {links.into_iter().map(|l| view! {
-                    <a class="panel-link" href=l.url target=if l.blank { "_blank" } else { "_self" } rel="noopener">{l.title}</a>
+                {links.into_iter().map(|l| {
+                    // The URL filled in with the variables and the time
+                    // range (`${__from}`, `${__to}`, `$job`…) when opened.
+                    let fixed = std::sync::Arc::clone(&fixed_links);
+                    let href = move || {
+                        let vars = ctx.vars.get();
+                        let (f, t) = ctx.time.get();
+                        let (from, to) = ctx.range(&f, &t);
+                        Scope { vars: &vars, fixed: &fixed, from, to, interval: None }.fill(&l.url)
+                    };
+                    view! {
+                        <a class="panel-link" href=href target=if l.blank { "_blank" } else { "_self" } rel="noopener">{l.title.clone()}</a>
+                    }
                 }).collect_view()}
             </header>
             <div class="panel-body" node_ref=node>{body}</div>
