@@ -86,6 +86,15 @@ impl Decoded {
         }
     }
 
+    /// Keeps the samples of a series whose labels are valid (v1 and v2).
+    fn series(&mut self, labels: Labels, samples: impl Iterator<Item = (i64, f64)>) {
+        let samples = samples_of(samples);
+        if !samples.is_empty() {
+            self.samples += samples.len();
+            self.batch.push(SeriesSamples { labels, samples });
+        }
+    }
+
     fn refuse(&mut self, labels_text: String, err: LabelsError) {
         self.invalid_series += 1;
         if self.invalid_example.is_none() {
@@ -197,13 +206,7 @@ fn from_v1(req: proto::WriteRequest) -> Decoded {
                         out.invalid_exemplars += 1;
                     }
                 }
-                if !ts.samples.is_empty() {
-                    out.samples += ts.samples.len();
-                    out.batch.push(SeriesSamples {
-                        labels,
-                        samples: samples_of(ts.samples.iter().map(|s| (s.timestamp, s.value))),
-                    });
-                }
+                out.series(labels, ts.samples.iter().map(|s| (s.timestamp, s.value)));
             }
             Err(e) => {
                 out.invalid_exemplars += ts.exemplars.len();
@@ -236,44 +239,32 @@ fn from_v2(req: v2::Request) -> Result<Decoded, DecodeError> {
             ))
         })
     };
+    // Name/value pairs of symbol references (a series' or an exemplar's).
+    let refs = |r: &[u32], odd: &str| -> Result<Vec<(&str, &str)>, DecodeError> {
+        if r.len() % 2 != 0 {
+            return Err(DecodeError::Symbols(odd.into()));
+        }
+        r.chunks_exact(2)
+            .map(|p| Ok((sym(p[0])?, sym(p[1])?)))
+            .collect()
+    };
     let mut out = Decoded::default();
     for ts in &req.timeseries {
         out.histograms += ts.histograms.len();
-        if ts.labels_refs.len() % 2 != 0 {
-            return Err(DecodeError::Symbols(
-                "labels_refs has an odd number of entries".into(),
-            ));
-        }
-        let pairs: Vec<(&str, &str)> = ts
-            .labels_refs
-            .chunks_exact(2)
-            .map(|p| Ok((sym(p[0])?, sym(p[1])?)))
-            .collect::<Result<_, DecodeError>>()?;
+        let pairs = refs(&ts.labels_refs, "labels_refs has an odd number of entries")?;
         if ts.samples.is_empty() && ts.exemplars.is_empty() {
             continue;
         }
         match Labels::from_sorted(pairs.iter().copied()) {
             Ok(labels) => {
                 for e in &ts.exemplars {
-                    if e.labels_refs.len() % 2 != 0 {
-                        return Err(DecodeError::Symbols(
-                            "an exemplar's labels_refs has an odd number of entries".into(),
-                        ));
-                    }
-                    let pairs: Vec<(&str, &str)> = e
-                        .labels_refs
-                        .chunks_exact(2)
-                        .map(|p| Ok((sym(p[0])?, sym(p[1])?)))
-                        .collect::<Result<_, DecodeError>>()?;
+                    let pairs = refs(
+                        &e.labels_refs,
+                        "an exemplar's labels_refs has an odd number of entries",
+                    )?;
                     out.exemplar(&labels, pairs.into_iter(), e.value, e.timestamp);
                 }
-                if !ts.samples.is_empty() {
-                    out.samples += ts.samples.len();
-                    out.batch.push(SeriesSamples {
-                        labels,
-                        samples: samples_of(ts.samples.iter().map(|s| (s.timestamp, s.value))),
-                    });
-                }
+                out.series(labels, ts.samples.iter().map(|s| (s.timestamp, s.value)));
             }
             Err(e) => {
                 out.invalid_exemplars += ts.exemplars.len();
