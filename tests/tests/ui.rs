@@ -116,7 +116,14 @@ fn home_draws_the_host_dashboard_with_live_data() {
     assert_eq!(after[0], other, "{before} → {after}");
     assert_ne!(after[1], before[1], "{before} → {after}");
     b.goto(&format!("{base}/"));
-    assert_eq!(b.eval(theme, vec![])[0], other);
+    // The load event comes before the WASM module has started and set the
+    // theme: wait for the attribute, then compare.
+    let applied = b.wait(
+        "the theme applied after the reload",
+        Duration::from_secs(10),
+        "return document.documentElement.dataset.theme",
+    );
+    assert_eq!(applied, other);
     b.screenshot(&screenshots().join(format!("home-{other}.png")));
 }
 
