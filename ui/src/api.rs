@@ -6,43 +6,74 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde_json::Value;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-#[derive(Deserialize)]
-struct Envelope<T> {
-    status: String,
-    data: Option<T>,
-    error: Option<String>,
-}
+// Every answer is read as a `serde_json::Value` and its few fields picked
+// out by hand: a typed `Deserialize` per shape costs the bundle a
+// deserializer each (about 10 KB gzipped for the nine shapes this had).
 
 /// One series of a range query: its labels and `[seconds, "value"]` points.
-#[derive(Deserialize, Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MatrixSeries {
     pub metric: BTreeMap<String, String>,
     pub values: Vec<(f64, String)>,
 }
 
 /// One sample of an instant query.
-#[derive(Deserialize, Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct VectorSample {
     pub metric: BTreeMap<String, String>,
     pub value: (f64, String),
 }
 
-#[derive(Deserialize)]
-struct Matrix {
-    result: Vec<MatrixSeries>,
+/// A `[seconds, "value"]` pair.
+fn point(v: &Value) -> (f64, String) {
+    (
+        v[0].as_f64().unwrap_or(f64::NAN),
+        v[1].as_str().unwrap_or("NaN").to_string(),
+    )
 }
 
-#[derive(Deserialize)]
-#[serde(tag = "resultType", content = "result", rename_all = "lowercase")]
-enum Instant {
-    Vector(Vec<VectorSample>),
-    Scalar((f64, String)),
-    String((f64, String)),
-    Matrix(serde::de::IgnoredAny),
+fn array(v: &Value) -> &[Value] {
+    v.as_array().map(Vec::as_slice).unwrap_or(&[])
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+/// The series of a `matrix` result.
+pub fn matrix(data: &Value) -> Vec<MatrixSeries> {
+    array(&data["result"])
+        .iter()
+        .map(|s| MatrixSeries {
+            metric: string_map(&s["metric"]),
+            values: array(&s["values"]).iter().map(point).collect(),
+        })
+        .collect()
+}
+
+/// The samples of an instant query's result: a vector's, or one sample
+/// without labels for a scalar or string; `None` for a range vector.
+fn instant(data: &Value) -> Option<Vec<VectorSample>> {
+    match data["resultType"].as_str() {
+        Some("vector") => Some(
+            array(&data["result"])
+                .iter()
+                .map(|s| VectorSample {
+                    metric: string_map(&s["metric"]),
+                    value: point(&s["value"]),
+                })
+                .collect(),
+        ),
+        Some("scalar") | Some("string") => Some(vec![VectorSample {
+            metric: BTreeMap::new(),
+            value: point(&data["result"]),
+        }]),
+        _ => None,
+    }
 }
 
 fn js_error(e: wasm_bindgen::JsValue) -> String {
@@ -65,15 +96,19 @@ async fn get_text(url: &str) -> Result<String, String> {
         .ok_or_else(|| "response is not text".into())
 }
 
-/// GETs a Prometheus API endpoint and unwraps its envelope.
-async fn get<T: for<'de> Deserialize<'de>>(url: &str) -> Result<T, String> {
+/// GETs a Prometheus API endpoint and unwraps its envelope (`status`,
+/// `data`, `error`).
+async fn get(url: &str) -> Result<Value, String> {
     let text = get_text(url).await?;
-    let env: Envelope<T> =
+    let mut env: Value =
         serde_json::from_str(&text).map_err(|e| format!("unexpected answer from {url}: {e}"))?;
-    match (env.status.as_str(), env.data) {
-        ("success", Some(d)) => Ok(d),
-        _ => Err(env.error.unwrap_or_else(|| format!("{url} failed"))),
+    if env["status"] == "success" && !env["data"].is_null() {
+        return Ok(env["data"].take());
     }
+    Err(env["error"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{url} failed")))
 }
 
 fn enc(s: &str) -> String {
@@ -92,26 +127,18 @@ pub async fn query_range(
         "api/v1/query_range?query={}&start={start}&end={end}&step={step}",
         enc(query)
     );
-    get::<Matrix>(&url).await.map(|m| m.result)
+    get(&url).await.map(|d| matrix(&d))
 }
 
 /// `/api/v1/query` now: the samples of an instant vector, or one sample
 /// without labels for a scalar.
 pub async fn query(query: &str) -> Result<Vec<VectorSample>, String> {
     let url = format!("api/v1/query?query={}", enc(query));
-    Ok(match get::<Instant>(&url).await? {
-        Instant::Vector(v) => v,
-        Instant::Scalar(value) | Instant::String(value) => vec![VectorSample {
-            metric: BTreeMap::new(),
-            value,
-        }],
-        Instant::Matrix(_) => return Err("a range vector cannot be shown as a stat".into()),
-    })
+    instant(&get(&url).await?).ok_or_else(|| "a range vector cannot be shown as a stat".into())
 }
 
 /// One scrape target of `/api/v1/targets`, as the Targets page shows it.
-#[derive(Deserialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Target {
     pub labels: BTreeMap<String, String>,
     pub scrape_pool: String,
@@ -122,59 +149,70 @@ pub struct Target {
     pub health: String,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Targets {
-    active_targets: Vec<Target>,
+/// The active targets of a `/api/v1/targets` answer.
+pub fn read_targets(data: &Value) -> Vec<Target> {
+    array(&data["activeTargets"])
+        .iter()
+        .map(|t| Target {
+            labels: string_map(&t["labels"]),
+            scrape_pool: text(&t["scrapePool"]),
+            scrape_url: text(&t["scrapeUrl"]),
+            last_error: text(&t["lastError"]),
+            last_scrape: text(&t["lastScrape"]),
+            last_scrape_duration: t["lastScrapeDuration"].as_f64().unwrap_or(0.0),
+            health: text(&t["health"]),
+        })
+        .collect()
 }
 
 /// The active scrape targets.
 pub async fn targets() -> Result<Vec<Target>, String> {
-    get::<Targets>("api/v1/targets?state=active")
+    get("api/v1/targets?state=active")
         .await
-        .map(|t| t.active_targets)
+        .map(|d| read_targets(&d))
 }
 
 /// One alert of `/api/v1/alerts` (pending or firing).
-#[derive(Deserialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Alert {
     pub labels: BTreeMap<String, String>,
-    #[serde(default)]
     pub annotations: BTreeMap<String, String>,
     pub state: String,
-    #[serde(default)]
     pub active_at: Option<String>,
-    #[serde(default)]
     pub value: String,
 }
 
-#[derive(Deserialize)]
-struct Alerts {
-    alerts: Vec<Alert>,
+/// The alerts of a `/api/v1/alerts` answer.
+pub fn read_alerts(data: &Value) -> Vec<Alert> {
+    array(&data["alerts"])
+        .iter()
+        .map(|a| Alert {
+            labels: string_map(&a["labels"]),
+            annotations: string_map(&a["annotations"]),
+            state: text(&a["state"]),
+            active_at: a["activeAt"].as_str().map(str::to_string),
+            value: text(&a["value"]),
+        })
+        .collect()
 }
 
 /// The rules' pending and firing alerts.
 pub async fn alerts() -> Result<Vec<Alert>, String> {
-    get::<Alerts>("api/v1/alerts").await.map(|a| a.alerts)
+    get("api/v1/alerts").await.map(|d| read_alerts(&d))
 }
 
 /// `/api/v1/query` at `time` (Unix seconds): the samples of an instant
 /// vector, or one sample without labels for a scalar.
 pub async fn query_at(query: &str, time: f64) -> Result<Vec<VectorSample>, String> {
     let url = format!("api/v1/query?query={}&time={time}", enc(query));
-    Ok(match get::<Instant>(&url).await? {
-        Instant::Vector(v) => v,
-        Instant::Scalar(value) | Instant::String(value) => vec![VectorSample {
-            metric: BTreeMap::new(),
-            value,
-        }],
-        Instant::Matrix(_) => {
-            return Err(
-                "the query returns a range vector; it cannot be evaluated at one instant".into(),
-            )
-        }
+    instant(&get(&url).await?).ok_or_else(|| {
+        "the query returns a range vector; it cannot be evaluated at one instant".into()
     })
+}
+
+/// The strings of a JSON array (label names or values).
+fn strings(data: &Value) -> Vec<String> {
+    array(data).iter().filter_map(|v| v.as_str()).map(str::to_string).collect()
 }
 
 /// The values of `label` (on the series `selector` selects, if given)
@@ -189,7 +227,7 @@ pub async fn label_values(
     if let Some(s) = selector {
         url.push_str(&format!("&match[]={}", enc(s)));
     }
-    get::<Vec<String>>(&url).await
+    get(&url).await.map(|d| strings(&d))
 }
 
 /// The label names (of the series `selector` selects, if given).
@@ -202,7 +240,7 @@ pub async fn label_names(
     if let Some(s) = selector {
         url.push_str(&format!("&match[]={}", enc(s)));
     }
-    get::<Vec<String>>(&url).await
+    get(&url).await.map(|d| strings(&d))
 }
 
 /// A request to one of pharos's own or Grafana-compatible endpoints:
@@ -251,7 +289,7 @@ pub async fn json(
 /// The `data` of a Prometheus API answer as JSON: the status pages read
 /// their few fields from it (typed answers cost the bundle a deserializer
 /// each).
-pub async fn data(url: &str) -> Result<serde_json::Value, String> {
+pub async fn data(url: &str) -> Result<Value, String> {
     get(url).await
 }
 
@@ -324,5 +362,31 @@ mod tests {
         assert_eq!(legend("{{device}} in", &m), "eth0 in");
         assert_eq!(legend("{{ missing }}!", &m), "!");
         assert_eq!(legend("", &m), "x{device=\"eth0\"}");
+    }
+
+    #[test]
+    fn answers_read_by_hand() {
+        let d: Value = serde_json::from_str(
+            r#"{"resultType":"matrix","result":[{"metric":{"job":"a"},"values":[[1,"2"],[2.5,"NaN"]]}]}"#,
+        )
+        .unwrap();
+        let m = matrix(&d);
+        assert_eq!(m[0].metric["job"], "a");
+        assert_eq!(m[0].values, vec![(1.0, "2".into()), (2.5, "NaN".into())]);
+        let d: Value = serde_json::from_str(r#"{"resultType":"scalar","result":[3,"1.5"]}"#).unwrap();
+        assert_eq!(instant(&d).unwrap()[0].value, (3.0, "1.5".into()));
+        let d: Value = serde_json::from_str(r#"{"resultType":"matrix","result":[]}"#).unwrap();
+        assert!(instant(&d).is_none());
+        let d: Value = serde_json::from_str(
+            r#"{"alerts":[{"labels":{"alertname":"X"},"state":"firing","activeAt":"2026-01-01T00:00:00Z","value":"1e+00"}]}"#,
+        )
+        .unwrap();
+        let a = &read_alerts(&d)[0];
+        assert_eq!((a.state.as_str(), a.active_at.as_deref()), ("firing", Some("2026-01-01T00:00:00Z")));
+        let d: Value = serde_json::from_str(
+            r#"{"activeTargets":[{"labels":{"job":"j"},"scrapePool":"j","scrapeUrl":"http://x/metrics","lastError":"","lastScrape":"t","lastScrapeDuration":0.25,"health":"up"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(read_targets(&d)[0].last_scrape_duration, 0.25);
     }
 }
