@@ -309,6 +309,19 @@ struct ServeArgs {
         value_name = "DURATION"
     )]
     dashboards_update_interval: String,
+    /// The URL of a trace in your tracing UI (Jaeger, Tempo, Zipkin…),
+    /// `${__value.raw}` standing for the trace id, e.g.
+    /// `http://jaeger:16686/trace/${__value.raw}`: exemplars drawn on the
+    /// web UI's graphs link there (Grafana's exemplarTraceIdDestinations).
+    #[arg(long = "ui.exemplar-trace-url", value_name = "URL")]
+    exemplar_trace_url: Option<String>,
+    /// The exemplar label that holds the trace id.
+    #[arg(
+        long = "ui.exemplar-trace-label",
+        default_value = "trace_id",
+        value_name = "LABEL"
+    )]
+    exemplar_trace_label: String,
     /// Prometheus's feature flags (comma-separated, repeatable); none
     /// changes pharos, so each is named in a warning.
     #[arg(long = "enable-feature", value_name = "FEATURE", value_delimiter = ',')]
@@ -498,6 +511,11 @@ impl ServeArgs {
                 "dashboards.update-interval",
                 self.dashboards_update_interval.clone(),
             ),
+            (
+                "ui.exemplar-trace-url",
+                self.exemplar_trace_url.clone().unwrap_or_default(),
+            ),
+            ("ui.exemplar-trace-label", self.exemplar_trace_label.clone()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -537,6 +555,10 @@ impl ServeArgs {
             enable_lifecycle: self.enable_lifecycle,
             cors_origin: self.cors_origin.clone(),
             route_prefix,
+            trace_link: self
+                .exemplar_trace_url
+                .clone()
+                .map(|url| (self.exemplar_trace_label.clone(), url)),
             listen,
             query,
             rules,

@@ -50,6 +50,9 @@ pub struct ServeConfig {
     /// `--web.route-prefix` (default: the path of `--web.external-url`):
     /// `""` or `/path`, where every endpoint is served.
     pub route_prefix: String,
+    /// `--ui.exemplar-trace-label` and `--ui.exemplar-trace-url`: where
+    /// the UI links an exemplar's trace id.
+    pub trace_link: Option<(String, String)>,
     /// The command-line flags and retention, for the status endpoints.
     pub flags: Vec<(String, String)>,
     pub retention: String,
@@ -191,6 +194,7 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     );
     state.lifecycle = cfg.enable_lifecycle;
     state.route_prefix = cfg.route_prefix.clone();
+    state.trace_link = cfg.trace_link.clone();
     state.remote_read = Arc::new(crate::http::read::Gate::new(cfg.remote_read));
     state.dashboards = dashboards;
     let quit = Arc::clone(&state.quit);

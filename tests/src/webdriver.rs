@@ -177,6 +177,27 @@ impl Browser {
         .unwrap_or_else(|e| panic!("type into {css}: {e}"));
     }
 
+    /// Moves the mouse to `(x, y)` in the viewport (CSS pixels), as a
+    /// user's pointer does (real pointer events), and clicks there if
+    /// `click`.
+    pub fn mouse(&self, x: f64, y: f64, click: bool) {
+        let mut steps = vec![
+            json!({"type": "pointerMove", "duration": 0, "origin": "viewport",
+            "x": x.round() as i64, "y": y.round() as i64}),
+        ];
+        if click {
+            steps.push(json!({"type": "pointerDown", "button": 0}));
+            steps.push(json!({"type": "pointerUp", "button": 0}));
+        }
+        self.call(
+            reqwest::Method::POST,
+            "/actions",
+            Some(json!({"actions": [{"type": "pointer", "id": "mouse",
+                "parameters": {"pointerType": "mouse"}, "actions": steps}]})),
+        )
+        .unwrap_or_else(|e| panic!("mouse to ({x}, {y}): {e}"));
+    }
+
     /// Writes a PNG of the window to `path`.
     pub fn screenshot(&self, path: &Path) {
         let b64 = self

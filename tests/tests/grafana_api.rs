@@ -592,6 +592,8 @@ fn dashboards_folders_search_versions_as_grafana_documents_them() {
     assert_eq!(ds[0]["type"], "prometheus");
     assert_eq!(ds[0]["isDefault"], true);
     assert_eq!(ds[0]["access"], "proxy");
+    // No --ui.exemplar-trace-url: no trace destination.
+    assert_eq!(ds[0]["jsonData"]["exemplarTraceIdDestinations"], json!([]));
     for path in [
         "/api/datasources/uid/pharos",
         "/api/datasources/name/pharos",
@@ -1050,7 +1052,14 @@ fn builtin_dashboards_panels_return_data_from_the_builtin_configuration() {
             "instance",
         );
         for p in d["dashboard"]["panels"].as_array().unwrap() {
-            for t in p["targets"].as_array().unwrap() {
+            // The SLO panel's error ratio, as the UI asks for it.
+            let slo = p["options"]["sli"].as_object().map(|sli| {
+                let rated =
+                    |k: &str| format!("(sum(rate({}[1m])) or vector(0))", sli[k].as_str().unwrap());
+                vec![json!({"expr": format!("{} / {}", rated("errors"), rated("total"))})]
+            });
+            let targets = slo.unwrap_or_else(|| p["targets"].as_array().unwrap().clone());
+            for t in &targets {
                 let expr = t["expr"]
                     .as_str()
                     .unwrap()

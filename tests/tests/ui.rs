@@ -661,3 +661,348 @@ fn alerts_page_lists_firing_and_pending_alerts() {
         &[&format!("--screenshot={}", shot.display())],
     );
 }
+
+/// Exemplars and data links on a graph: a series with an exemplar
+/// (trace id) received through remote write; the exemplar drawn as a
+/// diamond whose tooltip names its trace and links it to
+/// `--ui.exemplar-trace-url`; a click on the line pins the tooltip with
+/// the panel's data link filled in from the series' labels, the value
+/// under the cursor and the time range.
+#[test]
+fn exemplars_and_data_links_on_a_graph() {
+    use pharos_agent::remote::proto;
+    let dir = tempfile::tempdir().unwrap();
+    let server = pharos_tests::Server::start_with(
+        dir.path(),
+        &[
+            "--collector.host=false",
+            "--collector.self=false",
+            "--ui.exemplar-trace-url=http://tracing.example/trace/${__value.raw}",
+        ],
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    // One sample every 15 s over the last 10 minutes, rising by 1.
+    let samples: Vec<(i64, f64)> = (0..40)
+        .map(|i| (now - 600_000 + i * 15_000, 100.0 + i as f64))
+        .collect();
+    let mut ts = pharos_tests::series(
+        &[("__name__", "rq_total"), ("instance", "i1"), ("job", "app")],
+        &samples,
+    );
+    let label = |n: &str, v: &str| proto::Label {
+        name: n.to_string().into_bytes().into(),
+        value: v.to_string().into_bytes().into(),
+    };
+    ts.exemplars = vec![proto::Exemplar {
+        labels: vec![label("trace_id", "trace-42")],
+        value: 110.0,
+        timestamp: now - 240_000,
+    }];
+    let (code, text) = pharos_tests::write_v1(&server, vec![ts]).unwrap();
+    assert_eq!(code, 204, "{text}");
+    let base = server.url("");
+    let dashboard = json!({
+        "uid": "links", "title": "Links", "schemaVersion": 39,
+        "time": {"from": "now-15m", "to": "now"},
+        "panels": [
+            {"id": 1, "type": "timeseries", "title": "Requests", "gridPos": {"x": 0, "y": 0, "w": 24, "h": 12},
+             "fieldConfig": {"defaults": {"links": [
+                 {"title": "Logs of ${__field.labels.job}",
+                  "url": "http://logs.example/?job=${__field.labels.job}&instance=${__field.labels.instance}&v=${__value.raw}&from=${__from}&to=${__to}"}
+             ]}, "overrides": []},
+             "options": {"legend": {"showLegend": false}},
+             "targets": [{"expr": "rq_total", "refId": "A", "exemplar": true}]}
+        ]
+    });
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{base}/api/dashboards/db"))
+        .json(&json!({"dashboard": dashboard}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap());
+    let b = Browser::start(1200, 800);
+    b.goto(&format!("{base}/d/links"));
+    let panels = dashboard_panels(&b);
+    assert_eq!(panels[0].1, "ok", "{panels:?}");
+    b.wait(
+        "the exemplar fetched",
+        Duration::from_secs(10),
+        "return document.querySelector('.plot[data-exemplars=\"1\"]') !== null",
+    );
+    // Viewport coordinates of a (time, value) point on the chart.
+    let at = |t: f64, v: f64| -> (f64, f64) {
+        let p = b.eval(
+            "const u = window.__pharosCharts[window.__pharosCharts.length - 1];
+             const r = u.over.getBoundingClientRect();
+             return [r.left + u.valToPos(arguments[0], 'x'), r.top + u.valToPos(arguments[1], 'y')];",
+            vec![json!(t), json!(v)],
+        );
+        (p[0].as_f64().unwrap(), p[1].as_f64().unwrap())
+    };
+    // The exemplar's diamond is drawn in the line's colour.
+    let ex_t = (now - 240_000) as f64 / 1000.0;
+    let (x, y) = at(ex_t, 110.0);
+    let drawn = b.eval(
+        "const u = window.__pharosCharts[window.__pharosCharts.length - 1];
+         const d = window.devicePixelRatio;
+         const x = Math.round(u.valToPos(arguments[0], 'x', true)), y = Math.round(u.valToPos(arguments[1], 'y', true));
+         return Array.from(u.ctx.getImageData(x, y, 1, 1).data);",
+        vec![json!(ex_t), json!(110.0)],
+    );
+    assert!(
+        drawn[3].as_u64().unwrap() > 200,
+        "no diamond at the exemplar: {drawn}"
+    );
+    // Hover: the exemplar's tooltip; click: pinned, with the trace link.
+    b.mouse(x, y, false);
+    let shown = b.wait(
+        "the exemplar's tooltip",
+        Duration::from_secs(5),
+        "const t = document.querySelector('.tooltip.exemplar'); return t && t.textContent",
+    );
+    assert!(shown.as_str().unwrap().contains("trace-42"), "{shown}");
+    assert!(shown.as_str().unwrap().contains("110"), "{shown}");
+    b.mouse(x, y, true);
+    let href = b.wait(
+        "the trace link",
+        Duration::from_secs(5),
+        "const a = document.querySelector('.tooltip.exemplar.pinned a.data-link'); return a && a.href",
+    );
+    assert_eq!(href, "http://tracing.example/trace/trace-42");
+    b.screenshot(&screenshots().join("exemplar.png"));
+    b.click(".tooltip.pinned .close");
+    // A click on the line, away from the exemplar: the data link of the
+    // series, filled in.
+    let t = (now - 480_000) as f64 / 1000.0;
+    let (x, y) = at(t, 108.0);
+    b.mouse(x, y, true);
+    let href = b.wait(
+        "the data link",
+        Duration::from_secs(5),
+        "const a = document.querySelector('.tooltip.pinned a.data-link'); return a && [a.textContent, a.href]",
+    );
+    assert_eq!(href[0], "Logs of app", "{href}");
+    let url = href[1].as_str().unwrap();
+    assert!(
+        url.starts_with("http://logs.example/?job=app&instance=i1&v=10"),
+        "{url}"
+    );
+    let from: i64 = url
+        .split("&from=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((from - (now - 900_000)).abs() < 120_000, "{url}");
+    b.screenshot(&screenshots().join("data-link.png"));
+}
+
+/// The SLO panel: error budget left and burn rates per window pair in
+/// their colours, from counters received through remote write (0.2 % of
+/// requests fail) and from error-ratio expressions.
+#[test]
+fn slo_panels_show_budget_and_burn_rates() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = pharos_tests::Server::start_with(
+        dir.path(),
+        &["--collector.host=false", "--collector.self=false"],
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    // Two hours every 15 s: 998 good and 2 failed requests a step.
+    let counter = |code: &str, per_step: f64| {
+        let samples: Vec<(i64, f64)> = (0..480)
+            .map(|i| (now - 7_200_000 + i * 15_000, per_step * i as f64))
+            .collect();
+        pharos_tests::series(&[("__name__", "req_total"), ("code", code)], &samples)
+    };
+    let (code, text) =
+        pharos_tests::write_v1(&server, vec![counter("200", 998.0), counter("500", 2.0)]).unwrap();
+    assert_eq!(code, 204, "{text}");
+    let base = server.url("");
+    let slo = |id: u32, y: u32, options: Value| {
+        json!({"id": id, "type": "pharos-slo-panel", "title": format!("SLO {id}"),
+               "gridPos": {"x": 0, "y": y, "w": 24, "h": 6}, "options": options})
+    };
+    let dashboard = json!({
+        "uid": "slo", "title": "SLOs", "schemaVersion": 39,
+        "time": {"from": "now-1h", "to": "now"},
+        "panels": [
+            slo(1, 0, json!({"objective": 99.9, "window": "30d",
+                "sli": {"errors": "req_total{code=~\"5..\"}", "total": "req_total"}})),
+            slo(2, 6, json!({"objective": 99, "window": "30d", "sli": {"errorRatio": "vector(0.001)"}})),
+            slo(3, 12, json!({"objective": 99, "window": "7d", "sli": {"errorRatio": "vector(0.02)"}})),
+            slo(4, 18, json!({"objective": 99.9, "sli": {"good": "req_total{code=\"200\"}"}}))
+        ]
+    });
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{base}/api/dashboards/db"))
+        .json(&json!({"dashboard": dashboard}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap());
+    let b = Browser::start(1200, 1000);
+    b.goto(&format!("{base}/d/slo"));
+    let panels = dashboard_panels(&b);
+    let states: Vec<&str> = panels.iter().map(|p| p.1.as_str()).collect();
+    assert_eq!(states, ["ok", "ok", "ok", "error"], "{panels:?}");
+    assert!(panels[3].3.contains("options.sli"), "{panels:?}");
+    let read = b.eval(
+        "return Array.from(document.querySelectorAll('.grid-panel')).slice(0, 3).map(p => {
+           const b = p.querySelector('.slo-budget');
+           return [b.dataset.status, Number(b.dataset.left), b.textContent,
+                   Array.from(p.querySelectorAll('tr.slo-pair')).map(r => [r.dataset.status, Number(r.dataset.burnLong), Number(r.dataset.burnShort)])];
+         })",
+        vec![],
+    );
+    let close = |v: &Value, want: f64| (v.as_f64().unwrap() - want).abs() < 1e-6;
+    // 0.2 % failing against a 0.1 % budget: burning at 2× everywhere,
+    // the budget spent twice over; only the 3d/6h pair (threshold 1×)
+    // is over, at ticket severity.
+    let first = &read[0];
+    assert_eq!(first[0], "red", "{read}");
+    assert!(close(&first[1], -1.0), "{read}");
+    assert!(first[2].as_str().unwrap().contains("-100%"), "{read}");
+    assert!(first[2].as_str().unwrap().contains("SLI 99.8%"), "{read}");
+    let statuses: Vec<&str> = first[3]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[0].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["green", "green", "green", "yellow"], "{read}");
+    for r in first[3].as_array().unwrap() {
+        assert!(close(&r[1], 2.0) && close(&r[2], 2.0), "{read}");
+    }
+    // 0.1 % against 1 %: 90 % of the budget left, all green.
+    assert_eq!(read[1][0], "green", "{read}");
+    assert!(close(&read[1][1], 0.9), "{read}");
+    // 2 % against 1 % over 7 days: thresholds 3.36, 1.4, 0.7, 0.23 —
+    // the 6h/30m pair pages.
+    let statuses: Vec<&str> = read[2][3]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[0].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["green", "red", "yellow", "yellow"], "{read}");
+    b.screenshot(&screenshots().join("slo.png"));
+}
+
+/// Thousands of alerts and rules: the pages render the first 200 rows
+/// with a "Show more" that adds the next 200, and the filter searches
+/// every row (one beyond the first page is found).
+#[test]
+fn long_alert_and_rule_lists_render_in_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rules = String::from(
+        "groups:\n- name: many\n  interval: 1s\n  rules:\n  - alert: Many\n    expr: many > 0\n",
+    );
+    for g in 0..30 {
+        rules.push_str(&format!("- name: recorded_{g}\n  interval: 1h\n  rules:\n"));
+        for r in 0..50 {
+            rules.push_str(&format!(
+                "  - record: rule_{}\n    expr: vector({r})\n",
+                g * 50 + r
+            ));
+        }
+    }
+    std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        "global: {evaluation_interval: 1s}\nrule_files: [rules.yml]\n",
+    )
+    .unwrap();
+    let server = pharos_tests::Server::start_with_config(
+        &dir.path().join("data"),
+        &config,
+        &["--collector.host=false", "--collector.self=false"],
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let ids: Vec<String> = (0..3000).map(|i| i.to_string()).collect();
+    let series: Vec<_> = ids
+        .iter()
+        .map(|i| pharos_tests::series(&[("__name__", "many"), ("i", i)], &[(now, 1.0)]))
+        .collect();
+    let (code, text) = pharos_tests::write_v1(&server, series).unwrap();
+    assert_eq!(code, 204, "{text}");
+    wait_for(Duration::from_secs(30), "3000 alerts", || {
+        let (_, body) = server.get_json("/api/v1/alerts");
+        let n = body["data"]["alerts"].as_array().map_or(0, Vec::len);
+        (n == 3000).then_some(()).ok_or(format!("{n} alerts"))
+    });
+    let base = server.url("");
+    let b = Browser::start(1200, 900);
+    let rows = |css: &str| {
+        b.eval(
+            &format!("return document.querySelectorAll('{css}').length"),
+            vec![],
+        )
+    };
+    b.goto(&format!("{base}/alerts"));
+    let more = b.wait(
+        "the alerts page",
+        Duration::from_secs(30),
+        "const m = document.querySelector('.show-more'); return m && m.textContent",
+    );
+    assert!(more.as_str().unwrap().contains("2800 rows"), "{more}");
+    assert_eq!(rows("table.alerts tr"), 200);
+    // The button shows 200 more; so does scrolling to the end.
+    let count = "const n = document.querySelectorAll('table.alerts tr').length;
+         const m = document.querySelector('.show-more');
+         return m && m.textContent.includes(`${3000 - n} rows`) && n";
+    b.eval("document.querySelector('.show-more').click()", vec![]);
+    let wait_rows = |n: u64| {
+        wait_for(Duration::from_secs(10), &format!("{n} rows"), || {
+            let v = b.eval(count, vec![]);
+            (v.as_u64() == Some(n)).then_some(()).ok_or(v.to_string())
+        })
+    };
+    wait_rows(400);
+    b.eval(
+        "window.scrollTo(0, document.documentElement.scrollHeight)",
+        vec![],
+    );
+    wait_rows(600);
+    b.type_into("input.filter", "i=\"2999\"");
+    b.wait(
+        "the last alert found by the filter",
+        Duration::from_secs(10),
+        "return document.querySelectorAll('table.alerts tr').length == 1 && !document.querySelector('.show-more')",
+    );
+    assert!(b
+        .eval(
+            "return document.querySelector('table.alerts tr').textContent",
+            vec![]
+        )
+        .as_str()
+        .unwrap()
+        .contains("i=\"2999\""));
+    b.goto(&format!("{base}/rules"));
+    let more = b.wait(
+        "the rules page",
+        Duration::from_secs(30),
+        "const m = document.querySelector('.show-more'); return m && m.textContent",
+    );
+    // 1 501 rules: the alert and 1 500 recording rules.
+    assert!(more.as_str().unwrap().contains("1301 rows"), "{more}");
+    assert_eq!(rows("tr[data-rule]"), 200);
+    b.type_into("input.filter", "rule_1499");
+    b.wait(
+        "the last rule found by the filter",
+        Duration::from_secs(10),
+        "const r = document.querySelectorAll('tr[data-rule]'); return r.length == 1 && r[0].dataset.rule == 'rule_1499'",
+    );
+}

@@ -210,9 +210,51 @@ pub async fn query_at(query: &str, time: f64) -> Result<Vec<VectorSample>, Strin
     })
 }
 
+/// One exemplar of `/api/v1/query_exemplars`: the series it belongs to,
+/// its own labels (a trace id), value and time (Unix seconds).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exemplar {
+    pub series: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+    pub time: f64,
+}
+
+/// The exemplars of a `/api/v1/query_exemplars` answer, series by series.
+pub fn read_exemplars(data: &Value) -> Vec<Exemplar> {
+    array(data)
+        .iter()
+        .flat_map(|s| {
+            let series = string_map(&s["seriesLabels"]);
+            array(&s["exemplars"]).iter().map(move |e| Exemplar {
+                series: series.clone(),
+                labels: string_map(&e["labels"]),
+                value: e["value"]
+                    .as_str()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(f64::NAN),
+                time: e["timestamp"].as_f64().unwrap_or(f64::NAN),
+            })
+        })
+        .collect()
+}
+
+/// The exemplars of the series `query` selects between `start` and `end`.
+pub async fn exemplars(query: &str, start: f64, end: f64) -> Result<Vec<Exemplar>, String> {
+    let url = format!(
+        "api/v1/query_exemplars?query={}&start={start}&end={end}",
+        enc(query)
+    );
+    get(&url).await.map(|d| read_exemplars(&d))
+}
+
 /// The strings of a JSON array (label names or values).
 fn strings(data: &Value) -> Vec<String> {
-    array(data).iter().filter_map(|v| v.as_str()).map(str::to_string).collect()
+    array(data)
+        .iter()
+        .filter_map(|v| v.as_str())
+        .map(str::to_string)
+        .collect()
 }
 
 /// The values of `label` (on the series `selector` selects, if given)
@@ -373,7 +415,8 @@ mod tests {
         let m = matrix(&d);
         assert_eq!(m[0].metric["job"], "a");
         assert_eq!(m[0].values, vec![(1.0, "2".into()), (2.5, "NaN".into())]);
-        let d: Value = serde_json::from_str(r#"{"resultType":"scalar","result":[3,"1.5"]}"#).unwrap();
+        let d: Value =
+            serde_json::from_str(r#"{"resultType":"scalar","result":[3,"1.5"]}"#).unwrap();
         assert_eq!(instant(&d).unwrap()[0].value, (3.0, "1.5".into()));
         let d: Value = serde_json::from_str(r#"{"resultType":"matrix","result":[]}"#).unwrap();
         assert!(instant(&d).is_none());
@@ -382,11 +425,28 @@ mod tests {
         )
         .unwrap();
         let a = &read_alerts(&d)[0];
-        assert_eq!((a.state.as_str(), a.active_at.as_deref()), ("firing", Some("2026-01-01T00:00:00Z")));
+        assert_eq!(
+            (a.state.as_str(), a.active_at.as_deref()),
+            ("firing", Some("2026-01-01T00:00:00Z"))
+        );
         let d: Value = serde_json::from_str(
             r#"{"activeTargets":[{"labels":{"job":"j"},"scrapePool":"j","scrapeUrl":"http://x/metrics","lastError":"","lastScrape":"t","lastScrapeDuration":0.25,"health":"up"}]}"#,
         )
         .unwrap();
         assert_eq!(read_targets(&d)[0].last_scrape_duration, 0.25);
+        let d: Value = serde_json::from_str(
+            r#"[{"seriesLabels":{"job":"a"},"exemplars":[{"labels":{"trace_id":"abc"},"value":"6","timestamp":1600000000.123}]}]"#,
+        )
+        .unwrap();
+        let e = &read_exemplars(&d)[0];
+        assert_eq!(
+            (
+                e.series["job"].as_str(),
+                e.labels["trace_id"].as_str(),
+                e.value,
+                e.time
+            ),
+            ("a", "abc", 6.0, 1600000000.123)
+        );
     }
 }

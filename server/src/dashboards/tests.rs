@@ -690,7 +690,14 @@ fn builtin_queries() -> Vec<(String, String)> {
                 "{name}: {} off the grid",
                 p["title"]
             );
-            for t in p["targets"].as_array().unwrap() {
+            // An SLO panel's queries are its SLI's selectors, rated.
+            let slo = p["options"]["sli"].as_object().map(|sli| {
+                sli.values()
+                    .map(|sel| json!({"expr": format!("sum(rate({}[1m]))", sel.as_str().unwrap())}))
+                    .collect::<Vec<_>>()
+            });
+            let targets = slo.unwrap_or_else(|| p["targets"].as_array().unwrap().clone());
+            for t in &targets {
                 out.push((
                     format!("{name}: {}", p["title"]),
                     subst(t["expr"].as_str().unwrap()),

@@ -754,6 +754,9 @@ fn datasource(st: &AppState, full: bool) -> Value {
             "httpMethod": "POST",
             "timeInterval": format!("{interval}s"),
             "prometheusType": "Prometheus",
+            "exemplarTraceIdDestinations": st.trace_link.iter()
+                .map(|(label, url)| json!({"name": label, "url": url}))
+                .collect::<Vec<_>>(),
         },
         "readOnly": true,
     });

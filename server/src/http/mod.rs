@@ -83,6 +83,10 @@ pub struct AppState {
     pub remote_read: Arc<read::Gate>,
     /// `--web.route-prefix` (`""` or `/path`): the web UI's base URL.
     pub route_prefix: String,
+    /// The exemplar label holding a trace id and the URL of a trace
+    /// (`${__value.raw}` for the id), handed to the UI through the data
+    /// source as Grafana's `exemplarTraceIdDestinations`.
+    pub trace_link: Option<(String, String)>,
     /// Dashboards and folders behind the Grafana API; in memory only in
     /// servers built without `serve` (API tests).
     pub dashboards: Arc<crate::dashboards::Store>,
@@ -237,6 +241,7 @@ impl AppState {
             lifecycle: false,
             remote_read: Arc::new(read::Gate::new(read::Limits::default())),
             route_prefix: String::new(),
+            trace_link: None,
             dashboards: Arc::new(crate::dashboards::Store::in_memory()),
         }
     }

@@ -30,6 +30,8 @@ pub enum Kind {
     Table,
     Text,
     Heatmap,
+    /// pharos's SLO panel (`pharos-slo-panel`).
+    Slo,
     Other(String),
 }
 
@@ -46,6 +48,8 @@ pub struct Target {
     /// The target's minimum step (`interval`, e.g. `1m` or `$inter`).
     pub interval: String,
     pub format: String,
+    /// Exemplars asked for (`exemplar: true`): drawn on the graph.
+    pub exemplar: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -282,6 +286,7 @@ fn panel(p: &Value, top: u32) -> Option<Panel> {
         "table" | "table-old" => Kind::Table,
         "text" => Kind::Text,
         "heatmap" => Kind::Heatmap,
+        "pharos-slo-panel" => Kind::Slo,
         other => Kind::Other(other.to_string()),
     };
     let mut defaults = Field::default();
@@ -327,6 +332,7 @@ fn panel(p: &Value, top: u32) -> Option<Panel> {
                         hide: flag("hide").unwrap_or(false),
                         interval: s(t, "interval"),
                         format,
+                        exemplar: flag("exemplar").unwrap_or(false),
                     }
                 })
                 .collect()

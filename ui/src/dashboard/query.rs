@@ -18,18 +18,39 @@ pub const SCRAPE: f64 = 15.0;
 
 thread_local! {
     static SCRAPE_INTERVAL: std::cell::Cell<f64> = const { std::cell::Cell::new(SCRAPE) };
+    static TRACE_LINKS: std::cell::RefCell<Vec<(String, String)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Where exemplars link their traces: (label holding the trace id, URL
+/// with `${__value.raw}` for it), from the data source's
+/// `jsonData.exemplarTraceIdDestinations` (`--ui.exemplar-trace-url`).
+pub fn trace_links() -> Vec<(String, String)> {
+    TRACE_LINKS.with(|t| t.borrow().clone())
 }
 
 /// The scrape interval in use: the data source's `jsonData.timeInterval`
-/// once [`load_scrape_interval`] has read it, as Grafana uses its data
+/// once [`load_datasource`] has read it, as Grafana uses its data
 /// source's "Scrape interval" for `$__rate_interval` and the lowest step.
 pub fn scrape_interval() -> f64 {
     SCRAPE_INTERVAL.with(std::cell::Cell::get)
 }
 
-/// Reads pharos's scrape interval from the Grafana data source API.
-pub async fn load_scrape_interval() {
+/// Reads pharos's scrape interval and trace links from the Grafana data
+/// source API.
+pub async fn load_datasource() {
     if let Ok(ds) = api::json("GET", "api/datasources/uid/pharos", None).await {
+        let links: Vec<(String, String)> = ds["jsonData"]["exemplarTraceIdDestinations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| {
+                Some((
+                    d["name"].as_str()?.to_string(),
+                    d["url"].as_str()?.to_string(),
+                ))
+            })
+            .collect();
+        TRACE_LINKS.with(|t| *t.borrow_mut() = links);
         let secs = ds["jsonData"]["timeInterval"]
             .as_str()
             .and_then(vars::parse_duration)
@@ -280,24 +301,9 @@ pub type Results = Vec<(String, Vec<Series>)>;
 /// Runs the panel's visible queries over `scope`'s range on the step its
 /// width allows (`points` pixels); instant queries at the range's end.
 pub async fn run(panel: &Panel, scope: &Scope<'_>, points: f64) -> Result<Results, String> {
-    let range = (scope.to - scope.from).max(1.0);
     let mut out = Vec::new();
-    for t in panel
-        .targets
-        .iter()
-        .filter(|t| !t.hide && !t.expr.trim().is_empty())
-    {
-        let min = min_interval(panel, t, scope);
-        let iv = vars::interval(
-            range,
-            panel.max_data_points.unwrap_or(points),
-            min,
-            scrape_interval(),
-        );
-        let scope = Scope {
-            interval: Some(iv.clone()),
-            ..scope.clone()
-        };
+    for t in active(panel) {
+        let (scope, iv) = target_scope(panel, t, scope, points);
         let expr = scope.fill(&t.expr);
         let legend = scope.fill(&t.legend);
         let series: Vec<Series> = if t.instant {
@@ -333,6 +339,50 @@ pub async fn run(panel: &Panel, scope: &Scope<'_>, points: f64) -> Result<Result
         out.push((t.ref_id.clone(), series));
     }
     Ok(out)
+}
+
+/// The queries a panel runs: shown, with an expression.
+fn active(panel: &Panel) -> impl Iterator<Item = &Target> {
+    panel
+        .targets
+        .iter()
+        .filter(|t| !t.hide && !t.expr.trim().is_empty())
+}
+
+/// The scope a query is filled in with: the panel's, with the query's
+/// interval (`$__interval`, `$__rate_interval`, the step).
+fn target_scope<'a>(
+    panel: &Panel,
+    t: &Target,
+    scope: &Scope<'a>,
+    points: f64,
+) -> (Scope<'a>, Interval) {
+    let range = (scope.to - scope.from).max(1.0);
+    let iv = vars::interval(
+        range,
+        panel.max_data_points.unwrap_or(points),
+        min_interval(panel, t, scope),
+        scrape_interval(),
+    );
+    let scope = Scope {
+        interval: Some(iv.clone()),
+        ..scope.clone()
+    };
+    (scope, iv)
+}
+
+/// The exemplars of the panel's queries that ask for them
+/// (`exemplar: true`) over the scope's range. A failure costs the
+/// exemplars, not the panel.
+pub async fn exemplars(panel: &Panel, scope: &Scope<'_>, points: f64) -> Vec<api::Exemplar> {
+    let mut out = Vec::new();
+    for t in active(panel).filter(|t| t.exemplar && !t.instant) {
+        let (scope, _) = target_scope(panel, t, scope, points);
+        if let Ok(e) = api::exemplars(&scope.fill(&t.expr), scope.from, scope.to).await {
+            out.extend(e);
+        }
+    }
+    out
 }
 
 /// The longest of the panel's and the query's minimum intervals.

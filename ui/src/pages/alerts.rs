@@ -21,6 +21,7 @@ pub fn Alerts() -> impl IntoView {
         Duration::from_secs(15),
     );
     let (filter, set_filter) = signal(String::new());
+    let limit = super::row_budget();
     let alerts = LocalResource::new(move || {
         tick.track();
         api::alerts()
@@ -116,15 +117,20 @@ pub fn Alerts() -> impl IntoView {
                     let groups = super::grouped(
                         all.into_iter().filter(|a| {
                             needle.is_empty()
-                                || format!("{:?} {:?}", a.labels, a.annotations).to_lowercase().contains(&needle)
+                                || a.labels.iter().chain(&a.annotations)
+                                    .map(|(k, v)| format!("{k}=\"{v}\" "))
+                                    .collect::<String>()
+                                    .to_lowercase()
+                                    .contains(&needle)
                         }),
                         |a| a.labels.get("alertname").cloned().unwrap_or_default(),
                     );
                     if groups.is_empty() {
                         return view! { <p class="hint">"No pending or firing alerts."</p> }.into_any();
                     }
+                    let (shown, hidden) = super::budgeted(&groups, limit.get());
                     view! {
-                        {groups.into_iter().map(|(name, list)| {
+                        {groups.into_iter().zip(shown).filter(|(_, n)| *n > 0).map(|((name, list), n)| {
                             let firing = list.iter().filter(|a| a.state == "firing").count();
                             let link = format!(
                                 "graph?g0.expr={}&g0.tab=0",
@@ -138,7 +144,7 @@ pub fn Alerts() -> impl IntoView {
                                     </h3>
                                     <table class="result alerts">
                                         <tbody>
-                                            {list.into_iter().map(|a| {
+                                            {list.into_iter().take(n).map(|a| {
                                                 let labels = a.labels.iter()
                                                     .filter(|(k, _)| k.as_str() != "alertname")
                                                     .map(|(k, v)| format!("{k}=\"{v}\""))
@@ -165,6 +171,7 @@ pub fn Alerts() -> impl IntoView {
                                 </section>
                             }
                         }).collect_view()}
+                        {super::show_more(limit, hidden)}
                     }.into_any()
                 }
             })}

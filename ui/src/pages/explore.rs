@@ -339,7 +339,7 @@ pub fn Explore() -> impl IntoView {
         let targets: Vec<serde_json::Value> = exprs
             .iter()
             .enumerate()
-            .map(|(i, e)| json!({"refId": ((b'A' + i as u8) as char).to_string(), "expr": e}))
+            .map(|(i, e)| json!({"refId": ((b'A' + i as u8) as char).to_string(), "expr": e, "exemplar": true}))
             .collect();
         let mut custom = json!({});
         if stacked.get() {

@@ -29,16 +29,72 @@ pub fn grouped<T>(
     items: impl IntoIterator<Item = T>,
     key: impl Fn(&T) -> String,
 ) -> Vec<(String, Vec<T>)> {
-    let mut groups: Vec<(String, Vec<T>)> = Vec::new();
+    let mut groups: std::collections::BTreeMap<String, Vec<T>> = Default::default();
     for item in items {
-        let k = key(&item);
-        match groups.iter_mut().find(|(g, _)| *g == k) {
-            Some((_, v)) => v.push(item),
-            None => groups.push((k, vec![item])),
-        }
+        groups.entry(key(&item)).or_default().push(item);
     }
-    groups.sort_by(|a, b| a.0.cmp(&b.0));
-    groups
+    groups.into_iter().collect()
+}
+
+/// How many rows a long list renders at first; more come as the reader
+/// scrolls to its end or asks. The Prometheus UI renders every row and
+/// freezes on thousands of alerts, rules or targets; a filter still
+/// searches them all here.
+pub const ROWS: usize = 200;
+
+/// A page's row budget: [`ROWS`], grown by as many whenever the reader
+/// scrolls near the bottom while rows are left out (a "Show more" button
+/// is on the page).
+pub fn row_budget() -> RwSignal<usize> {
+    let limit = RwSignal::new(ROWS);
+    let handle = window_event_listener(leptos::ev::scroll, move |_| {
+        let Some(w) = web_sys::window() else { return };
+        let Some(doc) = w.document() else { return };
+        if doc.query_selector(".show-more").ok().flatten().is_none() {
+            return;
+        }
+        let seen = w.scroll_y().unwrap_or(0.0)
+            + w.inner_height()
+                .ok()
+                .and_then(|h| h.as_f64())
+                .unwrap_or(0.0);
+        let height = doc.document_element().map_or(0, |e| e.scroll_height());
+        if seen > f64::from(height) - 800.0 {
+            limit.update(|l| *l += ROWS);
+        }
+    });
+    on_cleanup(move || handle.remove());
+    limit
+}
+
+/// How many rows of each group fit in `limit`, groups in order (a group
+/// whose turn comes after the budget is spent shows none), and how many
+/// rows are left out in all.
+pub fn budgeted<K, T>(groups: &[(K, Vec<T>)], limit: usize) -> (Vec<usize>, usize) {
+    let mut left = limit;
+    let mut hidden = 0;
+    let shown = groups
+        .iter()
+        .map(|(_, rows)| {
+            let n = rows.len().min(left);
+            left -= n;
+            hidden += rows.len() - n;
+            n
+        })
+        .collect();
+    (shown, hidden)
+}
+
+/// The end of a budgeted list: how many rows are left out and a button
+/// that shows the next [`ROWS`].
+pub fn show_more(limit: RwSignal<usize>, hidden: usize) -> impl IntoView {
+    (hidden > 0).then(|| {
+        view! {
+            <button class="show-more" on:click=move |_| limit.update(|l| *l += ROWS)>
+                {format!("Show more ({hidden} rows not shown; the filter searches them all)")}
+            </button>
+        }
+    })
 }
 
 /// The path the app is served under (`--web.route-prefix`), from the
@@ -116,7 +172,7 @@ fn ThemeToggle() -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     let base = base_path();
-    leptos::task::spawn_local(crate::dashboard::query::load_scrape_interval());
+    leptos::task::spawn_local(crate::dashboard::query::load_datasource());
     // The router leaves absolute links as they are: they carry the prefix
     // themselves, so a reload behind a proxy stays under it.
     let home = format!("{base}/");
@@ -171,6 +227,13 @@ pub fn App() -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn budgets_share_rows_across_groups() {
+        let groups = vec![("a", vec![1, 2, 3]), ("b", vec![4, 5]), ("c", vec![6])];
+        assert_eq!(super::budgeted(&groups, 4), (vec![3, 1, 0], 2));
+        assert_eq!(super::budgeted(&groups, 10), (vec![3, 2, 1], 0));
+    }
+
     #[test]
     fn grouped_sorts_groups_and_keeps_item_order() {
         let g = super::grouped(["b1", "a1", "b2", "a2"], |s| s[..1].to_string());

@@ -40,6 +40,8 @@ const KINDS: &[(&str, &str)] = &[
     ("bargauge", "Bar gauge"),
     ("table", "Table"),
     ("text", "Text"),
+    ("heatmap", "Heatmap"),
+    ("pharos-slo-panel", "SLO"),
 ];
 const CALCS: &[&str] = &["lastNotNull", "min", "mean", "max", "sum"];
 
@@ -340,6 +342,7 @@ pub fn PanelEditor(
                         <textarea rows="3" prop:value=value_maps on:change=move |ev| set_value_maps(event_target_value(&ev))></textarea>
                     </label>
                     {move || (kind() == "text").then(|| json_area(p, "Text content (Markdown)", &["options", "content"]))}
+                    {move || (kind() == "pharos-slo-panel").then(|| json_area(p, "SLO: objective, window and SLI (JSON)", &["options"]))}
                     {json_area(p, "Overrides (JSON)", &["fieldConfig", "overrides"])}
                     <details>
                         <summary>"Panel JSON"</summary>

@@ -24,6 +24,7 @@ pub fn Rules() -> impl IntoView {
     let rules = LocalResource::new(|| async { api::json("GET", "api/v1/rules", None).await });
     let (filter, set_filter) = signal(String::new());
     let (unhealthy, set_unhealthy) = signal(false);
+    let limit = super::row_budget();
     view! {
         <div class="dashboard-header">
             <h1>"Rules"</h1>
@@ -43,7 +44,7 @@ pub fn Rules() -> impl IntoView {
                     if groups.is_empty() {
                         return view! { <p class="hint">"No rule groups are loaded."</p> }.into_any();
                     }
-                    groups.into_iter().filter_map(|g| {
+                    let kept: Vec<(Value, Vec<Value>)> = groups.into_iter().filter_map(|g| {
                         let group_hit = s(&g, "name").to_lowercase().contains(&needle);
                         let rules: Vec<Value> = g["rules"].as_array().cloned().unwrap_or_default().into_iter().filter(|r| {
                             (group_hit || needle.is_empty()
@@ -51,17 +52,18 @@ pub fn Rules() -> impl IntoView {
                                 || s(r, "query").to_lowercase().contains(&needle))
                                 && (!only_bad || s(r, "health") != "ok")
                         }).collect();
-                        if rules.is_empty() {
-                            return None;
-                        }
-                        Some(view! {
+                        (!rules.is_empty()).then_some((g, rules))
+                    }).collect();
+                    let (shown, hidden) = super::budgeted(&kept, limit.get());
+                    let list = kept.into_iter().zip(shown).filter(|(_, n)| *n > 0).map(|((g, rules), n)| {
+                        view! {
                             <section class="panel rule-group">
                                 <h3 class="panel-title">
                                     {s(&g, "name")}
                                     <span class="muted">{format!("  {} · every {} s · last run {} in {}", s(&g, "file"), s(&g, "interval"), ago(&s(&g, "lastEvaluation")), format(g["evaluationTime"].as_f64().unwrap_or(0.0), Unit::parse("s")))}</span>
                                 </h3>
                                 <table class="result rules"><tbody>
-                                    {rules.into_iter().map(|r| {
+                                    {rules.into_iter().take(n).map(|r| {
                                         let link = format!("graph?g0.expr={}&g0.tab=0", String::from(js_sys::encode_uri_component(&s(&r, "query"))));
                                         let kind = if s(&r, "type") == "alerting" { "alert" } else { "record" };
                                         let health = s(&r, "health");
@@ -85,8 +87,9 @@ pub fn Rules() -> impl IntoView {
                                     }).collect_view()}
                                 </tbody></table>
                             </section>
-                        })
-                    }).collect_view().into_any()
+                        }
+                    }).collect_view();
+                    view! { {list} {super::show_more(limit, hidden)} }.into_any()
                 }
             })}
         </Transition>

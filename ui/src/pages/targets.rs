@@ -1,7 +1,8 @@
 //! Targets: every active scrape target grouped by scrape pool, with its
 //! health, labels, last scrape and error — the Prometheus UI's Status →
-//! Targets page. "Unhealthy only" keeps the ones that need attention;
-//! the page refreshes every 15 s.
+//! Targets page. "Unhealthy only" keeps the ones that need attention, the
+//! filter the ones whose endpoint or labels contain its text; the page
+//! refreshes every 15 s.
 
 use std::time::Duration;
 
@@ -17,6 +18,8 @@ pub fn Targets() -> impl IntoView {
         Duration::from_secs(15),
     );
     let (unhealthy_only, set_unhealthy_only) = signal(false);
+    let (filter, set_filter) = signal(String::new());
+    let limit = super::row_budget();
     let targets = LocalResource::new(move || {
         tick.track();
         api::targets()
@@ -32,18 +35,27 @@ pub fn Targets() -> impl IntoView {
                 />
                 " Unhealthy only"
             </label>
+            <input class="filter" type="search" placeholder="Filter by endpoint or labels"
+                on:input=move |ev| set_filter.set(event_target_value(&ev)) />
         </div>
         <Transition fallback=|| view! { <p class="hint">"Loading…"</p> }>
             {move || targets.get().map(|r| match r {
                 Err(e) => view! { <p class="panel-error">{e}</p> }.into_any(),
                 Ok(all) => {
                     let unhealthy = unhealthy_only.get();
+                    let needle = filter.get().to_lowercase();
                     let pools = super::grouped(
-                        all.into_iter().filter(|t| !unhealthy || t.health != "up"),
+                        all.into_iter().filter(|t| {
+                            (!unhealthy || t.health != "up")
+                                && (needle.is_empty()
+                                    || t.labels.iter().map(|(k, v)| format!("{k}=\"{v}\" ")).chain([t.scrape_url.clone()])
+                                        .collect::<String>().to_lowercase().contains(&needle))
+                        }),
                         |t| t.scrape_pool.clone(),
                     );
+                    let (shown, hidden) = super::budgeted(&pools, limit.get());
                     view! {
-                        {pools.into_iter().map(|(pool, ts)| {
+                        {pools.into_iter().zip(shown).filter(|(_, n)| *n > 0).map(|((pool, ts), n)| {
                             let up = ts.iter().filter(|t| t.health == "up").count();
                             let total = ts.len();
                             view! {
@@ -54,7 +66,7 @@ pub fn Targets() -> impl IntoView {
                                             <tr><th>"Endpoint"</th><th>"State"</th><th>"Labels"</th><th>"Last scrape"</th><th>"Duration"</th><th>"Error"</th></tr>
                                         </thead>
                                         <tbody>
-                                            {ts.into_iter().map(|t| {
+                                            {ts.into_iter().take(n).map(|t| {
                                                 let labels = t.labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect::<Vec<_>>().join(", ");
                                                 view! {
                                                     <tr>
@@ -72,6 +84,7 @@ pub fn Targets() -> impl IntoView {
                                 </section>
                             }
                         }).collect_view()}
+                        {super::show_more(limit, hidden)}
                     }.into_any()
                 }
             })}

@@ -4,10 +4,13 @@
 //! hiding), the unit and bounds on the y axis, a legend (list or table
 //! with Grafana's calculations; click isolates a series, Ctrl/⌘-click
 //! toggles it), a tooltip listing every series at the cursor, and
-//! drag-to-zoom that moves the dashboard's time range.
+//! drag-to-zoom that moves the dashboard's time range. Exemplars are
+//! drawn as diamonds (hover: their labels; their trace linked); a click
+//! pins the tooltip with the data links of the series nearest the cursor
+//! (`${__field.labels.X}`, `${__value.raw}`, … as Grafana fills them).
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use leptos::html;
@@ -16,6 +19,7 @@ use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use crate::api::Exemplar;
 use crate::components::uplot::UPlot;
 use crate::dashboard::data::{calc_title, reduce};
 use crate::dashboard::field::{css_color, Field, CLASSIC};
@@ -28,6 +32,7 @@ use crate::units::{format_with, ticks, Unit};
 #[derive(Clone, Debug, PartialEq)]
 pub struct Line {
     pub name: String,
+    pub labels: BTreeMap<String, String>,
     pub color: String,
     pub field: Field,
     pub raw: Vec<Option<f64>>,
@@ -107,6 +112,7 @@ pub fn chart(panel: &Panel, results: &Results) -> Chart {
             });
             lines.push(Line {
                 name,
+                labels: s.labels.clone(),
                 color,
                 field,
                 raw,
@@ -187,6 +193,10 @@ fn get(obj: &JsValue, key: &str) -> JsValue {
     js_sys::Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
+/// Fills a text in with a panel's variables and time range, `extra`
+/// first (the data-link names of one series and value).
+pub type Fill = Rc<dyn Fn(&str, &dyn Fn(&str) -> Option<String>) -> String>;
+
 /// What the page hands a chart besides its data.
 #[derive(Clone)]
 pub struct Hooks {
@@ -194,21 +204,134 @@ pub struct Hooks {
     pub sync: Option<String>,
     /// Called with the seconds of a drag-selected span.
     pub zoom: Rc<dyn Fn(f64, f64)>,
-    /// The cursor moved: its index on the grid and position, or left.
-    pub cursor: Rc<dyn Fn(Option<(usize, f64, f64)>)>,
+    /// The cursor moved (or left: `None`).
+    pub cursor: Rc<dyn Fn(Option<At>)>,
     /// Alert firing periods to mark (start, end, name).
     pub periods: Rc<dyn Fn() -> Vec<(f64, f64, String)>>,
+    /// The exemplars of the data being drawn.
+    pub exemplars: Rc<dyn Fn() -> Vec<Exemplar>>,
+    /// Fills in data links.
+    pub fill: Fill,
+}
+
+/// Where the cursor is: its index on the time grid, its position in the
+/// plot (CSS pixels), the y value there, and the exemplar under it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct At {
+    pub idx: usize,
+    pub left: f64,
+    pub top: f64,
+    pub y: f64,
+    pub exemplar: Option<usize>,
+}
+
+/// Calls the method `name` of a JS object.
+fn call(obj: &JsValue, name: &str, args: &[JsValue]) -> Option<JsValue> {
+    let f: js_sys::Function = get(obj, name).dyn_into().ok()?;
+    f.apply(obj, &args.iter().cloned().collect::<js_sys::Array>())
+        .ok()
+}
+
+/// uPlot's `valToPos(v, scale, canvas)`: CSS pixels in the plot, or
+/// canvas pixels.
+fn val_to_pos(u: &JsValue, v: f64, scale: &str, canvas: bool) -> f64 {
+    call(
+        u,
+        "valToPos",
+        &[
+            JsValue::from_f64(v),
+            JsValue::from_str(scale),
+            canvas.into(),
+        ],
+    )
+    .and_then(|v| v.as_f64())
+    .unwrap_or(f64::NAN)
+}
+
+/// The colour of each exemplar: its series' line colour where the series
+/// is drawn, else the theme's text colour.
+fn exemplar_colors(c: &Chart, ex: &[Exemplar]) -> Vec<String> {
+    ex.iter()
+        .map(|e| {
+            c.lines
+                .iter()
+                .find(|l| l.labels == e.series)
+                .map_or_else(|| theme_color("--text", "#d8d9da"), |l| l.color.clone())
+        })
+        .collect()
+}
+
+/// Draws each exemplar as a diamond at its time and value.
+fn draw_exemplars(u: &JsValue, ex: &[Exemplar], colors: &[String]) {
+    let ctx = get(u, "ctx");
+    let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
+    let r = 5.0 * ratio;
+    call(&ctx, "save", &[]);
+    for (e, color) in ex.iter().zip(colors) {
+        let (x, y) = (
+            val_to_pos(u, e.time, "x", true),
+            val_to_pos(u, e.value, "y", true),
+        );
+        if !x.is_finite() || !y.is_finite() {
+            continue;
+        }
+        let _ = js_sys::Reflect::set(&ctx, &"fillStyle".into(), &JsValue::from_str(color));
+        call(&ctx, "beginPath", &[]);
+        call(&ctx, "moveTo", &[x.into(), (y - r).into()]);
+        call(&ctx, "lineTo", &[(x + r).into(), y.into()]);
+        call(&ctx, "lineTo", &[x.into(), (y + r).into()]);
+        call(&ctx, "lineTo", &[(x - r).into(), y.into()]);
+        call(&ctx, "closePath", &[]);
+        call(&ctx, "fill", &[]);
+    }
+    call(&ctx, "restore", &[]);
+}
+
+/// The exemplar within 7 CSS pixels of the cursor, the nearest one.
+fn exemplar_at(u: &JsValue, ex: &[Exemplar], left: f64, top: f64) -> Option<usize> {
+    ex.iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let dx = val_to_pos(u, e.time, "x", false) - left;
+            let dy = val_to_pos(u, e.value, "y", false) - top;
+            (i, dx * dx + dy * dy)
+        })
+        .filter(|(_, d)| *d <= 49.0)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i)
+}
+
+/// The names a data link of `line` at grid index `idx` is filled in with
+/// (Grafana's `${__field.labels.X}`, `${__field.name}`, `${__value.*}`).
+fn link_names(
+    line: &Line,
+    t: f64,
+    value: Option<f64>,
+    text: String,
+) -> impl Fn(&str) -> Option<String> {
+    let (name, labels) = (line.name.clone(), line.labels.clone());
+    move |k: &str| match k {
+        "__field.name" | "__series.name" | "__field.displayName" => Some(name.clone()),
+        "__value.raw" | "__value.numeric" => value.map(|v| v.to_string()),
+        "__value.text" => Some(text.clone()),
+        "__value.time" => Some(format!("{}", (t * 1000.0).round())),
+        "__field.labels" => Some(
+            labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{v}\""))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        _ => k
+            .strip_prefix("__field.labels.")
+            .and_then(|l| labels.get(l).cloned()),
+    }
 }
 
 /// Marks each firing period on the plot: a faint red band over the
 /// plot's height and a solid bar along its top (Grafana's alert
 /// annotations).
 fn draw_periods(u: &JsValue, periods: &[(f64, f64, String)]) {
-    let call = |obj: &JsValue, name: &str, args: &[JsValue]| -> Option<JsValue> {
-        let f: js_sys::Function = get(obj, name).dyn_into().ok()?;
-        f.apply(obj, &args.iter().cloned().collect::<js_sys::Array>())
-            .ok()
-    };
     let ctx = get(u, "ctx");
     let bbox = get(u, "bbox");
     let (left, top, width, height) = (
@@ -218,13 +341,12 @@ fn draw_periods(u: &JsValue, periods: &[(f64, f64, String)]) {
         get(&bbox, "height").as_f64().unwrap_or(0.0),
     );
     let pos = |t: f64| {
-        call(
-            u,
-            "valToPos",
-            &[JsValue::from_f64(t), JsValue::from_str("x"), JsValue::TRUE],
-        )
-        .and_then(|v| v.as_f64())
-        .unwrap_or(0.0)
+        let x = val_to_pos(u, t, "x", true);
+        if x.is_finite() {
+            x
+        } else {
+            0.0
+        }
     };
     call(&ctx, "save", &[]);
     for (a, b, _) in periods {
@@ -250,7 +372,15 @@ fn draw_periods(u: &JsValue, periods: &[(f64, f64, String)]) {
     call(&ctx, "restore", &[]);
 }
 
-fn options(c: &Chart, panel: &Panel, w: f64, h: f64, hooks: &Hooks, range: (f64, f64)) -> JsValue {
+fn options(
+    c: &Chart,
+    panel: &Panel,
+    size: (f64, f64),
+    hooks: &Hooks,
+    range: (f64, f64),
+    ex: Rc<Vec<Exemplar>>,
+) -> JsValue {
+    let (w, h) = size;
     let unit = Unit::parse(panel.defaults.unit.as_deref().unwrap_or("short"));
     let opts = js_sys::Object::new();
     set(&opts, "width", &w.into());
@@ -434,21 +564,33 @@ fn options(c: &Chart, panel: &Panel, w: f64, h: f64, hooks: &Hooks, range: (f64,
     .into_js_value();
     set(&hooks_obj, "setSelect", &js_sys::Array::of1(&on_select));
     let moved = Rc::clone(&hooks.cursor);
+    let near = Rc::clone(&ex);
     let on_cursor = Closure::<dyn Fn(JsValue)>::new(move |u: JsValue| {
         let c = get(&u, "cursor");
         let idx = get(&c, "idx").as_f64();
         let left = get(&c, "left").as_f64().unwrap_or(-1.0);
         let top = get(&c, "top").as_f64().unwrap_or(-1.0);
-        moved(idx.filter(|_| left >= 0.0).map(|i| (i as usize, left, top)));
+        let y = call(&u, "posToVal", &[top.into(), JsValue::from_str("y")])
+            .and_then(|v| v.as_f64())
+            .unwrap_or(f64::NAN);
+        moved(idx.filter(|_| left >= 0.0).map(|i| At {
+            idx: i as usize,
+            left,
+            top,
+            y,
+            exemplar: exemplar_at(&u, &near, left, top),
+        }));
     })
     .into_js_value();
     set(&hooks_obj, "setCursor", &js_sys::Array::of1(&on_cursor));
     let periods = Rc::clone(&hooks.periods);
+    let colors = exemplar_colors(c, &ex);
     let on_draw = Closure::<dyn Fn(JsValue)>::new(move |u: JsValue| {
         let p = periods();
         if !p.is_empty() {
             draw_periods(&u, &p);
         }
+        draw_exemplars(&u, &ex, &colors);
     })
     .into_js_value();
     set(&hooks_obj, "draw", &js_sys::Array::of1(&on_draw));
@@ -539,19 +681,25 @@ pub fn Graph(
     let plot: Rc<RefCell<Option<(UPlot, Vec<String>)>>> = Rc::new(RefCell::new(None));
     let (shown, set_shown) = signal(Chart::default());
     let (hidden, set_hidden) = signal(BTreeSet::<usize>::new());
-    let (cursor, set_cursor) = signal(None::<(usize, f64, f64)>);
+    let (cursor, set_cursor) = signal(None::<At>);
     let (hover, set_hover) = signal(false);
+    // A click pins the tooltip (its links can then be clicked).
+    let pinned = RwSignal::new(None::<At>);
+    let exemplars = RwSignal::new_local(Rc::new(Vec::<Exemplar>::new()));
+    let fill = StoredValue::new_local(Rc::clone(&hooks.fill));
     let lo = legend_opts(&panel.options);
     let unit = Unit::parse(panel.defaults.unit.as_deref().unwrap_or("short"));
     let decimals = panel.defaults.decimals;
+    let panel_field = panel.defaults.clone();
     let hooks = Hooks {
         cursor: Rc::new(move |c| set_cursor.set(c)),
         ..hooks
     };
     let p = panel.clone();
+    let ex_source = Rc::clone(&hooks.exemplars);
     let draw = {
         let chart = Rc::clone(&plot);
-        move |c: &Chart, range: (f64, f64)| {
+        move |c: &Chart, range: (f64, f64), ex: Rc<Vec<Exemplar>>| {
             let Some(el) = node.get_untracked() else {
                 return;
             };
@@ -565,7 +713,7 @@ pub fn Graph(
             if let Some((u, _)) = slot.take() {
                 u.destroy();
             }
-            let u = UPlot::new(&options(c, &p, w, h, &hooks, range), &data(c), el);
+            let u = UPlot::new(&options(c, &p, (w, h), &hooks, range, ex), &data(c), el);
             expose(&u);
             *slot = Some((u, names));
         }
@@ -579,12 +727,15 @@ pub fn Graph(
                 return;
             };
             let c = chart(&panel, &results);
+            let ex = Rc::new(ex_source());
             set_hidden.set(BTreeSet::new());
             set_shown.set(c.clone());
+            exemplars.set(Rc::clone(&ex));
+            pinned.set(None);
             // Drawn once the legend is laid out, so the plot's box has
             // its final height.
             let draw = Rc::clone(&draw);
-            request_animation_frame(move || draw(&c, range));
+            request_animation_frame(move || draw(&c, range, ex));
         });
     }
     {
@@ -729,20 +880,59 @@ pub fn Graph(
         .and_then(Value::as_str)
         == Some("none");
     let tooltip = move || {
-        let (idx, left, top) = cursor.get()?;
-        if !hover.get() || no_tooltip {
-            return None;
-        }
+        let pin = pinned.get();
+        let at = match pin {
+            Some(at) => at,
+            None if hover.get() && !no_tooltip => cursor.get()?,
+            None => return None,
+        };
         let c = shown.get();
         let h = hidden.get();
-        let t = *c.xs.get(idx)?;
+        let style = format!("left:{}px;top:{}px", at.left + 70.0, at.top + 10.0);
+        let stamp = |t: f64| {
+            let when = js_sys::Date::new(&JsValue::from_f64(t * 1000.0));
+            String::from(when.to_locale_string("sv-SE", &JsValue::UNDEFINED))
+        };
+        let close = move |_| pinned.set(None);
+        let closer =
+            pin.map(|_| view! { <button class="close" title="Close" on:click=close>"✕"</button> });
+        if let Some(e) = at
+            .exemplar
+            .and_then(|i| exemplars.with(|x| x.get(i).cloned()))
+        {
+            // An exemplar: its labels, its series' labels, its trace.
+            let value = fmt(Some(e.value), &panel_field);
+            let traces: Vec<(String, String)> = crate::dashboard::query::trace_links()
+                .into_iter()
+                .filter_map(|(label, url)| {
+                    let id = e.labels.get(&label)?.clone();
+                    let href = crate::dashboard::vars::interpolate(&url, &|k, _| {
+                        (k == "__value.raw").then(|| id.clone())
+                    });
+                    Some((format!("Trace {id}"), href))
+                })
+                .collect();
+            let rows = e.labels.iter().chain(e.series.iter()).map(|(k, v)| view! {
+                <div class="row"><span class="name">{k.clone()}</span><b>{v.clone()}</b></div>
+            }).collect_view();
+            return Some(view! {
+                <div class="tooltip exemplar" class:pinned=pin.is_some() style=style>
+                    {closer}
+                    <div class="when">{format!("Exemplar · {}", stamp(e.time))}</div>
+                    <div class="row"><span class="name">"Value"</span><b>{value}</b></div>
+                    {rows}
+                    {traces.into_iter().map(|(title, href)| view! { <a class="data-link" href=href target="_blank" rel="noopener">{title}</a> }).collect_view()}
+                </div>
+            }.into_any());
+        }
+        let t = *c.xs.get(at.idx)?;
         let mut rows: Vec<(String, String, f64, String)> = c
             .lines
             .iter()
             .enumerate()
             .filter(|(i, l)| !h.contains(i) && !l.field.hide_tooltip)
             .filter_map(|(_, l)| {
-                let v = l.raw.get(idx).copied().flatten()?;
+                let v = l.raw.get(at.idx).copied().flatten()?;
                 Some((l.name.clone(), l.color.clone(), v, fmt(Some(v), &l.field)))
             })
             .collect();
@@ -751,22 +941,70 @@ pub fn Graph(
             "asc" => rows.sort_by(|a, b| a.2.total_cmp(&b.2)),
             _ => {}
         }
-        let when = js_sys::Date::new(&JsValue::from_f64(t * 1000.0));
-        let stamp = String::from(when.to_locale_string("sv-SE", &JsValue::UNDEFINED));
+        // Pinned: the data links of the series nearest the cursor.
+        let links = pin.and_then(|_| {
+            let line = c
+                .lines
+                .iter()
+                .enumerate()
+                .filter(|(i, l)| !h.contains(i) && !l.field.links.is_empty())
+                .filter_map(|(_, l)| Some((l, l.drawn.get(at.idx).copied().flatten()?)))
+                .min_by(|a, b| (a.1 - at.y).abs().total_cmp(&(b.1 - at.y).abs()))?
+                .0;
+            let v = line.raw.get(at.idx).copied().flatten();
+            let names = link_names(line, t, v, fmt(v, &line.field));
+            let links: Vec<(String, String)> = line
+                .field
+                .links
+                .iter()
+                .map(|(title, url)| fill.with_value(|f| (f(title, &names), f(url, &names))))
+                .collect();
+            Some((line.name.clone(), links))
+        });
         Some(view! {
-            <div class="tooltip" style=format!("left:{}px;top:{}px", left + 70.0, top + 10.0)>
-                <div class="when">{stamp}</div>
+            <div class="tooltip" class:pinned=pin.is_some() style=style>
+                {closer}
+                <div class="when">{stamp(t)}</div>
                 {rows.into_iter().take(30).map(|(name, color, _, v)| view! {
                     <div class="row"><i class="swatch" style=format!("background:{color}")></i><span class="name">{name}</span><b>{v}</b></div>
                 }).collect_view()}
+                {links.map(|(name, links)| view! {
+                    <div class="links">
+                        <div class="when">{name}</div>
+                        {links.into_iter().map(|(title, href)| view! { <a class="data-link" href=href target="_blank" rel="noopener">{title}</a> }).collect_view()}
+                    </div>
+                })}
             </div>
-        })
+        }.into_any())
+    };
+    // A click (not a drag) pins the tooltip where it is, or unpins it.
+    let down = Rc::new(std::cell::Cell::new((0, 0)));
+    let press = {
+        let down = Rc::clone(&down);
+        move |ev: leptos::ev::PointerEvent| down.set((ev.client_x(), ev.client_y()))
+    };
+    let click = move |ev: leptos::ev::MouseEvent| {
+        let inside_tooltip = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|t| t.closest(".tooltip").ok().flatten())
+            .is_some();
+        let (x, y) = down.get();
+        if inside_tooltip || (ev.client_x() - x).abs() + (ev.client_y() - y).abs() > 4 {
+            return;
+        }
+        pinned.set(match pinned.get_untracked() {
+            Some(_) => None,
+            None => cursor.get_untracked(),
+        });
     };
     view! {
         <div class="graph" class:legend-right=lo.right
             on:mouseenter=move |_| set_hover.set(true)
             on:mouseleave=move |_| set_hover.set(false)>
-            <div class="plot" node_ref=node data-series=move || shown.with(|c| c.lines.len().to_string())>
+            <div class="plot" node_ref=node data-series=move || shown.with(|c| c.lines.len().to_string())
+                data-exemplars=move || exemplars.with(|e| e.len().to_string())
+                on:pointerdown=press on:click=click>
                 {tooltip}
             </div>
             {legend}

@@ -2,11 +2,12 @@
 //! links, loading and error state; its queries re-run when the
 //! dashboard's variables, time range or refresh tick change) and one
 //! module per visualisation — [`graph`] (time series), [`single`] (stat,
-//! gauge, bar gauge), [`heatmap`], [`table`], [`text`].
+//! gauge, bar gauge), [`heatmap`], [`table`], [`text`], [`slo`].
 
 pub mod graph;
 pub mod heatmap;
 pub mod single;
+pub mod slo;
 pub mod table;
 pub mod text;
 
@@ -82,6 +83,8 @@ pub fn PanelView(
     let node = NodeRef::<html::Div>::new();
     let frame = NodeRef::<html::Section>::new();
     let result: RwSignal<Option<Result<(Results, (f64, f64)), String>>> = RwSignal::new(None);
+    // Exemplars of the queries that ask for them, set with the result.
+    let exemplars: RwSignal<Vec<api::Exemplar>> = RwSignal::new(Vec::new());
     let latest = Rc::new(std::cell::Cell::new(0u64));
     let needs_data = !matches!(panel.kind, Kind::Text | Kind::Other(_));
     let fixed = std::sync::Arc::new(fixed);
@@ -117,8 +120,18 @@ pub fn PanelView(
                     to: t1,
                     interval: None,
                 };
-                let r = query::run(&panel, &scope, width).await;
+                let r = if matches!(panel.kind, Kind::Slo) {
+                    slo::run(&panel, &scope).await
+                } else {
+                    query::run(&panel, &scope, width).await
+                };
+                let ex = if r.is_ok() && matches!(panel.kind, Kind::TimeSeries) {
+                    query::exemplars(&panel, &scope, width).await
+                } else {
+                    Vec::new()
+                };
                 if latest.get() == generation {
+                    exemplars.set(ex);
                     result.set(Some(r.map(|res| (res, (t0, t1)))));
                 }
             });
@@ -233,6 +246,25 @@ pub fn PanelView(
                     }),
                     cursor: Rc::new(|_| {}),
                     periods: Rc::new(move || ctx.alerts.get_untracked()),
+                    exemplars: Rc::new(move || exemplars.get_untracked()),
+                    fill: {
+                        let fixed = std::sync::Arc::clone(&fixed);
+                        Rc::new(move |text: &str, extra: &dyn Fn(&str) -> Option<String>| {
+                            let vars = ctx.vars.get_untracked();
+                            let (f, t) = ctx.time.get_untracked();
+                            let (from, to) = ctx.range(&f, &t);
+                            let scope = Scope {
+                                vars: &vars,
+                                fixed: &fixed,
+                                from,
+                                to,
+                                interval: None,
+                            };
+                            crate::dashboard::vars::interpolate(text, &|n, fmt| {
+                                extra(n).or_else(|| scope.lookup(n, fmt))
+                            })
+                        })
+                    },
                 };
                 return view! {
                     <graph::Graph panel=panel.clone() data_in=data_in hooks=hooks />
@@ -249,6 +281,7 @@ pub fn PanelView(
                     Kind::Gauge => view! { <single::Gauge panel=panel.clone() values=single::values(&panel, &res) /> }.into_any(),
                     Kind::BarGauge => view! { <single::BarGauge panel=panel.clone() values=single::values(&panel, &res) /> }.into_any(),
                     Kind::Heatmap => view! { <heatmap::Heatmap results=res /> }.into_any(),
+                    Kind::Slo => view! { <slo::SloView panel=panel.clone() results=res /> }.into_any(),
                     _ => {
                         let (frames, skipped) = table::frames(&panel, &res);
                         view! {
