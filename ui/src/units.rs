@@ -332,17 +332,39 @@ pub fn ticks(splits: &[f64], unit: Unit) -> Vec<String> {
         .collect()
 }
 
+/// The decimals that show ticks `spacing` apart exactly (0.25 apart
+/// needs two: 0.25, 0.5, 0.75 — not 0.2, 0.5, 0.8).
 fn decimals_for_spacing(spacing: f64) -> usize {
-    if spacing.is_finite() && spacing > 0.0 {
-        (-(spacing.log10().floor())).clamp(0.0, 10.0) as usize
-    } else {
-        0
+    if !(spacing.is_finite() && spacing > 0.0) {
+        return 0;
     }
+    let mut d = (-(spacing.log10().floor())).clamp(0.0, 10.0) as usize;
+    while d < 10 {
+        let scaled = spacing * 10f64.powi(d as i32);
+        if (scaled - scaled.round()).abs() < 1e-6 * scaled.max(1.0) {
+            break;
+        }
+        d += 1;
+    }
+    d
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tick_decimals_show_the_spacing() {
+        assert_eq!(decimals_for_spacing(0.25), 2);
+        assert_eq!(decimals_for_spacing(0.5), 1);
+        assert_eq!(decimals_for_spacing(2.5), 1);
+        assert_eq!(decimals_for_spacing(20.0), 0);
+        assert_eq!(decimals_for_spacing(0.1 + 0.2), 1);
+        assert_eq!(
+            ticks(&[0.0, 250.0, 500.0, 750.0, 1000.0], Unit::parse("Bps")),
+            ["0 B/s", "0.25 kB/s", "0.50 kB/s", "0.75 kB/s", "1.00 kB/s"]
+        );
+    }
 
     #[test]
     fn ticks_share_a_prefix_and_differ() {

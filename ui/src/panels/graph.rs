@@ -225,6 +225,22 @@ pub struct At {
     pub exemplar: Option<usize>,
 }
 
+/// A time axis label in local time for ticks `incr` seconds apart.
+fn time_label(t: f64, incr: f64, days: bool) -> String {
+    let d = js_sys::Date::new(&JsValue::from_f64(t * 1000.0));
+    let date = format!("{:02}/{:02}", d.get_month() + 1, d.get_date());
+    let time = format!("{:02}:{:02}", d.get_hours(), d.get_minutes());
+    if incr >= 86_400.0 {
+        date
+    } else if incr < 60.0 {
+        format!("{time}:{:02}", d.get_seconds())
+    } else if days {
+        format!("{date} {time}")
+    } else {
+        time
+    }
+}
+
 /// Calls the method `name` of a JS object.
 fn call(obj: &JsValue, name: &str, args: &[JsValue]) -> Option<JsValue> {
     let f: js_sys::Function = get(obj, name).dyn_into().ok()?;
@@ -498,6 +514,29 @@ fn options(
         set(&grid, "width", &1.into());
         set(&a, "grid", &grid);
         set(&a, "ticks", &grid);
+        if !is_y {
+            // Grafana's time labels: 24-hour `HH:mm` (seconds when ticks
+            // are under a minute apart), the date in front when the range
+            // spans days, the date alone for ticks a day or more apart;
+            // spaced so that they never overlap on a narrow panel.
+            let days = range.1 - range.0 > 86_400.0;
+            set(&a, "space", &(if days { 90 } else { 60 }).into());
+            let values = Closure::<
+                dyn Fn(JsValue, js_sys::Array, JsValue, JsValue, JsValue) -> js_sys::Array,
+            >::new(
+                move |_u, splits: js_sys::Array, _axis, _space, incr: JsValue| {
+                    let incr = incr.as_f64().unwrap_or(60.0);
+                    splits
+                        .iter()
+                        .map(|t| {
+                            JsValue::from_str(&time_label(t.as_f64().unwrap_or(0.0), incr, days))
+                        })
+                        .collect()
+                },
+            )
+            .into_js_value();
+            set(&a, "values", &values);
+        }
         if is_y {
             set(&a, "size", &64.into());
             let values = Closure::<dyn Fn(JsValue, js_sys::Array) -> js_sys::Array>::new(
