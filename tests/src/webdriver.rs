@@ -198,6 +198,27 @@ impl Browser {
         .unwrap_or_else(|e| panic!("mouse to ({x}, {y}): {e}"));
     }
 
+    /// Presses and releases each key of `keys` in turn on whatever has
+    /// the focus (W3C key codes work: "\u{E012}" is ←), as a keyboard
+    /// does.
+    pub fn keys(&self, keys: &str) {
+        let steps: Vec<Value> = keys
+            .chars()
+            .flat_map(|c| {
+                [
+                    json!({"type": "keyDown", "value": c.to_string()}),
+                    json!({"type": "keyUp", "value": c.to_string()}),
+                ]
+            })
+            .collect();
+        self.call(
+            reqwest::Method::POST,
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": steps}]})),
+        )
+        .unwrap_or_else(|e| panic!("keys {keys:?}: {e}"));
+    }
+
     /// Writes a PNG of the window to `path`.
     pub fn screenshot(&self, path: &Path) {
         let b64 = self

@@ -1006,3 +1006,149 @@ fn long_alert_and_rule_lists_render_in_pages() {
         "const r = document.querySelectorAll('tr[data-rule]'); return r.length == 1 && r[0].dataset.rule == 'rule_1499'",
     );
 }
+
+/// The absolute time picker (relative and absolute times, a clear error),
+/// Grafana's keyboard shortcuts (t z, t ←), each alert's link to its
+/// rule's expression graphed around its start, and Explore's end time
+/// and auto-refresh in the URL.
+#[test]
+fn time_picker_shortcuts_and_alert_graph_links() {
+    let (_dir, _child, base) = start("");
+    let dashboard = json!({
+        "uid": "time", "title": "Time", "schemaVersion": 39,
+        "time": {"from": "now-1h", "to": "now"},
+        "panels": [{"id": 1, "type": "timeseries", "title": "Scrapes", "gridPos": {"x": 0, "y": 0, "w": 24, "h": 8},
+                    "targets": [{"expr": "scrape_duration_seconds", "refId": "A"}]}]
+    });
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{base}/api/dashboards/db"))
+        .json(&json!({"dashboard": dashboard}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap());
+    let b = Browser::start(1200, 800);
+    b.goto(&format!("{base}/d/time"));
+    dashboard_panels(&b);
+    let url_param = |k: &str| {
+        b.eval(
+            "return new URLSearchParams(location.search).get(arguments[0])",
+            vec![json!(k)],
+        )
+    };
+    // Relative times, as typed.
+    b.click(".picker-toggle");
+    b.fill(".time-from", "now-3h");
+    b.fill(".time-to", "now-2h");
+    b.click(".apply-time");
+    b.wait(
+        "the relative range in the URL",
+        Duration::from_secs(5),
+        "return location.search.includes('from=now-3h') && location.search.includes('to=now-2h')",
+    );
+    // A typo: a sentence, nothing applied.
+    b.click(".picker-toggle");
+    b.fill(".time-from", "yesterday-ish");
+    b.click(".apply-time");
+    let err = b.wait(
+        "the picker's error",
+        Duration::from_secs(5),
+        "const e = document.querySelector('.time-picker .panel-error'); return e && e.textContent",
+    );
+    assert!(err.as_str().unwrap().contains("is not a time"), "{err}");
+    assert_eq!(url_param("from"), "now-3h");
+    // Absolute local times: kept as milliseconds.
+    let (from_text, from_ms, to_text, to_ms) = {
+        let v = b.eval(
+            "const f = new Date(Math.floor(Date.now() / 60000) * 60000 - 2 * 3600e3), t = new Date(f.getTime() + 3600e3);
+             return [f.toLocaleString('sv-SE'), f.getTime(), t.toLocaleString('sv-SE'), t.getTime()]",
+            vec![],
+        );
+        (
+            v[0].as_str().unwrap().to_string(),
+            v[1].as_i64().unwrap(),
+            v[2].as_str().unwrap().to_string(),
+            v[3].as_i64().unwrap(),
+        )
+    };
+    b.fill(".time-from", &from_text);
+    b.fill(".time-to", &to_text);
+    b.click(".apply-time");
+    b.wait(
+        "the absolute range in the URL",
+        Duration::from_secs(5),
+        &format!("return new URLSearchParams(location.search).get('from') == '{from_ms}'"),
+    );
+    assert_eq!(url_param("to"), to_ms.to_string());
+    let shown = b.eval(
+        "return document.querySelector('.range-select').selectedOptions[0].textContent",
+        vec![],
+    );
+    assert_eq!(shown, format!("{from_text} to {to_text}"));
+    // t ←: back by half the span; t z: twice the span around the middle.
+    b.keys("t\u{E012}");
+    b.wait(
+        "the range moved back",
+        Duration::from_secs(5),
+        &format!(
+            "return new URLSearchParams(location.search).get('from') == '{}'",
+            from_ms - 1_800_000
+        ),
+    );
+    b.keys("tz");
+    b.wait(
+        "the range zoomed out",
+        Duration::from_secs(5),
+        &format!(
+            "const q = new URLSearchParams(location.search); return q.get('from') == '{}' && q.get('to') == '{}'",
+            from_ms - 3_600_000,
+            to_ms
+        ),
+    );
+    // An alert's Graph link: its rule's expression since before it started.
+    b.goto(&format!("{base}/alerts"));
+    let href = b.wait(
+        "the alert's graph link",
+        Duration::from_secs(10),
+        "const a = document.querySelector('a.button.graph'); return a && a.getAttribute('href')",
+    );
+    let href = href.as_str().unwrap().to_string();
+    assert!(
+        href.starts_with("graph?g0.expr=vector(1)&g0.tab=0&g0.range_input="),
+        "{href}"
+    );
+    b.click("a.button.graph");
+    b.wait(
+        "Explore with the rule's expression",
+        Duration::from_secs(10),
+        "const p = document.querySelector('section.grid-panel'); return p && p.dataset.state == 'ok' && document.querySelector('textarea, input.expr') !== null",
+    );
+    // Explore: a range that ends in the past, and auto-refresh, in the URL.
+    let end = b.eval(
+        "return new Date(Date.now() - 5e3).toISOString().slice(0, 19).replace('T', ' ')",
+        vec![],
+    );
+    b.goto(&format!(
+        "{base}/graph?g0.expr=up&g0.range_input=1h&g0.end_input={}",
+        end.as_str().unwrap().replace(' ', "%20")
+    ));
+    b.wait(
+        "the graph up to the end time",
+        Duration::from_secs(10),
+        "const p = document.querySelector('section.grid-panel'); return p && p.dataset.state == 'ok'",
+    );
+    assert_eq!(url_param("g0.end_input"), end);
+    let label = b.eval(
+        "return document.querySelector('select[aria-label=Range]').selectedOptions[0].textContent",
+        vec![],
+    );
+    assert!(label.as_str().unwrap().starts_with("1h until "), "{label}");
+    b.eval(
+        "const s = document.querySelector('.refresh-select'); s.value = '5s'; s.dispatchEvent(new Event('change'))",
+        vec![],
+    );
+    b.wait(
+        "refresh in the URL",
+        Duration::from_secs(5),
+        "return new URLSearchParams(location.search).get('refresh') == '5s'",
+    );
+}

@@ -247,7 +247,7 @@ pub fn sort_options(o: &mut [(String, String)], sort: u64) {
             };
             n(&a.0).total_cmp(&n(&b.0))
         }),
-        5..=8 => o.sort_by_key(|a| a.0.to_lowercase()),
+        5..=8 => o.sort_by_key(|a| a.0.to_ascii_lowercase()),
         _ => {}
     }
     if sort % 2 == 0 && sort > 0 {

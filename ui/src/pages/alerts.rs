@@ -1,7 +1,8 @@
 //! Alerts: the rules' pending and firing alerts grouped by alert name —
 //! the Prometheus UI's Alerts page — with a filter over labels and
 //! annotations; each name links to its `ALERTS` series in Explore, each
-//! alert to a new silence prefilled with its labels. Grouped by
+//! alert to its rule's expression graphed around the time it started
+//! firing (or pending) and to a new silence prefilled with its labels. Grouped by
 //! notification policy instead, it shows the groups the routing tree
 //! makes (Alertmanager's `/api/v2/alerts/groups`: receiver, group labels,
 //! silenced alerts marked). The page refreshes every 15 s.
@@ -25,6 +26,21 @@ pub fn Alerts() -> impl IntoView {
     let alerts = LocalResource::new(move || {
         tick.track();
         api::alerts()
+    });
+    // The alerting rules' expressions by alert name, for the graph links.
+    let exprs = LocalResource::new(|| async {
+        let v = api::data("api/v1/rules?type=alert")
+            .await
+            .unwrap_or_default();
+        let mut m = std::collections::BTreeMap::new();
+        for g in v["groups"].as_array().into_iter().flatten() {
+            for r in g["rules"].as_array().into_iter().flatten() {
+                if let (Some(n), Some(q)) = (r["name"].as_str(), r["query"].as_str()) {
+                    m.entry(n.to_string()).or_insert_with(|| q.to_string());
+                }
+            }
+        }
+        m
     });
     let (by_route, set_by_route) = signal(false);
     let routed = LocalResource::new(move || {
@@ -80,11 +96,11 @@ pub fn Alerts() -> impl IntoView {
                 {move || routed.get().map(|r| match r {
                     Err(e) => view! { <p class="panel-error">{e}</p> }.into_any(),
                     Ok(v) => {
-                        let needle = filter.get().to_lowercase();
+                        let needle = filter.get().to_ascii_lowercase();
                         v.as_array().cloned().unwrap_or_default().into_iter().map(|g| {
                             let labels = g["labels"].as_object().map(|o| o.iter().map(|(k, v)| format!("{k}=\"{}\"", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(", ")).unwrap_or_default();
                             let alerts: Vec<serde_json::Value> = g["alerts"].as_array().cloned().unwrap_or_default().into_iter()
-                                .filter(|a| needle.is_empty() || a.to_string().to_lowercase().contains(&needle)).collect();
+                                .filter(|a| needle.is_empty() || a.to_string().to_ascii_lowercase().contains(&needle)).collect();
                             view! {
                                 <section class="panel alert-group route-group">
                                     <h3 class="panel-title">{format!("{} · {{{labels}}} ({} alerts)", g["receiver"]["name"].as_str().unwrap_or(""), alerts.len())}</h3>
@@ -94,7 +110,7 @@ pub fn Alerts() -> impl IntoView {
                                             let ls = a["labels"].as_object().map(|o| o.iter().map(|(k, v)| format!("{k}=\"{}\"", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(", ")).unwrap_or_default();
                                             view! {
                                                 <tr>
-                                                    <td><span class=format!("state {}", if state == "suppressed" { "pending" } else { "firing" })>{if state == "suppressed" { "SILENCED".to_string() } else { state.to_uppercase() }}</span></td>
+                                                    <td><span class=format!("state {}", if state == "suppressed" { "pending" } else { "firing" })>{if state == "suppressed" { "SILENCED".to_string() } else { state.to_ascii_uppercase() }}</span></td>
                                                     <td class="series">{ls}</td>
                                                     <td>{a["annotations"]["summary"].as_str().unwrap_or("").to_string()}</td>
                                                     <td class="value">{ago(a["startsAt"].as_str().unwrap_or(""))}</td>
@@ -113,14 +129,14 @@ pub fn Alerts() -> impl IntoView {
             {move || (!by_route.get()).then(|| alerts.get()).flatten().map(|r| match r {
                 Err(e) => view! { <p class="panel-error">{e}</p> }.into_any(),
                 Ok(all) => {
-                    let needle = filter.get().to_lowercase();
+                    let needle = filter.get().to_ascii_lowercase();
                     let groups = super::grouped(
                         all.into_iter().filter(|a| {
                             needle.is_empty()
                                 || a.labels.iter().chain(&a.annotations)
                                     .map(|(k, v)| format!("{k}=\"{v}\" "))
                                     .collect::<String>()
-                                    .to_lowercase()
+                                    .to_ascii_lowercase()
                                     .contains(&needle)
                         }),
                         |a| a.labels.get("alertname").cloned().unwrap_or_default(),
@@ -129,6 +145,7 @@ pub fn Alerts() -> impl IntoView {
                         return view! { <p class="hint">"No pending or firing alerts."</p> }.into_any();
                     }
                     let (shown, hidden) = super::budgeted(&groups, limit.get());
+                    let exprs = exprs.get().unwrap_or_default();
                     view! {
                         {groups.into_iter().zip(shown).filter(|(_, n)| *n > 0).map(|((name, list), n)| {
                             let firing = list.iter().filter(|a| a.state == "firing").count();
@@ -156,13 +173,17 @@ pub fn Alerts() -> impl IntoView {
                                                     .unwrap_or_default();
                                                 let since = a.active_at.as_deref().map(ago).unwrap_or_default();
                                                 let silence = silence_link(&a.labels);
+                                                let graph = exprs.get(&name).zip(a.active_at.as_deref()).map(|(q, at)| graph_around(q, at));
                                                 view! {
                                                     <tr>
-                                                        <td><span class=format!("state {}", a.state)>{a.state.to_uppercase()}</span></td>
+                                                        <td><span class=format!("state {}", a.state)>{a.state.to_ascii_uppercase()}</span></td>
                                                         <td class="series">{labels}</td>
                                                         <td>{summary}</td>
                                                         <td class="value">{since}</td>
-                                                        <td class="value"><a class="button silence" href=silence>"Silence"</a></td>
+                                                        <td class="value">
+                                                            {graph.map(|g| view! { <a class="button graph" href=g title="The rule's expression around the time this alert started">"Graph"</a> })}
+                                                            <a class="button silence" href=silence>"Silence"</a>
+                                                        </td>
                                                     </tr>
                                                 }
                                             }).collect_view()}
@@ -176,5 +197,28 @@ pub fn Alerts() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// An Explore link to `expr` over the hour around `active_at` (RFC 3339),
+/// or from half an hour before it until now when it is recent.
+pub fn graph_around(expr: &str, active_at: &str) -> String {
+    let at = js_sys::Date::parse(active_at) / 1000.0;
+    let now = api::now();
+    let q = String::from(js_sys::encode_uri_component(expr));
+    if !at.is_finite() {
+        return format!("graph?g0.expr={q}&g0.tab=0&g0.range_input=1h");
+    }
+    if at + 1800.0 < now {
+        let end = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64((at + 1800.0) * 1000.0));
+        let iso = String::from(end.to_iso_string());
+        let utc = iso.get(..19).unwrap_or_default().replace('T', " ");
+        format!(
+            "graph?g0.expr={q}&g0.tab=0&g0.range_input=1h&g0.end_input={}",
+            String::from(js_sys::encode_uri_component(&utc))
+        )
+    } else {
+        let minutes = ((now - at + 1800.0) / 60.0).ceil().max(60.0);
+        format!("graph?g0.expr={q}&g0.tab=0&g0.range_input={minutes}m")
     }
 }

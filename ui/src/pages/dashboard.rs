@@ -9,6 +9,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use serde_json::{json, Value};
+use wasm_bindgen::JsCast;
 
 use crate::api;
 use crate::dashboard::edit;
@@ -292,6 +293,62 @@ fn DashboardView(dash: Dashboard, doc: Value, meta: Value, editing: bool) -> imp
     let edit_mode = RwSignal::new(editing);
     let editing_panel = RwSignal::new(None::<i64>);
     let show_settings = RwSignal::new(false);
+    let picker = RwSignal::new(false);
+    // Grafana's keyboard shortcuts: `t z` zooms out, `t ←`/`t →` move the
+    // range by half its span, `d r` refreshes, `d s` opens the settings,
+    // `d k` toggles kiosk-like full width (hides the top bar), Esc closes
+    // the editor, settings and pickers. Not while typing in a field.
+    {
+        let pending = std::rc::Rc::new(std::cell::Cell::new(None::<char>));
+        let handle = window_event_listener(leptos::ev::keydown, move |ev| {
+            let typing = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .is_some_and(|t| matches!(t.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
+            if typing || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+                return;
+            }
+            let key = ev.key();
+            let shift = |by: f64| {
+                let (f, t) = ctx.time.get_untracked();
+                let (t0, t1) = ctx.range(&f, &t);
+                let d = (t1 - t0) * by;
+                ctx.time.set((
+                    format!("{}", ((t0 + d) * 1000.0).round()),
+                    format!("{}", ((t1 + d) * 1000.0).round()),
+                ));
+            };
+            match (pending.take(), key.as_str()) {
+                (_, "Escape") => {
+                    editing_panel.set(None);
+                    show_settings.set(false);
+                    picker.set(false);
+                }
+                (Some('t'), "z") => {
+                    let (f, t) = ctx.time.get_untracked();
+                    let (t0, t1) = ctx.range(&f, &t);
+                    let span = t1 - t0;
+                    ctx.time.set((
+                        format!("{}", ((t0 - span / 2.0) * 1000.0).round()),
+                        format!("{}", ((t1 + span / 2.0).min(api::now()) * 1000.0).round()),
+                    ));
+                }
+                (Some('t'), "ArrowLeft") => shift(-0.5),
+                (Some('t'), "ArrowRight") => shift(0.5),
+                (Some('d'), "r") => ctx.tick.update(|n| *n += 1),
+                (Some('d'), "s") => show_settings.set(true),
+                (Some('d'), "k") => {
+                    if let Some(b) = document().body() {
+                        let _ = b.class_list().toggle("kiosk");
+                    }
+                }
+                (_, "t") => pending.set(Some('t')),
+                (_, "d") => pending.set(Some('d')),
+                _ => {}
+            }
+        });
+        on_cleanup(move || handle.remove());
+    }
     let save_state = RwSignal::new(None::<Result<String, String>>);
     // Rows opened or closed here, by section index (else as saved).
     let toggled = RwSignal::new(std::collections::BTreeMap::<usize, bool>::new());
@@ -455,14 +512,17 @@ fn DashboardView(dash: Dashboard, doc: Value, meta: Value, editing: bool) -> imp
                     {move || {
                         let (f, t) = ctx.time.get();
                         let known = t == "now" && RANGES.iter().any(|(r, _)| *r == f);
-                        let custom = (!known).then(|| view! { <option selected=true value=f.clone()>{format!("{f} to {t}")}</option> });
+                        let custom = (!known).then(|| view! { <option selected=true value=f.clone()>{format!("{} to {}", shown_time(&f), shown_time(&t))}</option> });
                         view! {
                             {custom}
                             {RANGES.iter().map(|(r, label)| view! { <option value=*r selected=known && f == *r>{*label}</option> }).collect_view()}
                         }
                     }}
                 </select>
-                <button class="icon" title="Zoom out (time range × 2)" on:click=move |_| {
+                <button class="icon picker-toggle" title="Absolute time range" aria-label="Absolute time range"
+                    on:click=move |_| picker.update(|p| *p = !*p)>"📅"</button>
+                {move || picker.get().then(|| view! { <TimePicker ctx=ctx close=Callback::new(move |_| picker.set(false)) /> })}
+                <button class="icon" title="Zoom out (time range × 2; t z)" on:click=move |_| {
                     let (f, t) = ctx.time.get_untracked();
                     let (t0, t1) = ctx.range(&f, &t);
                     let span = t1 - t0;
@@ -492,6 +552,67 @@ fn DashboardView(dash: Dashboard, doc: Value, meta: Value, editing: bool) -> imp
         {settings}
         {editor}
         {body}
+    }
+}
+
+/// A time as the picker shows it: relative ones as written (`now-6h`),
+/// absolute ones (milliseconds) as local `YYYY-MM-DD HH:mm:ss`.
+fn shown_time(s: &str) -> String {
+    match s.parse::<f64>() {
+        Ok(ms) => String::from(
+            js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms))
+                .to_locale_string("sv-SE", &wasm_bindgen::JsValue::UNDEFINED),
+        ),
+        Err(_) => s.to_string(),
+    }
+}
+
+/// Grafana's time picker's absolute half: From and To, each relative
+/// (`now-2d`, `now/d`) or absolute (`2026-12-01 08:00:00`, local time);
+/// Apply sets the range (absolute times kept as milliseconds, as Grafana
+/// writes them in the URL).
+#[component]
+fn TimePicker(ctx: DashCtx, close: Callback<()>) -> impl IntoView {
+    let (f0, t0) = ctx.time.get_untracked();
+    let from = RwSignal::new(shown_time(&f0));
+    let to = RwSignal::new(shown_time(&t0));
+    let error = RwSignal::new(None::<String>);
+    let apply = move || {
+        let now = api::now();
+        let norm = |s: String, up: bool| -> Result<(String, f64), String> {
+            let s = s.trim().to_string();
+            let t = vars::parse_time(&s, now, up).ok_or(format!(
+                "“{s}” is not a time: use now-6h, now/d or 2026-12-01 08:00:00."
+            ))?;
+            Ok((
+                if s.starts_with("now") {
+                    s
+                } else {
+                    format!("{}", (t * 1000.0).round())
+                },
+                t,
+            ))
+        };
+        match (
+            norm(from.get_untracked(), false),
+            norm(to.get_untracked(), true),
+        ) {
+            (Ok((f, a)), Ok((t, b))) if a < b => {
+                ctx.time.set((f, t));
+                close.run(());
+            }
+            (Ok(_), Ok(_)) => error.set(Some("From must be before To.".into())),
+            (Err(e), _) | (_, Err(e)) => error.set(Some(e)),
+        }
+    };
+    view! {
+        <div class="time-picker" role="dialog" aria-label="Absolute time range"
+            on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Enter" { apply() }>
+            <label>"From"<input class="time-from" prop:value=move || from.get() on:input=move |ev| from.set(event_target_value(&ev)) /></label>
+            <label>"To"<input class="time-to" prop:value=move || to.get() on:input=move |ev| to.set(event_target_value(&ev)) /></label>
+            {move || error.get().map(|e| view! { <p class="panel-error">{e}</p> })}
+            <button class="run apply-time" on:click=move |_| apply()>"Apply time range"</button>
+        </div>
     }
 }
 

@@ -7,7 +7,11 @@
 //! the table shows each query's instant result. Enter runs (Shift+Enter
 //! adds a line). The whole state is in the URL, in the Prometheus UI's
 //! parameters: `g0.expr`, `g1.expr`, … `g0.tab` (0/graph, 1/table),
-//! `g0.range_input`, `g0.step_input`, `g0.stacked`, plus `zero`.
+//! `g0.range_input`, `g0.end_input` (UTC `YYYY-MM-DD HH:mm:ss`: the range
+//! ends there instead of now), `g0.step_input`, `g0.stacked`, plus `zero`
+//! and `refresh` (auto-refresh every 5s…1h while the range ends now).
+
+use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -158,7 +162,7 @@ pub fn suggestions(
     let at = at.min(text.len());
     let before = &text[..at];
     let start = before
-        .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
         .map_or(0, |i| i + 1);
     let word = &before[start..];
     // Inside braces: label names, or values after `name="`.
@@ -173,7 +177,7 @@ pub fn suggestions(
             let q = before.rfind('"').unwrap_or(0);
             let name_part = before[..q].trim_end_matches(['=', '~', '!']);
             let name_start = name_part
-                .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                 .map_or(0, |i| i + 1);
             let label = &name_part[name_start..];
             let typed = &before[q + 1..];
@@ -243,6 +247,11 @@ pub fn Explore() -> impl IntoView {
     let step = param(&q, "g0.step_input").unwrap_or_default();
     let stacked = param(&q, "g0.stacked").as_deref() == Some("1");
     let zero = param(&q, "zero").as_deref() == Some("1");
+    // The Prometheus UI writes the end in UTC without a zone.
+    let end = param(&q, "g0.end_input")
+        .map(|e| js_sys::Date::parse(&format!("{}Z", e.replace(' ', "T"))) / 1000.0)
+        .filter(|t| t.is_finite());
+    let refresh = RwSignal::new(param(&q, "refresh").unwrap_or_default());
 
     let texts = RwSignal::new(exprs.clone());
     let run_exprs = RwSignal::new(exprs);
@@ -251,9 +260,22 @@ pub fn Explore() -> impl IntoView {
     let step = RwSignal::new(step);
     let stacked = RwSignal::new(stacked);
     let zero = RwSignal::new(zero);
+    let end = RwSignal::new(end);
+    // The time range as the panels read it: relative to now, or ending
+    // at `end` (milliseconds, as dashboards write absolute times).
+    let time_of = move |range: &str, end: Option<f64>| match end {
+        None => (format!("now-{range}"), "now".to_string()),
+        Some(e) => {
+            let span = crate::dashboard::vars::parse_duration(range).unwrap_or(3600.0);
+            (
+                format!("{}", ((e - span) * 1000.0).round()),
+                format!("{}", (e * 1000.0).round()),
+            )
+        }
+    };
     let ctx = DashCtx {
         vars: RwSignal::new(Vec::new()),
-        time: RwSignal::new((format!("now-{}", range.get_untracked()), "now".into())),
+        time: RwSignal::new(time_of(&range.get_untracked(), end.get_untracked())),
         tick: RwSignal::new(0),
         ready: RwSignal::new(true),
         sync: RwSignal::new(None),
@@ -278,9 +300,26 @@ pub fn Explore() -> impl IntoView {
                 .collect(),
         );
         ctx.time
-            .set((format!("now-{}", range.get_untracked()), "now".into()));
+            .set(time_of(&range.get_untracked(), end.get_untracked()));
         ctx.tick.update(|n| *n += 1);
     };
+    // Auto-refresh while the range ends now.
+    Effect::new(
+        move |prev: Option<Option<leptos::prelude::IntervalHandle>>| {
+            if let Some(Some(h)) = prev {
+                h.clear();
+            }
+            let secs = crate::dashboard::vars::parse_duration(&refresh.get())?;
+            if end.get().is_some() {
+                return None;
+            }
+            set_interval_with_handle(
+                move || ctx.tick.update(|n| *n += 1),
+                Duration::from_secs_f64(secs.max(1.0)),
+            )
+            .ok()
+        },
+    );
     // The state in the URL, as the Prometheus UI writes it.
     Effect::new(move |_| {
         let mut qs: Vec<String> = run_exprs
@@ -291,6 +330,18 @@ pub fn Explore() -> impl IntoView {
             .collect();
         qs.push(format!("g0.tab={}", if tab_table.get() { 1 } else { 0 }));
         qs.push(format!("g0.range_input={}", range.get()));
+        if let Some(e) = end.get() {
+            let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(e * 1000.0));
+            let iso = String::from(d.to_iso_string());
+            let utc = iso.get(..19).unwrap_or_default().replace('T', " ");
+            qs.push(format!(
+                "g0.end_input={}",
+                js_sys::encode_uri_component(&utc)
+            ));
+        }
+        if !refresh.get().is_empty() {
+            qs.push(format!("refresh={}", refresh.get()));
+        }
         if !step.get().is_empty() {
             qs.push(format!("g0.step_input={}", step.get()));
         }
@@ -364,13 +415,29 @@ pub fn Explore() -> impl IntoView {
         <div class="dashboard-header">
             <h1>"Explore"</h1>
             <span class="dash-controls">
-                <select aria-label="Range" on:change=move |ev| { range.set(event_target_value(&ev)); run(); }>
-                    {RANGES.iter().map(|r| view! { <option value=*r selected=move || range.get() == *r>{format!("Last {r}")}</option> }).collect_view()}
+                <select aria-label="Range" on:change=move |ev| { range.set(event_target_value(&ev)); end.set(None); run(); }>
+                    {move || match end.get() {
+                        Some(e) => {
+                            let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(e * 1000.0));
+                            let when = String::from(d.to_locale_string("sv-SE", &wasm_bindgen::JsValue::UNDEFINED));
+                            Some(view! { <option selected=true>{format!("{} until {when}", range.get_untracked())}</option> })
+                        }
+                        None => {
+                            let r = range.get();
+                            (!RANGES.contains(&r.as_str())).then(|| view! { <option selected=true>{format!("Last {r}")}</option> })
+                        }
+                    }}
+                    {RANGES.iter().map(|r| view! { <option value=*r selected=move || end.get().is_none() && range.get() == *r>{format!("Last {r}")}</option> }).collect_view()}
                 </select>
                 <input class="step" placeholder="Resolution (auto)" title="Query resolution, e.g. 15s (empty: from the width)"
                     prop:value=move || step.get() on:change=move |ev| { step.set(event_target_value(&ev)); run(); } />
                 <label class="check"><input type="checkbox" prop:checked=move || stacked.get() on:change=move |ev| stacked.set(event_target_checked(&ev)) />"Stacked"</label>
                 <label class="check"><input type="checkbox" prop:checked=move || zero.get() on:change=move |ev| zero.set(event_target_checked(&ev)) />"From zero"</label>
+                <select class="refresh-select" aria-label="Auto-refresh" on:change=move |ev| refresh.set(event_target_value(&ev))>
+                    {["", "5s", "10s", "30s", "1m", "5m", "15m", "30m", "1h"].into_iter().map(|r| view! {
+                        <option value=r selected=move || refresh.get() == r>{if r.is_empty() { "Auto-refresh off" } else { r }}</option>
+                    }).collect_view()}
+                </select>
             </span>
         </div>
         {editors}

@@ -38,18 +38,18 @@ pub fn Rules() -> impl IntoView {
             {move || rules.get().map(|r| match r {
                 Err(e) => view! { <p class="panel-error">{e}</p> }.into_any(),
                 Ok(v) => {
-                    let needle = filter.get().to_lowercase();
+                    let needle = filter.get().to_ascii_lowercase();
                     let only_bad = unhealthy.get();
                     let groups: Vec<Value> = v["data"]["groups"].as_array().cloned().unwrap_or_default();
                     if groups.is_empty() {
                         return view! { <p class="hint">"No rule groups are loaded."</p> }.into_any();
                     }
                     let kept: Vec<(Value, Vec<Value>)> = groups.into_iter().filter_map(|g| {
-                        let group_hit = s(&g, "name").to_lowercase().contains(&needle);
+                        let group_hit = s(&g, "name").to_ascii_lowercase().contains(&needle);
                         let rules: Vec<Value> = g["rules"].as_array().cloned().unwrap_or_default().into_iter().filter(|r| {
                             (group_hit || needle.is_empty()
-                                || s(r, "name").to_lowercase().contains(&needle)
-                                || s(r, "query").to_lowercase().contains(&needle))
+                                || s(r, "name").to_ascii_lowercase().contains(&needle)
+                                || s(r, "query").to_ascii_lowercase().contains(&needle))
                                 && (!only_bad || s(r, "health") != "ok")
                         }).collect();
                         (!rules.is_empty()).then_some((g, rules))
@@ -77,8 +77,8 @@ pub fn Rules() -> impl IntoView {
                                                     {(!s(&r, "lastError").is_empty()).then(|| view! { <p class="panel-error">{s(&r, "lastError")}</p> })}
                                                 </td>
                                                 <td>
-                                                    <span class=format!("health {}", if health == "ok" { "up" } else if health == "err" { "down" } else { "unknown" })>{health.to_uppercase()}</span>
-                                                    {(!state.is_empty()).then(|| view! { <span class=format!("state {state}")>{state.to_uppercase()}</span> })}
+                                                    <span class=format!("health {}", if health == "ok" { "up" } else if health == "err" { "down" } else { "unknown" })>{health.to_ascii_uppercase()}</span>
+                                                    {(!state.is_empty()).then(|| view! { <span class=format!("state {state}")>{state.to_ascii_uppercase()}</span> })}
                                                 </td>
                                                 <td class="value">{ago(&s(&r, "lastEvaluation"))}</td>
                                                 <td class="value">{format(r["evaluationTime"].as_f64().unwrap_or(0.0), Unit::parse("s"))}</td>

@@ -63,7 +63,7 @@ pub fn parse_matchers(s: &str) -> Option<Vec<Matcher>> {
     let mut out = Vec::new();
     let mut rest = s.trim();
     while !rest.is_empty() {
-        let name_end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_'))?;
+        let name_end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
         let name = rest[..name_end].trim().to_string();
         rest = rest[name_end..].trim_start();
         let op = ["=~", "!~", "!=", "="]
@@ -129,7 +129,7 @@ pub fn Silences() -> impl IntoView {
                         let base = base.clone();
                         view! {
                             <section class="panel silences" data-state=state>
-                                <h3 class="panel-title">{format!("{} ({})", state[..1].to_uppercase() + &state[1..], these.len())}</h3>
+                                <h3 class="panel-title">{format!("{} ({})", state[..1].to_ascii_uppercase() + &state[1..], these.len())}</h3>
                                 <table class="result">
                                     <tbody>
                                         {these.into_iter().map(|s| {

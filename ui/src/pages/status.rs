@@ -31,14 +31,18 @@ pub struct Filter(Vec<String>);
 
 impl Filter {
     pub fn new(text: &str) -> Filter {
-        Filter(text.split_whitespace().map(str::to_lowercase).collect())
+        Filter(
+            text.split_whitespace()
+                .map(str::to_ascii_lowercase)
+                .collect(),
+        )
     }
 
     pub fn matches(&self, text: &str) -> bool {
         if self.0.is_empty() {
             return true;
         }
-        let text = text.to_lowercase();
+        let text = text.to_ascii_lowercase();
         self.0.iter().all(|t| text.contains(t.as_str()))
     }
 }

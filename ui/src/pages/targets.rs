@@ -43,13 +43,13 @@ pub fn Targets() -> impl IntoView {
                 Err(e) => view! { <p class="panel-error">{e}</p> }.into_any(),
                 Ok(all) => {
                     let unhealthy = unhealthy_only.get();
-                    let needle = filter.get().to_lowercase();
+                    let needle = filter.get().to_ascii_lowercase();
                     let pools = super::grouped(
                         all.into_iter().filter(|t| {
                             (!unhealthy || t.health != "up")
                                 && (needle.is_empty()
                                     || t.labels.iter().map(|(k, v)| format!("{k}=\"{v}\" ")).chain([t.scrape_url.clone()])
-                                        .collect::<String>().to_lowercase().contains(&needle))
+                                        .collect::<String>().to_ascii_lowercase().contains(&needle))
                         }),
                         |t| t.scrape_pool.clone(),
                     );
@@ -71,7 +71,7 @@ pub fn Targets() -> impl IntoView {
                                                 view! {
                                                     <tr>
                                                         <td>{t.scrape_url}</td>
-                                                        <td><span class=format!("health {}", t.health)>{t.health.to_uppercase()}</span></td>
+                                                        <td><span class=format!("health {}", t.health)>{t.health.to_ascii_uppercase()}</span></td>
                                                         <td class="series">{labels}</td>
                                                         <td title=t.last_scrape.clone()>{ago(&t.last_scrape)}</td>
                                                         <td>{format!("{:.1} ms", t.last_scrape_duration * 1000.0)}</td>
