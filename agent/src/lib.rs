@@ -1,17 +1,28 @@
 //! pharos-agent: the collect-and-ship half of pharos, shared by the `pharos`
 //! server (which embeds it) and the small `pharos-agent` binary for edge
-//! devices.
+//! devices. Its modules, in the order data flows through them:
 //!
-//! - [`exposition`]: Prometheus text 0.0.4 and OpenMetrics 1.0 parsing, used
-//!   by scraping and by `pharos import`.
+//! - [`config`]: the strict YAML toolkit (errors with file:line) and
+//!   prometheus.yml: scrape, service discovery, HTTP client, remote
+//!   read/write and, until they move to the server, storage and alerting.
+//! - [`relabel`]: Prometheus's relabeling (`relabel_configs`,
+//!   `metric_relabel_configs`, `write_relabel_configs`).
+//! - [`scrape`]: targets, the HTTP client (auth, TLS, OAuth2, proxy) and
+//!   the scrape loop that hands samples to an appender.
+//! - [`exposition`]: Prometheus text 0.0.4 and OpenMetrics 1.0 parsing,
+//!   used by scraping and by `pharos import`.
+//! - [`host`]: the built-in host collector (node_exporter's metrics).
 //! - [`remote`]: the remote-write protocol (1.0 and 2.0 message types,
 //!   content-type negotiation).
+//! - [`gofmt`]: Go's spellings of quoted strings, floats, durations and
+//!   times, so that every message and answer reads as Prometheus's.
 //!
 //! It hands samples to whatever appender it is given and keeps its
 //! dependencies few: it ships on edge devices.
 
 pub mod config;
 pub mod exposition;
+pub mod gofmt;
 pub mod host;
 pub mod relabel;
 pub mod remote;

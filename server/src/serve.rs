@@ -438,3 +438,26 @@ fn raise_open_files_limit() {
         }
     }
 }
+
+/// The rule evaluator's alerts delivered to the built-in notifier: the
+/// adapter lives here, where the two stages are wired, so that `notify`
+/// never imports `rules`.
+impl crate::rules::AlertSender for crate::notify::notifier::Notifier {
+    fn send(&self, alerts: Vec<crate::rules::OutgoingAlert>) {
+        let alerts = alerts
+            .into_iter()
+            .map(|a| crate::notify::alert::Alert {
+                labels: a.labels.into_iter().collect(),
+                annotations: a.annotations.into_iter().collect(),
+                starts_at: a.starts_at,
+                ends_at: a.ends_at,
+                generator_url: a.generator_url,
+                updated_at: 0,
+                timeout: false,
+            })
+            .collect();
+        for e in self.put_alerts(alerts) {
+            tracing::warn!(error = %e, "the notifier refused an alert from the rule evaluator");
+        }
+    }
+}

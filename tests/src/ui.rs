@@ -124,3 +124,22 @@ pub fn dashboard_panels(b: &Browser) -> Vec<(String, String, i64, String)> {
         })
         .collect()
 }
+
+/// Saves `dashboard` through the Grafana API (`POST /api/dashboards/db`)
+/// and checks it was accepted.
+pub fn save_dashboard(base: &str, dashboard: &serde_json::Value) {
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{base}/api/dashboards/db"))
+        .json(&serde_json::json!({"dashboard": dashboard}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap());
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}

@@ -9,7 +9,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use pharos_tests::ui::{dashboard_panels, screenshots, start_pharos_for_ui as start};
+use pharos_tests::ui::{
+    dashboard_panels, now_ms, save_dashboard, screenshots, start_pharos_for_ui as start,
+};
 use pharos_tests::wait_for;
 use pharos_tests::webdriver::Browser;
 use serde_json::{json, Value};
@@ -216,12 +218,7 @@ fn a_variable_change_requeries_the_panels() {
              "targets": [{"expr": "label_replace(vector(2), \"le\", \"0.1\", \"\", \"\") or label_replace(vector(5), \"le\", \"+Inf\", \"\", \"\")", "format": "heatmap", "refId": "A"}]}
         ]
     });
-    let r = reqwest::blocking::Client::new()
-        .post(format!("{base}/api/dashboards/db"))
-        .json(&json!({"dashboard": dashboard, "overwrite": false}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap());
+    save_dashboard(&base, &dashboard);
     let b = Browser::start(1200, 800);
     b.goto(&format!("{base}/d/vars"));
     let panels = dashboard_panels(&b);
@@ -680,10 +677,7 @@ fn exemplars_and_data_links_on_a_graph() {
             "--ui.exemplar-trace-url=http://tracing.example/trace/${__value.raw}",
         ],
     );
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = now_ms();
     // One sample every 15 s over the last 10 minutes, rising by 1.
     let samples: Vec<(i64, f64)> = (0..40)
         .map(|i| (now - 600_000 + i * 15_000, 100.0 + i as f64))
@@ -717,12 +711,7 @@ fn exemplars_and_data_links_on_a_graph() {
              "targets": [{"expr": "rq_total", "refId": "A", "exemplar": true}]}
         ]
     });
-    let r = reqwest::blocking::Client::new()
-        .post(format!("{base}/api/dashboards/db"))
-        .json(&json!({"dashboard": dashboard}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap());
+    save_dashboard(&base, &dashboard);
     let b = Browser::start(1200, 800);
     b.goto(&format!("{base}/d/links"));
     let panels = dashboard_panels(&b);
@@ -813,10 +802,7 @@ fn slo_panels_show_budget_and_burn_rates() {
         dir.path(),
         &["--collector.host=false", "--collector.self=false"],
     );
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = now_ms();
     // Two hours every 15 s: 998 good and 2 failed requests a step.
     let counter = |code: &str, per_step: f64| {
         let samples: Vec<(i64, f64)> = (0..480)
@@ -843,12 +829,7 @@ fn slo_panels_show_budget_and_burn_rates() {
             slo(4, 18, json!({"objective": 99.9, "sli": {"good": "req_total{code=\"200\"}"}}))
         ]
     });
-    let r = reqwest::blocking::Client::new()
-        .post(format!("{base}/api/dashboards/db"))
-        .json(&json!({"dashboard": dashboard}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap());
+    save_dashboard(&base, &dashboard);
     let b = Browser::start(1200, 1000);
     b.goto(&format!("{base}/d/slo"));
     let panels = dashboard_panels(&b);
@@ -927,10 +908,7 @@ fn long_alert_and_rule_lists_render_in_pages() {
         &config,
         &["--collector.host=false", "--collector.self=false"],
     );
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = now_ms();
     let ids: Vec<String> = (0..3000).map(|i| i.to_string()).collect();
     let series: Vec<_> = ids
         .iter()
@@ -1020,12 +998,7 @@ fn time_picker_shortcuts_and_alert_graph_links() {
         "panels": [{"id": 1, "type": "timeseries", "title": "Scrapes", "gridPos": {"x": 0, "y": 0, "w": 24, "h": 8},
                     "targets": [{"expr": "scrape_duration_seconds", "refId": "A"}]}]
     });
-    let r = reqwest::blocking::Client::new()
-        .post(format!("{base}/api/dashboards/db"))
-        .json(&json!({"dashboard": dashboard}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap());
+    save_dashboard(&base, &dashboard);
     let b = Browser::start(1200, 800);
     b.goto(&format!("{base}/d/time"));
     dashboard_panels(&b);

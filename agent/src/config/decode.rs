@@ -555,26 +555,7 @@ pub fn is_valid_label_name(s: &str) -> bool {
 
 /// Quotes bytes as Go's `%q` does, so that an invalid-UTF-8 label reads
 /// `"\xff"` in messages exactly as in Prometheus.
-pub fn go_quote(bytes: &[u8]) -> String {
-    let mut out = String::from("\"");
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\t' => out.push_str("\\t"),
-                c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-                c => out.push(c),
-            }
-        }
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
-        }
-    }
-    out.push('"');
-    out
-}
+pub use crate::gofmt::quote_bytes as go_quote;
 
 /// The raw bytes of a scalar (a `!!binary` scalar may not be UTF-8).
 pub fn scalar_bytes(n: &Node) -> Option<Vec<u8>> {

@@ -200,28 +200,7 @@ pub fn get<'a>(labels: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// Prometheus's duration spelling (`1m30s`, `15s`, `500ms`), used for
 /// `__scrape_interval__` and in messages.
-pub fn format_duration(d: Duration) -> String {
-    let mut ms = d.as_millis() as u64;
-    if ms == 0 {
-        return "0s".to_string();
-    }
-    let mut out = String::new();
-    for (unit, size) in [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
-    ] {
-        if ms >= size {
-            let _ = write!(out, "{}{unit}", ms / size);
-            ms %= size;
-        }
-    }
-    out
-}
+pub use crate::gofmt::duration as format_duration;
 
 /// Percent-encodes a query component the way Go's `url.QueryEscape` does
 /// (scrape `params`; the server's templates and alert links use it too).

@@ -105,24 +105,7 @@ pub async fn federate(
 
 /// A value as Prometheus's text format writes it (Go's `%g` with the
 /// shortest precision: `1e+06`, `0.0001`, `1.5e-05`, `+Inf`, `NaN`).
-pub fn go_float_text(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.into();
-    }
-    if v == 0.0 {
-        return "0".into();
-    }
-    // Go's rule for the shortest %g: exponent form below 1e-4 and from
-    // 1e+06 on.
-    let (exponent_form, exp) = crate::promql::value::go_exponent_form(v);
-    if !(-4..6).contains(&exp) {
-        return exponent_form;
-    }
-    format!("{v}")
-}
+pub use pharos_agent::gofmt::float_g as go_float_text;
 
 #[cfg(test)]
 mod tests {

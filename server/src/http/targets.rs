@@ -37,13 +37,10 @@ fn labels_json<'a>(pairs: impl IntoIterator<Item = &'a (String, String)>) -> Val
     Value::Object(m)
 }
 
-/// RFC 3339 with nanoseconds, as Go's `time.Time` marshals; the zero time
-/// for a target never scraped.
+/// RFC 3339 as Go's `time.Time` marshals (RFC3339Nano, trailing zeros
+/// dropped); the zero time for a target never scraped.
 pub(crate) fn rfc3339(ms: Option<i64>) -> String {
-    match ms.and_then(chrono::DateTime::from_timestamp_millis) {
-        Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        None => "0001-01-01T00:00:00Z".to_string(),
-    }
+    pharos_agent::gofmt::rfc3339(ms.unwrap_or(0))
 }
 
 /// The scrape URL as seen from other machines: Prometheus swaps a
@@ -339,7 +336,8 @@ mod tests {
     #[test]
     fn zero_time_for_never_scraped() {
         assert_eq!(rfc3339(None), "0001-01-01T00:00:00Z");
-        assert_eq!(rfc3339(Some(1_500)), "1970-01-01T00:00:01.500000000Z");
+        // RFC3339Nano as Go writes it: trailing zeros of the fraction dropped.
+        assert_eq!(rfc3339(Some(1_500)), "1970-01-01T00:00:01.5Z");
     }
 
     #[test]

@@ -131,26 +131,9 @@ pub fn ms_to_time(ms: i64) -> DateTime<FixedOffset> {
         .unwrap_or_else(zero_time)
 }
 
-/// RFC 3339 with as many fractional digits as needed, as Go marshals a
-/// `time.Time` to JSON (`2024-01-02T03:04:05.123Z`, zero time
-/// `0001-01-01T00:00:00Z`).
-pub fn rfc3339(ms: i64) -> String {
-    let t = ms_to_time(ms);
-    let mut s = t.format("%Y-%m-%dT%H:%M:%S").to_string();
-    let frac = t.timestamp_subsec_millis();
-    if frac != 0 {
-        // Go trims trailing zeros of the fraction.
-        s.push_str(format!(".{frac:03}").trim_end_matches('0'));
-    }
-    s.push('Z');
-    s
-}
-
-/// RFC 3339 with exactly three fractional digits, as Alertmanager's API
-/// (go-openapi's `strfmt.DateTime`) writes times: `2024-01-02T03:04:05.120Z`.
-pub fn rfc3339_millis(ms: i64) -> String {
-    ms_to_time(ms).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
+/// RFC 3339 as Go marshals a `time.Time` to JSON, and with the three
+/// fractional digits of Alertmanager's API.
+pub use pharos_agent::gofmt::{rfc3339, rfc3339_millis};
 
 /// Parses an RFC 3339 time into Unix ms; Go's zero time (and anything
 /// before 1970) is 0, "unset".

@@ -402,27 +402,6 @@ impl Notifier {
     }
 }
 
-/// pharos's own rule evaluator delivers here.
-impl crate::rules::AlertSender for Notifier {
-    fn send(&self, alerts: Vec<crate::rules::OutgoingAlert>) {
-        let alerts = alerts
-            .into_iter()
-            .map(|a| Alert {
-                labels: a.labels.into_iter().collect(),
-                annotations: a.annotations.into_iter().collect(),
-                starts_at: a.starts_at,
-                ends_at: a.ends_at,
-                generator_url: a.generator_url,
-                updated_at: 0,
-                timeout: false,
-            })
-            .collect();
-        for e in self.put_alerts(alerts) {
-            tracing::warn!(error = %e, "the notifier refused an alert from the rule evaluator");
-        }
-    }
-}
-
 /// The configuration used without `--alertmanager.config.file`: alerts
 /// are kept (and shown by the API) but go nowhere.
 pub const DEFAULT_CONFIG: &str = "route:\n  receiver: default\nreceivers:\n  - name: default\n";

@@ -625,20 +625,7 @@ fn go_float_f(v: f64) -> String {
 }
 
 /// Go's `%g` for the values annotations print (shortest form).
-pub fn go_float_g(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
-    } else {
-        let s = format!("{v}");
-        if s.len() > 21 {
-            format!("{v:e}")
-        } else {
-            s
-        }
-    }
-}
+pub use pharos_agent::gofmt::float_g as go_float_g;
 
 fn math_fn(name: &str) -> fn(f64) -> f64 {
     match name {

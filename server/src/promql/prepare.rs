@@ -237,32 +237,7 @@ fn invalid_utf8_literals(query: &str) -> Vec<(String, String)> {
     out
 }
 
-/// Go's `%q` of a byte string: invalid bytes as `\xHH`.
-fn go_quote(bytes: &[u8]) -> String {
-    let mut out = String::from("\"");
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        match std::str::from_utf8(rest) {
-            Ok(s) => {
-                out.push_str(&s.escape_debug().to_string());
-                break;
-            }
-            Err(e) => {
-                let (good, bad) = rest.split_at(e.valid_up_to());
-                out.push_str(
-                    &std::str::from_utf8(good)
-                        .expect("valid prefix")
-                        .escape_debug()
-                        .to_string(),
-                );
-                out.push_str(&format!("\\x{:02x}", bad[0]));
-                rest = &bad[1..];
-            }
-        }
-    }
-    out.push('"');
-    out
-}
+use pharos_agent::gofmt::quote_bytes as go_quote;
 
 /// Replaces string literals the parser read from invalid UTF-8.
 fn mark_invalid_strings(e: &mut Expr, invalid: &[(String, String)]) {

@@ -79,19 +79,7 @@ pub fn format_json_value(v: f64) -> String {
     format_value(v)
 }
 
-/// A finite, non-zero value in Go's shortest exponent form (`5.12e+29`,
-/// `7.3e-08`: at least two exponent digits), with its decimal exponent.
-pub fn go_exponent_form(v: f64) -> (String, i32) {
-    let sci = format!("{v:e}");
-    let (mantissa, exp) = sci.split_once('e').expect("{:e} has an exponent");
-    let exp: i32 = exp.parse().expect("exponent is a number");
-    let text = format!(
-        "{mantissa}e{}{:02}",
-        if exp < 0 { '-' } else { '+' },
-        exp.abs()
-    );
-    (text, exp)
-}
+pub use pharos_agent::gofmt::exponent_form as go_exponent_form;
 
 #[cfg(test)]
 mod tests {

@@ -148,56 +148,8 @@ pub fn format_float(v: f64, fmt: char, prec: Option<usize>) -> String {
     }
 }
 
-/// Go's `strconv.Quote`.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        quote_char_into(&mut out, c, '"');
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `strconv.IsPrint`, approximately: Go decides from Unicode
-/// categories, which std does not expose, so controls, whitespace other
-/// than the space, the common format characters (soft hyphen, zero-width
-/// spaces, bidi marks, the BOM) and private-use characters are escaped;
-/// unassigned code points print as they are.
-fn is_print(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    if c.is_control() || c.is_whitespace() {
-        return false;
-    }
-    let format_or_private = matches!(c as u32,
-        0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E
-        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F
-        | 0xFEFF | 0xFFF9..=0xFFFB | 0xE000..=0xF8FF | 0xF0000..);
-    !format_or_private
-}
-
-fn quote_char_into(out: &mut String, c: char, quote: char) {
-    match c {
-        '\\' => out.push_str("\\\\"),
-        c if c == quote => {
-            out.push('\\');
-            out.push(c);
-        }
-        '\u{7}' => out.push_str("\\a"),
-        '\u{8}' => out.push_str("\\b"),
-        '\u{c}' => out.push_str("\\f"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\u{b}' => out.push_str("\\v"),
-        c if is_print(c) => out.push(c),
-        c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
-        c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-        c => out.push_str(&format!("\\U{:08x}", c as u32)),
-    }
-}
+pub use pharos_agent::gofmt::quote as go_quote;
+use pharos_agent::gofmt::{is_print, quote_char_into};
 
 /// Go's `%v` of a value (what `{{ . }}` prints, apart from `Nil`).
 pub fn format_value(v: &Value) -> String {
