@@ -18,8 +18,10 @@
 //!   in (host, pharos).
 //! - [`http`]: the Prometheus-compatible HTTP API, and Grafana's
 //!   dashboard API.
-//! - [`selfmetrics`]: pharos's own metrics on `/metrics` (`pharos_*`,
-//!   `process_*`).
+//! - [`metrics`]: `/metrics`, assembled from the collectors each stage
+//!   registers (`pharos_*`, Prometheus's names, `process_*`).
+//! - [`notify`]: Alertmanager's half: routing, grouping, inhibition,
+//!   silences, the notification log and the receivers.
 //! - [`serve`]: wiring for `pharos serve`: storage, background maintenance,
 //!   HTTP, and the shutdown order.
 //! - [`template`]: Go's `text/template` language, with Prometheus's and
@@ -32,11 +34,11 @@ pub mod dashboards;
 pub mod http;
 pub mod ingest;
 pub mod memo;
+pub mod metrics;
 pub mod notify;
 pub mod promql;
 pub mod querylog;
 pub mod rules;
-pub mod selfmetrics;
 pub mod serve;
 pub mod storage;
 pub mod template;

@@ -183,6 +183,12 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     state.engine = engine;
     state.rules = Some(Arc::clone(&rules));
     state.notifier = Some(Arc::clone(&notifier));
+    {
+        let notifier = Arc::clone(&notifier);
+        state
+            .metrics
+            .register(move || crate::notify::metrics::collector(&notifier));
+    }
     state.runtime = Arc::new(crate::http::status::RuntimeInfo {
         flags: cfg.flags.clone(),
         retention: cfg.retention.clone(),

@@ -30,6 +30,7 @@ pub mod exemplars;
 pub mod federate;
 pub mod grafana;
 pub mod listen;
+pub mod metrics;
 pub mod query;
 pub mod read;
 pub mod rules;
@@ -90,6 +91,9 @@ pub struct AppState {
     /// Dashboards and folders behind the Grafana API; in memory only in
     /// servers built without `serve` (API tests).
     pub dashboards: Arc<crate::dashboards::Store>,
+    /// What `/metrics` serves: each stage's collector, registered where
+    /// the stages are wired (here and in `serve`).
+    pub metrics: crate::metrics::Registry,
 }
 
 /// Requests served by route and status code, with their total duration —
@@ -227,13 +231,21 @@ async fn refuse_foreign_writes(
 impl AppState {
     pub fn new(storage: Arc<Storage>) -> AppState {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let metrics = crate::metrics::Registry::default();
+        let http_stats: Arc<HttpStats> = Arc::default();
+        {
+            let storage = Arc::clone(&storage);
+            metrics.register(move || crate::storage::metrics::collector(&storage));
+            let http = Arc::clone(&http_stats);
+            metrics.register(move || metrics::collector(&http));
+        }
         AppState {
             storage,
             write_slots: Arc::new(tokio::sync::Semaphore::new(cores.max(2))),
             collection: None,
             rules: None,
             notifier: None,
-            http_stats: Arc::default(),
+            http_stats,
             engine: Arc::default(),
             runtime: Arc::default(),
             quit: Arc::default(),
@@ -243,10 +255,25 @@ impl AppState {
             route_prefix: String::new(),
             trace_link: None,
             dashboards: Arc::new(crate::dashboards::Store::in_memory()),
+            metrics,
         }
     }
 
     pub fn with_collection(mut self, c: Arc<crate::collect::Collection>) -> AppState {
+        let collection = Arc::clone(&c);
+        self.metrics
+            .register(move || crate::collect::metrics::collector(&collection));
+        let collection = Arc::clone(&c);
+        self.metrics.register(move || {
+            crate::rules::metrics::collector(
+                collection
+                    .rules
+                    .get()
+                    .map(|r| r.groups())
+                    .unwrap_or_default(),
+                collection.alert_sender.get().map(|s| s.facts()),
+            )
+        });
         self.collection = Some(c);
         self
     }
@@ -416,24 +443,12 @@ async fn quit(axum::extract::State(st): axum::extract::State<AppState>) -> &'sta
 
 /// `GET /metrics`: pharos's own metrics, OpenMetrics text.
 async fn metrics(axum::extract::State(st): axum::extract::State<AppState>) -> Response {
-    let storage = Arc::clone(&st.storage);
-    let collection = st.collection.clone();
-    let http = Arc::clone(&st.http_stats);
-    let notifier = st.notifier.clone();
-    match tokio::task::spawn_blocking(move || {
-        crate::selfmetrics::render(
-            &storage,
-            collection.as_deref(),
-            Some(&http),
-            notifier.as_deref(),
-        )
-    })
-    .await
-    {
+    let registry = st.metrics.clone();
+    match tokio::task::spawn_blocking(move || registry.render()).await {
         Ok(text) => (
             [(
                 axum::http::header::CONTENT_TYPE,
-                crate::selfmetrics::CONTENT_TYPE,
+                crate::metrics::CONTENT_TYPE,
             )],
             text,
         )

@@ -26,6 +26,7 @@ pub mod config;
 pub mod dispatch;
 pub mod inhibit;
 pub mod matchers;
+pub mod metrics;
 pub mod nflog;
 pub mod notifier;
 pub mod pipeline;

@@ -16,6 +16,7 @@ pub mod alerting;
 pub mod file;
 pub mod group;
 pub mod manager;
+pub mod metrics;
 pub mod notifier;
 pub mod unittest;
 

@@ -25,6 +25,7 @@ pub mod exemplars;
 pub mod head;
 pub mod index;
 pub mod labels;
+pub mod metrics;
 mod varint;
 pub mod verify;
 pub mod wal;

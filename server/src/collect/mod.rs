@@ -18,6 +18,8 @@
 //! - [`HostCollectors`] is the set of host collectors switched on, changed
 //!   at run time through `/api/v1/collectors`.
 
+pub mod metrics;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
