@@ -210,12 +210,9 @@ pub fn graph_around(expr: &str, active_at: &str) -> String {
         return format!("graph?g0.expr={q}&g0.tab=0&g0.range_input=1h");
     }
     if at + 1800.0 < now {
-        let end = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64((at + 1800.0) * 1000.0));
-        let iso = String::from(end.to_iso_string());
-        let utc = iso.get(..19).unwrap_or_default().replace('T', " ");
         format!(
             "graph?g0.expr={q}&g0.tab=0&g0.range_input=1h&g0.end_input={}",
-            String::from(js_sys::encode_uri_component(&utc))
+            super::end_input(at + 1800.0)
         )
     } else {
         let minutes = ((now - at + 1800.0) / 60.0).ceil().max(60.0);

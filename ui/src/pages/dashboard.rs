@@ -11,6 +11,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use serde_json::{json, Value};
 use wasm_bindgen::JsCast;
 
+use super::REFRESH;
 use crate::api;
 use crate::dashboard::edit;
 use crate::dashboard::model::{Dashboard, Grid, Panel, Section};
@@ -32,9 +33,6 @@ const RANGES: &[(&str, &str)] = &[
     ("now-7d", "Last 7 days"),
     ("now-30d", "Last 30 days"),
 ];
-
-/// Auto-refresh choices.
-const REFRESH: &[&str] = &["", "5s", "10s", "30s", "1m", "5m", "15m", "30m", "1h"];
 
 /// Panels with their pinned variable values, laid out after repeating:
 /// copies side by side (`h`, at most `maxPerRow` per line, 4 by default)
@@ -126,16 +124,7 @@ fn set_url(time: &(String, String), vars: &[Variable], refresh: &str) {
     if !refresh.is_empty() {
         q.push(format!("refresh={refresh}"));
     }
-    if let Some(w) = web_sys::window() {
-        let path = w.location().pathname().unwrap_or_default();
-        if let Ok(h) = w.history() {
-            let _ = h.replace_state_with_url(
-                &wasm_bindgen::JsValue::NULL,
-                "",
-                Some(&format!("{path}?{}", q.join("&"))),
-            );
-        }
-    }
+    super::replace_query(&q);
 }
 
 /// The built-in dashboard the home page shows: the host's.

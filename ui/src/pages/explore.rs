@@ -331,13 +331,7 @@ pub fn Explore() -> impl IntoView {
         qs.push(format!("g0.tab={}", if tab_table.get() { 1 } else { 0 }));
         qs.push(format!("g0.range_input={}", range.get()));
         if let Some(e) = end.get() {
-            let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(e * 1000.0));
-            let iso = String::from(d.to_iso_string());
-            let utc = iso.get(..19).unwrap_or_default().replace('T', " ");
-            qs.push(format!(
-                "g0.end_input={}",
-                js_sys::encode_uri_component(&utc)
-            ));
+            qs.push(format!("g0.end_input={}", super::end_input(e)));
         }
         if !refresh.get().is_empty() {
             qs.push(format!("refresh={}", refresh.get()));
@@ -351,16 +345,7 @@ pub fn Explore() -> impl IntoView {
         if zero.get() {
             qs.push("zero=1".into());
         }
-        if let Some(w) = web_sys::window() {
-            let path = w.location().pathname().unwrap_or_default();
-            if let Ok(h) = w.history() {
-                let _ = h.replace_state_with_url(
-                    &wasm_bindgen::JsValue::NULL,
-                    "",
-                    Some(&format!("{path}?{}", qs.join("&"))),
-                );
-            }
-        }
+        super::replace_query(&qs);
     });
     // Editors are re-made only when queries are added or removed (not on
     // every keystroke, which would reset their cursor and suggestions).
@@ -434,7 +419,7 @@ pub fn Explore() -> impl IntoView {
                 <label class="check"><input type="checkbox" prop:checked=move || stacked.get() on:change=move |ev| stacked.set(event_target_checked(&ev)) />"Stacked"</label>
                 <label class="check"><input type="checkbox" prop:checked=move || zero.get() on:change=move |ev| zero.set(event_target_checked(&ev)) />"From zero"</label>
                 <select class="refresh-select" aria-label="Auto-refresh" on:change=move |ev| refresh.set(event_target_value(&ev))>
-                    {["", "5s", "10s", "30s", "1m", "5m", "15m", "30m", "1h"].into_iter().map(|r| view! {
+                    {super::REFRESH.iter().copied().map(|r| view! {
                         <option value=r selected=move || refresh.get() == r>{if r.is_empty() { "Auto-refresh off" } else { r }}</option>
                     }).collect_view()}
                 </select>

@@ -36,6 +36,35 @@ pub fn grouped<T>(
     groups.into_iter().collect()
 }
 
+/// Replaces the page's query string (no new history entry): the state of
+/// a dashboard or of Explore, kept in the URL.
+pub fn replace_query(params: &[String]) {
+    if let Some(w) = web_sys::window() {
+        let path = w.location().pathname().unwrap_or_default();
+        if let Ok(h) = w.history() {
+            let _ = h.replace_state_with_url(
+                &wasm_bindgen::JsValue::NULL,
+                "",
+                Some(&format!("{path}?{}", params.join("&"))),
+            );
+        }
+    }
+}
+
+/// A time (Unix seconds) as the Prometheus UI's `g0.end_input` writes it:
+/// UTC `YYYY-MM-DD HH:mm:ss`, URL-encoded.
+pub fn end_input(secs: f64) -> String {
+    let iso = String::from(
+        js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(secs * 1000.0)).to_iso_string(),
+    );
+    String::from(js_sys::encode_uri_component(
+        &iso.get(..19).unwrap_or_default().replace('T', " "),
+    ))
+}
+
+/// Auto-refresh choices (Grafana's), "" for off.
+pub const REFRESH: &[&str] = &["", "5s", "10s", "30s", "1m", "5m", "15m", "30m", "1h"];
+
 /// How many rows a long list renders at first; more come as the reader
 /// scrolls to its end or asks. The Prometheus UI renders every row and
 /// freezes on thousands of alerts, rules or targets; a filter still
