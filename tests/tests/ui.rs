@@ -126,6 +126,9 @@ fn home_draws_the_host_dashboard_with_live_data() {
         "return document.documentElement.dataset.theme",
     );
     assert_eq!(applied, other);
+    // Every panel answered again in the other theme before the picture.
+    let again = dashboard_panels(&b);
+    assert!(again.iter().all(|p| p.1 == "ok"), "{again:?}");
     b.screenshot(&screenshots().join(format!("home-{other}.png")));
 }
 

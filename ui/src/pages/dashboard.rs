@@ -509,7 +509,7 @@ fn DashboardView(dash: Dashboard, doc: Value, meta: Value, editing: bool) -> imp
                     }}
                 </select>
                 <button class="icon picker-toggle" title="Absolute time range" aria-label="Absolute time range"
-                    on:click=move |_| picker.update(|p| *p = !*p)>"📅"</button>
+                    on:click=move |_| picker.update(|p| *p = !*p)>"From–to"</button>
                 {move || picker.get().then(|| view! { <TimePicker ctx=ctx close=Callback::new(move |_| picker.set(false)) /> })}
                 <button class="icon" title="Zoom out (time range × 2; t z)" on:click=move |_| {
                     let (f, t) = ctx.time.get_untracked();
