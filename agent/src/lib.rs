@@ -3,8 +3,8 @@
 //! devices. Its modules, in the order data flows through them:
 //!
 //! - [`config`]: the strict YAML toolkit (errors with file:line) and
-//!   prometheus.yml: scrape, service discovery, HTTP client, remote
-//!   read/write and, until they move to the server, storage and alerting.
+//!   the prometheus.yml sections both binaries read: `global`, scrape
+//!   jobs (service discovery, HTTP client) and `remote_write`.
 //! - [`relabel`]: Prometheus's relabeling (`relabel_configs`,
 //!   `metric_relabel_configs`, `write_relabel_configs`).
 //! - [`scrape`]: targets, the HTTP client (auth, TLS, OAuth2, proxy) and

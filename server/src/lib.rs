@@ -7,8 +7,9 @@
 //!   write-ahead log and the label index; the [`storage::Appender`] and
 //!   [`storage::Queryable`] seams every other stage uses.
 //! - [`ingest`]: remote write 1.0/2.0 decoding and `pharos import`.
-//! - [`collect`]: the configuration (`prometheus.yml` or the built-in
-//!   default) and the agent library's scrape engine appending into storage.
+//! - [`config`]: `prometheus.yml` (the agent library's shared sections
+//!   plus the server's own) and the reload coordinator that applies it.
+//! - [`collect`]: the agent library's scrape engine appending into storage.
 //! - [`promql`]: the PromQL engine (parser from `promql-parser`, our own
 //!   evaluator).
 //! - [`rules`]: recording and alerting rules (Prometheus's rule files),
@@ -30,6 +31,7 @@
 //! - [`memo`]: a bounded memo for parsed queries and compiled regexes.
 
 pub mod collect;
+pub mod config;
 pub mod dashboards;
 pub mod http;
 pub mod ingest;

@@ -719,14 +719,14 @@ fn check_storage(dir: &std::path::Path, quiet: bool) -> ExitCode {
 /// `pharos check config`: promtool's output shape, every error listed.
 fn check_config(files: &[PathBuf]) -> ExitCode {
     check_files(files, |f| {
-        pharos_agent::config::load_file(f).map(|loaded| {
+        pharos::config::load_file(f).map(|loaded| {
             for w in &loaded.warnings {
                 println!("  WARNING: {w}");
             }
             let c = &loaded.config;
             format!(
                 "{} scrape configs, {} rule files",
-                c.scrape_configs.len(),
+                c.agent.scrape_configs.len(),
                 c.rule_files.len()
             )
         })

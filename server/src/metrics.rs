@@ -188,17 +188,21 @@ mod tests {
     async fn renders_valid_openmetrics_with_storage_scrape_and_process_metrics() {
         let dir = tempfile::tempdir().unwrap();
         let storage = Arc::new(Storage::open(dir.path(), Default::default()).unwrap());
-        let source = crate::collect::ConfigSource::Default {
+        let source = crate::config::reload::ConfigSource::Default {
             self_address: "127.0.0.1:1".to_string(),
             route_prefix: String::new(),
             host: false,
             itself: true,
         };
-        let collection = Collection::new(source, Arc::clone(&storage));
-        collection.reload().await.unwrap();
+        let collection = Arc::new(Collection::new(Arc::clone(&storage)));
+        let reloader = Arc::new(crate::config::reload::Reloader::new(
+            source,
+            Arc::clone(&collection),
+            Arc::clone(&storage),
+        ));
+        reloader.reload().await.unwrap();
         // Wired as `serve` wires it: each stage registers its collector.
-        let collection = Arc::new(collection);
-        let state = AppState::new(Arc::clone(&storage)).with_collection(Arc::clone(&collection));
+        let state = AppState::new(Arc::clone(&storage)).with_reloader(Arc::clone(&reloader));
         state.http_stats.record("/api/v1/write", 204, 0.25);
         use crate::notify::notifier::{default_config, Notifier, NotifierOptions};
         let am = default_config().unwrap();

@@ -17,7 +17,8 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::watch;
 
-use crate::collect::{Collection, ConfigSource};
+use crate::collect::Collection;
+use crate::config::reload::{ConfigSource, Reloader};
 use crate::http::{router, AppState};
 use crate::storage::{Options, Storage};
 
@@ -126,7 +127,12 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
             itself: cfg.self_collector,
         },
     };
-    let collection = Arc::new(Collection::new(source, Arc::clone(&storage)));
+    let collection = Arc::new(Collection::new(Arc::clone(&storage)));
+    let reloader = Arc::new(Reloader::new(
+        source,
+        Arc::clone(&collection),
+        Arc::clone(&storage),
+    ));
     let engine = Arc::new(crate::promql::Engine::new(cfg.query.clone()));
     let alert_sender = crate::rules::AlertmanagerSender::new();
     let sender_task = tokio::spawn(alert_sender.clone().run());
@@ -139,11 +145,11 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     });
     let notifier = start_notifier(&cfg, &storage, &external_url).await?;
     let notifier_task = tokio::spawn(Arc::clone(&notifier).run());
-    let _ = collection
+    let _ = reloader
         .notifier
         .set((Arc::clone(&notifier), cfg.alertmanager_config.clone()));
     let rules = crate::rules::Manager::new(crate::rules::ManagerOptions {
-        query_log: Some(Arc::clone(&collection.query_log)),
+        query_log: Some(Arc::clone(&reloader.query_log)),
         engine: Arc::clone(&engine),
         storage: Arc::clone(&storage),
         // Rule alerts, with the external labels and after
@@ -161,17 +167,17 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         grace_period: cfg.rules.grace_period,
         clock: crate::storage::Clock::system(),
     });
-    let _ = collection.rules.set(Arc::clone(&rules));
-    let _ = collection.alert_sender.set(alert_sender.clone());
+    let _ = reloader.rules.set(Arc::clone(&rules));
+    let _ = reloader.alert_sender.set(alert_sender.clone());
     // A bad configuration at start is fatal, as in Prometheus; later
     // reloads keep the running one instead.
-    collection.reload().await.map_err(|e| {
+    reloader.reload().await.map_err(|e| {
         anyhow::anyhow!(
             "loading the configuration from {}: {e}",
-            collection.describe()
+            reloader.describe()
         )
     })?;
-    let hup = tokio::spawn(reload_on_sighup(Arc::clone(&collection), stop_rx.clone()));
+    let hup = tokio::spawn(reload_on_sighup(Arc::clone(&reloader), stop_rx.clone()));
     let (dashboards, dashboard_watch) = start_dashboards(&cfg, &storage, stop_rx.clone()).await?;
     let rule_watch = tokio::spawn(Arc::clone(&rules).watch_files(stop_rx.clone()));
 
@@ -179,7 +185,7 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", cfg.listen))?;
     tracing::info!(address = %listener.local_addr()?, "listening");
-    let mut state = AppState::new(Arc::clone(&storage)).with_collection(Arc::clone(&collection));
+    let mut state = AppState::new(Arc::clone(&storage)).with_reloader(Arc::clone(&reloader));
     state.engine = engine;
     state.rules = Some(Arc::clone(&rules));
     state.notifier = Some(Arc::clone(&notifier));
@@ -345,7 +351,7 @@ async fn seal_now(storage: &Arc<Storage>) {
 }
 
 /// Reloads the configuration on every SIGHUP until `stop` flips.
-async fn reload_on_sighup(collection: Arc<Collection>, mut stop: watch::Receiver<bool>) {
+async fn reload_on_sighup(reloader: Arc<Reloader>, mut stop: watch::Receiver<bool>) {
     let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
         tracing::warn!("cannot listen for SIGHUP; reload with POST /-/reload");
         return;
@@ -355,7 +361,7 @@ async fn reload_on_sighup(collection: Arc<Collection>, mut stop: watch::Receiver
             _ = stop.changed() => return,
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading the configuration");
-                if let Err(e) = collection.reload().await {
+                if let Err(e) = reloader.reload().await {
                     tracing::error!(error = %e, "reloading the configuration failed; the previous configuration keeps running");
                 }
             }

@@ -141,7 +141,7 @@ impl Default for HttpClientConfig {
 /// (Kubernetes refuses custom HTTP settings without `api_server`, Marathon
 /// refuses tokens next to `auth_token`).
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct HttpKeys {
+pub struct HttpKeys {
     pub any: bool,
     pub basic_auth: bool,
     pub authorization: bool,
@@ -168,7 +168,7 @@ pub(crate) const HTTP_KEYS: &[&str] = &[
 
 /// Reads and validates the HTTP client keys inlined in `m`. Errors point at
 /// `m`'s line (or the offending key's).
-pub(crate) fn decode_inline(ctx: &mut Ctx, m: &mut MapReader) -> (HttpClientConfig, HttpKeys) {
+pub fn decode_inline(ctx: &mut Ctx, m: &mut MapReader) -> (HttpClientConfig, HttpKeys) {
     let keys = HttpKeys {
         any: HTTP_KEYS.iter().any(|k| m.has(k)),
         basic_auth: m.has("basic_auth"),
@@ -420,7 +420,7 @@ fn decode_proxy(ctx: &mut Ctx, m: &mut MapReader) -> ProxyConfig {
 }
 
 /// Reads and validates a `tls_config` mapping.
-pub(crate) fn decode_tls(ctx: &mut Ctx, n: &Node) -> TlsConfig {
+pub fn decode_tls(ctx: &mut Ctx, n: &Node) -> TlsConfig {
     let Some(mut m) = MapReader::open(ctx, n, "tls_config", "config.TLSConfig") else {
         return TlsConfig::default();
     };

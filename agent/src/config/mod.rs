@@ -1,16 +1,17 @@
-//! Loading Prometheus's configuration file (`prometheus.yml`), with the
-//! same format, defaults and load-time validation as Prometheus 3.
+//! Loading the sections of Prometheus's configuration file
+//! (`prometheus.yml`) that both binaries read — `global`, `scrape_configs`,
+//! `scrape_config_files` and `remote_write` — with the same format, defaults
+//! and load-time validation as Prometheus 3, and the strict YAML toolkit
+//! every other loader (the server's whole `prometheus.yml`, rule files,
+//! Alertmanager's configuration) is built from.
 //!
 //! [`load_file`] / [`load_str`] turn YAML into a [`Config`] whose scrape
 //! jobs have every inherited default filled in, or into [`ConfigErrors`]
 //! listing *every* problem found, each with `file:line`. Parsing is strict:
 //! an unknown key is an error, as with Prometheus's strict unmarshalling.
-//!
-//! Supported and used by pharos: `global`, `scrape_configs` (with
-//! `static_configs` and `file_sd_configs` for discovery, relabeling, limits,
-//! HTTP client settings), `scrape_config_files` (globbed, loaded and merged
-//! into `scrape_configs` at load time), `rule_files`, `alerting`,
-//! `remote_write`, `remote_read`, `storage`, `tracing`, `otlp`, `runtime`.
+//! The server's loader (`server/src/config`) reads the same sections
+//! through [`Sections`], key by key between its own, so a file loads the
+//! same in either binary.
 //!
 //! Accepted and warned about: every other `*_sd_configs` mechanism
 //! (kubernetes, consul, dns, ec2, azure, gce, openstack, ...). Such a section
@@ -19,17 +20,19 @@
 //! it discovers no targets. Its inner keys are loosely typed (typos there
 //! are not caught).
 //!
-//! Layout: [`yaml`] builds a line-numbered node tree; `decode` holds the
+//! Layout: [`yaml`] builds a line-numbered node tree; [`decode`] holds the
 //! strict mapping reader and Prometheus's scalar syntaxes (durations such
 //! as `1h30m`, sizes such as `10MB`); one module per section decodes and
-//! validates it into the public types.
+//! validates it into the public types: `scrape` (global and jobs), `sd`
+//! (static and file discovery), `http` (the HTTP client settings every
+//! outgoing connection shares), `remote` (remote write, and the pieces
+//! remote read and alerting reuse).
 
 pub mod decode;
 mod http;
 mod remote;
 mod scrape;
 mod sd;
-mod storage;
 // Public: the scrape engine reads file SD target files with it, and the
 // server reads rule files and Alertmanager configuration with the same
 // line-numbered tree and strict reader.
@@ -44,49 +47,40 @@ use std::sync::OnceLock;
 
 pub use decode::{parse_duration, parse_size};
 pub use http::{
-    Authorization, BasicAuth, HttpClientConfig, HttpHeader, OAuth2, ProxyConfig, Secret, TlsConfig,
+    decode_inline as decode_http_inline, decode_tls, Authorization, BasicAuth, HttpClientConfig,
+    HttpHeader, HttpKeys, OAuth2, ProxyConfig, Secret, TlsConfig,
 };
 pub use remote::{
-    AlertingConfig, AlertmanagerConfig, MetadataConfig, QueueConfig, RemoteReadConfig,
-    RemoteWriteConfig, SigV4Config,
+    check_headers, decode_sigv4, url_and_headers, MetadataConfig, QueueConfig, RemoteWriteConfig,
+    SigV4Config,
 };
 pub use scrape::{
-    GlobalConfig, ScrapeConfig, DEFAULT_SCRAPE_PROTOCOLS, PROTO_FIRST_SCRAPE_PROTOCOLS,
-    SCRAPE_PROTOCOLS,
+    relabel_list, GlobalConfig, ScrapeConfig, DEFAULT_SCRAPE_PROTOCOLS,
+    PROTO_FIRST_SCRAPE_PROTOCOLS, SCRAPE_PROTOCOLS,
 };
-pub use sd::{parse_target_groups, FileSdConfig, TargetGroup, UNSUPPORTED_SD};
-pub use storage::{
-    ExemplarsConfig, OtlpConfig, RuntimeConfig, StorageConfig, TracingConfig, TsdbConfig,
+pub use sd::{
+    decode_discovery, parse_target_groups, Discovery, FileSdConfig, TargetGroup, UNSUPPORTED_SD,
 };
 
 use decode::{Ctx, MapReader};
 
-/// A whole configuration file, defaults filled in.
+/// The sections of a configuration file both binaries read, defaults
+/// filled in.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Config {
     pub global: GlobalConfig,
-    pub runtime: RuntimeConfig,
-    /// Resolved against the config file's directory; globs are kept as
-    /// patterns.
-    pub rule_files: Vec<PathBuf>,
     /// The patterns as configured (resolved); their jobs are already merged
     /// into `scrape_configs`.
     pub scrape_config_files: Vec<PathBuf>,
     /// The file's own jobs, then those from `scrape_config_files`.
     pub scrape_configs: Vec<ScrapeConfig>,
-    pub alerting: AlertingConfig,
     pub remote_write: Vec<RemoteWriteConfig>,
-    pub remote_read: Vec<RemoteReadConfig>,
-    pub storage: StorageConfig,
-    /// `None` when the section is absent (tracing off).
-    pub tracing: Option<TracingConfig>,
-    pub otlp: OtlpConfig,
 }
 
 /// A successfully loaded config and what was accepted but not acted on.
 #[derive(Clone, Debug)]
-pub struct Loaded {
-    pub config: Config,
+pub struct Loaded<C = Config> {
+    pub config: C,
     pub warnings: Vec<String>,
     /// The file as `/api/v1/status/config` shows it: re-rendered from the
     /// parsed tree with every secret the decoders read as `<secret>`.
@@ -133,6 +127,21 @@ impl std::error::Error for ConfigErrors {}
 
 /// Loads `path`; relative paths inside are resolved against its directory.
 pub fn load_file(path: &Path) -> Result<Loaded, ConfigErrors> {
+    load_file_with(path, decode_file)
+}
+
+/// Loads config text. `file_name` is used in messages; `base_dir` resolves
+/// relative paths (file SD, credentials, `scrape_config_files`).
+pub fn load_str(text: &str, file_name: &str, base_dir: &Path) -> Result<Loaded, ConfigErrors> {
+    load_str_with(text, file_name, base_dir, decode_file)
+}
+
+/// [`load_str_with`] on a file's contents: what every loader of a
+/// `prometheus.yml`-shaped file shares.
+pub fn load_file_with<C: Default>(
+    path: &Path,
+    decode: impl FnOnce(&mut Ctx, &yaml::Node, &mut C),
+) -> Result<Loaded<C>, ConfigErrors> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![ConfigError {
@@ -142,17 +151,23 @@ pub fn load_file(path: &Path) -> Result<Loaded, ConfigErrors> {
         }])
     })?;
     let base = path.parent().unwrap_or(Path::new(""));
-    load_str(&text, &name, base)
+    load_str_with(&text, &name, base, decode)
 }
 
-/// Loads config text. `file_name` is used in messages; `base_dir` resolves
-/// relative paths (rule files, file SD, credentials, `scrape_config_files`).
-pub fn load_str(text: &str, file_name: &str, base_dir: &Path) -> Result<Loaded, ConfigErrors> {
+/// Parses `text`, hands the tree to `decode`, and returns the config only
+/// if no problem at all was found (all of them otherwise), with the file
+/// as shown with its secrets hidden.
+pub fn load_str_with<C: Default>(
+    text: &str,
+    file_name: &str,
+    base_dir: &Path,
+    decode: impl FnOnce(&mut Ctx, &yaml::Node, &mut C),
+) -> Result<Loaded<C>, ConfigErrors> {
     let mut ctx = Ctx::new(file_name, base_dir);
-    let mut config = Config::default();
+    let mut config = C::default();
     let root = parse_tree(&mut ctx, text);
     if let Some(root) = &root {
-        decode_file(&mut ctx, root, &mut config);
+        decode(&mut ctx, root, &mut config);
     }
     if ctx.errors.is_empty() {
         Ok(Loaded {
@@ -182,139 +197,127 @@ pub fn parse_tree(ctx: &mut Ctx, text: &str) -> Option<yaml::Node> {
     }
 }
 
+/// The file as pharos-agent reads it: the shared sections and nothing
+/// else (an unknown key, `rule_files` included, is an error).
 fn decode_file(ctx: &mut Ctx, root: &yaml::Node, c: &mut Config) {
     let Some(mut m) = MapReader::open(ctx, root, "config file", "config.plain") else {
         return;
     };
-    // `global` first: scrape configs inherit from it.
-    if let Some(n) = m.take("global") {
-        c.global = scrape::decode_global(ctx, n);
-    }
-    if let Some(n) = m.take("runtime") {
-        c.runtime = storage::decode_runtime(ctx, n);
-    }
-    for (key, what) in [
-        ("rule_files", "rule file"),
-        ("scrape_config_files", "scrape config file"),
-    ] {
-        let Some(n) = m.value(key) else { continue };
-        let mut paths = Vec::new();
-        for item in decode::seq(ctx, n, key) {
-            let Some(p) = decode::string(ctx, item, key) else {
-                continue;
-            };
-            if !is_glob_path(&p) {
-                ctx.err(item.line, format!("invalid {what} path {p:?}"));
-                continue;
-            }
-            paths.push(ctx.path(&p));
-        }
-        if key == "rule_files" {
-            c.rule_files = paths;
-        } else {
-            c.scrape_config_files = paths;
+    let mut s = Sections::default();
+    s.global(ctx, &mut m);
+    s.scrape_config_files(ctx, &mut m);
+    s.scrape_configs(ctx, &mut m);
+    s.remote_write(ctx, &mut m);
+    m.finish(ctx);
+    *c = s.finish(ctx);
+}
+
+/// Decodes the shared sections of a top-level mapping one key at a time,
+/// so that a loader of a larger file (the server's) reads its own keys in
+/// between, in the order Prometheus reports problems.
+#[derive(Default)]
+pub struct Sections {
+    config: Config,
+    /// Where each job was defined, for the duplicate-name check.
+    job_lines: Vec<(String, usize)>,
+}
+
+impl Sections {
+    /// `global`, first: scrape configs inherit from it.
+    pub fn global(&mut self, ctx: &mut Ctx, m: &mut MapReader) {
+        if let Some(n) = m.take("global") {
+            self.config.global = scrape::decode_global(ctx, n);
         }
     }
-    let mut job_lines = Vec::new();
-    if let Some(n) = m.value("scrape_configs") {
+
+    /// `scrape_config_files`: the patterns (their jobs are read by
+    /// [`Sections::finish`]).
+    pub fn scrape_config_files(&mut self, ctx: &mut Ctx, m: &mut MapReader) {
+        if let Some(paths) = glob_paths(ctx, m, "scrape_config_files", "scrape config file") {
+            self.config.scrape_config_files = paths;
+        }
+    }
+
+    /// `scrape_configs`.
+    pub fn scrape_configs(&mut self, ctx: &mut Ctx, m: &mut MapReader) {
+        let Some(n) = m.value("scrape_configs") else {
+            return;
+        };
         for item in decode::seq(ctx, n, "scrape_configs") {
             if item.is_null() {
                 ctx.err(item.line, "empty or null scrape config section");
                 continue;
             }
-            if let Some(sc) = scrape::decode_scrape(ctx, item, &c.global) {
-                job_lines.push((ctx.file.clone(), item.line));
-                c.scrape_configs.push(sc);
+            if let Some(sc) = scrape::decode_scrape(ctx, item, &self.config.global) {
+                self.job_lines.push((ctx.file.clone(), item.line));
+                self.config.scrape_configs.push(sc);
             }
         }
     }
-    if let Some(n) = m.take("alerting") {
-        c.alerting = remote::decode_alerting(ctx, n);
-    }
-    if let Some(n) = m.value("remote_write") {
+
+    /// `remote_write`.
+    pub fn remote_write(&mut self, ctx: &mut Ctx, m: &mut MapReader) {
+        let Some(n) = m.value("remote_write") else {
+            return;
+        };
         for item in decode::seq(ctx, n, "remote_write") {
             if item.is_null() {
                 ctx.err(item.line, "empty or null remote write config section");
             } else if let Some(rw) = remote::decode_remote_write(ctx, item) {
-                check_dup_name(
-                    ctx,
-                    &c.remote_write.iter().map(|r| &r.name).collect::<Vec<_>>(),
-                    &rw.name,
-                    item.line,
-                    "remote write",
-                );
-                c.remote_write.push(rw);
+                let names: Vec<_> = self.config.remote_write.iter().map(|r| &r.name).collect();
+                check_dup_name(ctx, &names, &rw.name, item.line, "remote write");
+                self.config.remote_write.push(rw);
             }
         }
     }
-    if let Some(n) = m.value("remote_read") {
-        for item in decode::seq(ctx, n, "remote_read") {
-            if item.is_null() {
-                ctx.err(item.line, "empty or null remote read config section");
-            } else if let Some(rr) = remote::decode_remote_read(ctx, item) {
-                check_dup_name(
-                    ctx,
-                    &c.remote_read.iter().map(|r| &r.name).collect::<Vec<_>>(),
-                    &rr.name,
-                    item.line,
-                    "remote read",
-                );
-                c.remote_read.push(rr);
-            }
-        }
-    }
-    if let Some(n) = m.take("storage") {
-        c.storage = storage::decode_storage(ctx, n);
-    }
-    if let Some(n) = m.take("tracing") {
-        c.tracing = Some(storage::decode_tracing(ctx, n));
-    }
-    // Sections pharos reads (so a Prometheus file loads) but does not act
-    // on: said once at load rather than silently ignored.
-    for rw in &c.remote_write {
-        ctx.warnings.push(format!(
-            "remote_write {:?}: sending samples to remote storage is not supported by pharos yet; this entry is ignored",
-            // Logs never carry secrets: no password, no query token.
-            yaml::redact_url(&rw.url, true)
-        ));
-    }
-    for rr in &c.remote_read {
-        ctx.warnings.push(format!(
-            "remote_read {:?}: reading from remote storage is not supported by pharos; this entry is ignored (pharos answers remote read itself, at /api/v1/read)",
-            // Logs never carry secrets: no password, no query token.
-            yaml::redact_url(&rr.url, true)
-        ));
-    }
-    if c.tracing.as_ref().is_some_and(|t| !t.endpoint.is_empty()) {
-        ctx.warnings
-            .push("tracing: pharos does not export traces; this section is ignored".to_string());
-    }
-    if let Some(n) = m.take("otlp") {
-        c.otlp = storage::decode_otlp(ctx, n);
-    }
-    m.finish(ctx);
 
-    load_scrape_config_files(ctx, c, &mut job_lines);
-    // Job names are unique across the file and its scrape_config_files.
-    for (i, sc) in c.scrape_configs.iter().enumerate() {
-        if c.scrape_configs[..i]
-            .iter()
-            .any(|o| o.job_name == sc.job_name)
-        {
-            let (file, line) = &job_lines[i];
-            ctx.errors.push(ConfigError {
-                file: file.clone(),
-                line: Some(*line),
-                message: format!(
-                    "found multiple scrape configs with job name {:?}",
-                    sc.job_name
-                ),
-            });
+    /// Reads the jobs of `scrape_config_files` and checks job names are
+    /// unique across the file and those files; call after the top-level
+    /// mapping is finished.
+    pub fn finish(mut self, ctx: &mut Ctx) -> Config {
+        let c = &mut self.config;
+        load_scrape_config_files(ctx, c, &mut self.job_lines);
+        for (i, sc) in c.scrape_configs.iter().enumerate() {
+            if c.scrape_configs[..i]
+                .iter()
+                .any(|o| o.job_name == sc.job_name)
+            {
+                let (file, line) = &self.job_lines[i];
+                ctx.errors.push(ConfigError {
+                    file: file.clone(),
+                    line: Some(*line),
+                    message: format!(
+                        "found multiple scrape configs with job name {:?}",
+                        sc.job_name
+                    ),
+                });
+            }
         }
+        self.config
     }
 }
 
-fn check_dup_name(
+/// A list of file patterns (`rule_files`, `scrape_config_files`), each
+/// checked as Prometheus checks them and resolved against the file's
+/// directory; `None` when the key is absent.
+pub fn glob_paths(ctx: &mut Ctx, m: &mut MapReader, key: &str, what: &str) -> Option<Vec<PathBuf>> {
+    let n = m.value(key)?;
+    let mut paths = Vec::new();
+    for item in decode::seq(ctx, n, key) {
+        let Some(p) = decode::string(ctx, item, key) else {
+            continue;
+        };
+        if !is_glob_path(&p) {
+            ctx.err(item.line, format!("invalid {what} path {p:?}"));
+            continue;
+        }
+        paths.push(ctx.path(&p));
+    }
+    Some(paths)
+}
+
+/// Reports a `name` already used by an earlier entry of the same list.
+pub fn check_dup_name(
     ctx: &mut Ctx,
     seen: &[&Option<String>],
     name: &Option<String>,
@@ -475,12 +478,6 @@ fn wildcard_match(p: &[u8], s: &[u8]) -> bool {
         (Some(a), Some(b)) if a == b => wildcard_match(&p[1..], &s[1..]),
         _ => false,
     }
-}
-
-/// Reads a `tls_config:` block on its own (Alertmanager's email
-/// receiver), strictly.
-pub fn decode_tls_config(ctx: &mut Ctx, n: &yaml::Node) -> TlsConfig {
-    http::decode_tls(ctx, n)
 }
 
 /// Reads an `http_config:` block (Prometheus's common HTTP client

@@ -1,5 +1,6 @@
-//! `alerting`, `remote_write` and `remote_read`: where pharos sends alerts
-//! and samples, and where it reads old data from.
+//! `remote_write`: where samples are sent, and the pieces the server's
+//! `remote_read` and `alerting` sections share with it (URL and header
+//! checks, SigV4).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,34 +10,7 @@ use crate::relabel::RelabelConfig;
 use super::decode::{self, Ctx, MapReader};
 use super::http::{self, HttpClientConfig, Secret};
 use super::scrape::relabel_list;
-use super::sd::{self, FileSdConfig, TargetGroup};
 use super::yaml::Node;
-
-/// `alerting`.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct AlertingConfig {
-    pub alert_relabel_configs: Vec<RelabelConfig>,
-    pub alertmanagers: Vec<AlertmanagerConfig>,
-}
-
-/// One entry of `alerting.alertmanagers`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AlertmanagerConfig {
-    /// Default `http`.
-    pub scheme: String,
-    pub path_prefix: String,
-    /// Default 10s.
-    pub timeout: Duration,
-    /// Only `v2` exists in Prometheus 3.
-    pub api_version: String,
-    pub http: HttpClientConfig,
-    pub sigv4: Option<SigV4Config>,
-    pub static_configs: Vec<TargetGroup>,
-    pub file_sd_configs: Vec<FileSdConfig>,
-    pub unsupported_sd: Vec<String>,
-    pub relabel_configs: Vec<RelabelConfig>,
-    pub alert_relabel_configs: Vec<RelabelConfig>,
-}
 
 /// AWS Signature V4 request signing.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -123,95 +97,8 @@ impl Default for MetadataConfig {
     }
 }
 
-/// One entry of `remote_read`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RemoteReadConfig {
-    pub url: String,
-    pub name: Option<String>,
-    /// Default 1m.
-    pub remote_timeout: Duration,
-    pub headers: BTreeMap<String, String>,
-    pub required_matchers: BTreeMap<String, String>,
-    pub read_recent: bool,
-    /// Default true.
-    pub filter_external_labels: bool,
-    pub http: HttpClientConfig,
-}
-
-pub(crate) fn decode_alerting(ctx: &mut Ctx, n: &Node) -> AlertingConfig {
-    let mut a = AlertingConfig::default();
-    let Some(mut m) = MapReader::open(ctx, n, "alerting config", "config.AlertingConfig") else {
-        return a;
-    };
-    a.alert_relabel_configs = relabel_list(
-        ctx,
-        &mut m,
-        "alert_relabel_configs",
-        "empty or null alert relabeling rule",
-    );
-    if let Some(list) = m.value("alertmanagers") {
-        for (i, item) in decode::seq(ctx, list, "alertmanagers").iter().enumerate() {
-            if item.is_null() {
-                ctx.err(item.line, "empty or null alert manager config");
-                continue;
-            }
-            if let Some(am) = decode_alertmanager(ctx, item, i) {
-                a.alertmanagers.push(am);
-            }
-        }
-    }
-    m.finish(ctx);
-    a
-}
-
-fn decode_alertmanager(ctx: &mut Ctx, n: &Node, index: usize) -> Option<AlertmanagerConfig> {
-    let mut m = MapReader::open(ctx, n, "alertmanager config", "config.plain")?;
-    let api_version = m.string(ctx, "api_version").unwrap_or_else(|| "v2".into());
-    if api_version != "v2" {
-        ctx.err(
-            m.key_line("api_version"),
-            format!("expected Alertmanager api version to be one of [v2] but got {api_version}"),
-        );
-    }
-    let (http, keys) = http::decode_inline(ctx, &mut m);
-    let sigv4 = m.value("sigv4").and_then(|s| decode_sigv4(ctx, s));
-    if sigv4.is_some() && (keys.basic_auth || keys.authorization || keys.oauth2 || keys.bearer) {
-        ctx.err(
-            m.key_line("sigv4"),
-            "at most one of basic_auth, authorization, oauth2, & sigv4 must be configured",
-        );
-    }
-    let d = sd::decode_discovery(ctx, &mut m, &format!("alertmanager config #{}", index + 1));
-    let am = AlertmanagerConfig {
-        scheme: m.string(ctx, "scheme").unwrap_or_else(|| "http".into()),
-        path_prefix: m.string(ctx, "path_prefix").unwrap_or_default(),
-        timeout: m
-            .duration(ctx, "timeout")
-            .unwrap_or(Duration::from_secs(10)),
-        api_version,
-        http,
-        sigv4,
-        static_configs: d.static_configs,
-        file_sd_configs: d.file_sd_configs,
-        unsupported_sd: d.unsupported,
-        relabel_configs: relabel_list(
-            ctx,
-            &mut m,
-            "relabel_configs",
-            "empty or null Alertmanager target relabeling rule",
-        ),
-        alert_relabel_configs: relabel_list(
-            ctx,
-            &mut m,
-            "alert_relabel_configs",
-            "empty or null Alertmanager alert relabeling rule",
-        ),
-    };
-    m.finish(ctx);
-    Some(am)
-}
-
-fn decode_sigv4(ctx: &mut Ctx, n: &Node) -> Option<SigV4Config> {
+/// `sigv4`: AWS Signature V4 signing (remote write, Alertmanagers).
+pub fn decode_sigv4(ctx: &mut Ctx, n: &Node) -> Option<SigV4Config> {
     let mut m = MapReader::open(ctx, n, "sigv4", "sigv4.SigV4Config")?;
     let s = SigV4Config {
         region: m.string(ctx, "region"),
@@ -263,7 +150,10 @@ const RESERVED_HEADERS: &[&str] = &[
     "x-prometheus-remote-read-version",
 ];
 
-pub(crate) fn check_headers(
+/// Refuses headers the client sets itself (`Authorization` gets
+/// `auth_msg`), as Prometheus does for remote write, remote read and
+/// tracing.
+pub fn check_headers(
     ctx: &mut Ctx,
     line: usize,
     headers: &BTreeMap<String, String>,
@@ -284,7 +174,7 @@ pub(crate) fn check_headers(
 
 /// The `url` and `headers` of a remote_write or remote_read section, checked
 /// alike.
-fn url_and_headers(
+pub fn url_and_headers(
     ctx: &mut Ctx,
     m: &mut MapReader,
     kind: &str,
@@ -459,24 +349,4 @@ fn decode_metadata(ctx: &mut Ctx, n: &Node) -> MetadataConfig {
     }
     m.finish(ctx);
     c
-}
-
-pub(crate) fn decode_remote_read(ctx: &mut Ctx, n: &Node) -> Option<RemoteReadConfig> {
-    let mut m = MapReader::open(ctx, n, "remote_read config", "config.plain")?;
-    let (url, headers) = url_and_headers(ctx, &mut m, "remote_read");
-    let (http, _) = http::decode_inline(ctx, &mut m);
-    let c = RemoteReadConfig {
-        url,
-        name: m.string(ctx, "name").filter(|s| !s.is_empty()),
-        remote_timeout: m
-            .duration(ctx, "remote_timeout")
-            .unwrap_or(Duration::from_secs(60)),
-        headers,
-        required_matchers: m.string_map(ctx, "required_matchers"),
-        read_recent: m.bool(ctx, "read_recent").unwrap_or(false),
-        filter_external_labels: m.bool(ctx, "filter_external_labels").unwrap_or(true),
-        http,
-    };
-    m.finish(ctx);
-    Some(c)
 }

@@ -486,7 +486,7 @@ pub(crate) fn decode_scrape(ctx: &mut Ctx, n: &Node, g: &GlobalConfig) -> Option
 
 /// Decodes the relabel rules under `key` of `m`. `empty` is the message for
 /// a null rule (Prometheus words it differently per list).
-pub(crate) fn relabel_list(
+pub fn relabel_list(
     ctx: &mut Ctx,
     m: &mut MapReader,
     key: &str,

@@ -77,7 +77,7 @@ pub struct FileSdConfig {
 
 /// What the SD keys of one scrape job or Alertmanager set yielded.
 #[derive(Default)]
-pub(crate) struct Discovery {
+pub struct Discovery {
     pub static_configs: Vec<TargetGroup>,
     pub file_sd_configs: Vec<FileSdConfig>,
     pub unsupported: Vec<String>,
@@ -85,7 +85,7 @@ pub(crate) struct Discovery {
 
 /// Takes every `*_sd_configs` and `static_configs` key from `m`. `owner`
 /// names the job in warnings (`job "x"`).
-pub(crate) fn decode_discovery(ctx: &mut Ctx, m: &mut MapReader, owner: &str) -> Discovery {
+pub fn decode_discovery(ctx: &mut Ctx, m: &mut MapReader, owner: &str) -> Discovery {
     let mut d = Discovery::default();
     if let Some(n) = m.value("static_configs") {
         for (i, item) in decode::seq(ctx, n, "static_configs").iter().enumerate() {

@@ -1,6 +1,5 @@
-//! Scraping's metrics on `/metrics` (`pharos_scrape*`), the reload's
-//! `prometheus_config_last_reload_*` and the query log's
-//! `prometheus_engine_query_log_*`.
+//! Scraping's metrics on `/metrics` (`pharos_scrape*` and the limit
+//! counters under Prometheus's names).
 
 use std::fmt;
 use std::sync::atomic::Ordering;
@@ -12,10 +11,9 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 
 use super::Collection;
-use crate::metrics::{counter, gauge};
+use crate::metrics::counter;
 
-/// A collector of the collection's scrape and reload facts as they are
-/// now, for [`crate::metrics::Registry`].
+/// A collector of the collection's scrape facts as they are now, for [`crate::metrics::Registry`].
 pub fn collector(c: &Collection) -> Box<dyn Collector> {
     Box::new(ScrapeCollector(scrape_facts(c)))
 }
@@ -30,10 +28,6 @@ struct ScrapeFacts {
     stale_markers: f64,
     /// Targets per (job, health).
     targets: std::collections::BTreeMap<(String, &'static str), f64>,
-    reload_ok: bool,
-    reload_success_seconds: f64,
-    query_log_enabled: bool,
-    query_log_failures: f64,
 }
 
 fn scrape_facts(c: &Collection) -> ScrapeFacts {
@@ -56,10 +50,6 @@ fn scrape_facts(c: &Collection) -> ScrapeFacts {
         stale_markers: l(&st.stale_markers),
         target_limit_syncs: l(&st.target_limit_syncs),
         targets,
-        reload_ok: c.last_reload_ok.load(Ordering::Relaxed),
-        reload_success_seconds: c.last_reload_success_ms.load(Ordering::Relaxed) as f64 / 1000.0,
-        query_log_enabled: c.query_log.enabled(),
-        query_log_failures: c.query_log.failures() as f64,
     }
 }
 
@@ -133,30 +123,6 @@ impl Collector for ScrapeCollector {
             "prometheus_target_scrape_pool_exceeded_target_limit",
             "Total number of times scrape pools hit the target limit, during sync or config reload.",
             f.target_limit_syncs,
-        )?;
-        gauge(
-            &mut e,
-            "prometheus_engine_query_log_enabled",
-            "State of the query log.",
-            if f.query_log_enabled { 1.0 } else { 0.0 },
-        )?;
-        counter(
-            &mut e,
-            "prometheus_engine_query_log_failures",
-            "The number of query log failures.",
-            f.query_log_failures,
-        )?;
-        gauge(
-            &mut e,
-            "prometheus_config_last_reload_successful",
-            "Whether the last configuration reload attempt was successful.",
-            if f.reload_ok { 1.0 } else { 0.0 },
-        )?;
-        gauge(
-            &mut e,
-            "prometheus_config_last_reload_success_timestamp_seconds",
-            "Timestamp of the last successful configuration reload.",
-            f.reload_success_seconds,
         )?;
         Ok(())
     }

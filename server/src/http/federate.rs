@@ -28,10 +28,10 @@ pub async fn federate(
     }
     let selectors = p.selectors()?;
     let external: Vec<(String, String)> = st
-        .collection
+        .reloader
         .as_ref()
         .and_then(|c| c.config())
-        .map(|c| c.global.external_labels.clone())
+        .map(|c| c.agent.global.external_labels.clone())
         .unwrap_or_default();
     let now = chrono::Utc::now().timestamp_millis();
     let lookback = st.engine.opts.lookback_ms;

@@ -732,10 +732,10 @@ async fn delete_folder(State(st): State<AppState>, Path(uid): Path<String>) -> R
 fn datasource(st: &AppState, full: bool) -> Value {
     // Grafana's `$__rate_interval` needs the scrape interval.
     let interval = st
-        .collection
+        .reloader
         .as_ref()
         .and_then(|c| c.config())
-        .map_or(15, |c| c.global.scrape_interval.as_secs().max(1));
+        .map_or(15, |c| c.agent.global.scrape_interval.as_secs().max(1));
     let mut v = json!({
         "id": DATASOURCE_ID,
         "uid": DATASOURCE_UID,

@@ -58,9 +58,12 @@ pub struct AppState {
     /// serialise on the storage writer anyway; more in flight only holds
     /// more decoded requests (and allocator arenas) in memory.
     pub write_slots: Arc<tokio::sync::Semaphore>,
-    /// Scraping, its configuration and the host collector; `None` in
-    /// servers built without them (API tests).
+    /// Scraping and the host collector; `None` in servers built without
+    /// them (API tests).
     pub collection: Option<Arc<crate::collect::Collection>>,
+    /// The configuration in force and its reloads; `None` in servers
+    /// built without a configuration (API tests).
+    pub reloader: Option<Arc<crate::config::reload::Reloader>>,
     /// The rule evaluator; `None` in servers built without it.
     pub rules: Option<Arc<crate::rules::Manager>>,
     /// The notifier behind the Alertmanager v2 API; `None` in servers
@@ -243,6 +246,7 @@ impl AppState {
             storage,
             write_slots: Arc::new(tokio::sync::Semaphore::new(cores.max(2))),
             collection: None,
+            reloader: None,
             rules: None,
             notifier: None,
             http_stats,
@@ -259,22 +263,24 @@ impl AppState {
         }
     }
 
-    pub fn with_collection(mut self, c: Arc<crate::collect::Collection>) -> AppState {
-        let collection = Arc::clone(&c);
+    /// A server with scraping and a configuration: the reloader and the
+    /// collection it applies the jobs to, and their metrics.
+    pub fn with_reloader(mut self, r: Arc<crate::config::reload::Reloader>) -> AppState {
+        let collection = Arc::clone(r.collection());
         self.metrics
             .register(move || crate::collect::metrics::collector(&collection));
-        let collection = Arc::clone(&c);
+        let reloader = Arc::clone(&r);
+        self.metrics
+            .register(move || crate::config::metrics::collector(&reloader));
+        let reloader = Arc::clone(&r);
         self.metrics.register(move || {
             crate::rules::metrics::collector(
-                collection
-                    .rules
-                    .get()
-                    .map(|r| r.groups())
-                    .unwrap_or_default(),
-                collection.alert_sender.get().map(|s| s.facts()),
+                reloader.rules.get().map(|r| r.groups()).unwrap_or_default(),
+                reloader.alert_sender.get().map(|s| s.facts()),
             )
         });
-        self.collection = Some(c);
+        self.collection = Some(Arc::clone(r.collection()));
+        self.reloader = Some(r);
         self
     }
 }

@@ -212,7 +212,7 @@ async fn evaluate(
     let out = tokio::task::spawn_blocking(move || run(&engine, &storage))
         .await
         .map_err(ApiError::task_failed)?;
-    if let Some(log) = st.collection.as_ref().map(|c| &c.query_log) {
+    if let Some(log) = st.reloader.as_ref().map(|r| &r.query_log) {
         log_query(log, &logged, &out);
     }
     Ok(respond(out?, limit, stats.as_deref()))

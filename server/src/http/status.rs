@@ -48,7 +48,7 @@ pub async fn buildinfo() -> Response {
 
 /// `GET /api/v1/status/runtimeinfo`.
 pub async fn runtimeinfo(State(st): State<AppState>) -> Response {
-    let (reload_ok, last_config) = match &st.collection {
+    let (reload_ok, last_config) = match &st.reloader {
         Some(c) => (
             c.last_reload_ok.load(std::sync::atomic::Ordering::Relaxed),
             c.last_reload_success_ms
@@ -104,9 +104,9 @@ pub async fn flags(State(st): State<AppState>) -> Response {
 /// `GET /api/v1/status/config`: the configuration in force, as YAML.
 pub async fn config(State(st): State<AppState>) -> Response {
     let yaml = st
-        .collection
+        .reloader
         .as_ref()
-        .map(|c| c.config_text())
+        .map(|r| r.config_text())
         .unwrap_or_default();
     success(json!({ "yaml": yaml }), Vec::new())
 }

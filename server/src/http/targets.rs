@@ -241,10 +241,10 @@ pub async fn metadata(
 /// `POST|PUT /-/reload`: re-reads the configuration; a bad one is refused
 /// and the running one kept.
 pub async fn reload(State(st): State<AppState>) -> Response {
-    let Some(c) = st.collection.as_ref() else {
+    let Some(r) = st.reloader.as_ref() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "scraping is not running\n").into_response();
     };
-    match c.reload().await {
+    match r.reload().await {
         Ok(()) => (StatusCode::OK, "").into_response(),
         Err(e) => {
             tracing::error!(error = %e, "reloading the configuration failed; the previous configuration keeps running");

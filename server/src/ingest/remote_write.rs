@@ -241,7 +241,7 @@ fn from_v2(req: v2::Request) -> Result<Decoded, DecodeError> {
     };
     // Name/value pairs of symbol references (a series' or an exemplar's).
     let refs = |r: &[u32], odd: &str| -> Result<Vec<(&str, &str)>, DecodeError> {
-        if r.len() % 2 != 0 {
+        if !r.len().is_multiple_of(2) {
             return Err(DecodeError::Symbols(odd.into()));
         }
         r.chunks_exact(2)

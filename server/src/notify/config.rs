@@ -832,7 +832,7 @@ fn decode_receiver<'n>(
         }
     };
     for item in items(ctx, &mut m, "webhook_configs") {
-        let Some(mut w) = MapReader::open(ctx, &item, "webhook config", "config.WebhookConfig")
+        let Some(mut w) = MapReader::open(ctx, item, "webhook config", "config.WebhookConfig")
         else {
             continue;
         };
@@ -864,7 +864,7 @@ fn decode_receiver<'n>(
         r.webhooks.push(cfg);
     }
     for item in items(ctx, &mut m, "email_configs") {
-        let Some(mut e) = MapReader::open(ctx, &item, "email config", "config.EmailConfig") else {
+        let Some(mut e) = MapReader::open(ctx, item, "email config", "config.EmailConfig") else {
             continue;
         };
         let to = e.string(ctx, "to").unwrap_or_default();
@@ -893,7 +893,7 @@ fn decode_receiver<'n>(
             require_tls: e.bool(ctx, "require_tls").unwrap_or(g.smtp_require_tls),
             tls_config: e
                 .value("tls_config")
-                .map(|n| pharos_agent::config::decode_tls_config(ctx, n))
+                .map(|n| pharos_agent::config::decode_tls(ctx, n))
                 .unwrap_or_default(),
             headers: e.string_map(ctx, "headers"),
             html: e
@@ -927,7 +927,7 @@ fn decode_receiver<'n>(
         r.emails.push(cfg);
     }
     for item in items(ctx, &mut m, "slack_configs") {
-        let Some(mut s) = MapReader::open(ctx, &item, "slack config", "config.SlackConfig") else {
+        let Some(mut s) = MapReader::open(ctx, item, "slack config", "config.SlackConfig") else {
             continue;
         };
         let api_url = secret(&mut s, ctx, "api_url");
@@ -998,7 +998,7 @@ fn decode_receiver<'n>(
         r.slack.push(cfg);
     }
     for item in items(ctx, &mut m, "wechat_configs") {
-        let Some(mut w) = MapReader::open(ctx, &item, "wechat config", "config.WechatConfig")
+        let Some(mut w) = MapReader::open(ctx, item, "wechat config", "config.WechatConfig")
         else {
             continue;
         };
@@ -1047,7 +1047,7 @@ fn decode_receiver<'n>(
         ("feishu_configs", RobotKind::Feishu),
     ] {
         for item in items(ctx, &mut m, key) {
-            let Some(mut w) = MapReader::open(ctx, &item, "robot config", "pharos.RobotConfig")
+            let Some(mut w) = MapReader::open(ctx, item, "robot config", "pharos.RobotConfig")
             else {
                 continue;
             };

@@ -58,12 +58,12 @@ pub struct RuleSettings {
 }
 
 impl RuleSettings {
-    pub fn from_config(c: &pharos_agent::config::Config) -> Result<RuleSettings, RuleLoadError> {
+    pub fn from_config(c: &crate::config::Config) -> Result<RuleSettings, RuleLoadError> {
         Ok(RuleSettings {
             files: c.rule_files.clone(),
-            evaluation_interval: c.global.evaluation_interval,
-            query_offset: c.global.rule_query_offset,
-            external_labels: c.global.external_labels.clone(),
+            evaluation_interval: c.agent.global.evaluation_interval,
+            query_offset: c.agent.global.rule_query_offset,
+            external_labels: c.agent.global.external_labels.clone(),
             alertmanagers: super::notifier::alertmanager_sets(&c.alerting)
                 .map_err(|e| RuleLoadError(vec![format!("alerting.alertmanagers: {e}")]))?,
             alert_relabel_configs: c.alerting.alert_relabel_configs.clone(),

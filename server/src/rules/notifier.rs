@@ -29,7 +29,7 @@ use serde_json::json;
 use super::alerting::OutgoingAlert;
 use super::group::AlertSender;
 use super::manager::RuleSettings;
-use pharos_agent::config::AlertmanagerConfig;
+use crate::config::AlertmanagerConfig;
 use pharos_agent::relabel::{self, RelabelConfig};
 use pharos_agent::scrape::discovery::{self, FileSd, Group};
 use pharos_agent::scrape::target::ADDRESS;
@@ -530,7 +530,7 @@ impl AlertSender for AlertRelabeling {
 
 /// The sets of `alerting.alertmanagers`.
 pub fn alertmanager_sets(
-    c: &pharos_agent::config::AlertingConfig,
+    c: &crate::config::AlertingConfig,
 ) -> Result<Vec<Arc<AlertmanagerSet>>, String> {
     c.alertmanagers
         .iter()
@@ -542,8 +542,8 @@ pub fn alertmanager_sets(
 mod tests {
     use super::*;
 
-    fn config(yaml: &str) -> pharos_agent::config::AlertingConfig {
-        let loaded = pharos_agent::config::load_str(yaml, "test.yml", std::path::Path::new("."))
+    fn config(yaml: &str) -> crate::config::AlertingConfig {
+        let loaded = crate::config::load_str(yaml, "test.yml", std::path::Path::new("."))
             .unwrap_or_else(|e| panic!("{e}"));
         loaded.config.alerting
     }

@@ -3,10 +3,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::decode::{Ctx, MapReader};
-use super::http::{self, TlsConfig};
-use super::remote::check_headers;
-use super::yaml::Node;
+use pharos_agent::config::decode::{Ctx, MapReader};
+use pharos_agent::config::yaml::Node;
+use pharos_agent::config::{check_headers, decode_tls, TlsConfig};
 
 /// `storage`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -71,7 +70,7 @@ pub struct RuntimeConfig {
     pub gogc: Option<i64>,
 }
 
-pub(crate) fn decode_storage(ctx: &mut Ctx, n: &Node) -> StorageConfig {
+pub(super) fn decode_storage(ctx: &mut Ctx, n: &Node) -> StorageConfig {
     let mut s = StorageConfig::default();
     let Some(mut m) = MapReader::open(ctx, n, "storage config", "config.StorageConfig") else {
         return s;
@@ -147,7 +146,7 @@ fn decode_tsdb(ctx: &mut Ctx, n: &Node) -> Option<TsdbConfig> {
     Some(t)
 }
 
-pub(crate) fn decode_tracing(ctx: &mut Ctx, n: &Node) -> TracingConfig {
+pub(super) fn decode_tracing(ctx: &mut Ctx, n: &Node) -> TracingConfig {
     let mut t = TracingConfig {
         client_type: "grpc".into(),
         timeout: Duration::from_secs(10),
@@ -188,7 +187,7 @@ pub(crate) fn decode_tracing(ctx: &mut Ctx, n: &Node) -> TracingConfig {
         t.timeout = d;
     }
     if let Some(tls) = m.take("tls_config") {
-        t.tls_config = http::decode_tls(ctx, tls);
+        t.tls_config = decode_tls(ctx, tls);
     }
     if t.endpoint.is_empty() {
         ctx.err(m.line, "tracing endpoint must be set");
@@ -197,7 +196,7 @@ pub(crate) fn decode_tracing(ctx: &mut Ctx, n: &Node) -> TracingConfig {
     t
 }
 
-pub(crate) fn decode_otlp(ctx: &mut Ctx, n: &Node) -> OtlpConfig {
+pub(super) fn decode_otlp(ctx: &mut Ctx, n: &Node) -> OtlpConfig {
     let mut o = OtlpConfig {
         translation_strategy: "UnderscoreEscapingWithSuffixes".into(),
         ..OtlpConfig::default()
@@ -274,7 +273,7 @@ pub(crate) fn decode_otlp(ctx: &mut Ctx, n: &Node) -> OtlpConfig {
     o
 }
 
-pub(crate) fn decode_runtime(ctx: &mut Ctx, n: &Node) -> RuntimeConfig {
+pub(super) fn decode_runtime(ctx: &mut Ctx, n: &Node) -> RuntimeConfig {
     let mut r = RuntimeConfig::default();
     if let Some(mut m) = MapReader::open(ctx, n, "runtime config", "config.RuntimeConfig") {
         r.gogc = m.i64(ctx, "gogc");

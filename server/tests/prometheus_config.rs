@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pharos_agent::config::load_file;
+use pharos::config::load_file;
 
 /// Fixture rows pharos does not reproduce, with the reason. The table test
 /// fails if one of these starts passing (so the list stays honest) or if a
