@@ -8,7 +8,7 @@
 //!   [`storage::Queryable`] seams every other stage uses.
 //! - [`ingest`]: remote write 1.0/2.0 decoding and `pharos import`.
 //! - [`config`]: `prometheus.yml` (the agent library's shared sections
-//!   plus the server's own) and the reload coordinator that applies it.
+//!   plus the server's own): types every stage may read, importing none.
 //! - [`collect`]: the agent library's scrape engine appending into storage.
 //! - [`promql`]: the PromQL engine (parser from `promql-parser`, our own
 //!   evaluator).
@@ -23,6 +23,8 @@
 //!   registers (`pharos_*`, Prometheus's names, `process_*`).
 //! - [`notify`]: Alertmanager's half: routing, grouping, inhibition,
 //!   silences, the notification log and the receivers.
+//! - [`reload`]: the reload coordinator — loads and checks the whole
+//!   configuration, then hands each stage its part.
 //! - [`serve`]: wiring for `pharos serve`: storage, background maintenance,
 //!   HTTP, and the shutdown order.
 //! - [`template`]: Go's `text/template` language, with Prometheus's and
@@ -40,6 +42,7 @@ pub mod metrics;
 pub mod notify;
 pub mod promql;
 pub mod querylog;
+pub mod reload;
 pub mod rules;
 pub mod serve;
 pub mod storage;

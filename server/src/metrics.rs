@@ -188,14 +188,14 @@ mod tests {
     async fn renders_valid_openmetrics_with_storage_scrape_and_process_metrics() {
         let dir = tempfile::tempdir().unwrap();
         let storage = Arc::new(Storage::open(dir.path(), Default::default()).unwrap());
-        let source = crate::config::reload::ConfigSource::Default {
+        let source = crate::reload::ConfigSource::Default {
             self_address: "127.0.0.1:1".to_string(),
             route_prefix: String::new(),
             host: false,
             itself: true,
         };
         let collection = Arc::new(Collection::new(Arc::clone(&storage)));
-        let reloader = Arc::new(crate::config::reload::Reloader::new(
+        let reloader = Arc::new(crate::reload::Reloader::new(
             source,
             Arc::clone(&collection),
             Arc::clone(&storage),

@@ -18,8 +18,8 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::collect::Collection;
-use crate::config::reload::{ConfigSource, Reloader};
 use crate::http::{router, AppState};
+use crate::reload::{ConfigSource, Reloader};
 use crate::storage::{Options, Storage};
 
 /// How often frozen head chunks are persisted and the log truncated.

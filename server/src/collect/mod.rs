@@ -1,7 +1,7 @@
 //! Collection: the agent library's scrape engine wired to storage.
 //!
 //! - [`Collection`] runs the scrape jobs the reload coordinator
-//!   (`crate::config::reload`) hands it, and stops them at shutdown.
+//!   (`crate::reload`) hands it, and stops them at shutdown.
 //! - `sink.rs`: [`StorageSink`], the scrape engine's sink — scraped
 //!   samples from every target committed to storage together.
 //! - [`HostCollectors`] is the set of host collectors switched on, changed

@@ -12,8 +12,6 @@
 //! [`Loaded::warnings`].
 
 mod alerting;
-pub mod metrics;
-pub mod reload;
 mod remote_read;
 mod storage;
 #[cfg(test)]

@@ -63,7 +63,7 @@ pub struct AppState {
     pub collection: Option<Arc<crate::collect::Collection>>,
     /// The configuration in force and its reloads; `None` in servers
     /// built without a configuration (API tests).
-    pub reloader: Option<Arc<crate::config::reload::Reloader>>,
+    pub reloader: Option<Arc<crate::reload::Reloader>>,
     /// The rule evaluator; `None` in servers built without it.
     pub rules: Option<Arc<crate::rules::Manager>>,
     /// The notifier behind the Alertmanager v2 API; `None` in servers
@@ -265,13 +265,13 @@ impl AppState {
 
     /// A server with scraping and a configuration: the reloader and the
     /// collection it applies the jobs to, and their metrics.
-    pub fn with_reloader(mut self, r: Arc<crate::config::reload::Reloader>) -> AppState {
+    pub fn with_reloader(mut self, r: Arc<crate::reload::Reloader>) -> AppState {
         let collection = Arc::clone(r.collection());
         self.metrics
             .register(move || crate::collect::metrics::collector(&collection));
         let reloader = Arc::clone(&r);
         self.metrics
-            .register(move || crate::config::metrics::collector(&reloader));
+            .register(move || crate::reload::metrics::collector(&reloader));
         let reloader = Arc::clone(&r);
         self.metrics.register(move || {
             crate::rules::metrics::collector(

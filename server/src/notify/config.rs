@@ -998,8 +998,7 @@ fn decode_receiver<'n>(
         r.slack.push(cfg);
     }
     for item in items(ctx, &mut m, "wechat_configs") {
-        let Some(mut w) = MapReader::open(ctx, item, "wechat config", "config.WechatConfig")
-        else {
+        let Some(mut w) = MapReader::open(ctx, item, "wechat config", "config.WechatConfig") else {
             continue;
         };
         let cfg = WechatConfig {

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
 
-use super::reload::Reloader;
+use super::Reloader;
 use crate::metrics::{counter, gauge};
 
 /// A collector of the reload and query-log facts as they are now, for

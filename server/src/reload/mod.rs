@@ -12,14 +12,16 @@
 //! name) every 15 s over loopback HTTP — exactly what a Prometheus with a
 //! node_exporter beside it would store, with `up` and staleness for free.
 
+pub mod metrics;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pharos_agent::scrape::Job;
 
-use super::{Config, ConfigErrors, Loaded};
 use crate::collect::{hostname, Collection};
+use crate::config::{self, Config, ConfigErrors, Loaded};
 use crate::storage::exemplars::DEFAULT_MAX_EXEMPLARS;
 use crate::storage::Storage;
 
@@ -47,13 +49,13 @@ impl ConfigSource {
     /// threads).
     fn load(&self) -> Result<Loaded, ConfigErrors> {
         match self {
-            ConfigSource::File(path) => super::load_file(path),
+            ConfigSource::File(path) => config::load_file(path),
             ConfigSource::Default {
                 self_address,
                 route_prefix,
                 host,
                 itself,
-            } => super::load_str(
+            } => config::load_str(
                 &default_config(self_address, route_prefix, *host, *itself),
                 "<built-in default config>",
                 std::path::Path::new("."),
@@ -303,7 +305,7 @@ mod tests {
     #[test]
     fn default_config_loads_and_names_both_jobs() {
         let yaml = default_config("localhost:9090", "", true, true);
-        let loaded = super::super::load_str(&yaml, "default", std::path::Path::new(".")).unwrap();
+        let loaded = config::load_str(&yaml, "default", std::path::Path::new(".")).unwrap();
         let jobs: Vec<&str> = loaded
             .config
             .agent
@@ -322,7 +324,7 @@ mod tests {
         );
         for (host, itself) in [(false, true), (true, false), (false, false)] {
             let yaml = default_config("localhost:9090", "", host, itself);
-            let n = super::super::load_str(&yaml, "default", std::path::Path::new("."))
+            let n = config::load_str(&yaml, "default", std::path::Path::new("."))
                 .unwrap()
                 .config
                 .agent
