@@ -14,6 +14,9 @@
 //!   evaluator).
 //! - [`rules`]: recording and alerting rules (Prometheus's rule files),
 //!   evaluated on a loop per group, alert state kept across restarts.
+//! - [`alert_sender`]: rule alerts on their way out — external labels,
+//!   `alert_relabel_configs`, the Alertmanagers of `alerting:` (Prometheus's
+//!   notifier) and, through `serve`, the built-in notifier.
 //! - [`dashboards`]: Grafana dashboards and folders with their versions,
 //!   kept in the database; provisioned from `--dashboards.path` and built
 //!   in (host, pharos).
@@ -32,6 +35,7 @@
 //! - [`units`]: Prometheus-style durations and byte sizes for flags.
 //! - [`memo`]: a bounded memo for parsed queries and compiled regexes.
 
+pub mod alert_sender;
 pub mod collect;
 pub mod config;
 pub mod dashboards;

@@ -210,7 +210,7 @@ fn line(e: &Entry<'_>, now_ms: i64) -> Value {
 
 /// Go's `2006-01-02T15:04:05.000Z07:00` in UTC.
 fn date(ms: i64) -> String {
-    crate::notify::alert::rfc3339_millis(ms)
+    pharos_agent::gofmt::rfc3339_millis(ms)
 }
 
 #[cfg(test)]

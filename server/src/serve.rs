@@ -17,6 +17,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::watch;
 
+use crate::alert_sender::{AlertRelabeling, AlertSender, Senders};
 use crate::collect::Collection;
 use crate::http::{router, AppState};
 use crate::reload::{ConfigSource, Reloader};
@@ -134,7 +135,7 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         Arc::clone(&storage),
     ));
     let engine = Arc::new(crate::promql::Engine::new(cfg.query.clone()));
-    let alert_sender = crate::rules::AlertmanagerSender::new();
+    let alert_sender = crate::alert_sender::AlertmanagerSender::new();
     let sender_task = tokio::spawn(alert_sender.clone().run());
     let external_url = cfg.rules.external_url.clone().unwrap_or_else(|| {
         format!(
@@ -148,19 +149,19 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     let _ = reloader
         .notifier
         .set((Arc::clone(&notifier), cfg.alertmanager_config.clone()));
+    // Rule alerts, with the external labels and after
+    // `alert_relabel_configs`, go to the built-in notifier and to the
+    // Alertmanagers of `alerting:`.
+    let alerts_out: Arc<dyn AlertSender> = Arc::new(AlertRelabeling::new(Arc::new(Senders(vec![
+        Arc::clone(&notifier) as Arc<dyn AlertSender>,
+        Arc::new(alert_sender.clone()),
+    ]))));
+    let _ = reloader.alerting.set(Arc::clone(&alerts_out));
     let rules = crate::rules::Manager::new(crate::rules::ManagerOptions {
         query_log: Some(Arc::clone(&reloader.query_log)),
         engine: Arc::clone(&engine),
         storage: Arc::clone(&storage),
-        // Rule alerts, with the external labels and after
-        // `alert_relabel_configs`, go to the built-in notifier and to the
-        // Alertmanagers of `alerting:`.
-        sender: Arc::new(crate::rules::AlertRelabeling::new(Arc::new(
-            crate::rules::Senders(vec![
-                Arc::clone(&notifier) as Arc<dyn crate::rules::AlertSender>,
-                Arc::new(alert_sender.clone()),
-            ]),
-        ))),
+        sender: alerts_out,
         external_url,
         resend_delay: cfg.rules.resend_delay,
         outage_tolerance: cfg.rules.outage_tolerance,
@@ -168,7 +169,6 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         clock: crate::storage::Clock::system(),
     });
     let _ = reloader.rules.set(Arc::clone(&rules));
-    let _ = reloader.alert_sender.set(alert_sender.clone());
     // A bad configuration at start is fatal, as in Prometheus; later
     // reloads keep the running one instead.
     reloader.reload().await.map_err(|e| {
@@ -189,6 +189,12 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     state.engine = engine;
     state.rules = Some(Arc::clone(&rules));
     state.notifier = Some(Arc::clone(&notifier));
+    {
+        let alert_sender = alert_sender.clone();
+        state
+            .metrics
+            .register(move || crate::alert_sender::metrics::collector(alert_sender.facts()));
+    }
     {
         let notifier = Arc::clone(&notifier);
         state
@@ -454,8 +460,8 @@ fn raise_open_files_limit() {
 /// The rule evaluator's alerts delivered to the built-in notifier: the
 /// adapter lives here, where the two stages are wired, so that `notify`
 /// never imports `rules`.
-impl crate::rules::AlertSender for crate::notify::notifier::Notifier {
-    fn send(&self, alerts: Vec<crate::rules::OutgoingAlert>) {
+impl AlertSender for crate::notify::notifier::Notifier {
+    fn send(&self, alerts: Vec<crate::alert_sender::OutgoingAlert>) {
         let alerts = alerts
             .into_iter()
             .map(|a| crate::notify::alert::Alert {

@@ -276,7 +276,6 @@ impl AppState {
         self.metrics.register(move || {
             crate::rules::metrics::collector(
                 reloader.rules.get().map(|r| r.groups()).unwrap_or_default(),
-                reloader.alert_sender.get().map(|s| s.facts()),
             )
         });
         self.collection = Some(Arc::clone(r.collection()));

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use pharos_agent::scrape::Job;
 
+use crate::alert_sender::{AlertSender, AlertSettings};
 use crate::collect::{hostname, Collection};
 use crate::config::{self, Config, ConfigErrors, Loaded};
 use crate::storage::exemplars::DEFAULT_MAX_EXEMPLARS;
@@ -113,8 +114,10 @@ pub struct Reloader {
         Arc<crate::notify::notifier::Notifier>,
         Option<std::path::PathBuf>,
     )>,
-    /// The sender to `alerting.alertmanagers`, for `/metrics`.
-    pub alert_sender: std::sync::OnceLock<crate::rules::AlertmanagerSender>,
+    /// The head of the alert sender chain (external labels and
+    /// `alert_relabel_configs`, then the Alertmanagers of `alerting:` and
+    /// the built-in notifier), given the alert settings on every reload.
+    pub alerting: std::sync::OnceLock<Arc<dyn AlertSender>>,
     /// `global.query_log_file`, reopened with every reload; the query API
     /// and the rule evaluator write to it.
     pub query_log: Arc<crate::querylog::QueryLog>,
@@ -127,6 +130,8 @@ pub enum ReloadError {
     Config(#[from] ConfigErrors),
     #[error("{}", .0.join("; "))]
     Jobs(Vec<String>),
+    #[error("{0}")]
+    Alerting(#[from] crate::alert_sender::SetupError),
     #[error("loading rule files: {0}")]
     Rules(#[from] crate::rules::RuleLoadError),
     #[error("loading the Alertmanager configuration: {0}")]
@@ -153,7 +158,7 @@ impl Reloader {
             last_reload_success_ms: AtomicI64::new(0),
             rules: std::sync::OnceLock::new(),
             notifier: std::sync::OnceLock::new(),
-            alert_sender: std::sync::OnceLock::new(),
+            alerting: std::sync::OnceLock::new(),
             query_log: Arc::new(crate::querylog::QueryLog::new()),
         }
     }
@@ -217,9 +222,13 @@ impl Reloader {
             }
             None => None,
         };
+        let alert_settings = match self.alerting.get() {
+            Some(_) => Some(AlertSettings::from_config(&loaded.config)?),
+            None => None,
+        };
         let mut complete = true;
         if let Some(rules) = self.rules.get() {
-            let settings = crate::rules::RuleSettings::from_config(&loaded.config)?;
+            let settings = crate::rules::RuleSettings::from_config(&loaded.config);
             match rules.update(settings).await {
                 Ok(()) => {}
                 // At start a broken rule file must not keep scraping,
@@ -236,6 +245,9 @@ impl Reloader {
                 }
                 Err(e) => return Err(e.into()),
             }
+        }
+        if let (Some(chain), Some(settings)) = (self.alerting.get(), alert_settings) {
+            chain.configure(&settings);
         }
         if let Some((n, prepared)) = notifier {
             n.install(prepared);

@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::alert_sender::OutgoingAlert;
 use crate::storage::{Labels, METRIC_NAME};
 use crate::template::{self, PromContext, QuerySample, Value, ALERT_TEMPLATE_PRELUDE};
 
@@ -64,18 +65,6 @@ pub struct Alert {
     pub valid_until: i64,
     /// 0: not held by `keep_firing_for`.
     pub keep_firing_since: i64,
-}
-
-/// An alert as the notifier receives it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutgoingAlert {
-    pub labels: Vec<(String, String)>,
-    pub annotations: Vec<(String, String)>,
-    pub starts_at: i64,
-    /// The resolution time of a resolved alert, else when the alert expires
-    /// unless re-sent.
-    pub ends_at: i64,
-    pub generator_url: String,
 }
 
 /// Runs an instant query at the evaluation time (the templates' `query`).

@@ -11,62 +11,14 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::alerting::{AlertingRule, EvalEnv, OutgoingAlert};
+use super::alerting::{AlertingRule, EvalEnv};
 use super::file::{GroupSpec, RuleKind};
+use crate::alert_sender::AlertSender;
 use crate::promql::{Engine, Value};
 use crate::storage::{Appender, Labels, Queryable, SeriesSamples, METRIC_NAME};
 
 /// Prometheus's stale marker.
 const STALE_NAN: f64 = pharos_agent::scrape::STALE_NAN;
-
-/// Where a group's alerts go: the notifier, or an external Alertmanager.
-pub trait AlertSender: Send + Sync {
-    /// Queues alerts for delivery; must not block on the network.
-    fn send(&self, alerts: Vec<OutgoingAlert>);
-    /// Takes the settings of a successful reload (where to send).
-    fn configure(&self, _settings: &super::manager::RuleSettings) {}
-    /// Where alerts go, for `/api/v1/alertmanagers`.
-    fn endpoints(&self) -> Vec<String> {
-        Vec::new()
-    }
-    /// Alertmanagers discovered but dropped by relabeling.
-    fn dropped_endpoints(&self) -> Vec<String> {
-        Vec::new()
-    }
-}
-
-/// Drops alerts (no notifier configured).
-pub struct NoSender;
-
-impl AlertSender for NoSender {
-    fn send(&self, _alerts: Vec<OutgoingAlert>) {}
-}
-
-/// Sends to several places: pharos's own notifier and the configured
-/// external Alertmanagers.
-pub struct Senders(pub Vec<Arc<dyn AlertSender>>);
-
-impl AlertSender for Senders {
-    fn send(&self, alerts: Vec<OutgoingAlert>) {
-        if let Some((last, rest)) = self.0.split_last() {
-            for s in rest {
-                s.send(alerts.clone());
-            }
-            last.send(alerts);
-        }
-    }
-    fn configure(&self, settings: &super::manager::RuleSettings) {
-        for s in &self.0 {
-            s.configure(settings);
-        }
-    }
-    fn endpoints(&self) -> Vec<String> {
-        self.0.iter().flat_map(|s| s.endpoints()).collect()
-    }
-    fn dropped_endpoints(&self) -> Vec<String> {
-        self.0.iter().flat_map(|s| s.dropped_endpoints()).collect()
-    }
-}
 
 /// Everything a group evaluation reads from and writes to.
 pub struct GroupEnv<'a> {

@@ -16,7 +16,8 @@ use tokio::sync::watch;
 
 use super::alerting::{to_labels, Alert, AlertState};
 use super::file::{self, RuleFile};
-use super::group::{AlertSender, Group, GroupEnv, RuleImpl};
+use super::group::{Group, GroupEnv, RuleImpl};
+use crate::alert_sender::AlertSender;
 use crate::promql::Engine;
 use crate::storage::{Appender, Clock, Queryable, Storage};
 
@@ -51,23 +52,16 @@ pub struct RuleSettings {
     pub evaluation_interval: Duration,
     pub query_offset: Duration,
     pub external_labels: Vec<(String, String)>,
-    /// `alerting.alertmanagers`: where firing and resolved alerts go.
-    pub alertmanagers: Vec<Arc<super::notifier::AlertmanagerSet>>,
-    /// `alerting.alert_relabel_configs`, for every alert sent to them.
-    pub alert_relabel_configs: Vec<pharos_agent::relabel::RelabelConfig>,
 }
 
 impl RuleSettings {
-    pub fn from_config(c: &crate::config::Config) -> Result<RuleSettings, RuleLoadError> {
-        Ok(RuleSettings {
+    pub fn from_config(c: &crate::config::Config) -> RuleSettings {
+        RuleSettings {
             files: c.rule_files.clone(),
             evaluation_interval: c.agent.global.evaluation_interval,
             query_offset: c.agent.global.rule_query_offset,
             external_labels: c.agent.global.external_labels.clone(),
-            alertmanagers: super::notifier::alertmanager_sets(&c.alerting)
-                .map_err(|e| RuleLoadError(vec![format!("alerting.alertmanagers: {e}")]))?,
-            alert_relabel_configs: c.alerting.alert_relabel_configs.clone(),
-        })
+        }
     }
 }
 
@@ -238,7 +232,6 @@ impl Manager {
             tokio::spawn(Arc::clone(self).run_group(Arc::clone(slot), stop_rx.clone()));
         }
         let n = slots.len();
-        self.opts.sender.configure(&settings);
         {
             let mut r = self.lock();
             r.slots = slots;

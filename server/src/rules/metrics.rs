@@ -1,6 +1,5 @@
 //! The rule evaluator's metrics on `/metrics`, as Prometheus names them
-//! (`prometheus_rule_*`, and `prometheus_notifications_*` of the sender to
-//! `alerting.alertmanagers`).
+//! (`prometheus_rule_*`).
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,22 +10,15 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 
-use crate::metrics::{counter, gauge};
-
-/// A collector of the rule groups' and the alert sender's facts now.
-pub fn collector(
-    groups: Vec<Arc<super::Group>>,
-    sender: Option<super::SenderFacts>,
-) -> Box<dyn Collector> {
-    Box::new(RulesCollector { groups, sender })
+/// A collector of the rule groups' facts now.
+pub fn collector(groups: Vec<Arc<super::Group>>) -> Box<dyn Collector> {
+    Box::new(RulesCollector { groups })
 }
 
-/// Rule groups and the sender to `alerting.alertmanagers`, as Prometheus
-/// names them.
+/// Rule groups, as Prometheus names their metrics.
 #[derive(Debug)]
 struct RulesCollector {
     groups: Vec<Arc<super::Group>>,
-    sender: Option<super::SenderFacts>,
 }
 
 impl Collector for RulesCollector {
@@ -99,51 +91,6 @@ impl Collector for RulesCollector {
                 }
             }
         }
-        let Some(s) = &self.sender else {
-            return Ok(());
-        };
-        for (name, help, errors) in [
-            (
-                "prometheus_notifications_sent",
-                "Total number of alerts sent.",
-                false,
-            ),
-            (
-                "prometheus_notifications_errors",
-                "Total number of sent alerts affected by errors.",
-                true,
-            ),
-        ] {
-            let mut m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
-            for (url, d) in &s.delivered {
-                let v = if errors { d.errors } else { d.sent };
-                ConstCounter::new(v as f64)
-                    .encode(m.encode_family(&[("alertmanager", url.as_str())])?)?;
-            }
-        }
-        counter(
-            &mut e,
-            "prometheus_notifications_dropped",
-            "Total number of alerts dropped due to errors when sending to Alertmanager.",
-            s.dropped as f64,
-        )?;
-        gauge(
-            &mut e,
-            "prometheus_notifications_queue_length",
-            "The number of alert notifications in the queue.",
-            s.queue_length as f64,
-        )?;
-        gauge(
-            &mut e,
-            "prometheus_notifications_queue_capacity",
-            "The capacity of the alert notifications queue.",
-            s.queue_capacity as f64,
-        )?;
-        gauge(
-            &mut e,
-            "prometheus_notifications_alertmanagers_discovered",
-            "The number of alertmanagers discovered and active.",
-            s.delivered.len() as f64,
-        )
+        Ok(())
     }
 }

@@ -6,10 +6,9 @@
 //! - [`alerting`]: one alerting rule's state machine, its templates and
 //!   the `ALERTS` / `ALERTS_FOR_STATE` series;
 //! - [`group`]: one evaluation of a group at a given time — results back to
-//!   storage, stale markers, alerts to the [`group::AlertSender`] seam;
+//!   storage, stale markers, alerts to the [`crate::alert_sender::AlertSender`] seam;
 //! - [`manager`]: the running groups — loops, reloads that take all files
 //!   or none, alert state saved in the database and restored at start;
-//! - [`notifier`]: alerts posted to external Alertmanagers (API v2);
 //! - [`unittest`]: `pharos test rules` (promtool's rule unit tests).
 
 pub mod alerting;
@@ -17,13 +16,11 @@ pub mod file;
 pub mod group;
 pub mod manager;
 pub mod metrics;
-pub mod notifier;
 pub mod unittest;
 
 #[cfg(test)]
 mod tests;
 
-pub use alerting::{Alert, AlertState, AlertingRule, OutgoingAlert};
-pub use group::{AlertSender, Group, NoSender, Rule, RuleImpl, Senders};
+pub use alerting::{Alert, AlertState, AlertingRule};
+pub use group::{Group, Rule, RuleImpl};
 pub use manager::{load_files, Manager, ManagerOptions, RuleLoadError, RuleSettings};
-pub use notifier::{AlertRelabeling, AlertmanagerSender, Delivered, SenderFacts};

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::alerting::OutgoingAlert;
 use super::file::parse_str;
-use super::group::{AlertSender, Group, GroupEnv};
+use super::group::{Group, GroupEnv};
 use super::*;
+use crate::alert_sender::{AlertSender, NoSender, OutgoingAlert};
 use crate::promql::Engine;
 use crate::storage::{
     Appender, Clock, Labels, MatchOp, Matcher, Options, Queryable, SeriesSamples, Storage,

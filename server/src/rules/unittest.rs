@@ -14,7 +14,8 @@ use std::time::Duration;
 use pharos_agent::config::decode::{self, Ctx, MapReader};
 use pharos_agent::config::yaml::{self, Node};
 
-use super::group::{Group, GroupEnv, NoSender, RuleImpl};
+use super::group::{Group, GroupEnv, RuleImpl};
+use crate::alert_sender::NoSender;
 use crate::promql::notation::{parse_series, SeqValue};
 use crate::promql::{Engine, EngineOptions};
 use crate::storage::{Appender, Labels, Options, Queryable, SeriesSamples, Storage};

@@ -19,16 +19,15 @@
 //! thread) and only queues; one task per sender drains the queue, another
 //! re-reads the sets' target files.
 
-use crate::notify::alert::rfc3339_millis;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
 
-use super::alerting::OutgoingAlert;
-use super::group::AlertSender;
-use super::manager::RuleSettings;
+use pharos_agent::gofmt::rfc3339_millis;
+
+use super::{AlertSender, AlertSettings, OutgoingAlert};
 use crate::config::AlertmanagerConfig;
 use pharos_agent::relabel::{self, RelabelConfig};
 use pharos_agent::scrape::discovery::{self, FileSd, Group};
@@ -469,7 +468,7 @@ impl AlertSender for AlertmanagerSender {
             .collect()
     }
 
-    fn configure(&self, settings: &RuleSettings) {
+    fn configure(&self, settings: &AlertSettings) {
         *lock(&self.shared.sets) = Arc::new(settings.alertmanagers.clone());
     }
 }
@@ -511,7 +510,7 @@ impl AlertSender for AlertRelabeling {
         }
     }
 
-    fn configure(&self, settings: &RuleSettings) {
+    fn configure(&self, settings: &AlertSettings) {
         *lock(&self.relabel) = AlertRelabel {
             external_labels: settings.external_labels.clone(),
             configs: settings.alert_relabel_configs.clone(),
@@ -605,9 +604,9 @@ alerting:
             "alerting:\n  alertmanagers:\n    - timeout: 1s\n      static_configs:\n        - targets: ['127.0.0.1:1']\n",
         );
         let sender = AlertmanagerSender::new();
-        sender.configure(&RuleSettings {
+        sender.configure(&AlertSettings {
             alertmanagers: alertmanager_sets(&c).unwrap(),
-            ..RuleSettings::default()
+            ..AlertSettings::default()
         });
         tokio::spawn(sender.clone().run());
         sender.send(vec![
