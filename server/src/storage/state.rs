@@ -1,0 +1,52 @@
+//! The key-value `state` table: what the rule evaluator and the notifier
+//! persist (alert state, silences, the notification log).
+
+use super::{Storage, StorageError};
+
+impl Storage {
+    /// Stores `value` under `key` in the `state` table (FORMAT.md),
+    /// replacing what was there: the rule evaluator's alert state, the
+    /// notifier's silences and log. Durable when this returns.
+    pub fn put_state(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        let w = self.lock_writer();
+        w.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO state (key, value, updated) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(rusqlite::params![key, value, self.opts.clock.now_ms()])
+            .map_err(StorageError::from_sqlite)?;
+        Ok(())
+    }
+
+    /// The value stored under `key`, if any.
+    pub fn get_state(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let w = self.lock_writer();
+        let mut stmt = w
+            .conn
+            .prepare_cached("SELECT value FROM state WHERE key = ?1")?;
+        let mut rows = stmt.query([key])?;
+        match rows.next()? {
+            Some(r) => Ok(Some(r.get(0)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every `(key, value)` whose key starts with `prefix`, in key order.
+    pub fn list_state(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        let w = self.lock_writer();
+        let mut stmt = w.conn.prepare_cached(
+            "SELECT key, value FROM state WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+        )?;
+        let rows = stmt.query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Removes the value under `key`.
+    pub fn delete_state(&self, key: &str) -> Result<(), StorageError> {
+        let w = self.lock_writer();
+        w.conn
+            .execute("DELETE FROM state WHERE key = ?1", [key])
+            .map_err(StorageError::from_sqlite)?;
+        Ok(())
+    }
+}
