@@ -16,6 +16,7 @@
 //!   content-type negotiation).
 //! - [`gofmt`]: Go's spellings of quoted strings, floats, durations and
 //!   times, so that every message and answer reads as Prometheus's.
+//! - [`sync`]: locks that survive a panic elsewhere.
 //!
 //! It hands samples to whatever appender it is given and keeps its
 //! dependencies few: it ships on edge devices.
@@ -27,3 +28,4 @@ pub mod host;
 pub mod relabel;
 pub mod remote;
 pub mod scrape;
+pub mod sync;

@@ -3,6 +3,7 @@
 //! queries every refresh) and compiled regular expressions. Bounded: when
 //! full it starts over, which keeps it simple and its memory fixed.
 
+use pharos_agent::sync::LockExt;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
@@ -40,7 +41,7 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, V>> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
+        self.map.locked()
     }
 }
 

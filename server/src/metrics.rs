@@ -12,6 +12,7 @@
 //! paths keep their plain atomics. This module knows no stage: the wiring
 //! ([`crate::http::AppState`], `serve`) registers them.
 
+use pharos_agent::sync::LockExt;
 use std::fmt;
 use std::sync::Arc;
 
@@ -53,15 +54,12 @@ impl fmt::Debug for Registry {
 impl Registry {
     /// Adds a stage's source.
     pub fn register(&self, source: impl Fn() -> Box<dyn Collector> + Send + Sync + 'static) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Arc::new(source));
+        self.0.locked().push(Arc::new(source));
     }
 
     /// Everything `/metrics` serves.
     pub fn render(&self) -> String {
-        let sources: Vec<Source> = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let sources: Vec<Source> = self.0.locked().clone();
         let mut registry = registry::Registry::default();
         for s in sources {
             registry.register_collector(s());

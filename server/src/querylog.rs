@@ -14,6 +14,7 @@
 //! opened in append mode on every configuration (re)load, so a reload
 //! after moving it starts a new file; removing `query_log_file` closes it.
 
+use pharos_agent::sync::LockExt;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -74,15 +75,12 @@ impl QueryLog {
     /// Puts a file [`open`] opened in place (a reload opens first and
     /// installs once the whole configuration is accepted).
     pub fn install(&self, opened: Opened) {
-        *self.file.lock().unwrap_or_else(|e| e.into_inner()) = opened.0;
+        *self.file.locked() = opened.0;
     }
 
     /// Whether a file is open (`prometheus_engine_query_log_enabled`).
     pub fn enabled(&self) -> bool {
-        self.file
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
+        self.file.locked().is_some()
     }
 
     /// Lines that could not be written
@@ -122,7 +120,7 @@ impl QueryLog {
 
     /// Writes `e` at `now_ms`, if the log is open.
     pub fn log(&self, e: &Entry<'_>, now_ms: i64) {
-        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.file.locked();
         let Some((path, file)) = guard.as_mut() else {
             return;
         };

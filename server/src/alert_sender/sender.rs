@@ -19,6 +19,7 @@
 //! thread) and only queues; one task per sender drains the queue, another
 //! re-reads the sets' target files.
 
+use pharos_agent::sync::LockExt;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -67,7 +68,7 @@ impl std::fmt::Debug for AlertmanagerSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Credentials stay out of logs.
         f.debug_struct("AlertmanagerSet")
-            .field("found", &*lock(&self.found))
+            .field("found", &*self.found.locked())
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -115,7 +116,7 @@ impl AlertmanagerSet {
     /// did (or `always`), finds its Alertmanagers again. Blocks on the
     /// file system.
     fn refresh(&self, always: bool) {
-        let mut sds = lock(&self.file_sds);
+        let mut sds = self.file_sds.locked();
         let mut changed = always;
         for sd in sds.iter_mut() {
             changed |= sd.poll().is_some();
@@ -130,7 +131,7 @@ impl AlertmanagerSet {
             .chain(sds.iter().flat_map(FileSd::groups))
             .collect();
         drop(sds);
-        *lock(&self.found) = self.find(&groups);
+        *self.found.locked() = self.find(&groups);
     }
 
     /// The Alertmanagers of `groups`, as Prometheus finds them: each
@@ -165,7 +166,7 @@ impl AlertmanagerSet {
     }
 
     fn active(&self) -> Vec<String> {
-        lock(&self.found).active.clone()
+        self.found.locked().active.clone()
     }
 }
 
@@ -292,7 +293,7 @@ impl AlertmanagerSender {
     /// listed (Prometheus deletes the series of removed ones).
     pub fn facts(&self) -> SenderFacts {
         let urls = self.endpoints();
-        let delivered = lock(&self.shared.delivered);
+        let delivered = self.shared.delivered.locked();
         let delivered = urls
             .into_iter()
             .map(|url| {
@@ -306,13 +307,13 @@ impl AlertmanagerSender {
                 .shared
                 .dropped
                 .load(std::sync::atomic::Ordering::Relaxed),
-            queue_length: lock(&self.shared.queue).len(),
+            queue_length: self.shared.queue.locked().len(),
             queue_capacity: QUEUE_CAPACITY,
         }
     }
 
     fn count(&self, url: &str, alerts: usize, ok: bool) {
-        let mut d = lock(&self.shared.delivered);
+        let mut d = self.shared.delivered.locked();
         let e = d.entry(url.to_string()).or_default();
         if ok {
             e.sent += alerts as u64;
@@ -329,7 +330,7 @@ impl AlertmanagerSender {
             let mut tick = tokio::time::interval(discovery::FILE_POLL);
             loop {
                 tick.tick().await;
-                let sets = Arc::clone(&lock(&shared.sets));
+                let sets = Arc::clone(&shared.sets.locked());
                 let _ = tokio::task::spawn_blocking(move || {
                     for s in sets.iter() {
                         s.refresh(false);
@@ -342,14 +343,14 @@ impl AlertmanagerSender {
             self.shared.wake.notified().await;
             loop {
                 let batch: Vec<OutgoingAlert> = {
-                    let mut q = lock(&self.shared.queue);
+                    let mut q = self.shared.queue.locked();
                     let n = q.len().min(MAX_BATCH);
                     q.drain(..n).collect()
                 };
                 if batch.is_empty() {
                     break;
                 }
-                let sets = Arc::clone(&lock(&self.shared.sets));
+                let sets = Arc::clone(&self.shared.sets.locked());
                 let mut shared_body = None;
                 // As Prometheus: a batch is dropped when a set that was
                 // tried had no Alertmanager take it.
@@ -412,10 +413,6 @@ fn payload(batch: &[OutgoingAlert]) -> String {
     serde_json::Value::Array(alerts).to_string()
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 async fn post(set: &AlertmanagerSet, url: &str, body: &str) -> Result<(), String> {
     let req = set
         .client
@@ -437,7 +434,7 @@ async fn post(set: &AlertmanagerSet, url: &str, body: &str) -> Result<(), String
 impl AlertSender for AlertmanagerSender {
     fn send(&self, alerts: Vec<OutgoingAlert>) {
         {
-            let mut q = lock(&self.shared.queue);
+            let mut q = self.shared.queue.locked();
             q.extend(alerts);
             let over = q.len().saturating_sub(QUEUE_CAPACITY);
             if over > 0 {
@@ -455,21 +452,25 @@ impl AlertSender for AlertmanagerSender {
     }
 
     fn endpoints(&self) -> Vec<String> {
-        lock(&self.shared.sets)
+        self.shared
+            .sets
+            .locked()
             .iter()
             .flat_map(|s| s.active())
             .collect()
     }
 
     fn dropped_endpoints(&self) -> Vec<String> {
-        lock(&self.shared.sets)
+        self.shared
+            .sets
+            .locked()
             .iter()
-            .flat_map(|s| lock(&s.found).dropped.clone())
+            .flat_map(|s| s.found.locked().dropped.clone())
             .collect()
     }
 
     fn configure(&self, settings: &AlertSettings) {
-        *lock(&self.shared.sets) = Arc::new(settings.alertmanagers.clone());
+        *self.shared.sets.locked() = Arc::new(settings.alertmanagers.clone());
     }
 }
 
@@ -502,7 +503,7 @@ impl AlertRelabeling {
 impl AlertSender for AlertRelabeling {
     fn send(&self, alerts: Vec<OutgoingAlert>) {
         let alerts = {
-            let r = lock(&self.relabel);
+            let r = self.relabel.locked();
             relabel_alerts(&alerts, &r.external_labels, &r.configs)
         };
         if !alerts.is_empty() {
@@ -511,7 +512,7 @@ impl AlertSender for AlertRelabeling {
     }
 
     fn configure(&self, settings: &AlertSettings) {
-        *lock(&self.relabel) = AlertRelabel {
+        *self.relabel.locked() = AlertRelabel {
             external_labels: settings.external_labels.clone(),
             configs: settings.alert_relabel_configs.clone(),
         };
@@ -587,7 +588,7 @@ alerting:
 "#,
         );
         let set = AlertmanagerSet::new(&c.alertmanagers[0]).unwrap();
-        let found = lock(&set.found);
+        let found = set.found.locked();
         assert_eq!(
             found.active,
             [

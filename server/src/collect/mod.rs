@@ -11,6 +11,7 @@
 pub mod metrics;
 mod sink;
 
+use pharos_agent::sync::RwLockExt;
 use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 
@@ -88,7 +89,7 @@ impl Default for HostCollectors {
 impl HostCollectors {
     /// Every collector and whether it is on.
     pub fn list(&self) -> Vec<(&'static str, bool)> {
-        let on = self.enabled.read().unwrap_or_else(|e| e.into_inner());
+        let on = self.enabled.read_locked();
         HostCollector::available()
             .into_iter()
             .map(|n| (n, on.contains(n)))
@@ -103,7 +104,7 @@ impl HostCollectors {
                 HostCollector::available().join(", ")
             ));
         };
-        let mut set = self.enabled.write().unwrap_or_else(|e| e.into_inner());
+        let mut set = self.enabled.write_locked();
         if on {
             set.insert(known);
         } else {
@@ -123,11 +124,7 @@ impl HostCollectors {
         if !collect.is_empty() && !exclude.is_empty() {
             return Err("collect[] and exclude[] cannot be used together".to_string());
         }
-        let on = self
-            .enabled
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let on = self.enabled.read_locked().clone();
         for n in collect.iter().chain(exclude) {
             if !HostCollector::available().contains(&n.as_str()) {
                 return Err(format!(

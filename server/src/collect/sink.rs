@@ -4,6 +4,7 @@
 //! 100 ms, and their exemplars go to the exemplar store once the samples
 //! are committed.
 
+use pharos_agent::sync::LockExt;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -69,7 +70,7 @@ impl StorageSink {
             .name("scrape-commit".into())
             .spawn(move || worker.commit_loop())
             .expect("spawning the scrape committer thread");
-        *lock(&sink.committer) = Some(handle);
+        *sink.committer.locked() = Some(handle);
         sink
     }
 
@@ -79,7 +80,7 @@ impl StorageSink {
         let mut exemplars;
         loop {
             let (batch, waiting, closed) = {
-                let mut p = lock(&self.pending);
+                let mut p = self.pending.locked();
                 if !p.closed && p.points.len() < COMMIT_AT {
                     p = self
                         .wake
@@ -125,7 +126,9 @@ impl StorageSink {
             if commits.is_multiple_of(PRUNE_EVERY_COMMITS) {
                 // Handles only the interning map still holds belong to
                 // series no loop scrapes any more.
-                lock(&self.interned).retain(|_, s| Arc::strong_count(&s.0) > 1);
+                self.interned
+                    .locked()
+                    .retain(|_, s| Arc::strong_count(&s.0) > 1);
             }
             for (answer, n) in waiting {
                 let _ = answer.send(result.as_ref().map_err(Clone::clone).map(|_| Appended {
@@ -135,7 +138,7 @@ impl StorageSink {
             }
             spare = batch;
             spare.clear();
-            if closed && lock(&self.pending).points.is_empty() {
+            if closed && self.pending.locked().points.is_empty() {
                 return;
             }
         }
@@ -170,16 +173,12 @@ impl StorageSink {
 
     /// Commits what is waiting and stops the committer (shutdown).
     pub fn close(&self) {
-        lock(&self.pending).closed = true;
+        self.pending.locked().closed = true;
         self.wake.notify_one();
-        if let Some(h) = lock(&self.committer).take() {
+        if let Some(h) = self.committer.locked().take() {
             let _ = h.join();
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A series as scrape loops hold it: its labels and, once storage has it,
@@ -233,7 +232,7 @@ impl Sink for StorageSink {
     fn series(&self, labels: &[(String, String)]) -> Result<ScrapedSeries, String> {
         let labels = Labels::from_sorted(labels.iter().map(|(n, v)| (n.as_str(), v.as_str())))
             .map_err(|e| e.to_string())?;
-        let mut interned = lock(&self.interned);
+        let mut interned = self.interned.locked();
         if let Some(s) = interned.get(&labels) {
             return Ok(s.clone());
         }
@@ -259,7 +258,7 @@ impl Sink for StorageSink {
         exemplars: Vec<(ScrapedSeries, ScrapedExemplar)>,
     ) -> Committed {
         let n = samples.len();
-        let mut p = lock(&self.pending);
+        let mut p = self.pending.locked();
         if p.closed {
             return committed(Err("pharos is shutting down".to_string()));
         }

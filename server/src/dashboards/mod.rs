@@ -27,6 +27,7 @@ pub mod provision;
 #[cfg(test)]
 mod tests;
 
+use pharos_agent::sync::LockExt;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -305,7 +306,7 @@ impl Store {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.locked()
     }
 
     /// Creates or updates a dashboard as `POST /api/dashboards/db` does.

@@ -14,6 +14,7 @@
 //! A file is recognised by its path and its SHA-256 (with its folder), so
 //! an unchanged file is neither parsed nor saved again.
 
+use pharos_agent::sync::LockExt;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -112,13 +113,13 @@ impl Provider {
     pub fn sync(&self, store: &Store) {
         let items = match scan(&self.root) {
             Ok(items) => {
-                *self.root_reported.lock().unwrap_or_else(|e| e.into_inner()) = false;
+                *self.root_reported.locked() = false;
                 items
             }
             Err(e) => {
                 // Grafana's answer to a missing directory: nothing changes
                 // (an unmounted disk must not delete every dashboard).
-                let mut reported = self.root_reported.lock().unwrap_or_else(|e| e.into_inner());
+                let mut reported = self.root_reported.locked();
                 if !*reported {
                     tracing::error!(
                         "{}: cannot read the dashboards directory: {e}",
@@ -129,7 +130,7 @@ impl Provider {
                 return;
             }
         };
-        let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
+        let mut reported = self.reported.locked();
         let errors = sync_items(store, self.name, items, |ext, checksum| {
             reported.get(ext).is_some_and(|c| c == checksum)
         });

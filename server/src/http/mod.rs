@@ -39,6 +39,7 @@ pub mod targets;
 pub mod ui;
 pub mod write;
 
+use pharos_agent::sync::LockExt;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -108,7 +109,7 @@ pub struct HttpStats {
 
 impl HttpStats {
     pub fn record(&self, handler: &str, code: u16, seconds: f64) {
-        let mut m = self.by_route.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = self.by_route.locked();
         let e = m.entry((handler.to_string(), code)).or_default();
         e.0 += 1;
         e.1 += seconds;
@@ -116,7 +117,7 @@ impl HttpStats {
 
     /// `(handler, code, requests, seconds)` for every route seen.
     pub fn snapshot(&self) -> Vec<(String, u16, u64, f64)> {
-        let m = self.by_route.lock().unwrap_or_else(|e| e.into_inner());
+        let m = self.by_route.locked();
         m.iter()
             .map(|((h, c), (n, s))| (h.clone(), *c, *n, *s))
             .collect()

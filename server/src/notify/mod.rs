@@ -18,6 +18,7 @@
 //!   and `amtool` write them;
 //! - [`timeinterval`]: the `time_intervals` that mute or activate routes.
 
+use pharos_agent::sync::LockExt;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -66,21 +67,18 @@ pub struct MemState(Mutex<BTreeMap<String, Vec<u8>>>);
 
 impl StateStore for MemState {
     fn put(&self, key: &str, value: &[u8]) -> Result<(), String> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key.to_string(), value.to_vec());
+        self.0.locked().insert(key.to_string(), value.to_vec());
         Ok(())
     }
     fn list(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
-        let m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let m = self.0.locked();
         Ok(m.range(prefix.to_string()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
     }
     fn delete(&self, key: &str) -> Result<(), String> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+        self.0.locked().remove(key);
         Ok(())
     }
 }

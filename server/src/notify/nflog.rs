@@ -6,6 +6,7 @@
 //! twice. Entries live in the database under `notify/nflog/…` and expire
 //! after the retention period.
 
+use pharos_agent::sync::LockExt;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -120,7 +121,7 @@ impl NotificationLog {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Recipient, Entry>> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+        self.entries.locked()
     }
 
     pub fn get(&self, r: &Recipient) -> Option<Entry> {

@@ -6,6 +6,7 @@
 //! due flush to completion, which is how the timeline tests step through
 //! time, while [`Notifier::run`] is the production loop.
 
+use pharos_agent::sync::LockExt;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -138,7 +139,7 @@ impl Notifier {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Loaded> {
-        self.loaded.lock().unwrap_or_else(|e| e.into_inner())
+        self.loaded.locked()
     }
 
     pub fn now(&self) -> i64 {

@@ -5,6 +5,7 @@
 //! out with retries (exponential backoff, until the group's next flush is
 //! due) under the receiver's rate limit, and the log records it.
 
+use pharos_agent::sync::LockExt;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -67,7 +68,7 @@ impl RateLimiter {
     pub async fn acquire(&self, deadline: Instant) -> bool {
         loop {
             let wait = {
-                let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                let mut s = self.state.locked();
                 let now = Instant::now();
                 s.0 = (s.0 + now.duration_since(s.1).as_secs_f64() * self.per_sec).min(self.burst);
                 s.1 = now;
@@ -91,7 +92,7 @@ pub struct DeliveryStats(Mutex<std::collections::BTreeMap<&'static str, (u64, u6
 
 impl DeliveryStats {
     fn record(&self, integration: &'static str, ok: bool) {
-        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = self.0.locked();
         let e = m.entry(integration).or_default();
         e.0 += 1;
         if !ok {
@@ -101,7 +102,7 @@ impl DeliveryStats {
 
     /// `(integration, attempts, failed attempts)`.
     pub fn snapshot(&self) -> Vec<(&'static str, u64, u64)> {
-        let m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let m = self.0.locked();
         m.iter().map(|(k, (n, f))| (*k, *n, *f)).collect()
     }
 }

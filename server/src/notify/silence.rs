@@ -9,6 +9,7 @@
 //! truthful; expired silences are kept for the retention period, then
 //! dropped.
 
+use pharos_agent::sync::LockExt;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -141,7 +142,7 @@ impl Silences {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Entry>> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+        self.entries.locked()
     }
 
     /// All silences as Alertmanager's API sorts them: active (soonest end

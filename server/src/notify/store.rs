@@ -3,6 +3,7 @@
 //! stay until garbage collection so that late reports merge correctly and
 //! groups can announce the resolution.
 
+use pharos_agent::sync::LockExt;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -15,7 +16,7 @@ pub struct AlertStore {
 
 impl AlertStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Alert>> {
-        self.alerts.lock().unwrap_or_else(|e| e.into_inner())
+        self.alerts.locked()
     }
 
     /// Merges `alert` with what is stored under its fingerprint and returns

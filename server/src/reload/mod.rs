@@ -14,6 +14,7 @@
 
 pub mod metrics;
 
+use pharos_agent::sync::LockExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -180,11 +181,7 @@ impl Reloader {
     /// Applies the configuration; `Ok(false)` when it was applied without
     /// its rules (broken rule files at start).
     async fn reload_locked(&self) -> Result<bool, ReloadError> {
-        let first_load = self
-            .current
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_none();
+        let first_load = self.current.locked().is_none();
         let source = self.source.clone();
         let loaded = tokio::task::spawn_blocking(move || source.load())
             .await
@@ -274,8 +271,8 @@ impl Reloader {
         }
         let n = jobs.len();
         self.collection.apply(jobs);
-        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(loaded.config));
-        *self.current_text.lock().unwrap_or_else(|e| e.into_inner()) = loaded.shown;
+        *self.current.locked() = Some(Arc::new(loaded.config));
+        *self.current_text.locked() = loaded.shown;
         tracing::info!(jobs = n, source = %self.describe(), "configuration loaded");
         Ok(complete)
     }
@@ -288,18 +285,12 @@ impl Reloader {
     /// The configuration in force as `/api/v1/status/config` shows it:
     /// re-rendered from the parsed file, every secret as `<secret>`.
     pub fn config_text(&self) -> String {
-        self.current_text
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.current_text.locked().clone()
     }
 
     /// The configuration in force.
     pub fn config(&self) -> Option<Arc<Config>> {
-        self.current
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.current.locked().clone()
     }
 
     pub fn describe(&self) -> String {

@@ -7,6 +7,7 @@
 //! the running groups, and the error is returned (and logged) with
 //! `file:line`.
 
+use pharos_agent::sync::{LockExt, RwLockExt};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -146,7 +147,7 @@ impl Manager {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Running> {
-        self.running.lock().unwrap_or_else(|e| e.into_inner())
+        self.running.locked()
     }
 
     /// Loads the rule files of `settings` and, when all of them are valid,
@@ -196,7 +197,7 @@ impl Manager {
         let old: HashMap<String, Group> = old_slots
             .iter()
             .map(|s| {
-                let g = s.work.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let g = s.work.locked().clone();
                 (g.key(), g)
             })
             .collect();
@@ -266,7 +267,7 @@ impl Manager {
         self.lock()
             .slots
             .iter()
-            .map(|s| Arc::clone(&s.view.read().unwrap_or_else(|e| e.into_inner())))
+            .map(|s| Arc::clone(&s.view.read_locked()))
             .collect()
     }
 
@@ -322,7 +323,7 @@ impl Manager {
         loop {
             let now = self.opts.clock.now_ms();
             let next = {
-                let mut g = slot.work.lock().unwrap_or_else(|e| e.into_inner());
+                let mut g = slot.work.locked();
                 let next = g.eval_timestamp(now) + g.interval_ms;
                 // Grid points passed over while the last evaluation ran
                 // are missed iterations, as Prometheus counts them.
@@ -356,7 +357,7 @@ impl Manager {
     /// One evaluation of a slot's group at `ts`, then the published view
     /// and the saved alert state.
     fn eval_slot(&self, slot: &Slot, ts: i64) {
-        let mut g = slot.work.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = slot.work.locked();
         let (external_labels, external_url) = {
             let r = self.lock();
             (
@@ -377,7 +378,7 @@ impl Manager {
         };
         g.eval(ts, &env);
         self.save(&g, ts);
-        *slot.view.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(g.clone());
+        *slot.view.write_locked() = Arc::new(g.clone());
     }
 
     /// Saves the alerts of a group's alerting rules.

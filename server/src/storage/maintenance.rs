@@ -1,6 +1,7 @@
 //! Upkeep of the stored data: sealing head chunks and truncating the log,
 //! retention by time and size, disk usage, SQLite checkpoints.
 
+use pharos_agent::sync::LockExt;
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -48,7 +49,7 @@ impl Storage {
     ///
     /// Encoding runs without any lock; only the commit holds the writer.
     pub fn seal(&self, freeze_idle: bool) -> Result<usize, StorageError> {
-        let _one_at_a_time = self.sealing.lock().unwrap_or_else(|e| e.into_inner());
+        let _one_at_a_time = self.sealing.locked();
         let frozen: Vec<(SeriesId, Arc<head::HeadChunk>)> = {
             let mut head = self.write_head();
             if freeze_idle && head.max_t != i64::MIN {

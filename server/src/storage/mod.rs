@@ -44,6 +44,7 @@ mod varint;
 pub mod verify;
 pub mod wal;
 
+use pharos_agent::sync::{LockExt, RwLockExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -423,15 +424,15 @@ impl Storage {
     }
 
     fn read_head(&self) -> std::sync::RwLockReadGuard<'_, Head> {
-        self.head.read().unwrap_or_else(|e| e.into_inner())
+        self.head.read_locked()
     }
 
     fn write_head(&self) -> std::sync::RwLockWriteGuard<'_, Head> {
-        self.head.write().unwrap_or_else(|e| e.into_inner())
+        self.head.write_locked()
     }
 
     fn lock_writer(&self) -> std::sync::MutexGuard<'_, Writer> {
-        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+        self.writer.locked()
     }
 
     fn replay_wal(&self) -> Result<(), StorageError> {

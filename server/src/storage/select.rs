@@ -1,6 +1,7 @@
 //! The read path: [`Queryable`] for [`Storage`], label names and values,
 //! and the pool of read connections.
 
+use pharos_agent::sync::LockExt;
 use rusqlite::{params, Connection};
 
 use super::{
@@ -9,7 +10,7 @@ use super::{
 
 impl Storage {
     fn reader(&self) -> Result<Connection, StorageError> {
-        let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let pooled = self.readers.locked().pop();
         match pooled {
             Some(c) => Ok(c),
             None => db::open_reader(&self.dir),
@@ -17,7 +18,7 @@ impl Storage {
     }
 
     fn return_reader(&self, c: Connection) {
-        let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pool = self.readers.locked();
         if pool.len() < 8 {
             pool.push(c);
         }

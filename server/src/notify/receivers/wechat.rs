@@ -9,6 +9,7 @@
 //! (40014) drops it, and the attempt is retried with a fresh one. The
 //! secret and the token appear in URLs only; errors show the API's host.
 
+use pharos_agent::sync::LockExt;
 use std::sync::Mutex;
 
 use serde_json::{json, Map, Value as Json};
@@ -77,7 +78,7 @@ impl Wechat {
     }
 
     fn cached_token(&self, now: i64) -> Option<String> {
-        let guard = self.token.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = self.token.locked();
         match &*guard {
             Some((t, until)) if now < *until => Some(t.clone()),
             _ => None,
@@ -85,7 +86,7 @@ impl Wechat {
     }
 
     fn drop_token(&self) {
-        *self.token.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.token.locked() = None;
     }
 
     async fn token(&self, corp_id: &str, now: i64) -> Result<String, NotifyError> {
@@ -121,7 +122,7 @@ impl Wechat {
             .unwrap_or(TOKEN_LIFETIME_MS)
             .min(TOKEN_LIFETIME_MS);
         let until = now + (lifetime - TOKEN_MARGIN_MS).max(lifetime / 2);
-        *self.token.lock().unwrap_or_else(|e| e.into_inner()) = Some((token.to_string(), until));
+        *self.token.locked() = Some((token.to_string(), until));
         Ok(token.to_string())
     }
 
