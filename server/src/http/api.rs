@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use super::{success, ApiError, AppState};
-use crate::storage::{Labels, MatchOp, Matcher, Queryable, METRIC_NAME};
+use crate::storage::{Labels, MatchOp, Matcher, Queryable, StorageError, METRIC_NAME};
 
 /// Request parameters, repeated keys kept (`match[]`).
 pub struct Params(Vec<(String, String)>);
@@ -151,13 +151,13 @@ fn labels_json(l: &Labels) -> Value {
     Value::Object(m)
 }
 
-/// Truncates to `limit` (0 = none) with Prometheus's warning.
-fn apply_limit<T>(mut v: Vec<T>, limit: usize, warnings: &mut Vec<String>) -> Vec<T> {
+/// Cuts a result to `limit` entries (0: no limit) with Prometheus's
+/// warning.
+pub(super) fn truncate<T>(v: &mut Vec<T>, limit: usize, warnings: &mut Vec<String>) {
     if limit > 0 && v.len() > limit {
         v.truncate(limit);
         warnings.push("results truncated due to limit".into());
     }
-    v
 }
 
 /// `GET|POST /api/v1/series`.
@@ -171,18 +171,13 @@ pub async fn series(
     if p.get("match[]").is_none() {
         return Err(ApiError::bad_data("no match[] parameter provided"));
     }
-    let selectors = p.selectors()?;
-    let (start, end) = (p.time("start", i64::MIN)?, p.time("end", i64::MAX)?);
-    let limit = p.limit()?;
-    let storage = Arc::clone(&st.storage);
-    let found =
-        tokio::task::spawn_blocking(move || storage.series_for_selectors(&selectors, start, end))
-            .await
-            .map_err(ApiError::task_failed)??;
-    let mut warnings = Vec::new();
-    let found = apply_limit(found, limit, &mut warnings);
-    let data: Vec<Value> = found.iter().map(labels_json).collect();
-    Ok(success(Value::Array(data), warnings))
+    metadata(
+        &st,
+        &p,
+        |q, sel, start, end| q.series_for_selectors(sel, start, end),
+        |found| Value::Array(found.iter().map(labels_json).collect()),
+    )
+    .await
 }
 
 /// `GET|POST /api/v1/labels`.
@@ -193,16 +188,13 @@ pub async fn labels(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let p = Params::from_request(q.as_deref(), &headers, &body);
-    let selectors = p.selectors()?;
-    let (start, end) = (p.time("start", i64::MIN)?, p.time("end", i64::MAX)?);
-    let limit = p.limit()?;
-    let storage = Arc::clone(&st.storage);
-    let names = tokio::task::spawn_blocking(move || storage.label_names(&selectors, start, end))
-        .await
-        .map_err(ApiError::task_failed)??;
-    let mut warnings = Vec::new();
-    let names = apply_limit(names, limit, &mut warnings);
-    Ok(success(json!(names), warnings))
+    metadata(
+        &st,
+        &p,
+        |q, sel, start, end| q.label_names(sel, start, end),
+        |names| json!(names),
+    )
+    .await
 }
 
 /// `GET /api/v1/label/<name>/values`.
@@ -216,17 +208,37 @@ pub async fn label_values(
         return Err(ApiError::bad_data(format!("invalid label name: {name:?}")));
     }
     let p = Params::from_request(q.as_deref(), &headers, &[]);
+    metadata(
+        &st,
+        &p,
+        move |q, sel, start, end| q.label_values(&name, sel, start, end),
+        |values| json!(values),
+    )
+    .await
+}
+
+/// What `/api/v1/series`, `/labels` and `/label/<name>/values` share:
+/// `match[]`, `start`, `end` and `limit` read from the request, `lookup`
+/// run on the querier off the async threads, the answer cut to `limit`
+/// with Prometheus's warning and written by `json`.
+async fn metadata<T: Send + 'static>(
+    st: &AppState,
+    p: &Params,
+    lookup: impl FnOnce(&dyn Queryable, &[Vec<Matcher>], i64, i64) -> Result<Vec<T>, StorageError>
+        + Send
+        + 'static,
+    json: impl FnOnce(&[T]) -> Value,
+) -> Result<Response, ApiError> {
     let selectors = p.selectors()?;
     let (start, end) = (p.time("start", i64::MIN)?, p.time("end", i64::MAX)?);
     let limit = p.limit()?;
-    let storage = Arc::clone(&st.storage);
-    let values =
-        tokio::task::spawn_blocking(move || storage.label_values(&name, &selectors, start, end))
-            .await
-            .map_err(ApiError::task_failed)??;
+    let querier = Arc::clone(&st.querier);
+    let mut found = tokio::task::spawn_blocking(move || lookup(&*querier, &selectors, start, end))
+        .await
+        .map_err(ApiError::task_failed)??;
     let mut warnings = Vec::new();
-    let values = apply_limit(values, limit, &mut warnings);
-    Ok(success(json!(values), warnings))
+    truncate(&mut found, limit, &mut warnings);
+    Ok(success(json(&found), warnings))
 }
 
 /// `GET|POST /api/v1/export`: raw samples as JSON lines, one series per line,
@@ -246,11 +258,11 @@ pub async fn export(
     }
     let selectors = p.selectors()?;
     let (start, end) = (p.time("start", i64::MIN)?, p.time("end", i64::MAX)?);
-    let storage = Arc::clone(&st.storage);
+    let querier = Arc::clone(&st.querier);
     let text = tokio::task::spawn_blocking(move || -> Result<String, ApiError> {
         let mut all = Vec::new();
         for m in &selectors {
-            all.extend(storage.select(m, start, end)?);
+            all.extend(querier.select(m, start, end)?);
         }
         all.sort_by(|a, b| a.labels.cmp(&b.labels));
         all.dedup_by(|a, b| a.labels == b.labels);

@@ -48,15 +48,14 @@ pub async fn query_exemplars(
             "end timestamp must not be before start timestamp",
         ));
     }
-    let expr =
-        crate::promql::prepare::parse(p.get("query").unwrap_or("")).map_err(|e| match e {
-            QueryError::Parse(m) => ApiError::bad_data(m),
-            other => other.into(),
-        })?;
-    let sets = selectors(&expr).map_err(|e| match e {
+    // Prometheus's exemplar API words a bad query without the
+    // `invalid parameter "query"` prefix the query API gives it.
+    let plain = |e: QueryError| match e {
         QueryError::Parse(m) => ApiError::bad_data(m),
         other => other.into(),
-    })?;
+    };
+    let expr = crate::promql::prepare::parse(p.get("query").unwrap_or("")).map_err(plain)?;
+    let sets = selectors(&expr).map_err(plain)?;
     if sets.is_empty() {
         return Ok(axum::http::StatusCode::NO_CONTENT.into_response());
     }

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use super::api::Params;
 use super::{ApiError, AppState};
 use crate::promql::eval::is_stale;
-use crate::storage::{Labels, Queryable, METRIC_NAME};
+use crate::storage::{Labels, METRIC_NAME};
 
 /// `GET /federate`.
 pub async fn federate(
@@ -35,11 +35,11 @@ pub async fn federate(
         .unwrap_or_default();
     let now = chrono::Utc::now().timestamp_millis();
     let lookback = st.engine.opts.lookback_ms;
-    let storage = Arc::clone(&st.storage);
+    let querier = Arc::clone(&st.querier);
     let text = tokio::task::spawn_blocking(move || -> Result<String, ApiError> {
         let mut latest: Vec<(Labels, i64, f64)> = Vec::new();
         for m in &selectors {
-            for d in storage.select(m, now - lookback, now)? {
+            for d in querier.select(m, now - lookback, now)? {
                 if let Some(&(t, v)) = d.samples.last() {
                     if !is_stale(v) {
                         let mut labels = d.labels;

@@ -39,6 +39,9 @@ pub mod targets;
 pub mod ui;
 pub mod write;
 
+#[cfg(test)]
+mod tests;
+
 use pharos_agent::sync::LockExt;
 use std::sync::Arc;
 
@@ -54,7 +57,12 @@ use crate::storage::Storage;
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
+    /// The store itself: ingest, exemplars, TSDB status.
     pub storage: Arc<Storage>,
+    /// The read seam every query-side handler (queries, series, label
+    /// names and values, export, federation, remote read) goes through:
+    /// the store in a server, a fake in handler tests.
+    pub querier: Arc<dyn crate::storage::Queryable>,
     /// Remote-write requests decoded and appended at once. Appends
     /// serialise on the storage writer anyway; more in flight only holds
     /// more decoded requests (and allocator arenas) in memory.
@@ -244,6 +252,7 @@ impl AppState {
             metrics.register(move || metrics::collector(&http));
         }
         AppState {
+            querier: Arc::clone(&storage) as Arc<dyn crate::storage::Queryable>,
             storage,
             write_slots: Arc::new(tokio::sync::Semaphore::new(cores.max(2))),
             collection: None,
@@ -262,6 +271,13 @@ impl AppState {
             dashboards: Arc::new(crate::dashboards::Store::in_memory()),
             metrics,
         }
+    }
+
+    /// Queries, series, label names and values, export, federation and
+    /// remote read answered by `q` instead of the store.
+    pub fn with_querier(mut self, q: Arc<dyn crate::storage::Queryable>) -> AppState {
+        self.querier = q;
+        self
     }
 
     /// A server with scraping and a configuration: the reloader and the

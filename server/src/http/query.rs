@@ -20,7 +20,7 @@ use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{Extensions, HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 
-use super::api::Params;
+use super::api::{truncate, Params};
 use super::{ApiError, AppState, ErrorType};
 use crate::promql::value::{format_json_value, format_value};
 use crate::promql::{EngineOptions, QueryError, QueryOutput, Value};
@@ -201,15 +201,18 @@ async fn evaluate(
     st: &AppState,
     p: &Params,
     logged: Logged,
-    run: impl FnOnce(&crate::promql::Engine, &crate::storage::Storage) -> Result<QueryOutput, QueryError>
+    run: impl FnOnce(
+            &crate::promql::Engine,
+            &dyn crate::storage::Queryable,
+        ) -> Result<QueryOutput, QueryError>
         + Send
         + 'static,
 ) -> Result<Response, ApiError> {
     let engine = crate::promql::Engine::new(options(st, p)?);
     let limit = p.limit()?;
     let stats = p.get("stats").map(str::to_string);
-    let storage = Arc::clone(&st.storage);
-    let out = tokio::task::spawn_blocking(move || run(&engine, &storage))
+    let querier = Arc::clone(&st.querier);
+    let out = tokio::task::spawn_blocking(move || run(&engine, &*querier))
         .await
         .map_err(ApiError::task_failed)?;
     if let Some(log) = st.reloader.as_ref().map(|r| &r.query_log) {
@@ -475,15 +478,6 @@ fn respond(out: QueryOutput, limit: usize, stats: Option<&str>) -> Response {
     }
     b.push('}');
     ([(axum::http::header::CONTENT_TYPE, "application/json")], b).into_response()
-}
-
-/// Cuts a result to `limit` series (0: no limit) with Prometheus's
-/// warning.
-fn truncate<T>(v: &mut Vec<T>, limit: usize, warnings: &mut Vec<String>) {
-    if limit > 0 && v.len() > limit {
-        v.truncate(limit);
-        warnings.push("results truncated due to limit".into());
-    }
 }
 
 /// `[item,item,…]`.

@@ -164,13 +164,13 @@ pub async fn remote_read(State(st): State<AppState>, body: Bytes) -> Response {
         None => None,
     };
     let gate = Arc::clone(&st.remote_read);
-    let storage = Arc::clone(&st.storage);
+    let querier = Arc::clone(&st.querier);
     let result = tokio::task::spawn_blocking(move || {
         let mut held = Held {
             gate: &gate,
             bytes: 0,
         };
-        let resp = read_all(&*storage, queries, &mut held)?;
+        let resp = read_all(&*querier, queries, &mut held)?;
         // The compressed copy exists beside the plain one for a moment.
         held.grow_to(resp.capacity() + snap::raw::max_compress_len(resp.len()))?;
         snap::raw::Encoder::new()

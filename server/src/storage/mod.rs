@@ -173,7 +173,10 @@ pub struct TsdbStats {
     pub cardinality: index::Cardinality,
 }
 
-/// The read seam: the HTTP API, PromQL and rules read through this.
+/// The read seam, Prometheus's `storage.Querier`: the HTTP API, PromQL
+/// and rules read through this. An implementation answers `series` and
+/// `select`; the metadata questions have answers built from `series`,
+/// which a store with an index may answer faster.
 pub trait Queryable: Send + Sync {
     /// Series matching every matcher that have data in `[mint, maxt]`,
     /// sorted by labels.
@@ -190,6 +193,70 @@ pub trait Queryable: Send + Sync {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<SeriesData>, StorageError>;
+
+    /// Union of the series of several selectors (an empty list: all
+    /// series) with data in the range, sorted, without repeats.
+    fn series_for_selectors(
+        &self,
+        selectors: &[Vec<Matcher>],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Labels>, StorageError> {
+        if selectors.is_empty() {
+            return self.series(&[], mint, maxt);
+        }
+        let mut all: Vec<Labels> = Vec::new();
+        for m in selectors {
+            all.extend(self.series(m, mint, maxt)?);
+        }
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
+
+    /// Label names of the series matching any of the selectors (all series
+    /// when empty) with data in the range, sorted.
+    fn label_names(
+        &self,
+        selectors: &[Vec<Matcher>],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
+        Ok(label_names_of(
+            &self.series_for_selectors(selectors, mint, maxt)?,
+        ))
+    }
+
+    /// Values of label `name` over the series matching any of the
+    /// selectors (all series when empty) with data in the range, sorted.
+    fn label_values(
+        &self,
+        name: &str,
+        selectors: &[Vec<Matcher>],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
+        Ok(label_values_of(
+            name,
+            &self.series_for_selectors(selectors, mint, maxt)?,
+        ))
+    }
+}
+
+/// The label names of `series`, sorted, once each.
+pub fn label_names_of(series: &[Labels]) -> Vec<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for labels in series {
+        names.extend(labels.iter().map(|(n, _)| n));
+    }
+    names.into_iter().map(str::to_string).collect()
+}
+
+/// The values of label `name` in `series`, sorted, once each.
+pub fn label_values_of(name: &str, series: &[Labels]) -> Vec<String> {
+    let values: std::collections::BTreeSet<&str> =
+        series.iter().filter_map(|l| l.get(name)).collect();
+    values.into_iter().map(str::to_string).collect()
 }
 
 /// Storage settings (Prometheus's flag names in brackets).

@@ -1,11 +1,12 @@
-//! The read path: [`Queryable`] for [`Storage`], label names and values,
-//! and the pool of read connections.
+//! The read path: [`Queryable`] for [`Storage`] (label names and values
+//! from the label index when it can), and the pool of read connections.
 
 use pharos_agent::sync::LockExt;
 use rusqlite::{params, Connection};
 
 use super::{
-    chunkenc, db, head, Labels, Matcher, Queryable, SeriesData, SeriesId, Storage, StorageError,
+    chunkenc, db, head, label_names_of, label_values_of, Labels, Matcher, Queryable, SeriesData,
+    SeriesId, Storage, StorageError,
 };
 
 impl Storage {
@@ -23,10 +24,12 @@ impl Storage {
             pool.push(c);
         }
     }
+}
 
-    /// Label names of series matching any of the selectors (all series when
-    /// `selectors` is empty) with data in the range, sorted.
-    pub fn label_names(
+impl Queryable for Storage {
+    /// As the trait's, with the label index answering at once when every
+    /// series over all time is asked for.
+    fn label_names(
         &self,
         selectors: &[Vec<Matcher>],
         mint: i64,
@@ -35,16 +38,14 @@ impl Storage {
         if selectors.is_empty() && mint == i64::MIN && maxt == i64::MAX {
             return Ok(self.read_head().index.label_names());
         }
-        let mut names = std::collections::BTreeSet::new();
-        for labels in self.series_for_selectors(selectors, mint, maxt)? {
-            names.extend(labels.iter().map(|(n, _)| n.to_string()));
-        }
-        Ok(names.into_iter().collect())
+        Ok(label_names_of(
+            &self.series_for_selectors(selectors, mint, maxt)?,
+        ))
     }
 
-    /// Values of label `name` over series matching any of the selectors (all
-    /// series when empty) with data in the range, sorted.
-    pub fn label_values(
+    /// As the trait's, with the label index answering at once when every
+    /// series over all time is asked for.
+    fn label_values(
         &self,
         name: &str,
         selectors: &[Vec<Matcher>],
@@ -54,37 +55,12 @@ impl Storage {
         if selectors.is_empty() && mint == i64::MIN && maxt == i64::MAX {
             return Ok(self.read_head().index.label_values(name));
         }
-        let mut values = std::collections::BTreeSet::new();
-        for labels in self.series_for_selectors(selectors, mint, maxt)? {
-            if let Some(v) = labels.get(name) {
-                values.insert(v.to_string());
-            }
-        }
-        Ok(values.into_iter().collect())
+        Ok(label_values_of(
+            name,
+            &self.series_for_selectors(selectors, mint, maxt)?,
+        ))
     }
 
-    /// Union of the series of several selectors (empty list = all series),
-    /// sorted, without repeats.
-    pub fn series_for_selectors(
-        &self,
-        selectors: &[Vec<Matcher>],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<Labels>, StorageError> {
-        if selectors.is_empty() {
-            return self.series(&[], mint, maxt);
-        }
-        let mut all: Vec<Labels> = Vec::new();
-        for m in selectors {
-            all.extend(self.series(m, mint, maxt)?);
-        }
-        all.sort();
-        all.dedup();
-        Ok(all)
-    }
-}
-
-impl Queryable for Storage {
     fn series(
         &self,
         matchers: &[Matcher],
