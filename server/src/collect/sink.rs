@@ -95,26 +95,16 @@ impl StorageSink {
             let result = if batch.is_empty() {
                 Ok(Default::default())
             } else {
-                let unplaced = std::cell::Cell::new(false);
-                let points = batch.iter().map(|(s, p)| {
-                    let r = s.series_ref();
-                    unplaced.set(unplaced.get() | r.is_none());
-                    (&s.0.labels, r, p)
-                });
+                let points = batch.iter().map(|(s, p)| (&s.0.labels, s.series_ref(), p));
                 let result = self.storage.append_points(points).map_err(|e| {
                     tracing::error!(samples = batch.len(), error = %e, "storing scraped samples failed");
                     e.to_string()
                 });
-                // Handles storage had no place for: remember where their
-                // series are now. A second pass over thousands of handles
-                // is a cache miss each, so only when there are some.
-                if unplaced.get() {
-                    for (s, _) in &batch {
-                        if s.series_ref().is_none() {
-                            if let Some(r) = self.storage.series_ref(&s.0.labels) {
-                                s.remember(r);
-                            }
-                        }
+                // Handles that came without a valid reference learn where
+                // their series is from the append itself.
+                if let Ok(report) = &result {
+                    for &(entry, r) in &report.placed {
+                        batch[entry].0.remember(r);
                     }
                 }
                 result
@@ -316,11 +306,13 @@ mod tests {
             ..r
         });
         stored(&a, now + 1000, 2.0);
+        assert_eq!(a.series_ref(), Some(r), "a stale reference is re-learnt");
         a.remember(SeriesRef {
             slot: r.slot + 7,
             ..r
         });
         stored(&a, now + 2000, 2.5);
+        assert_eq!(a.series_ref(), Some(r));
         let got = storage.select(&[], i64::MIN, i64::MAX).unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(

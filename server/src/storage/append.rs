@@ -22,6 +22,7 @@ impl Appender for Storage {
             batch
                 .iter()
                 .map(|e| (&e.labels, None, e.samples.as_slice())),
+            false,
         )
     }
 }
@@ -32,11 +33,16 @@ impl Storage {
     /// may carry the reference [`Storage::series_ref`] gave for its labels:
     /// the series is then found at its slot instead of by hashing its label
     /// set (a series retention has since deleted falls back to the labels).
+    /// The report's `placed` says where the entries without a valid
+    /// reference went.
     pub fn append_points<'a>(
         &self,
         points: impl Iterator<Item = (&'a Labels, Option<SeriesRef>, &'a (i64, f64))>,
     ) -> Result<AppendReport, StorageError> {
-        self.append_entries(points.map(|(l, r, s)| (l, r, std::slice::from_ref(s))))
+        self.append_entries(
+            points.map(|(l, r, s)| (l, r, std::slice::from_ref(s))),
+            true,
+        )
     }
 
     /// Where the series with these labels is, if it exists.
@@ -47,9 +53,11 @@ impl Storage {
             .and_then(|&id| head.series.slot(id))
     }
 
+    /// `place`: fill the report's `placed`.
     fn append_entries<'a>(
         &self,
         batch: impl Iterator<Item = (&'a Labels, Option<SeriesRef>, &'a [(i64, f64)])>,
+        place: bool,
     ) -> Result<AppendReport, StorageError> {
         let mut report = AppendReport::default();
         let mut reasons: HashMap<RejectReason, (usize, String)> = HashMap::new();
@@ -67,6 +75,8 @@ impl Storage {
         plans.clear();
         plans.reserve(batch.size_hint().0);
         let mut new_labels: Vec<Labels> = Vec::new();
+        // The batch entry that introduced each new series.
+        let mut new_entry: Vec<usize> = Vec::new();
         {
             let head = self.read_head();
             let Writer {
@@ -78,7 +88,7 @@ impl Storage {
             *batches += 1;
             let batch_no = *batches;
             let mut plan_of_new: FxHashMap<Labels, usize> = FxHashMap::default();
-            for (labels, hint, samples) in batch {
+            for (entry, (labels, hint, samples)) in batch.enumerate() {
                 // Ids are never reused, so a series found by its id is the
                 // one these labels name.
                 let found = match hint.and_then(|r| head.series.find(r)) {
@@ -88,6 +98,13 @@ impl Storage {
                         .get(labels)
                         .and_then(|&id| head.series.slot(id)),
                 };
+                // An entry without a reference, or with one that pointed
+                // elsewhere: tell the caller where its series is.
+                if let (true, Some(r)) = (place, found) {
+                    if hint != Some(r) {
+                        report.placed.push((entry, r));
+                    }
+                }
                 let p = match found {
                     Some(r) => {
                         let slot = r.slot as usize;
@@ -116,6 +133,7 @@ impl Storage {
                                 last: None,
                             });
                             new_labels.push(labels.clone());
+                            new_entry.push(entry);
                             plan_of_new.insert(labels.clone(), plans.len() - 1);
                             plans.len() - 1
                         }
@@ -232,7 +250,11 @@ impl Storage {
                 Target::New(i) => {
                     let id = new_ids[i].expect("BUG: new series without id");
                     report.new_series += 1;
-                    head.add_series(id, new_labels[i].clone())
+                    let r = head.add_series(id, new_labels[i].clone());
+                    if place {
+                        report.placed.push((new_entry[i], r));
+                    }
+                    r
                 }
             };
             let s = head.series.at_mut(r);

@@ -137,6 +137,13 @@ pub struct AppendReport {
     pub written: usize,
     /// Series created by this append.
     pub new_series: usize,
+    /// For the scrape path ([`Storage::append_points`]): each entry of the
+    /// batch that came without a valid [`SeriesRef`] and whose series now
+    /// exists — by its index in the batch — with where that series is, so
+    /// the caller remembers it without looking every new series up again
+    /// (Prometheus's appender returns the reference the same way). Empty
+    /// for [`Appender::append`].
+    pub placed: Vec<(usize, SeriesRef)>,
     /// Refused samples by reason, with the first example of each.
     pub rejected: Vec<(RejectReason, usize, String)>,
 }

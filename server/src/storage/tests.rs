@@ -37,6 +37,32 @@ fn open(dir: &std::path::Path) -> Storage {
 const STALE: u64 = 0x7ff0000000000002;
 
 #[test]
+fn append_points_says_where_unreferenced_entries_went() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    let (a, b) = (labels("up", "a"), labels("up", "b"));
+    let r = s.append(batch(&a, &[(1000, 1.0)])).unwrap();
+    assert!(r.placed.is_empty(), "the remote-write path asks for none");
+    let ra = s.series_ref(&a).unwrap();
+    // a with its reference, b new (twice in the batch), a again without.
+    let pts = [(1000, 2.0), (2000, 1.0), (3000, 1.0), (4000, 3.0)];
+    let entries = [
+        (&b, None, &pts[0]),
+        (&a, Some(ra), &pts[1]),
+        (&b, None, &pts[2]),
+        (&a, None, &pts[3]),
+    ];
+    let r = s.append_points(entries.into_iter()).unwrap();
+    assert_eq!((r.written, r.new_series), (4, 1));
+    let rb = s.series_ref(&b).unwrap();
+    let mut placed = r.placed.clone();
+    placed.sort_by_key(|p| p.0);
+    // The new series at the entry that introduced it; the existing one
+    // found by its labels; the referenced entry not at all.
+    assert_eq!(placed, vec![(0, rb), (3, ra)]);
+}
+
+#[test]
 fn append_then_select_keeps_bits() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path());
