@@ -67,7 +67,7 @@ impl QueryLog {
 
     /// Opens `path` (creating it, appending) or, for `None`, closes the
     /// log. The old file stays open if the new one cannot be opened.
-    pub fn configure(&self, path: Option<&Path>) -> Result<(), String> {
+    pub fn configure(&self, path: Option<&Path>) -> Result<(), QueryLogError> {
         self.install(open(path)?);
         Ok(())
     }
@@ -137,8 +137,16 @@ impl QueryLog {
 #[derive(Debug)]
 pub struct Opened(Option<(PathBuf, File)>);
 
+/// The query log file cannot be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("opening the query log file {}: {source}", path.display())]
+pub struct QueryLogError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
 /// Opens `path` for appending (creating it); `None` closes the log.
-pub fn open(path: Option<&Path>) -> Result<Opened, String> {
+pub fn open(path: Option<&Path>) -> Result<Opened, QueryLogError> {
     let Some(p) = path else {
         return Ok(Opened(None));
     };
@@ -146,7 +154,10 @@ pub fn open(path: Option<&Path>) -> Result<Opened, String> {
         .create(true)
         .append(true)
         .open(p)
-        .map_err(|e| format!("opening the query log file {}: {e}", p.display()))?;
+        .map_err(|source| QueryLogError {
+            path: p.to_path_buf(),
+            source,
+        })?;
     Ok(Opened(Some((p.to_path_buf(), f))))
 }
 
@@ -290,6 +301,7 @@ mod tests {
         assert!(log
             .configure(Some(&dir.path().join("no/such/dir/q.log")))
             .unwrap_err()
+            .to_string()
             .starts_with("opening the query log file"));
         assert_eq!(log.failures(), 0);
     }

@@ -49,7 +49,7 @@ impl AlertSettings {
     pub fn from_config(c: &crate::config::Config) -> Result<AlertSettings, SetupError> {
         Ok(AlertSettings {
             external_labels: c.agent.global.external_labels.clone(),
-            alertmanagers: sender::alertmanager_sets(&c.alerting).map_err(SetupError)?,
+            alertmanagers: sender::alertmanager_sets(&c.alerting)?,
             alert_relabel_configs: c.alerting.alert_relabel_configs.clone(),
         })
     }

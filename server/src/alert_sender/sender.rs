@@ -28,7 +28,7 @@ use serde_json::json;
 
 use pharos_agent::gofmt::rfc3339_millis;
 
-use super::{AlertSender, AlertSettings, OutgoingAlert};
+use super::{AlertSender, AlertSettings, OutgoingAlert, SetupError};
 use crate::config::AlertmanagerConfig;
 use pharos_agent::relabel::{self, RelabelConfig};
 use pharos_agent::scrape::discovery::{self, FileSd, Group};
@@ -77,8 +77,8 @@ impl std::fmt::Debug for AlertmanagerSet {
 impl AlertmanagerSet {
     /// Builds the set's client and reads its discovery once, so a reload
     /// knows at once where alerts go.
-    pub fn new(c: &AlertmanagerConfig) -> Result<AlertmanagerSet, String> {
-        let (client, auth) = pharos_agent::scrape::http_client(&c.http)?;
+    pub fn new(c: &AlertmanagerConfig) -> Result<AlertmanagerSet, SetupError> {
+        let (client, auth) = pharos_agent::scrape::http_client(&c.http).map_err(SetupError)?;
         if !c.unsupported_sd.is_empty() {
             tracing::warn!(
                 mechanisms = ?c.unsupported_sd,
@@ -531,7 +531,7 @@ impl AlertSender for AlertRelabeling {
 /// The sets of `alerting.alertmanagers`.
 pub fn alertmanager_sets(
     c: &crate::config::AlertingConfig,
-) -> Result<Vec<Arc<AlertmanagerSet>>, String> {
+) -> Result<Vec<Arc<AlertmanagerSet>>, SetupError> {
     c.alertmanagers
         .iter()
         .map(|am| AlertmanagerSet::new(am).map(Arc::new))

@@ -73,6 +73,15 @@ impl Collection {
     }
 }
 
+/// A request for host collectors that cannot be met.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CollectorError {
+    #[error("unknown collector {0:?}; known: {known}", known = HostCollector::available().join(", "))]
+    Unknown(String),
+    #[error("collect[] and exclude[] cannot be used together")]
+    CollectAndExclude,
+}
+
 /// The host collectors switched on. All are on at start.
 pub struct HostCollectors {
     enabled: RwLock<BTreeSet<&'static str>>,
@@ -97,12 +106,9 @@ impl HostCollectors {
     }
 
     /// Switches one collector; unknown names are an error.
-    pub fn set(&self, name: &str, on: bool) -> Result<(), String> {
+    pub fn set(&self, name: &str, on: bool) -> Result<(), CollectorError> {
         let Some(known) = HostCollector::available().into_iter().find(|n| *n == name) else {
-            return Err(format!(
-                "unknown collector {name:?}; known: {}",
-                HostCollector::available().join(", ")
-            ));
+            return Err(CollectorError::Unknown(name.to_string()));
         };
         let mut set = self.enabled.write_locked();
         if on {
@@ -120,17 +126,14 @@ impl HostCollectors {
         &self,
         collect: &[String],
         exclude: &[String],
-    ) -> Result<HostCollector, String> {
+    ) -> Result<HostCollector, CollectorError> {
         if !collect.is_empty() && !exclude.is_empty() {
-            return Err("collect[] and exclude[] cannot be used together".to_string());
+            return Err(CollectorError::CollectAndExclude);
         }
         let on = self.enabled.read_locked().clone();
         for n in collect.iter().chain(exclude) {
             if !HostCollector::available().contains(&n.as_str()) {
-                return Err(format!(
-                    "unknown collector {n:?}; known: {}",
-                    HostCollector::available().join(", ")
-                ));
+                return Err(CollectorError::Unknown(n.clone()));
             }
         }
         let chosen: Vec<&str> = on
@@ -139,7 +142,10 @@ impl HostCollectors {
             .filter(|n| collect.is_empty() || collect.iter().any(|c| c == n))
             .filter(|n| !exclude.iter().any(|c| c == n))
             .collect();
-        HostCollector::default().with_enabled(&chosen)
+        // Every name in `chosen` is one of `available()`.
+        Ok(HostCollector::default()
+            .with_enabled(&chosen)
+            .expect("BUG: enabled collectors are known ones"))
     }
 }
 

@@ -324,7 +324,9 @@ pub async fn set_collector(
             )))
         }
     };
-    c.host.set(&name, on).map_err(ApiError::bad_data)?;
+    c.host
+        .set(&name, on)
+        .map_err(|e| ApiError::bad_data(e.to_string()))?;
     tracing::info!(collector = %name, enabled = on, "host collector switched");
     Ok(success(json!({"name": name, "enabled": on}), Vec::new()))
 }

@@ -116,14 +116,32 @@ impl NotifierOptions {
     }
 }
 
+/// Why the notifier could not start or take a configuration. Each reads
+/// as the sentence it always was; the kind tells the caller what failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifierError {
+    /// `alertmanager.yml` does not load: every problem, with `file:line`.
+    #[error("{0}")]
+    Config(#[from] pharos_agent::config::ConfigErrors),
+    /// A template file is unreadable or does not parse.
+    #[error("{0}")]
+    Template(String),
+    /// A receiver cannot be built (a bad URL, an unreadable secret file).
+    #[error("{0}")]
+    Receiver(String),
+    /// Saved silences or the notification log cannot be read.
+    #[error("{0}")]
+    State(String),
+}
+
 impl Notifier {
     /// Builds the notifier from a checked configuration.
-    pub fn new(opts: NotifierOptions, config: AmConfig) -> Result<Arc<Notifier>, String> {
+    pub fn new(opts: NotifierOptions, config: AmConfig) -> Result<Arc<Notifier>, NotifierError> {
         let retention = opts.retention.as_millis() as i64;
         let silences = Silences::load(opts.state.clone(), retention)
-            .map_err(|e| format!("cannot load silences: {e}"))?;
+            .map_err(|e| NotifierError::State(format!("cannot load silences: {e}")))?;
         let nflog = NotificationLog::load(opts.state.clone(), retention)
-            .map_err(|e| format!("cannot load the notification log: {e}"))?;
+            .map_err(|e| NotifierError::State(format!("cannot load the notification log: {e}")))?;
         let loaded = build(config, &opts)?;
         let started_ms = opts.clock.now_ms();
         Ok(Arc::new(Notifier {
@@ -149,7 +167,7 @@ impl Notifier {
     /// Swaps in a new configuration; on error the old one stays. Groups
     /// start afresh (waiting `group_wait`), as in Alertmanager; the
     /// notification log keeps them from repeating what was sent.
-    pub fn apply_config(&self, config: AmConfig) -> Result<(), String> {
+    pub fn apply_config(&self, config: AmConfig) -> Result<(), NotifierError> {
         let next = self.prepare(config)?;
         self.install(next);
         Ok(())
@@ -157,7 +175,7 @@ impl Notifier {
 
     /// Builds everything a configuration needs (integrations, templates)
     /// without applying it, so a reload can check all parts first.
-    pub fn prepare(&self, config: AmConfig) -> Result<Prepared, String> {
+    pub fn prepare(&self, config: AmConfig) -> Result<Prepared, NotifierError> {
         build(config, &self.opts).map(Prepared)
     }
 
@@ -433,24 +451,28 @@ fn validate(a: &Alert) -> Result<(), String> {
     Ok(())
 }
 
-fn build(config: AmConfig, opts: &NotifierOptions) -> Result<Loaded, String> {
+fn build(config: AmConfig, opts: &NotifierOptions) -> Result<Loaded, NotifierError> {
     let delivery = &opts.delivery;
-    let mut templates =
-        receivers::default_templates().map_err(|e| format!("default templates: {e}"))?;
+    let mut templates = receivers::default_templates()
+        .map_err(|e| NotifierError::Template(format!("default templates: {e}")))?;
     let funcs = crate::template::alertmanager_funcs();
     for pattern in &config.templates {
         for file in pharos_agent::config::expand_glob(pattern) {
-            let body = std::fs::read_to_string(&file)
-                .map_err(|e| format!("cannot read template {}: {e}", file.display()))?;
+            let body = std::fs::read_to_string(&file).map_err(|e| {
+                NotifierError::Template(format!("cannot read template {}: {e}", file.display()))
+            })?;
             templates
                 .add(&file.display().to_string(), &body, &funcs)
-                .map_err(|e| format!("template {}: {e}", file.display()))?;
+                .map_err(|e| {
+                    NotifierError::Template(format!("template {}: {e}", file.display()))
+                })?;
         }
     }
     let mut integrations = HashMap::new();
     let mut limiters = HashMap::new();
     for r in &config.receivers {
-        integrations.insert(r.name.clone(), (opts.build)(r, &config.global)?);
+        let built = (opts.build)(r, &config.global).map_err(NotifierError::Receiver)?;
+        integrations.insert(r.name.clone(), built);
         limiters.insert(
             r.name.clone(),
             Arc::new(RateLimiter::new(
@@ -470,15 +492,14 @@ fn build(config: AmConfig, opts: &NotifierOptions) -> Result<Loaded, String> {
 }
 
 /// The built-in configuration ([`DEFAULT_CONFIG`]), parsed.
-pub fn default_config() -> Result<AmConfig, String> {
-    let (cfg, _) = super::config::load_str(DEFAULT_CONFIG, "<built-in>", Path::new(""))
-        .map_err(|e| e.to_string())?;
+pub fn default_config() -> Result<AmConfig, NotifierError> {
+    let (cfg, _) = super::config::load_str(DEFAULT_CONFIG, "<built-in>", Path::new(""))?;
     Ok(cfg)
 }
 
 /// Reads and checks an `alertmanager.yml`, logging its warnings.
-pub fn load_config(path: &Path) -> Result<AmConfig, String> {
-    let (cfg, warnings) = super::config::load_file(path).map_err(|e| e.to_string())?;
+pub fn load_config(path: &Path) -> Result<AmConfig, NotifierError> {
+    let (cfg, warnings) = super::config::load_file(path)?;
     for w in warnings {
         tracing::warn!(file = %path.display(), "{w}");
     }

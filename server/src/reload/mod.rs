@@ -136,9 +136,11 @@ pub enum ReloadError {
     #[error("loading rule files: {0}")]
     Rules(#[from] crate::rules::RuleLoadError),
     #[error("loading the Alertmanager configuration: {0}")]
-    Alertmanager(String),
+    Alertmanager(#[from] crate::notify::notifier::NotifierError),
     #[error("{0}")]
-    QueryLog(String),
+    QueryLog(#[from] crate::querylog::QueryLogError),
+    #[error("the reload task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 impl Reloader {
@@ -183,9 +185,7 @@ impl Reloader {
     async fn reload_locked(&self) -> Result<bool, ReloadError> {
         let first_load = self.current.locked().is_none();
         let source = self.source.clone();
-        let loaded = tokio::task::spawn_blocking(move || source.load())
-            .await
-            .map_err(|e| ReloadError::Jobs(vec![e.to_string()]))??;
+        let loaded = tokio::task::spawn_blocking(move || source.load()).await??;
         for w in &loaded.warnings {
             tracing::warn!("{w}");
         }
@@ -200,8 +200,8 @@ impl Reloader {
         if !errors.is_empty() {
             return Err(ReloadError::Jobs(errors));
         }
-        let query_log = crate::querylog::open(loaded.config.agent.global.query_log_file.as_deref())
-            .map_err(ReloadError::QueryLog)?;
+        let query_log =
+            crate::querylog::open(loaded.config.agent.global.query_log_file.as_deref())?;
         // The notifier's configuration and the rules first: a broken one
         // refuses the whole configuration before any of it is applied.
         let notifier = match self.notifier.get() {
@@ -211,10 +211,8 @@ impl Reloader {
                     Some(p) => crate::notify::notifier::load_config(&p),
                     None => crate::notify::notifier::default_config(),
                 })
-                .await
-                .map_err(|e| ReloadError::Alertmanager(e.to_string()))?
-                .map_err(ReloadError::Alertmanager)?;
-                let prepared = n.prepare(cfg).map_err(ReloadError::Alertmanager)?;
+                .await??;
+                let prepared = n.prepare(cfg)?;
                 Some((n, prepared))
             }
             None => None,
