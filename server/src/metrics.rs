@@ -204,7 +204,7 @@ mod tests {
         state.http_stats.record("/api/v1/write", 204, 0.25);
         use crate::notify::notifier::{default_config, Notifier, NotifierOptions};
         let am = default_config().unwrap();
-        let mem = Arc::new(crate::notify::MemState::default());
+        let mem = Arc::new(crate::storage::state::MemState::default());
         let notifier = Arc::new(Notifier::new(NotifierOptions::new(mem, "http://x"), am).unwrap());
         let now = notifier.now();
         notifier

@@ -280,7 +280,7 @@ async fn start_dashboards(
     Option<tokio::task::JoinHandle<()>>,
 )> {
     use crate::dashboards::{provision, Store};
-    let state = Arc::clone(storage) as Arc<dyn crate::notify::StateStore>;
+    let state = Arc::clone(storage) as Arc<dyn crate::storage::state::StateStore>;
     let provider = cfg
         .dashboards_path
         .clone()

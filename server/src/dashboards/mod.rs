@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::notify::StateStore;
+use crate::storage::state::StateStore;
 use crate::storage::Clock;
 
 /// Versions kept per dashboard, as Grafana's `versions_to_keep` default.
@@ -263,7 +263,10 @@ impl Store {
         let mut inner = Inner::default();
         let mut max_id = 0;
         let mut max_version_id = 0;
-        for (key, value) in state.list(FOLDER_KEY).map_err(Error::Store)? {
+        for (key, value) in state
+            .list(FOLDER_KEY)
+            .map_err(|e| Error::Store(e.to_string()))?
+        {
             match serde_json::from_slice::<Folder>(&value) {
                 Ok(f) => {
                     max_id = max_id.max(f.id);
@@ -272,7 +275,10 @@ impl Store {
                 Err(e) => tracing::error!(key, error = %e, "skipping an unreadable folder record"),
             }
         }
-        for (key, value) in state.list(DASHBOARD_KEY).map_err(Error::Store)? {
+        for (key, value) in state
+            .list(DASHBOARD_KEY)
+            .map_err(|e| Error::Store(e.to_string()))?
+        {
             match serde_json::from_slice::<Record>(&value) {
                 Ok(r) => {
                     max_id = max_id.max(r.dashboard.id);
@@ -299,7 +305,7 @@ impl Store {
     /// tests).
     pub fn in_memory() -> Store {
         Store::load(
-            Arc::new(crate::notify::MemState::default()),
+            Arc::new(crate::storage::state::MemState::default()),
             Clock::system(),
         )
         .expect("BUG: an empty in-memory state store cannot fail to load")
@@ -520,7 +526,7 @@ impl Store {
         };
         self.state
             .delete(&format!("{DASHBOARD_KEY}{uid}"))
-            .map_err(Error::Store)?;
+            .map_err(|e| Error::Store(e.to_string()))?;
         for v in (d.version - VERSIONS_TO_KEEP + 1).max(1)..=d.version {
             self.delete_key(&version_key(uid, v));
         }
@@ -537,7 +543,7 @@ impl Store {
         let mut out: Vec<Version> = self
             .state
             .list(&format!("{VERSION_KEY}{uid}/"))
-            .map_err(Error::Store)?
+            .map_err(|e| Error::Store(e.to_string()))?
             .into_iter()
             .filter_map(|(key, value)| match serde_json::from_slice::<Version>(&value) {
                 Ok(v) => Some(v),
@@ -795,7 +801,7 @@ impl Store {
         }
         self.state
             .delete(&format!("{FOLDER_KEY}{uid}"))
-            .map_err(Error::Store)?;
+            .map_err(|e| Error::Store(e.to_string()))?;
         inner.folders.remove(uid);
         Ok((f, inside.len()))
     }
@@ -803,7 +809,9 @@ impl Store {
     fn put<T: Serialize>(&self, key: &str, value: &T) -> Result<(), Error> {
         let bytes = serde_json::to_vec(value)
             .map_err(|e| Error::Store(format!("BUG: encoding {key}: {e}")))?;
-        self.state.put(key, &bytes).map_err(Error::Store)
+        self.state
+            .put(key, &bytes)
+            .map_err(|e| Error::Store(e.to_string()))
     }
 
     /// Deletes a key whose loss costs nothing but space (an old version).

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::provision::{self, Item};
 use super::*;
-use crate::notify::MemState;
+use crate::storage::state::MemState;
 
 struct Fixture {
     state: Arc<MemState>,

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use super::StateStore;
+use crate::storage::state::StateStore;
 
 const KEY_PREFIX: &str = "notify/nflog/";
 
@@ -99,7 +99,7 @@ impl NotificationLog {
     /// Loads the stored log; undecodable rows are skipped with a warning.
     pub fn load(store: Arc<dyn StateStore>, retention_ms: i64) -> Result<NotificationLog, String> {
         let mut entries = HashMap::new();
-        for (key, value) in store.list(KEY_PREFIX)? {
+        for (key, value) in store.list(KEY_PREFIX).map_err(|e| e.to_string())? {
             match (
                 Recipient::from_key(&key),
                 serde_json::from_slice::<Entry>(&value),
@@ -143,7 +143,9 @@ impl NotificationLog {
             expires_at: now + self.retention_ms,
         };
         let bytes = serde_json::to_vec(&e).map_err(|e| e.to_string())?;
-        self.store.put(&r.key(), &bytes)?;
+        self.store
+            .put(&r.key(), &bytes)
+            .map_err(|e| e.to_string())?;
         self.lock().insert(r.clone(), e);
         Ok(())
     }

@@ -21,7 +21,7 @@ use super::pipeline::{self, DeliveryOptions, DeliveryStats, FlushContext, RateLi
 use super::receivers::{self, Integration};
 use super::silence::Silences;
 use super::store::AlertStore;
-use super::StateStore;
+use crate::storage::state::StateStore;
 use crate::storage::Clock;
 use crate::template::Template;
 

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use super::matchers::{MatchType, Matcher};
-use super::StateStore;
+use crate::storage::state::StateStore;
 
 const KEY_PREFIX: &str = "notify/silence/";
 
@@ -119,7 +119,7 @@ impl Silences {
     /// and skipped rather than failing start-up.
     pub fn load(store: Arc<dyn StateStore>, retention_ms: i64) -> Result<Silences, String> {
         let mut entries = BTreeMap::new();
-        for (key, value) in store.list(KEY_PREFIX)? {
+        for (key, value) in store.list(KEY_PREFIX).map_err(|e| e.to_string())? {
             let silence: Silence = match serde_json::from_slice(&value) {
                 Ok(s) => s,
                 Err(e) => {
@@ -264,7 +264,7 @@ impl Silences {
         let bytes = serde_json::to_vec(&s).map_err(|e| SilenceError::Storage(e.to_string()))?;
         self.store
             .put(&format!("{KEY_PREFIX}{}", s.id), &bytes)
-            .map_err(SilenceError::Storage)?;
+            .map_err(|e| SilenceError::Storage(e.to_string()))?;
         entries.insert(
             s.id.clone(),
             Entry {

@@ -13,7 +13,7 @@ use super::notifier::{Notifier, NotifierOptions};
 use super::pipeline::DeliveryOptions;
 use super::receivers::{Integration, Notification, NotifyError, NotifyFuture};
 use super::silence::{Silence, SilenceMatcher};
-use super::{MemState, StateStore};
+use crate::storage::state::{MemState, StateStore};
 use crate::storage::Clock;
 
 /// 2024-01-01T00:00:00Z, a Monday.

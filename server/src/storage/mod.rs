@@ -39,7 +39,7 @@ pub mod labels;
 mod maintenance;
 pub mod metrics;
 mod select;
-mod state;
+pub mod state;
 mod varint;
 pub mod verify;
 pub mod wal;

@@ -1,5 +1,12 @@
-//! The key-value `state` table: what the rule evaluator and the notifier
-//! persist (alert state, silences, the notification log).
+//! The key-value `state` table: what the rule evaluator, the notifier and
+//! the dashboards persist (alert state, silences, the notification log,
+//! dashboards), and [`StateStore`], the seam the notifier and dashboards
+//! take it through.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use pharos_agent::sync::LockExt;
 
 use super::{Storage, StorageError};
 
@@ -47,6 +54,51 @@ impl Storage {
         w.conn
             .execute("DELETE FROM state WHERE key = ?1", [key])
             .map_err(StorageError::from_sqlite)?;
+        Ok(())
+    }
+}
+
+/// The key-value seam for what must survive a restart (the notifier's
+/// silences and log, dashboards): the database's `state` table in
+/// production, [`MemState`] in tests.
+pub trait StateStore: Send + Sync {
+    fn put(&self, key: &str, value: &[u8]) -> Result<(), StorageError>;
+    /// Every `(key, value)` under `prefix`, in key order.
+    fn list(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StorageError>;
+    fn delete(&self, key: &str) -> Result<(), StorageError>;
+}
+
+impl StateStore for Storage {
+    fn put(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        self.put_state(key, value)
+    }
+    fn list(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        self.list_state(prefix)
+    }
+    fn delete(&self, key: &str) -> Result<(), StorageError> {
+        self.delete_state(key)
+    }
+}
+
+/// A [`StateStore`] in memory, for tests and for running without a
+/// database.
+#[derive(Default)]
+pub struct MemState(Mutex<BTreeMap<String, Vec<u8>>>);
+
+impl StateStore for MemState {
+    fn put(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        self.0.locked().insert(key.to_string(), value.to_vec());
+        Ok(())
+    }
+    fn list(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        let m = self.0.locked();
+        Ok(m.range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+    fn delete(&self, key: &str) -> Result<(), StorageError> {
+        self.0.locked().remove(key);
         Ok(())
     }
 }
