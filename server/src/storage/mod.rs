@@ -47,7 +47,7 @@ pub mod wal;
 use pharos_agent::sync::{LockExt, RwLockExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Mutex, RwLock};
 
 use rusqlite::{params, Connection};
 use rustc_hash::FxHashMap;
@@ -293,42 +293,9 @@ impl Default for Options {
     }
 }
 
-/// A source of "now" in Unix milliseconds.
-#[derive(Clone)]
-pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
-
-impl Clock {
-    /// The system clock.
-    pub fn system() -> Clock {
-        Clock(Arc::new(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(0)
-        }))
-    }
-
-    /// A clock reading `f`, for tests that move time by hand.
-    pub fn from_fn(f: impl Fn() -> i64 + Send + Sync + 'static) -> Clock {
-        Clock(Arc::new(f))
-    }
-
-    /// A clock stuck at `ms`, for tests.
-    pub fn fixed(ms: i64) -> Clock {
-        Clock(Arc::new(move || ms))
-    }
-
-    /// Now, in Unix milliseconds.
-    pub fn now_ms(&self) -> i64 {
-        (self.0)()
-    }
-}
-
-impl std::fmt::Debug for Clock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Clock(now={})", self.now_ms())
-    }
-}
+/// A source of "now" in Unix milliseconds: the agent library's, so the
+/// scrape engine and storage read one clock type.
+pub use pharos_agent::clock::Clock;
 
 /// Counters exposed on `/metrics` and used by tests and benchmarks.
 #[derive(Debug, Default)]
