@@ -1,6 +1,8 @@
 //! "Now" as a value: the one wall clock of pharos, injected wherever a
-//! reading of it becomes data (storage retention, rule evaluation times,
-//! notification times), so tests can set and move it.
+//! reading of it becomes data (sample and stale-marker timestamps, a
+//! target's last scrape, the slot of a scrape in its interval, storage
+//! retention, rule evaluation and notification times), so tests can set
+//! and move it.
 //!
 //! Elapsed-time measurements (how long a scrape took, when a file is due
 //! to be re-read) stay monotonic `Instant`s; they are not readings of the

@@ -17,9 +17,9 @@
 //! - [`gofmt`]: Go's spellings of quoted strings, floats, durations and
 //!   times, so that every message and answer reads as Prometheus's.
 //! - [`sync`]: locks that survive a panic elsewhere.
-//! - [`clock`]: the injected wall clock ([`clock::Clock`]); the server
-//!   reads it for its storage, rules and notifications, and tests set or
-//!   move it.
+//! - [`clock`]: the injected wall clock ([`clock::Clock`]) the scrape
+//!   engine stamps samples with; the server reads the same type for its
+//!   storage, rules and notifications, and tests set or move it.
 //!
 //! It hands samples to whatever appender it is given and keeps its
 //! dependencies few: it ships on edge devices.

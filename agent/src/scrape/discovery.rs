@@ -11,11 +11,14 @@
 //! [`FILE_POLL`]) and in any case every `refresh_interval`. A file that
 //! cannot be read or parsed keeps the targets it last produced, as in
 //! Prometheus: a half-written file must not drop every target. Each target
-//! gets `__meta_filepath`.
+//! gets `__meta_filepath`. The refresh interval is measured on Tokio's
+//! (monotonic) clock, which paused Tokio time in tests moves.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
 
 use crate::config::{parse_target_groups, TargetGroup};
 

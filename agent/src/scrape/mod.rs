@@ -25,6 +25,11 @@
 //!   ([`Sink::append_with_exemplars`]).
 //! - The manager answers the targets and metadata APIs from the loops'
 //!   shared status.
+//! - Wall-clock time comes from the manager's [`Clock`] (the system clock
+//!   unless [`Manager::with_clock`] says otherwise): sample and stale-marker
+//!   timestamps, `lastScrape`, each target's slot in its interval. Waits
+//!   are Tokio timers, so a test under paused Tokio time with
+//!   [`Clock::tokio`] runs the loops without waiting.
 
 pub mod discovery;
 mod failure_log;
@@ -44,6 +49,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::clock::Clock;
 use crate::config::ScrapeConfig;
 use crate::exposition::MetricType;
 
@@ -357,6 +363,7 @@ struct Pool<S: Sink> {
 pub struct Manager<S: Sink> {
     sink: Arc<S>,
     offset_seed: u64,
+    clock: Clock,
     stats: Arc<ScrapeStats>,
     pools: Mutex<BTreeMap<String, Pool<S>>>,
 }
@@ -364,11 +371,17 @@ pub struct Manager<S: Sink> {
 impl<S: Sink> Manager<S> {
     /// `offset_seed` shifts every target's slot in its interval; derive it
     /// from something per server (Prometheus uses its external labels and
-    /// host name).
+    /// host name). Times are the system clock's.
     pub fn new(sink: Arc<S>, offset_seed: u64) -> Self {
+        Self::with_clock(sink, offset_seed, Clock::system())
+    }
+
+    /// [`Manager::new`] reading wall-clock time from `clock` (tests).
+    pub fn with_clock(sink: Arc<S>, offset_seed: u64, clock: Clock) -> Self {
         Manager {
             sink,
             offset_seed,
+            clock,
             stats: Arc::default(),
             pools: Mutex::new(BTreeMap::new()),
         }
@@ -514,6 +527,7 @@ impl<S: Sink> Manager<S> {
         SyncHandle {
             sink: Arc::clone(&self.sink),
             offset_seed: self.offset_seed,
+            clock: self.clock.clone(),
             stats: Arc::clone(&self.stats),
         }
     }
@@ -555,6 +569,7 @@ impl<S: Sink> Manager<S> {
 struct SyncHandle<S: Sink> {
     sink: Arc<S>,
     offset_seed: u64,
+    clock: Clock,
     stats: Arc<ScrapeStats>,
 }
 
@@ -649,6 +664,7 @@ impl<S: Sink> SyncHandle<S> {
                 loop_state,
                 client,
                 self.offset_seed,
+                self.clock.clone(),
                 Arc::clone(&forced),
                 stop_rx,
                 predecessor,

@@ -29,8 +29,9 @@ use std::collections::HashMap;
 use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::clock::Clock;
 use crate::exposition::{
     lines, quick_numbers, quick_sample, Entry, Format, MetricType, Parser, Sample, Validation,
 };
@@ -960,24 +961,20 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Wall-clock milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// Runs a target's loop until `stop` says so: waits for the target's slot
 /// in the interval, then scrapes every interval. When stopped with
 /// `stale = true` (the target disappeared), writes end-of-run stale markers
 /// once the next scrape would have been due. A `predecessor` (the same
 /// target's loop under the previous config, stopped quietly) is waited for
 /// and its state adopted first. Returns the loop's state, for a successor.
+///
+/// Scrape and stale-marker times are `clock`'s; the waits are Tokio timers
+/// set from it, and a scrape's duration is measured on Tokio's clock.
 pub async fn run<S: Sink>(
     mut state: ScrapeState<S>,
     client: reqwest::Client,
     offset_seed: u64,
+    clock: Clock,
     forced_error: Arc<Mutex<Option<ScrapeError>>>,
     mut stop: tokio::sync::watch::Receiver<Option<bool>>,
     predecessor: Option<tokio::task::JoinHandle<ScrapeState<S>>>,
@@ -992,7 +989,7 @@ pub async fn run<S: Sink>(
     }
     let interval = state.target.interval;
     let offset = state.target.offset(offset_seed);
-    let start = first_tick(interval, offset);
+    let start = first_tick(&clock, interval, offset);
     let mut ticker = tokio::time::interval_at(start, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut buf = Vec::new();
@@ -1003,8 +1000,8 @@ pub async fn run<S: Sink>(
             _ = stop.changed() => break,
             _ = ticker.tick() => {}
         }
-        let t = now_ms();
-        let started = Instant::now();
+        let t = clock.now_ms();
+        let started = tokio::time::Instant::now();
         let forced = lock(&forced_error).clone();
         let fetched = match forced {
             Some(e) => Err(e),
@@ -1060,7 +1057,7 @@ pub async fn run<S: Sink>(
             // and the new loop's sample on time.
             let interval_ms = interval.as_millis().max(1) as i64;
             let due = next_on_grid(last + 1, interval_ms, offset.as_millis() as i64);
-            let wait = (due + interval_ms - now_ms()).max(0) as u64 + interval_ms as u64 / 10;
+            let wait = (due + interval_ms - clock.now_ms()).max(0) as u64 + interval_ms as u64 / 10;
             tokio::time::sleep(Duration::from_millis(wait)).await;
             if let Ok(Err(e)) = state.end_of_run(due).await {
                 tracing::warn!(error = %e, "writing stale markers failed");
@@ -1070,11 +1067,11 @@ pub async fn run<S: Sink>(
     state
 }
 
-/// The first tick: the next point in wall-clock time that is `offset` past
+/// The first tick: the next point in `clock`'s time that is `offset` past
 /// a multiple of `interval`, so a target keeps its phase across restarts.
-fn first_tick(interval: Duration, offset: Duration) -> tokio::time::Instant {
+fn first_tick(clock: &Clock, interval: Duration, offset: Duration) -> tokio::time::Instant {
     let interval_ms = interval.as_millis().max(1) as i64;
-    let now = now_ms();
+    let now = clock.now_ms();
     let next = next_on_grid(now, interval_ms, offset.as_millis() as i64);
     tokio::time::Instant::now() + Duration::from_millis((next - now) as u64)
 }

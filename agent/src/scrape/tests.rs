@@ -1,5 +1,15 @@
 //! Scrape engine tests: the loop's bookkeeping fed with bodies directly,
 //! and fetches against a real local HTTP server.
+//!
+//! The manager tests (and the fetch test) run under paused Tokio time, the
+//! manager with a [`Clock::tokio`]: their sleeps move the loops' timers and
+//! the wall clock together without waiting, and scrape times are exact
+//! points of each target's grid. The scrapes still go over loopback TCP to
+//! [`serve`], in the same single-threaded runtime. A paused runtime jumps
+//! to its next timer only when no task can run and no I/O is ready, and
+//! loopback hands a write to the reader in practice before the writer's
+//! system call returns, so no scrape times out early; were it to, the
+//! symptom would be a target down on a scrape timeout.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,6 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::scrape_loop::{ScrapeError, ScrapeState};
 use super::target::{populate, Populated, Target};
 use super::*;
+use crate::clock::Clock;
 use crate::exposition::Format;
 use crate::relabel::{Action, RelabelConfig};
 
@@ -593,7 +604,9 @@ fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-#[tokio::test]
+/// Under paused time: the slow answer's 3 s delay and the 300 ms scrape
+/// timeout are both Tokio timers, so the timeout wins without waiting.
+#[tokio::test(start_paused = true)]
 async fn fetch_negotiates_decompresses_and_enforces_limits() {
     let addr = serve(|req| {
         let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
@@ -707,11 +720,15 @@ async fn fetch_negotiates_decompresses_and_enforces_limits() {
     );
 }
 
-#[tokio::test]
+/// Where a test's [`Clock::tokio`] starts: a multiple of every interval
+/// the tests use.
+const CLOCK_START_MS: i64 = 1_700_000_000_000;
+
+#[tokio::test(start_paused = true)]
 async fn manager_scrapes_targets_and_reports_them() {
     let addr = serve(|_| (200, vec![], b"m 7\n".to_vec(), Duration::ZERO)).await;
     let sink = Arc::new(Recorder::default());
-    let manager = Manager::new(Arc::clone(&sink), 0);
+    let manager = Manager::with_clock(Arc::clone(&sink), 0, Clock::tokio(CLOCK_START_MS));
     let mut job = Job::for_tests("j");
     job.config.scrape_interval = Duration::from_millis(200);
     job.config.scrape_timeout = Duration::from_millis(200);
@@ -747,6 +764,22 @@ async fn manager_scrapes_targets_and_reports_them() {
     assert!(stored
         .iter()
         .any(|(s, _, v)| s.starts_with("m{") && *v == 7.0));
+    // The samples carry the injected clock's times: the good target's
+    // slots in its interval.
+    let slot = good.target.offset(0).as_millis() as i64;
+    assert!(
+        stored
+            .iter()
+            .filter(|(s, _, _)| s.starts_with("m{"))
+            .all(|(_, t, _)| (t - CLOCK_START_MS - slot) % 200 == 0),
+        "{stored:?}"
+    );
+    assert_eq!(
+        good.status
+            .last_scrape_ms
+            .map(|t| (t - CLOCK_START_MS - slot) % 200),
+        Some(0)
+    );
 
     // Target limit: both targets fail without being scraped; the pool's
     // sync counts once.
@@ -867,7 +900,7 @@ fn ticks_lie_on_the_targets_grid() {
     assert_eq!(next_on_grid(-5, 1000, 0), 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_reload_changing_only_the_client_hands_each_target_to_its_new_loop() {
     // The target drops `b` for requests with the new job's credentials, so
     // `b` disappears exactly at the reload: only a new loop that knows the
@@ -886,7 +919,12 @@ async fn a_reload_changing_only_the_client_hands_each_target_to_its_new_loop() {
         ))
     };
     let sink = Arc::new(Recorder::default());
-    let manager = Manager::new(Arc::clone(&sink), 0);
+    // The clock starts on the target's grid, so it is scraped at once and
+    // then at 200, 400 and 600 ms; the reload at 700 ms falls between two
+    // scrapes, as a reload in real time almost always does.
+    let slot = target_for(&job(""), &addr).offset(0).as_millis() as i64;
+    let clock = Clock::tokio(CLOCK_START_MS + slot);
+    let manager = Manager::with_clock(Arc::clone(&sink), 0, clock);
     manager.apply(vec![job("")]);
     tokio::time::sleep(Duration::from_millis(700)).await;
     let before = sink.batches.lock().unwrap().len();
