@@ -166,7 +166,7 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         resend_delay: cfg.rules.resend_delay,
         outage_tolerance: cfg.rules.outage_tolerance,
         grace_period: cfg.rules.grace_period,
-        clock: crate::storage::Clock::system(),
+        clock: storage.clock().clone(),
     });
     let _ = reloader.rules.set(Arc::clone(&rules));
     // A bad configuration at start is fatal, as in Prometheus; later
@@ -258,7 +258,8 @@ async fn start_notifier(
     })
     .await?
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let opts = NotifierOptions::new(Arc::clone(storage) as _, external_url);
+    let mut opts = NotifierOptions::new(Arc::clone(storage) as _, external_url);
+    opts.clock = storage.clock().clone();
     let n = Notifier::new(opts, am).map_err(|e| anyhow::anyhow!("starting the notifier: {e}"))?;
     tracing::info!(
         silences = n.silences().list(n.now()).len(),
@@ -281,13 +282,14 @@ async fn start_dashboards(
 )> {
     use crate::dashboards::{provision, Store};
     let state = Arc::clone(storage) as Arc<dyn crate::storage::state::StateStore>;
+    let clock = storage.clock().clone();
     let provider = cfg
         .dashboards_path
         .clone()
         .map(|p| Arc::new(provision::Provider::files(p)));
     let p = provider.clone();
     let store = tokio::task::spawn_blocking(move || {
-        let store = Store::load(state, crate::storage::Clock::system())?;
+        let store = Store::load(state, clock)?;
         provision::sync_builtin(&store);
         match &p {
             Some(p) => p.sync(&store),

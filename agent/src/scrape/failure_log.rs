@@ -8,6 +8,7 @@
 //! opened in append mode when the job is built, so a reload reopens it
 //! (log rotation: move the file, then reload).
 
+use crate::sync::LockExt;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
@@ -44,8 +45,8 @@ impl FailureLog {
         if std::ptr::eq(self, newer) {
             return;
         }
-        let mut mine = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        let mut theirs = newer.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut mine = self.file.locked();
+        let mut theirs = newer.file.locked();
         std::mem::swap(&mut *mine, &mut *theirs);
     }
 
@@ -65,7 +66,7 @@ impl FailureLog {
         });
         let mut text = line.to_string();
         text.push('\n');
-        let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut f = self.file.locked();
         if let Err(e) = f.write_all(text.as_bytes()) {
             tracing::warn!(error = %e, "writing the scrape failure log failed");
         }

@@ -41,6 +41,7 @@ pub mod scrape_loop;
 pub mod target;
 mod tls;
 
+use crate::sync::LockExt;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
@@ -55,7 +56,7 @@ use crate::exposition::MetricType;
 
 use discovery::{FileSd, Group};
 pub use scrape_loop::ScrapeStats;
-use scrape_loop::{lock, ScrapeError, ScrapeState};
+use scrape_loop::{ScrapeError, ScrapeState};
 use target::{populate, LabelSet, Populated, Target};
 
 pub use crate::config::parse_duration;
@@ -390,7 +391,7 @@ impl<S: Sink> Manager<S> {
     /// Runs exactly `jobs` from now on. Must be called inside a Tokio
     /// runtime.
     pub fn apply(&self, jobs: Vec<Job>) {
-        let mut pools = lock(&self.pools);
+        let mut pools = self.pools.locked();
         let wanted: HashSet<String> = jobs.iter().map(|j| j.config.job_name.clone()).collect();
         // Removed jobs: their targets are gone.
         let removed: Vec<String> = pools
@@ -406,7 +407,7 @@ impl<S: Sink> Manager<S> {
         for job in jobs {
             let name = job.config.job_name.clone();
             if let Some(old) = pools.get(&name) {
-                let st = lock(&old.state);
+                let st = old.state.locked();
                 if st.job.config == job.config {
                     if let (Some(running), Some(reopened)) = (&st.job.failure_log, &job.failure_log)
                     {
@@ -426,7 +427,7 @@ impl<S: Sink> Manager<S> {
             // series no longer written go stale.
             let mut successors = HashMap::new();
             if let Some(old) = pools.get(&name) {
-                if same_series(&lock(&old.state).job.config, &job.config) {
+                if same_series(&old.state.locked().job.config, &job.config) {
                     successors = take_loops(old);
                 }
             }
@@ -445,7 +446,7 @@ impl<S: Sink> Manager<S> {
     /// Stops every loop without stale markers (server shutdown: the series
     /// continue when it starts again).
     pub fn shutdown(&self) {
-        let mut pools = lock(&self.pools);
+        let mut pools = self.pools.locked();
         for (_, pool) in std::mem::take(&mut *pools) {
             shutdown_pool(&pool, false);
         }
@@ -505,7 +506,7 @@ impl<S: Sink> Manager<S> {
                         continue;
                     }
                     {
-                        let mut st = lock(&state);
+                        let mut st = state.locked();
                         let statics: Vec<Group> = st.job.static_groups.clone();
                         st.groups.clear();
                         for g in statics
@@ -539,17 +540,17 @@ impl<S: Sink> Manager<S> {
 
     /// Every target of every pool.
     pub fn snapshot(&self) -> Snapshot {
-        let pools = lock(&self.pools);
+        let pools = self.pools.locked();
         let mut snap = Snapshot::default();
         for (name, pool) in pools.iter() {
             snap.pools.push(name.clone());
-            let st = lock(&pool.state);
+            let st = pool.state.locked();
             snap.dropped_counts.insert(name.clone(), st.dropped_count);
             for l in st.loops.values() {
                 snap.active.push(ActiveTarget {
                     pool: name.clone(),
                     target: l.target.clone(),
-                    status: lock(&l.status).clone(),
+                    status: l.status.locked().clone(),
                 });
             }
             for d in &st.dropped {
@@ -583,7 +584,7 @@ impl<S: Sink> SyncHandle<S> {
         state: &Arc<Mutex<PoolState<S>>>,
         predecessors: &mut HashMap<u64, LoopHandle<S>>,
     ) {
-        let mut st = lock(state);
+        let mut st = state.locked();
         if st.stopped {
             return;
         }
@@ -635,7 +636,7 @@ impl<S: Sink> SyncHandle<S> {
         }
         for (k, target) in active {
             if let Some(l) = st.loops.get(&k) {
-                *lock(&l.forced) = over.clone();
+                *l.forced.locked() = over.clone();
                 continue;
             }
             // A taken-over target keeps its health and last scrape in the
@@ -643,7 +644,7 @@ impl<S: Sink> SyncHandle<S> {
             let predecessor = predecessors.remove(&k);
             let status = predecessor
                 .as_ref()
-                .map(|p| lock(&p.status).clone())
+                .map(|p| p.status.locked().clone())
                 .unwrap_or_default();
             let status = Arc::new(Mutex::new(status));
             let predecessor = predecessor.map(|p| {
@@ -700,7 +701,7 @@ fn same_series(old: &ScrapeConfig, new: &ScrapeConfig) -> bool {
 /// successor pool to stop.
 fn take_loops<S: Sink>(pool: &Pool<S>) -> HashMap<u64, LoopHandle<S>> {
     let _ = pool.stop.send(true);
-    let mut st = lock(&pool.state);
+    let mut st = pool.state.locked();
     st.stopped = true;
     std::mem::take(&mut st.loops)
 }

@@ -24,6 +24,7 @@
 //! entry the cache lookup already found, not hash-set operations per
 //! sample.
 
+use crate::sync::LockExt;
 use std::collections::HashMap;
 
 use rustc_hash::FxHashMap;
@@ -344,7 +345,7 @@ impl<S: Sink> ScrapeState<S> {
     /// its stale marker), metadata and status. Prometheus's reload hands
     /// the old loop's scrape cache to the new loop the same way.
     pub fn adopt(&mut self, old: ScrapeState<S>) {
-        *lock(&self.status) = lock(&old.status).clone();
+        *self.status.locked() = old.status.locked().clone();
         self.cache = old.cache;
         self.tracked = old.tracked;
         self.free_slots = old.free_slots;
@@ -498,7 +499,7 @@ impl<S: Sink> ScrapeState<S> {
         // it per request.
         if metadata_changed {
             let copy = self.metadata.iter();
-            lock(&self.status).metadata =
+            self.status.locked().metadata =
                 Arc::new(copy.map(|(f, (m, _))| (f.clone(), m.clone())).collect());
         }
         Ok(counts)
@@ -889,7 +890,7 @@ impl<S: Sink> ScrapeState<S> {
                 }
             }
         }
-        let mut status = lock(&self.status);
+        let mut status = self.status.locked();
         status.health = if error.is_none() {
             TargetHealth::Up
         } else {
@@ -957,10 +958,6 @@ fn note_metadata(
     }
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Runs a target's loop until `stop` says so: waits for the target's slot
 /// in the interval, then scrapes every interval. When stopped with
 /// `stale = true` (the target disappeared), writes end-of-run stale markers
@@ -1002,7 +999,7 @@ pub async fn run<S: Sink>(
         }
         let t = clock.now_ms();
         let started = tokio::time::Instant::now();
-        let forced = lock(&forced_error).clone();
+        let forced = forced_error.locked().clone();
         let fetched = match forced {
             Some(e) => Err(e),
             None => http::fetch(&client, &state.job, &state.target, &mut buf)

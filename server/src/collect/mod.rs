@@ -43,9 +43,10 @@ impl Collection {
     /// Starts the sink's committer; no job runs until [`Collection::apply`].
     pub fn new(storage: Arc<Storage>) -> Collection {
         let seed = scrape::offset_seed(&[&hostname()]);
+        let clock = storage.clock().clone();
         let sink = StorageSink::start(storage);
         Collection {
-            manager: Manager::new(Arc::clone(&sink), seed),
+            manager: Manager::with_clock(Arc::clone(&sink), seed, clock),
             sink,
             host: HostCollectors::default(),
         }

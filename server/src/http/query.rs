@@ -88,10 +88,6 @@ fn query_param(p: &Params) -> Result<String, ApiError> {
     Ok(p.get("query").unwrap_or("").to_string())
 }
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 /// Who asked, for the query log.
 struct Caller {
     client_ip: String,
@@ -122,7 +118,7 @@ pub async fn instant(
 ) -> Result<Response, ApiError> {
     let p = Params::from_request(q.as_deref(), &headers, &body);
     let query = query_param(&p)?;
-    let t = p.time("time", now_ms())?;
+    let t = p.time("time", st.clock.now_ms())?;
     let logged = Logged {
         query: query.clone(),
         start_ms: t,
@@ -216,12 +212,17 @@ async fn evaluate(
         .await
         .map_err(ApiError::task_failed)?;
     if let Some(log) = st.reloader.as_ref().map(|r| &r.query_log) {
-        log_query(log, &logged, &out);
+        log_query(log, &logged, &out, st.clock.now_ms());
     }
     Ok(respond(out?, limit, stats.as_deref()))
 }
 
-fn log_query(log: &crate::querylog::QueryLog, q: &Logged, out: &Result<QueryOutput, QueryError>) {
+fn log_query(
+    log: &crate::querylog::QueryLog,
+    q: &Logged,
+    out: &Result<QueryOutput, QueryError>,
+    now_ms: i64,
+) {
     let origin = crate::querylog::Origin::Http {
         client_ip: &q.caller.client_ip,
         method: &q.caller.method,
@@ -232,7 +233,7 @@ fn log_query(log: &crate::querylog::QueryLog, q: &Logged, out: &Result<QueryOutp
         (q.start_ms, q.end_ms, q.step_ms),
         origin,
         out,
-        now_ms(),
+        now_ms,
     );
 }
 

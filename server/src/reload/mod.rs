@@ -174,7 +174,7 @@ impl Reloader {
         let complete = matches!(result, Ok(true));
         self.last_reload_ok.store(complete, Ordering::Relaxed);
         if complete {
-            let now = chrono::Utc::now().timestamp_millis();
+            let now = self.storage.clock().now_ms();
             self.last_reload_success_ms.store(now, Ordering::Relaxed);
         }
         result.map(|_| ())

@@ -33,6 +33,8 @@ pub struct GroupEnv<'a> {
     pub resend_delay_ms: i64,
     /// Where each rule's query is logged, with its group.
     pub query_log: Option<&'a crate::querylog::QueryLog>,
+    /// The server's clock: when a query was logged.
+    pub clock: &'a crate::storage::Clock,
 }
 
 /// What a rule is.
@@ -305,7 +307,7 @@ fn eval_rule(
     if let Some(log) = env.query_log {
         let (file, name) = group;
         let origin = crate::querylog::Origin::Rule { file, name };
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = env.clock.now_ms();
         log.record(&rule.expr, (query_ts, query_ts, 0), origin, &out, now);
     }
     let result = vector_of(out.map_err(|e| e.to_string())?)?;

@@ -375,6 +375,7 @@ impl Manager {
             external_url: &external_url,
             resend_delay_ms: self.opts.resend_delay.as_millis() as i64,
             query_log: self.opts.query_log.as_deref(),
+            clock: &self.opts.clock,
         };
         g.eval(ts, &env);
         self.save(&g, ts);

@@ -109,6 +109,7 @@ fn eval(g: &mut Group, s: &Arc<Storage>, rec: &Recorder, ts: i64) {
         external_url: "http://pharos:9090",
         resend_delay_ms: MIN,
         query_log: None,
+        clock: &crate::storage::Clock::system(),
     };
     g.eval(ts, &env);
 }

@@ -348,6 +348,7 @@ fn run_group(
         external_url: &tg.external_url,
         resend_delay_ms: 60_000,
         query_log: None,
+        clock: &crate::storage::Clock::system(),
     };
     let mut ts = 0;
     while ts <= max_t {

@@ -424,6 +424,12 @@ impl Storage {
         Ok(storage)
     }
 
+    /// The clock the store was opened with: the one clock of the server,
+    /// which the other stages take from here.
+    pub fn clock(&self) -> &Clock {
+        &self.opts.clock
+    }
+
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.dir
