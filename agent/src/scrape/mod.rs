@@ -72,7 +72,7 @@ pub trait Sink: Send + Sync + 'static {
 
     /// The handle for a label set (sorted by name, `__name__` included, no
     /// empty values). An `Err` says why the set is unacceptable.
-    fn series(&self, labels: &[(String, String)]) -> Result<Self::Series, String>;
+    fn series(&self, labels: &[(String, String)]) -> Result<Self::Series, SinkError>;
 
     /// Takes samples (`series, timestamp ms, value`) to store as one
     /// batch; the returned receiver answers once they are stored. Samples
@@ -112,10 +112,28 @@ pub struct ScrapedExemplar {
 }
 
 /// The answer to a [`Sink::append`].
-pub type Committed = tokio::sync::oneshot::Receiver<Result<Appended, String>>;
+pub type Committed = tokio::sync::oneshot::Receiver<Result<Appended, SinkError>>;
+
+/// Why a sink refused a series or a batch; the text becomes the target's
+/// scrape error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SinkError {
+    /// The label set cannot be stored (an invalid name or value).
+    #[error("{0}")]
+    InvalidSeries(String),
+    /// The store is behind: taking more would grow memory without bound.
+    #[error("storage is falling behind: {waiting} scraped samples are waiting to be written")]
+    Backlog { waiting: usize },
+    /// The sink is closed (shutdown), or its committer went away.
+    #[error("{0}")]
+    Closed(&'static str),
+    /// Storing the batch failed; nothing of it was stored.
+    #[error("{0}")]
+    Storage(String),
+}
 
 /// A [`Committed`] that already holds its answer.
-pub fn committed(result: Result<Appended, String>) -> Committed {
+pub fn committed(result: Result<Appended, SinkError>) -> Committed {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let _ = tx.send(result);
     rx

@@ -41,8 +41,8 @@ use crate::relabel;
 use super::http::{self, FetchError};
 use super::target::Target;
 use super::{
-    Appended, Committed, Job, Metadata, ScrapedExemplar, Sink, TargetHealth, TargetStatus,
-    STALE_NAN,
+    Appended, Committed, Job, Metadata, ScrapedExemplar, Sink, SinkError, TargetHealth,
+    TargetStatus, STALE_NAN,
 };
 
 /// Cache entries unseen for this many scrapes are dropped.
@@ -62,7 +62,7 @@ pub enum ScrapeError {
     #[error("target_limit exceeded (number of targets: {targets}, limit: {limit})")]
     TargetLimit { targets: usize, limit: u64 },
     #[error("storing the scrape failed: {0}")]
-    Append(String),
+    Append(SinkError),
 }
 
 impl ScrapeError {
@@ -691,7 +691,7 @@ impl<S: Sink> ScrapeState<S> {
         self.sink
             .series(&labels)
             .map(Some)
-            .map_err(ScrapeError::Parse)
+            .map_err(|e| ScrapeError::Parse(e.to_string()))
     }
 
     fn check_label_limits(&self, labels: &[(String, String)]) -> Result<(), ScrapeError> {
@@ -730,7 +730,7 @@ impl<S: Sink> ScrapeState<S> {
         Ok(())
     }
 
-    fn report_series(&mut self) -> Result<&Report<S::Series>, String> {
+    fn report_series(&mut self) -> Result<&Report<S::Series>, SinkError> {
         if self.report.is_none() {
             let make = |name: &str| {
                 let mut labels = self.target.labels.clone();
@@ -775,7 +775,7 @@ impl<S: Sink> ScrapeState<S> {
             .sink
             .append_with_exemplars(batch, exemplars)
             .blocking_recv()
-            .unwrap_or_else(|_| Err("the sink went away".to_string()));
+            .unwrap_or(Err(SinkError::Closed("the sink went away")));
         self.end(attempt, stored);
     }
 
@@ -867,7 +867,7 @@ impl<S: Sink> ScrapeState<S> {
     /// Second half: once the sink has stored (or failed to store) the
     /// batch, the target's status says how the scrape went — so `up` in the
     /// API never runs ahead of the data.
-    pub fn end(&mut self, attempt: Attempt, stored: Result<Appended, String>) {
+    pub fn end(&mut self, attempt: Attempt, stored: Result<Appended, SinkError>) {
         let mut error = attempt.error;
         match stored {
             Ok(a) if a.rejected > 0 => {
@@ -1031,7 +1031,7 @@ pub async fn run<S: Sink>(
             .sink
             .append_with_exemplars(batch, exemplars)
             .await
-            .unwrap_or_else(|_| Err("the sink went away".to_string()));
+            .unwrap_or(Err(SinkError::Closed("the sink went away")));
         state.end(attempt, stored);
         last_t = Some(t);
         // Keep the body buffer from growing without bound after one huge

@@ -34,7 +34,7 @@ struct Recorder {
 impl Sink for Recorder {
     type Series = String;
 
-    fn series(&self, labels: &[(String, String)]) -> Result<String, String> {
+    fn series(&self, labels: &[(String, String)]) -> Result<String, SinkError> {
         let mut name = String::new();
         let mut rest = Vec::new();
         for (n, v) in labels {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use pharos_agent::scrape::{committed, Appended, Committed, ScrapedExemplar, Sink};
+use pharos_agent::scrape::{committed, Appended, Committed, ScrapedExemplar, Sink, SinkError};
 use rustc_hash::FxHashMap;
 use tokio::sync::oneshot::Sender;
 
@@ -51,7 +51,7 @@ struct Pending {
     /// only if those are, as Prometheus adds them when it commits.
     exemplars: Vec<(ScrapedSeries, ScrapedExemplar)>,
     /// One answer per queued batch, with its size.
-    waiting: Vec<(Sender<Result<Appended, String>>, usize)>,
+    waiting: Vec<(Sender<Result<Appended, SinkError>>, usize)>,
     closed: bool,
 }
 
@@ -98,7 +98,7 @@ impl StorageSink {
                 let points = batch.iter().map(|(s, p)| (&s.0.labels, s.series_ref(), p));
                 let result = self.storage.append_points(points).map_err(|e| {
                     tracing::error!(samples = batch.len(), error = %e, "storing scraped samples failed");
-                    e.to_string()
+                    SinkError::Storage(e.to_string())
                 });
                 // Handles that came without a valid reference learn where
                 // their series is from the append itself.
@@ -219,9 +219,9 @@ impl std::hash::Hash for ScrapedSeries {
 impl Sink for StorageSink {
     type Series = ScrapedSeries;
 
-    fn series(&self, labels: &[(String, String)]) -> Result<ScrapedSeries, String> {
+    fn series(&self, labels: &[(String, String)]) -> Result<ScrapedSeries, SinkError> {
         let labels = Labels::from_sorted(labels.iter().map(|(n, v)| (n.as_str(), v.as_str())))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| SinkError::InvalidSeries(e.to_string()))?;
         let mut interned = self.interned.locked();
         if let Some(s) = interned.get(&labels) {
             return Ok(s.clone());
@@ -250,13 +250,12 @@ impl Sink for StorageSink {
         let n = samples.len();
         let mut p = self.pending.locked();
         if p.closed {
-            return committed(Err("pharos is shutting down".to_string()));
+            return committed(Err(SinkError::Closed("pharos is shutting down")));
         }
         if p.points.len() + n > MAX_PENDING {
-            return committed(Err(format!(
-                "storage is falling behind: {} scraped samples are waiting to be written",
-                p.points.len()
-            )));
+            return committed(Err(SinkError::Backlog {
+                waiting: p.points.len(),
+            }));
         }
         p.points
             .extend(samples.into_iter().map(|(l, t, v)| (l, (t, v))));
