@@ -12,6 +12,12 @@
 //! OpsGenie, VictorOps, Telegram, …) are validated as Alertmanager
 //! validates them, so a working file loads, but named in
 //! [`Receiver::unsupported`]: they deliver nothing.
+//!
+//! The config of each type pharos delivers to ([`WebhookConfig`], …) and
+//! the decoding of its entries live beside the receiver, in
+//! `receivers/<type>.rs`; this file keeps the receiver list that calls
+//! them, re-exports their types, and validates the types without a
+//! receiver.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,7 +30,20 @@ use pharos_agent::config::{
 };
 
 use super::matchers::{parse_matchers, MatchType, Matcher, Matchers};
+use super::receivers::email::decode_email;
+use super::receivers::robot::decode_robot;
+use super::receivers::slack::{decode_slack, SLACK_POST_MESSAGE};
+use super::receivers::webhook::decode_webhook;
+use super::receivers::wechat::decode_wechat;
 use super::timeinterval::{self, TimeInterval};
+
+// Each receiver type's config and its decoder live beside the receiver in
+// `receivers/`; named here too, as the rest of the file format is.
+pub use super::receivers::email::EmailConfig;
+pub use super::receivers::robot::{RobotConfig, RobotKind};
+pub use super::receivers::slack::SlackConfig;
+pub use super::receivers::webhook::WebhookConfig;
+pub use super::receivers::wechat::WechatConfig;
 
 /// A whole Alertmanager configuration.
 #[derive(Debug, Clone, Default)]
@@ -165,95 +184,6 @@ pub struct Receiver {
     pub unsupported: Vec<String>,
 }
 
-/// `webhook_configs` entry.
-#[derive(Debug, Clone)]
-pub struct WebhookConfig {
-    pub send_resolved: bool,
-    pub url: Option<Secret>,
-    pub url_file: Option<PathBuf>,
-    /// Most alerts per message; 0 is all.
-    pub max_alerts: u64,
-    pub timeout: Duration,
-    pub http_config: HttpClientConfig,
-}
-
-/// `email_configs` entry (global SMTP settings filled in).
-#[derive(Debug, Clone)]
-pub struct EmailConfig {
-    pub send_resolved: bool,
-    pub to: String,
-    pub from: String,
-    pub hello: String,
-    pub smarthost: String,
-    pub auth_username: String,
-    pub auth_password: Option<Secret>,
-    pub auth_password_file: Option<PathBuf>,
-    pub auth_secret: Option<Secret>,
-    pub auth_identity: String,
-    pub require_tls: bool,
-    /// For implicit TLS (port 465) and STARTTLS.
-    pub tls_config: pharos_agent::config::TlsConfig,
-    pub headers: BTreeMap<String, String>,
-    pub html: String,
-    pub text: String,
-}
-
-/// `slack_configs` entry.
-#[derive(Debug, Clone)]
-pub struct SlackConfig {
-    pub send_resolved: bool,
-    pub api_url: Option<Secret>,
-    pub api_url_file: Option<PathBuf>,
-    pub channel: String,
-    pub username: String,
-    pub title: String,
-    pub title_link: String,
-    pub text: String,
-    pub color: String,
-    pub http_config: HttpClientConfig,
-}
-
-/// `wechat_configs` entry (WeCom's application message API).
-#[derive(Debug, Clone)]
-pub struct WechatConfig {
-    pub send_resolved: bool,
-    pub api_url: String,
-    pub api_secret: Option<Secret>,
-    pub api_secret_file: Option<PathBuf>,
-    pub corp_id: String,
-    pub agent_id: String,
-    pub to_user: String,
-    pub to_party: String,
-    pub to_tag: String,
-    pub message: String,
-    pub message_type: String,
-    pub http_config: HttpClientConfig,
-}
-
-/// Which chat robot a [`RobotConfig`] talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RobotKind {
-    /// `wecom_configs`: WeCom group robot webhook.
-    WeCom,
-    /// `dingtalk_configs`: DingTalk custom robot, signed with `secret`.
-    DingTalk,
-    /// `feishu_configs`: Feishu custom bot, signed with `secret`.
-    Feishu,
-}
-
-/// A chat robot webhook (pharos-only keys).
-#[derive(Debug, Clone)]
-pub struct RobotConfig {
-    pub kind: RobotKind,
-    pub send_resolved: bool,
-    pub url: Secret,
-    /// Signing secret (DingTalk, Feishu).
-    pub secret: Option<Secret>,
-    /// Message template; empty uses pharos's default.
-    pub message: String,
-    pub http_config: HttpClientConfig,
-}
-
 /// Integrations pharos accepts but does not deliver to, with the global
 /// credential each needs (`(global key, file key, error when neither is
 /// set anywhere)`).
@@ -360,7 +290,14 @@ pub fn load_str(
 
 /// Secrets that are set both inline and from a file, or neither where
 /// one is needed.
-fn at_most_one(ctx: &mut Ctx, line: usize, a: bool, b: bool, a_name: &str, b_name: &str) {
+pub(crate) fn at_most_one(
+    ctx: &mut Ctx,
+    line: usize,
+    a: bool,
+    b: bool,
+    a_name: &str,
+    b_name: &str,
+) {
     if a && b {
         ctx.err(
             line,
@@ -370,7 +307,7 @@ fn at_most_one(ctx: &mut Ctx, line: usize, a: bool, b: bool, a_name: &str, b_nam
 }
 
 /// A secret field: hidden when the configuration is shown; empty is unset.
-fn secret(m: &mut MapReader, ctx: &mut Ctx, key: &str) -> Option<Secret> {
+pub(crate) fn secret(m: &mut MapReader, ctx: &mut Ctx, key: &str) -> Option<Secret> {
     m.secret(ctx, key).filter(|s| !s.expose().is_empty())
 }
 
@@ -832,213 +769,24 @@ fn decode_receiver<'n>(
         }
     };
     for item in items(ctx, &mut m, "webhook_configs") {
-        let Some(mut w) = MapReader::open(ctx, item, "webhook config", "config.WebhookConfig")
-        else {
-            continue;
-        };
-        let url = secret(&mut w, ctx, "url");
-        let url_file = w.path(ctx, "url_file");
-        if url.is_none() && url_file.is_none() {
-            ctx.err(item.line, "one of url or url_file must be configured");
+        if let Some(cfg) = decode_webhook(ctx, item, g) {
+            r.webhooks.push(cfg);
         }
-        at_most_one(
-            ctx,
-            item.line,
-            url.is_some(),
-            url_file.is_some(),
-            "url",
-            "url_file",
-        );
-        let cfg = WebhookConfig {
-            send_resolved: w.bool(ctx, "send_resolved").unwrap_or(true),
-            url,
-            url_file,
-            max_alerts: w.u64(ctx, "max_alerts").unwrap_or(0),
-            timeout: w.duration(ctx, "timeout").unwrap_or(Duration::ZERO),
-            http_config: w
-                .value("http_config")
-                .map(|h| decode_http_client(ctx, h))
-                .unwrap_or_else(|| g.http_config.clone()),
-        };
-        w.finish(ctx);
-        r.webhooks.push(cfg);
     }
     for item in items(ctx, &mut m, "email_configs") {
-        let Some(mut e) = MapReader::open(ctx, item, "email config", "config.EmailConfig") else {
-            continue;
-        };
-        let to = e.string(ctx, "to").unwrap_or_default();
-        if to.is_empty() {
-            ctx.err(item.line, "missing to address in email config");
+        if let Some(cfg) = decode_email(ctx, item, g) {
+            r.emails.push(cfg);
         }
-        let mut cfg = EmailConfig {
-            send_resolved: e.bool(ctx, "send_resolved").unwrap_or(false),
-            to,
-            from: e.string(ctx, "from").unwrap_or_else(|| g.smtp_from.clone()),
-            hello: e
-                .string(ctx, "hello")
-                .unwrap_or_else(|| g.smtp_hello.clone()),
-            smarthost: e
-                .string(ctx, "smarthost")
-                .unwrap_or_else(|| g.smtp_smarthost.clone()),
-            auth_username: e
-                .string(ctx, "auth_username")
-                .unwrap_or_else(|| g.smtp_auth_username.clone()),
-            auth_password: secret(&mut e, ctx, "auth_password"),
-            auth_password_file: e.path(ctx, "auth_password_file"),
-            auth_secret: secret(&mut e, ctx, "auth_secret"),
-            auth_identity: e
-                .string(ctx, "auth_identity")
-                .unwrap_or_else(|| g.smtp_auth_identity.clone()),
-            require_tls: e.bool(ctx, "require_tls").unwrap_or(g.smtp_require_tls),
-            tls_config: e
-                .value("tls_config")
-                .map(|n| pharos_agent::config::decode_tls(ctx, n))
-                .unwrap_or_default(),
-            headers: e.string_map(ctx, "headers"),
-            html: e
-                .string(ctx, "html")
-                .unwrap_or_else(|| "{{ template \"email.default.html\" . }}".into()),
-            text: e.string(ctx, "text").unwrap_or_default(),
-        };
-        let _ = e.path(ctx, "auth_secret_file");
-        at_most_one(
-            ctx,
-            item.line,
-            cfg.auth_password.is_some(),
-            cfg.auth_password_file.is_some(),
-            "auth_password",
-            "auth_password_file",
-        );
-        if cfg.auth_password.is_none()
-            && cfg.auth_password_file.is_none()
-            && cfg.auth_username == g.smtp_auth_username
-        {
-            cfg.auth_password = g.smtp_auth_password.clone();
-            cfg.auth_password_file = g.smtp_auth_password_file.clone();
-        }
-        if cfg.smarthost.is_empty() {
-            ctx.err(item.line, "no global SMTP smarthost set");
-        }
-        if cfg.from.is_empty() {
-            ctx.err(item.line, "no global SMTP from set");
-        }
-        e.finish(ctx);
-        r.emails.push(cfg);
     }
     for item in items(ctx, &mut m, "slack_configs") {
-        let Some(mut s) = MapReader::open(ctx, item, "slack config", "config.SlackConfig") else {
-            continue;
-        };
-        let api_url = secret(&mut s, ctx, "api_url");
-        let api_url_file = s.path(ctx, "api_url_file");
-        let token =
-            s.string(ctx, "app_token").is_some() || s.string(ctx, "app_token_file").is_some();
-        let update_message = s.bool(ctx, "update_message").unwrap_or(false);
-        let cfg = SlackConfig {
-            send_resolved: s.bool(ctx, "send_resolved").unwrap_or(false),
-            api_url: api_url.clone().or_else(|| g.slack_api_url.clone()),
-            api_url_file: api_url_file
-                .clone()
-                .or_else(|| g.slack_api_url_file.clone()),
-            channel: s.string(ctx, "channel").unwrap_or_default(),
-            username: s
-                .string(ctx, "username")
-                .unwrap_or_else(|| "{{ template \"slack.default.username\" . }}".into()),
-            title: s
-                .string(ctx, "title")
-                .unwrap_or_else(|| "{{ template \"slack.default.title\" . }}".into()),
-            title_link: s
-                .string(ctx, "title_link")
-                .unwrap_or_else(|| "{{ template \"slack.default.titlelink\" . }}".into()),
-            text: s
-                .string(ctx, "text")
-                .unwrap_or_else(|| "{{ template \"slack.default.text\" . }}".into()),
-            color: s.string(ctx, "color").unwrap_or_else(|| {
-                "{{ if eq .Status \"firing\" }}danger{{ else }}good{{ end }}".into()
-            }),
-            http_config: s
-                .value("http_config")
-                .map(|h| decode_http_client(ctx, h))
-                .unwrap_or_else(|| g.http_config.clone()),
-        };
-        // Alertmanager's remaining Slack keys are read (and kept strict)
-        // without being used yet.
-        for key in s
-            .take_rest()
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect::<Vec<_>>()
-        {
-            if !SLACK_EXTRA_KEYS.contains(&key) {
-                ctx.err(item.line, format!("unknown key {key:?} in slack config (field {key} not found in type config.plain)"));
-            }
+        if let Some(cfg) = decode_slack(ctx, item, g, globals_set) {
+            r.slack.push(cfg);
         }
-        at_most_one(
-            ctx,
-            item.line,
-            api_url.is_some(),
-            api_url_file.is_some(),
-            "api_url",
-            "api_url_file",
-        );
-        let any_url = cfg.api_url.is_some() || cfg.api_url_file.is_some();
-        if !any_url && !token && !globals_set.get("slack").copied().unwrap_or(false) {
-            ctx.err(
-                item.line,
-                "no Slack API URL nor App token set either inline or in a file",
-            );
-        }
-        if update_message
-            && any_url
-            && cfg.api_url.as_ref().map(|u| u.expose()) != Some(SLACK_POST_MESSAGE)
-        {
-            ctx.err(item.line, "update_message can only be used with bot tokens. api_url must be set to https://slack.com/api/chat.postMessage");
-        }
-        r.slack.push(cfg);
     }
     for item in items(ctx, &mut m, "wechat_configs") {
-        let Some(mut w) = MapReader::open(ctx, item, "wechat config", "config.WechatConfig") else {
-            continue;
-        };
-        let cfg = WechatConfig {
-            send_resolved: w.bool(ctx, "send_resolved").unwrap_or(false),
-            api_url: w
-                .string(ctx, "api_url")
-                .unwrap_or_else(|| g.wechat_api_url.clone()),
-            api_secret: secret(&mut w, ctx, "api_secret").or_else(|| g.wechat_api_secret.clone()),
-            api_secret_file: w
-                .path(ctx, "api_secret_file")
-                .or_else(|| g.wechat_api_secret_file.clone()),
-            corp_id: w
-                .string(ctx, "corp_id")
-                .unwrap_or_else(|| g.wechat_api_corp_id.clone()),
-            agent_id: w.string(ctx, "agent_id").unwrap_or_default(),
-            to_user: w.string(ctx, "to_user").unwrap_or_else(|| "@all".into()),
-            to_party: w.string(ctx, "to_party").unwrap_or_default(),
-            to_tag: w.string(ctx, "to_tag").unwrap_or_default(),
-            message: w
-                .string(ctx, "message")
-                .unwrap_or_else(|| "{{ template \"wechat.default.message\" . }}".into()),
-            message_type: w
-                .string(ctx, "message_type")
-                .unwrap_or_else(|| "text".into()),
-            http_config: w
-                .value("http_config")
-                .map(|h| decode_http_client(ctx, h))
-                .unwrap_or_else(|| g.http_config.clone()),
-        };
-        w.finish(ctx);
-        if cfg.api_secret.is_none() && cfg.api_secret_file.is_none() {
-            ctx.err(
-                item.line,
-                "no global Wechat Api Secret set either inline or in a file",
-            );
+        if let Some(cfg) = decode_wechat(ctx, item, g) {
+            r.wechat.push(cfg);
         }
-        if cfg.corp_id.is_empty() {
-            ctx.err(item.line, "no global Wechat CorpID set");
-        }
-        r.wechat.push(cfg);
     }
     for (key, kind) in [
         ("wecom_configs", RobotKind::WeCom),
@@ -1046,31 +794,9 @@ fn decode_receiver<'n>(
         ("feishu_configs", RobotKind::Feishu),
     ] {
         for item in items(ctx, &mut m, key) {
-            let Some(mut w) = MapReader::open(ctx, item, "robot config", "pharos.RobotConfig")
-            else {
-                continue;
-            };
-            let url = secret(&mut w, ctx, "url");
-            let cfg = RobotConfig {
-                kind,
-                send_resolved: w.bool(ctx, "send_resolved").unwrap_or(true),
-                url: url.clone().unwrap_or_else(|| Secret::new("")),
-                secret: if kind == RobotKind::WeCom {
-                    None
-                } else {
-                    secret(&mut w, ctx, "secret")
-                },
-                message: w.string(ctx, "message").unwrap_or_default(),
-                http_config: w
-                    .value("http_config")
-                    .map(|h| decode_http_client(ctx, h))
-                    .unwrap_or_else(|| g.http_config.clone()),
-            };
-            w.finish(ctx);
-            if url.is_none() {
-                ctx.err(item.line, format!("missing url in {key}"));
+            if let Some(cfg) = decode_robot(ctx, item, key, kind, g) {
+                r.robots.push(cfg);
             }
-            r.robots.push(cfg);
         }
     }
     for (key, global) in UNSUPPORTED {
@@ -1087,29 +813,6 @@ fn decode_receiver<'n>(
     m.finish(ctx);
     Some(r)
 }
-
-/// Slack's bot API, the one URL that goes with an app token.
-const SLACK_POST_MESSAGE: &str = "https://slack.com/api/chat.postMessage";
-
-/// Keys of Alertmanager's Slack config that pharos reads but does not use.
-const SLACK_EXTRA_KEYS: &[&str] = &[
-    "app_url",
-    "icon_emoji",
-    "icon_url",
-    "link_names",
-    "short_fields",
-    "footer",
-    "fallback",
-    "callback_id",
-    "pretext",
-    "mrkdwn_in",
-    "fields",
-    "actions",
-    "image_url",
-    "thumb_url",
-    "message_text",
-    "timeout",
-];
 
 /// Validates an entry of an integration pharos does not deliver to, as far
 /// as Alertmanager's loader does: the needed credential somewhere, one of

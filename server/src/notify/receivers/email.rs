@@ -29,7 +29,13 @@
 //! as html/template does in text and quoted attributes
 //! ([`crate::template::Template::execute_html`]), not contextually inside
 //! scripts or URLs.
+//!
+//! The config is here too: [`EmailConfig`], an `email_configs` entry with
+//! the global SMTP settings filled in, and `decode_email`, which
+//! `notify::config` calls for each entry.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lettre::address::Envelope;
@@ -42,12 +48,100 @@ use lettre::transport::smtp::client::{
 use lettre::transport::smtp::extension::ClientId;
 use lettre::Message;
 
-use crate::notify::config::EmailConfig;
+use pharos_agent::config::decode::{Ctx, MapReader};
+use pharos_agent::config::yaml::Node;
+use pharos_agent::config::Secret;
+
+use crate::notify::config::{at_most_one, secret, Global};
 
 use super::{
     read_secret_file, Integration, Notification, NotifyError, NotifyFuture, Render,
     DEFAULT_HTTP_TIMEOUT,
 };
+
+/// `email_configs` entry (global SMTP settings filled in).
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    pub send_resolved: bool,
+    pub to: String,
+    pub from: String,
+    pub hello: String,
+    pub smarthost: String,
+    pub auth_username: String,
+    pub auth_password: Option<Secret>,
+    pub auth_password_file: Option<PathBuf>,
+    pub auth_secret: Option<Secret>,
+    pub auth_identity: String,
+    pub require_tls: bool,
+    /// For implicit TLS (port 465) and STARTTLS.
+    pub tls_config: pharos_agent::config::TlsConfig,
+    pub headers: BTreeMap<String, String>,
+    pub html: String,
+    pub text: String,
+}
+
+/// Decodes an `email_configs` entry, the global SMTP settings filled in.
+pub(crate) fn decode_email(ctx: &mut Ctx, item: &Node, g: &Global) -> Option<EmailConfig> {
+    let mut e = MapReader::open(ctx, item, "email config", "config.EmailConfig")?;
+    let to = e.string(ctx, "to").unwrap_or_default();
+    if to.is_empty() {
+        ctx.err(item.line, "missing to address in email config");
+    }
+    let mut cfg = EmailConfig {
+        send_resolved: e.bool(ctx, "send_resolved").unwrap_or(false),
+        to,
+        from: e.string(ctx, "from").unwrap_or_else(|| g.smtp_from.clone()),
+        hello: e
+            .string(ctx, "hello")
+            .unwrap_or_else(|| g.smtp_hello.clone()),
+        smarthost: e
+            .string(ctx, "smarthost")
+            .unwrap_or_else(|| g.smtp_smarthost.clone()),
+        auth_username: e
+            .string(ctx, "auth_username")
+            .unwrap_or_else(|| g.smtp_auth_username.clone()),
+        auth_password: secret(&mut e, ctx, "auth_password"),
+        auth_password_file: e.path(ctx, "auth_password_file"),
+        auth_secret: secret(&mut e, ctx, "auth_secret"),
+        auth_identity: e
+            .string(ctx, "auth_identity")
+            .unwrap_or_else(|| g.smtp_auth_identity.clone()),
+        require_tls: e.bool(ctx, "require_tls").unwrap_or(g.smtp_require_tls),
+        tls_config: e
+            .value("tls_config")
+            .map(|n| pharos_agent::config::decode_tls(ctx, n))
+            .unwrap_or_default(),
+        headers: e.string_map(ctx, "headers"),
+        html: e
+            .string(ctx, "html")
+            .unwrap_or_else(|| "{{ template \"email.default.html\" . }}".into()),
+        text: e.string(ctx, "text").unwrap_or_default(),
+    };
+    let _ = e.path(ctx, "auth_secret_file");
+    at_most_one(
+        ctx,
+        item.line,
+        cfg.auth_password.is_some(),
+        cfg.auth_password_file.is_some(),
+        "auth_password",
+        "auth_password_file",
+    );
+    if cfg.auth_password.is_none()
+        && cfg.auth_password_file.is_none()
+        && cfg.auth_username == g.smtp_auth_username
+    {
+        cfg.auth_password = g.smtp_auth_password.clone();
+        cfg.auth_password_file = g.smtp_auth_password_file.clone();
+    }
+    if cfg.smarthost.is_empty() {
+        ctx.err(item.line, "no global SMTP smarthost set");
+    }
+    if cfg.from.is_empty() {
+        ctx.err(item.line, "no global SMTP from set");
+    }
+    e.finish(ctx);
+    Some(cfg)
+}
 
 /// Alertmanager's `DefaultEmailSubject`.
 const DEFAULT_SUBJECT: &str = "{{ template \"email.default.subject\" . }}";

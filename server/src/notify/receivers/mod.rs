@@ -10,8 +10,9 @@
 //! [`build`] turns a configured receiver into its integrations, reading
 //! `*_file` secrets once; one file per integration ([`webhook`],
 //! [`email`], [`slack`], [`wechat`], [`robot`]) follows the Alertmanager
-//! notifier it mirrors. What they share lives here: the template
-//! renderer (`Render`) with its never-lose-the-alert fallback, the HTTP
+//! notifier it mirrors and holds its config (`WebhookConfig`, …) and the
+//! decoding of its `*_configs` entries. What they share lives here: the
+//! template renderer (`Render`) with its never-lose-the-alert fallback, the HTTP
 //! client (`Endpoint`) with Alertmanager's status classification,
 //! Go-compatible JSON, and URL redaction — a secret (a token in a URL, a password, a
 //! signing key) never reaches an error or a log line.

@@ -26,18 +26,83 @@
 //! `wecom.default.message` / `dingtalk.default.message` /
 //! `feishu.default.message` from `robots.tmpl`; when a template fails the
 //! alerts go out in a plain format that names the error.
+//!
+//! The config is here too: [`RobotConfig`] and [`RobotKind`], an entry of
+//! any of the three keys, and `decode_robot`, which `notify::config` calls
+//! for each entry.
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value as Json};
 use sha2::Sha256;
 
-use crate::notify::config::{RobotConfig, RobotKind};
+use pharos_agent::config::decode::{Ctx, MapReader};
+use pharos_agent::config::yaml::Node;
+use pharos_agent::config::{decode_http_client, HttpClientConfig, Secret};
+
+use crate::notify::config::{secret, Global};
 
 use super::{
     check_url, go_json, redact_url, truncate_bytes, Endpoint, Integration, Notification,
     NotifyError, NotifyFuture, Render,
 };
+
+/// Which chat robot a [`RobotConfig`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RobotKind {
+    /// `wecom_configs`: WeCom group robot webhook.
+    WeCom,
+    /// `dingtalk_configs`: DingTalk custom robot, signed with `secret`.
+    DingTalk,
+    /// `feishu_configs`: Feishu custom bot, signed with `secret`.
+    Feishu,
+}
+
+/// A chat robot webhook (pharos-only keys).
+#[derive(Debug, Clone)]
+pub struct RobotConfig {
+    pub kind: RobotKind,
+    pub send_resolved: bool,
+    pub url: Secret,
+    /// Signing secret (DingTalk, Feishu).
+    pub secret: Option<Secret>,
+    /// Message template; empty uses pharos's default.
+    pub message: String,
+    pub http_config: HttpClientConfig,
+}
+
+/// Decodes a `wecom_configs`, `dingtalk_configs` or `feishu_configs` (`key`)
+/// entry.
+pub(crate) fn decode_robot(
+    ctx: &mut Ctx,
+    item: &Node,
+    key: &str,
+    kind: RobotKind,
+    g: &Global,
+) -> Option<RobotConfig> {
+    let mut w = MapReader::open(ctx, item, "robot config", "pharos.RobotConfig")?;
+    let url = secret(&mut w, ctx, "url");
+    let cfg = RobotConfig {
+        kind,
+        send_resolved: w.bool(ctx, "send_resolved").unwrap_or(true),
+        url: url.clone().unwrap_or_else(|| Secret::new("")),
+        secret: if kind == RobotKind::WeCom {
+            None
+        } else {
+            secret(&mut w, ctx, "secret")
+        },
+        message: w.string(ctx, "message").unwrap_or_default(),
+        http_config: w
+            .value("http_config")
+            .map(|h| decode_http_client(ctx, h))
+            .unwrap_or_else(|| g.http_config.clone()),
+    };
+    w.finish(ctx);
+    if url.is_none() {
+        ctx.err(item.line, format!("missing url in {key}"));
+    }
+    Some(cfg)
+}
 
 /// WeCom rejects markdown content over 4096 bytes.
 const WECOM_MAX_BYTES: usize = 4096;

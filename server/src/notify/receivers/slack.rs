@@ -8,15 +8,140 @@
 //! 200, which is a failure too. Fields, actions, icons and `pretext` are
 //! not in pharos's Slack config yet: the defaults Alertmanager uses for
 //! them (empty) are sent.
+//!
+//! The config is here too: [`SlackConfig`], a `slack_configs` entry (with
+//! the keys read but not used yet), and `decode_slack`, which
+//! `notify::config` calls for each entry.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::notify::config::SlackConfig;
+use pharos_agent::config::decode::{Ctx, MapReader};
+use pharos_agent::config::yaml::Node;
+use pharos_agent::config::{decode_http_client, HttpClientConfig, Secret};
+
+use crate::notify::config::{at_most_one, secret, Global};
 
 use super::{
     check_url, go_json, read_secret_file, redact_url, truncate_chars, Endpoint, Integration,
     Notification, NotifyError, NotifyFuture, Render,
 };
+
+/// `slack_configs` entry.
+#[derive(Debug, Clone)]
+pub struct SlackConfig {
+    pub send_resolved: bool,
+    pub api_url: Option<Secret>,
+    pub api_url_file: Option<PathBuf>,
+    pub channel: String,
+    pub username: String,
+    pub title: String,
+    pub title_link: String,
+    pub text: String,
+    pub color: String,
+    pub http_config: HttpClientConfig,
+}
+
+/// Slack's bot API, the one URL that goes with an app token.
+pub(crate) const SLACK_POST_MESSAGE: &str = "https://slack.com/api/chat.postMessage";
+
+/// Keys of Alertmanager's Slack config that pharos reads but does not use.
+const SLACK_EXTRA_KEYS: &[&str] = &[
+    "app_url",
+    "icon_emoji",
+    "icon_url",
+    "link_names",
+    "short_fields",
+    "footer",
+    "fallback",
+    "callback_id",
+    "pretext",
+    "mrkdwn_in",
+    "fields",
+    "actions",
+    "image_url",
+    "thumb_url",
+    "message_text",
+    "timeout",
+];
+
+/// Decodes a `slack_configs` entry; `globals_set["slack"]` says whether
+/// `global` has a Slack URL or app token.
+pub(crate) fn decode_slack(
+    ctx: &mut Ctx,
+    item: &Node,
+    g: &Global,
+    globals_set: &BTreeMap<String, bool>,
+) -> Option<SlackConfig> {
+    let mut s = MapReader::open(ctx, item, "slack config", "config.SlackConfig")?;
+    let api_url = secret(&mut s, ctx, "api_url");
+    let api_url_file = s.path(ctx, "api_url_file");
+    let token = s.string(ctx, "app_token").is_some() || s.string(ctx, "app_token_file").is_some();
+    let update_message = s.bool(ctx, "update_message").unwrap_or(false);
+    let cfg = SlackConfig {
+        send_resolved: s.bool(ctx, "send_resolved").unwrap_or(false),
+        api_url: api_url.clone().or_else(|| g.slack_api_url.clone()),
+        api_url_file: api_url_file
+            .clone()
+            .or_else(|| g.slack_api_url_file.clone()),
+        channel: s.string(ctx, "channel").unwrap_or_default(),
+        username: s
+            .string(ctx, "username")
+            .unwrap_or_else(|| "{{ template \"slack.default.username\" . }}".into()),
+        title: s
+            .string(ctx, "title")
+            .unwrap_or_else(|| "{{ template \"slack.default.title\" . }}".into()),
+        title_link: s
+            .string(ctx, "title_link")
+            .unwrap_or_else(|| "{{ template \"slack.default.titlelink\" . }}".into()),
+        text: s
+            .string(ctx, "text")
+            .unwrap_or_else(|| "{{ template \"slack.default.text\" . }}".into()),
+        color: s.string(ctx, "color").unwrap_or_else(|| {
+            "{{ if eq .Status \"firing\" }}danger{{ else }}good{{ end }}".into()
+        }),
+        http_config: s
+            .value("http_config")
+            .map(|h| decode_http_client(ctx, h))
+            .unwrap_or_else(|| g.http_config.clone()),
+    };
+    // Alertmanager's remaining Slack keys are read (and kept strict)
+    // without being used yet.
+    for key in s
+        .take_rest()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect::<Vec<_>>()
+    {
+        if !SLACK_EXTRA_KEYS.contains(&key) {
+            ctx.err(item.line, format!("unknown key {key:?} in slack config (field {key} not found in type config.plain)"));
+        }
+    }
+    at_most_one(
+        ctx,
+        item.line,
+        api_url.is_some(),
+        api_url_file.is_some(),
+        "api_url",
+        "api_url_file",
+    );
+    let any_url = cfg.api_url.is_some() || cfg.api_url_file.is_some();
+    if !any_url && !token && !globals_set.get("slack").copied().unwrap_or(false) {
+        ctx.err(
+            item.line,
+            "no Slack API URL nor App token set either inline or in a file",
+        );
+    }
+    if update_message
+        && any_url
+        && cfg.api_url.as_ref().map(|u| u.expose()) != Some(SLACK_POST_MESSAGE)
+    {
+        ctx.err(item.line, "update_message can only be used with bot tokens. api_url must be set to https://slack.com/api/chat.postMessage");
+    }
+    Some(cfg)
+}
 
 /// Slack's limit on an attachment title, in characters.
 const MAX_TITLE_CHARS: usize = 1024;

@@ -8,19 +8,71 @@
 //! i.e. passed through Go's `regexp.QuoteMeta` (`team.a` arrives as
 //! `team\.a`): Alertmanager embeds that struct in the message, and
 //! consumers that match on the name see what they always saw.
+//!
+//! The config is here too: [`WebhookConfig`], a `webhook_configs` entry,
+//! and `decode_webhook`, which `notify::config` calls for each entry.
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{json, Value as Json};
 
+use pharos_agent::config::decode::{Ctx, MapReader};
+use pharos_agent::config::yaml::Node;
+use pharos_agent::config::{decode_http_client, HttpClientConfig, Secret};
+
 use crate::notify::alert::{rfc3339, Alert};
-use crate::notify::config::WebhookConfig;
+use crate::notify::config::{at_most_one, secret, Global};
 use crate::template::AmData;
 
 use super::{
     check_url, go_json, read_secret_file, redact_url, Endpoint, Integration, Notification,
     NotifyFuture,
 };
+
+/// `webhook_configs` entry.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub send_resolved: bool,
+    pub url: Option<Secret>,
+    pub url_file: Option<PathBuf>,
+    /// Most alerts per message; 0 is all.
+    pub max_alerts: u64,
+    pub timeout: Duration,
+    pub http_config: HttpClientConfig,
+}
+
+/// Decodes a `webhook_configs` entry; `http_config` defaults to the global one.
+pub(crate) fn decode_webhook(ctx: &mut Ctx, item: &Node, g: &Global) -> Option<WebhookConfig> {
+    let mut w = MapReader::open(ctx, item, "webhook config", "config.WebhookConfig")?;
+    let url = secret(&mut w, ctx, "url");
+    let url_file = w.path(ctx, "url_file");
+    if url.is_none() && url_file.is_none() {
+        ctx.err(item.line, "one of url or url_file must be configured");
+    }
+    at_most_one(
+        ctx,
+        item.line,
+        url.is_some(),
+        url_file.is_some(),
+        "url",
+        "url_file",
+    );
+    let cfg = WebhookConfig {
+        send_resolved: w.bool(ctx, "send_resolved").unwrap_or(true),
+        url,
+        url_file,
+        max_alerts: w.u64(ctx, "max_alerts").unwrap_or(0),
+        timeout: w.duration(ctx, "timeout").unwrap_or(Duration::ZERO),
+        http_config: w
+            .value("http_config")
+            .map(|h| decode_http_client(ctx, h))
+            .unwrap_or_else(|| g.http_config.clone()),
+    };
+    w.finish(ctx);
+    Some(cfg)
+}
 
 /// One webhook endpoint.
 pub struct Webhook {

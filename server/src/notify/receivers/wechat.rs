@@ -8,18 +8,87 @@
 //! expires (two hours); a reply saying it expired (42001) or is invalid
 //! (40014) drops it, and the attempt is retried with a fresh one. The
 //! secret and the token appear in URLs only; errors show the API's host.
+//!
+//! The config is here too: [`WechatConfig`], a `wechat_configs` entry with
+//! the global WeChat settings filled in, and `decode_wechat`, which
+//! `notify::config` calls for each entry.
 
 use pharos_agent::sync::LockExt;
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::notify::config::WechatConfig;
+use pharos_agent::config::decode::{Ctx, MapReader};
+use pharos_agent::config::yaml::Node;
+use pharos_agent::config::{decode_http_client, HttpClientConfig, Secret};
+
+use crate::notify::config::{secret, Global};
 
 use super::{
     check_url, go_json, read_secret_file, redact_url, Endpoint, Integration, Notification,
     NotifyError, NotifyFuture, Render,
 };
+
+/// `wechat_configs` entry (WeCom's application message API).
+#[derive(Debug, Clone)]
+pub struct WechatConfig {
+    pub send_resolved: bool,
+    pub api_url: String,
+    pub api_secret: Option<Secret>,
+    pub api_secret_file: Option<PathBuf>,
+    pub corp_id: String,
+    pub agent_id: String,
+    pub to_user: String,
+    pub to_party: String,
+    pub to_tag: String,
+    pub message: String,
+    pub message_type: String,
+    pub http_config: HttpClientConfig,
+}
+
+/// Decodes a `wechat_configs` entry, the global WeChat settings filled in.
+pub(crate) fn decode_wechat(ctx: &mut Ctx, item: &Node, g: &Global) -> Option<WechatConfig> {
+    let mut w = MapReader::open(ctx, item, "wechat config", "config.WechatConfig")?;
+    let cfg = WechatConfig {
+        send_resolved: w.bool(ctx, "send_resolved").unwrap_or(false),
+        api_url: w
+            .string(ctx, "api_url")
+            .unwrap_or_else(|| g.wechat_api_url.clone()),
+        api_secret: secret(&mut w, ctx, "api_secret").or_else(|| g.wechat_api_secret.clone()),
+        api_secret_file: w
+            .path(ctx, "api_secret_file")
+            .or_else(|| g.wechat_api_secret_file.clone()),
+        corp_id: w
+            .string(ctx, "corp_id")
+            .unwrap_or_else(|| g.wechat_api_corp_id.clone()),
+        agent_id: w.string(ctx, "agent_id").unwrap_or_default(),
+        to_user: w.string(ctx, "to_user").unwrap_or_else(|| "@all".into()),
+        to_party: w.string(ctx, "to_party").unwrap_or_default(),
+        to_tag: w.string(ctx, "to_tag").unwrap_or_default(),
+        message: w
+            .string(ctx, "message")
+            .unwrap_or_else(|| "{{ template \"wechat.default.message\" . }}".into()),
+        message_type: w
+            .string(ctx, "message_type")
+            .unwrap_or_else(|| "text".into()),
+        http_config: w
+            .value("http_config")
+            .map(|h| decode_http_client(ctx, h))
+            .unwrap_or_else(|| g.http_config.clone()),
+    };
+    w.finish(ctx);
+    if cfg.api_secret.is_none() && cfg.api_secret_file.is_none() {
+        ctx.err(
+            item.line,
+            "no global Wechat Api Secret set either inline or in a file",
+        );
+    }
+    if cfg.corp_id.is_empty() {
+        ctx.err(item.line, "no global Wechat CorpID set");
+    }
+    Some(cfg)
+}
 
 /// How long a token is used when WeCom does not say (its documented
 /// lifetime), and how much earlier than its expiry it is replaced.
