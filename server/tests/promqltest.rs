@@ -3,7 +3,7 @@
 //! `SOURCES.md` there) against pharos's engine.
 //!
 //! Flow: [`script`] parses a file into `load`/`clear`/`eval` commands;
-//! loads go into a [`store::MemStore`] (an in-memory `Queryable`); each
+//! loads go into a [`MemStore`] (an in-memory `Queryable`); each
 //! eval runs through `pharos::promql::Engine` and [`check`] judges it the
 //! way Prometheus's runner does. Each file runs on its own thread; the
 //! results are matched against `tests/testdata/promql/skip.txt`, the evals
@@ -54,9 +54,6 @@
 mod check;
 #[path = "promqltest/script.rs"]
 mod script;
-#[path = "promqltest/store.rs"]
-mod store;
-
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -73,8 +70,8 @@ use promql_parser::label::Matcher as PMatcher;
 use promql_parser::parser::{Expr, VectorSelector};
 
 use check::{FailKind, Failure};
+use pharos::storage::mem::MemStore;
 use script::{Command, Eval, LabelPairs, SeqValue};
-use store::MemStore;
 
 /// An eval still running after this long is reported as hung, and the rest
 /// of its file is abandoned (the engine's own timeout is 100 s).

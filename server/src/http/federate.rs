@@ -33,7 +33,7 @@ pub async fn federate(
         .and_then(|c| c.config())
         .map(|c| c.agent.global.external_labels.clone())
         .unwrap_or_default();
-    let now = st.clock.now_ms();
+    let now = st.storage.clock().now_ms();
     let lookback = st.engine.opts.lookback_ms;
     let querier = Arc::clone(&st.querier);
     let text = tokio::task::spawn_blocking(move || -> Result<String, ApiError> {

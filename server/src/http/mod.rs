@@ -63,9 +63,6 @@ pub struct AppState {
     /// names and values, export, federation, remote read) goes through:
     /// the store in a server, a fake in handler tests.
     pub querier: Arc<dyn crate::storage::Queryable>,
-    /// The server's one clock (the store's): "now" for queries without a
-    /// time, federation and the status pages.
-    pub clock: crate::storage::Clock,
     /// Remote-write requests decoded and appended at once. Appends
     /// serialise on the storage writer anyway; more in flight only holds
     /// more decoded requests (and allocator arenas) in memory.
@@ -256,7 +253,6 @@ impl AppState {
         }
         AppState {
             querier: Arc::clone(&storage) as Arc<dyn crate::storage::Queryable>,
-            clock: storage.clock().clone(),
             storage,
             write_slots: Arc::new(tokio::sync::Semaphore::new(cores.max(2))),
             collection: None,

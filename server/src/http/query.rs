@@ -118,7 +118,7 @@ pub async fn instant(
 ) -> Result<Response, ApiError> {
     let p = Params::from_request(q.as_deref(), &headers, &body);
     let query = query_param(&p)?;
-    let t = p.time("time", st.clock.now_ms())?;
+    let t = p.time("time", st.storage.clock().now_ms())?;
     let logged = Logged {
         query: query.clone(),
         start_ms: t,
@@ -212,7 +212,7 @@ async fn evaluate(
         .await
         .map_err(ApiError::task_failed)?;
     if let Some(log) = st.reloader.as_ref().map(|r| &r.query_log) {
-        log_query(log, &logged, &out, st.clock.now_ms());
+        log_query(log, &logged, &out, st.storage.clock().now_ms());
     }
     Ok(respond(out?, limit, stats.as_deref()))
 }

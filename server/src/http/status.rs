@@ -74,7 +74,7 @@ pub async fn runtimeinfo(State(st): State<AppState>) -> Response {
             "startTime": st.runtime.start_time,
             "CWD": std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default(),
             "hostname": crate::collect::hostname(),
-            "serverTime": chrono::DateTime::from_timestamp_millis(st.clock.now_ms())
+            "serverTime": chrono::DateTime::from_timestamp_millis(st.storage.clock().now_ms())
                 .unwrap_or_default()
                 .to_rfc3339(),
             "reloadConfigSuccess": reload_ok,

@@ -10,71 +10,19 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use super::{router, AppState};
+use crate::storage::mem::MemStore;
 use crate::storage::{Labels, Matcher, Queryable, SeriesData, Storage, StorageError};
 
-/// Series in memory; or, when `broken`, a store whose every read fails.
-struct FakeQuerier {
-    series: Vec<SeriesData>,
-    broken: bool,
-}
+/// A store whose every read fails.
+struct Broken;
 
-impl FakeQuerier {
-    fn matching(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<SeriesData> {
-        let mut out: Vec<SeriesData> = self
-            .series
-            .iter()
-            .filter(|s| {
-                matchers
-                    .iter()
-                    .all(|m| m.matches(s.labels.get(&m.name).unwrap_or("")))
-            })
-            .map(|s| SeriesData {
-                labels: s.labels.clone(),
-                samples: s
-                    .samples
-                    .iter()
-                    .copied()
-                    .filter(|(t, _)| (mint..=maxt).contains(t))
-                    .collect(),
-            })
-            .filter(|s| !s.samples.is_empty())
-            .collect();
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        out
+impl Queryable for Broken {
+    fn series(&self, _: &[Matcher], _: i64, _: i64) -> Result<Vec<Labels>, StorageError> {
+        Err(StorageError::Corrupt("fake failure".into()))
     }
 
-    fn check(&self) -> Result<(), StorageError> {
-        if self.broken {
-            Err(StorageError::Corrupt("fake failure".into()))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl Queryable for FakeQuerier {
-    fn series(
-        &self,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<Labels>, StorageError> {
-        self.check()?;
-        Ok(self
-            .matching(matchers, mint, maxt)
-            .into_iter()
-            .map(|s| s.labels)
-            .collect())
-    }
-
-    fn select(
-        &self,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<SeriesData>, StorageError> {
-        self.check()?;
-        Ok(self.matching(matchers, mint, maxt))
+    fn select(&self, _: &[Matcher], _: i64, _: i64) -> Result<Vec<SeriesData>, StorageError> {
+        Err(StorageError::Corrupt("fake failure".into()))
     }
 }
 
@@ -90,34 +38,35 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
 
 /// `up` of two targets and one `http_requests_total`, a sample every 15 s
 /// from t = 1 000 s to 1 060 s.
-fn fake() -> FakeQuerier {
-    let samples = |v: f64| (0..5).map(|i| (1_000_000 + i * 15_000, v)).collect();
-    FakeQuerier {
-        series: vec![
-            SeriesData {
-                labels: labels(&[("__name__", "up"), ("job", "node"), ("instance", "a")]),
-                samples: samples(1.0),
-            },
-            SeriesData {
-                labels: labels(&[("__name__", "up"), ("job", "api"), ("instance", "b")]),
-                samples: samples(0.0),
-            },
-            SeriesData {
-                labels: labels(&[
-                    ("__name__", "http_requests_total"),
-                    ("job", "api"),
-                    ("code", "200"),
-                ]),
-                samples: samples(7.0),
-            },
-        ],
-        broken: false,
-    }
+fn fake() -> MemStore {
+    let samples = |v: f64| {
+        (0..5)
+            .map(|i| (1_000_000 + i * 15_000, v))
+            .collect::<Vec<_>>()
+    };
+    let mut m = MemStore::new();
+    m.add(
+        labels(&[("__name__", "up"), ("job", "node"), ("instance", "a")]),
+        &samples(1.0),
+    );
+    m.add(
+        labels(&[("__name__", "up"), ("job", "api"), ("instance", "b")]),
+        &samples(0.0),
+    );
+    m.add(
+        labels(&[
+            ("__name__", "http_requests_total"),
+            ("job", "api"),
+            ("code", "200"),
+        ]),
+        &samples(7.0),
+    );
+    m
 }
 
 /// The router over an empty store with `q` as its querier, and the store's
 /// directory (kept alive while the router is used).
-fn app(q: FakeQuerier) -> (axum::Router, tempfile::TempDir) {
+fn app(q: impl Queryable + 'static) -> (axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let storage = Arc::new(Storage::open(dir.path(), Default::default()).unwrap());
     let state = AppState::new(storage).with_querier(Arc::new(q));
@@ -214,10 +163,7 @@ async fn queries_evaluate_over_the_querier() {
 
 #[tokio::test]
 async fn a_failing_querier_is_an_internal_error_not_a_crash() {
-    let (app, _dir) = app(FakeQuerier {
-        broken: true,
-        ..fake()
-    });
+    let (app, _dir) = app(Broken);
     for uri in [
         "/api/v1/series?match[]=up",
         "/api/v1/labels",

@@ -37,6 +37,7 @@ pub mod head;
 pub mod index;
 pub mod labels;
 mod maintenance;
+pub mod mem;
 pub mod metrics;
 mod select;
 pub mod state;
@@ -251,7 +252,7 @@ pub trait Queryable: Send + Sync {
 }
 
 /// The label names of `series`, sorted, once each.
-pub fn label_names_of(series: &[Labels]) -> Vec<String> {
+pub(crate) fn label_names_of(series: &[Labels]) -> Vec<String> {
     let mut names = std::collections::BTreeSet::new();
     for labels in series {
         names.extend(labels.iter().map(|(n, _)| n));
@@ -260,7 +261,7 @@ pub fn label_names_of(series: &[Labels]) -> Vec<String> {
 }
 
 /// The values of label `name` in `series`, sorted, once each.
-pub fn label_values_of(name: &str, series: &[Labels]) -> Vec<String> {
+pub(crate) fn label_values_of(name: &str, series: &[Labels]) -> Vec<String> {
     let values: std::collections::BTreeSet<&str> =
         series.iter().filter_map(|l| l.get(name)).collect();
     values.into_iter().map(str::to_string).collect()

@@ -50,15 +50,7 @@ pub(super) fn absent(ev: &Evaluator, arg: &Expr) -> Result<Val, QueryError> {
         .filter(|(_, p)| !p)
         .map(|(t, _)| (t, 1.0))
         .collect();
-    Ok(Val::Vector(if points.is_empty() {
-        Vec::new()
-    } else {
-        vec![VSeries {
-            labels: absent_labels(arg),
-            drop_name: false,
-            points,
-        }]
-    }))
+    Ok(absent_result(arg, points))
 }
 
 pub(super) fn absent_over_time(ev: &Evaluator, arg: &Expr) -> Result<Val, QueryError> {
@@ -74,7 +66,14 @@ pub(super) fn absent_over_time(ev: &Evaluator, arg: &Expr) -> Result<Val, QueryE
             points.push((t, 1.0));
         }
     }
-    Ok(Val::Vector(if points.is_empty() {
+    Ok(absent_result(arg, points))
+}
+
+/// The answer of `absent` and `absent_over_time`: one series with the
+/// selector's equality labels at the steps where nothing was found, or
+/// nothing.
+fn absent_result(arg: &Expr, points: Vec<(i64, f64)>) -> Val {
+    Val::Vector(if points.is_empty() {
         Vec::new()
     } else {
         vec![VSeries {
@@ -82,5 +81,5 @@ pub(super) fn absent_over_time(ev: &Evaluator, arg: &Expr) -> Result<Val, QueryE
             drop_name: false,
             points,
         }]
-    }))
+    })
 }

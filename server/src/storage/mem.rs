@@ -1,11 +1,13 @@
-//! `MemStore`: the in-memory [`Queryable`] the test files load into — a
-//! sorted map from label set to samples, with the same selection contract
-//! as the real storage (every matcher must match, an absent label reads as
-//! `""`, only series with samples in `[mint, maxt]`, sorted by labels).
+//! `MemStore`: an in-memory [`Queryable`] — a sorted map from label set to
+//! samples, with the same selection contract as the real storage (every
+//! matcher must match, an absent label reads as `""`, only series with
+//! samples in `[mint, maxt]`, sorted by labels). The PromQL conformance
+//! run loads its test files into it, and handler tests put it behind
+//! `AppState::querier`.
 
 use std::collections::BTreeMap;
 
-use pharos::storage::{Labels, Matcher, Queryable, SeriesData, StorageError};
+use super::{Labels, Matcher, Queryable, SeriesData, StorageError};
 
 /// Series and their samples, each series' samples sorted by time.
 #[derive(Default)]
@@ -92,7 +94,7 @@ impl Queryable for MemStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pharos::storage::MatchOp;
+    use crate::storage::MatchOp;
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
         Labels::from_unsorted(
